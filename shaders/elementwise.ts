@@ -1,0 +1,299 @@
+/**
+ * Elementwise WGSL: fill, cast, unary ops, activation gradients, broadcasting binary ops.
+ *
+ * The per-op expressions are mapped types over the op unions, so an op without its WGSL is a
+ * compile error. Expressions are in `x` (input), `p` (the scalar parameter), `dy` (incoming
+ * gradient), `a`/`b` (binary operands), and may call the helpers of MATH_WGSL.
+ */
+
+import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from '../src/backend/types.js';
+import { main1d, uniformAt, vec4Slots, type WgslScalar } from './common.js';
+
+/**
+ * Numerically careful helpers (float32). WGSL may assume there is no NaN or Inf, so special
+ * values are produced by bit-casting a private variable (never a constant expression, which
+ * would be a shader-creation error) and detected by testing exponent bits.
+ */
+export const MATH_WGSL = /* wgsl */ `
+var<private> BITS_INF: u32 = 0x7f800000u;
+var<private> BITS_NAN: u32 = 0x7fc00000u;
+fn f_inf() -> f32 { return bitcast<f32>(BITS_INF); }
+fn f_nan() -> f32 { return bitcast<f32>(BITS_NAN); }
+fn is_non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+// 1/(1+exp(-x)) for x >= 0 and exp(x)/(1+exp(x)) below, sharing e = exp(-|x|) <= 1: no overflow.
+fn sigmoid_f(x: f32) -> f32 {
+  let e = exp(-abs(x));
+  let r = 1.0 / (1.0 + e);
+  return select(e * r, r, x >= 0.0);
+}
+// Some drivers overflow inside tanh for large |x|; tanh(15) is 1 in float32.
+fn tanh_f(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
+// log(1 + e) for 0 <= e <= 1, accurate for tiny e where 1 + e rounds to 1.
+fn log1p_f(e: f32) -> f32 {
+  if (e < 1e-3) { return e * (1.0 - e * (0.5 - e * 0.33333333)); }
+  return log(1.0 + e);
+}
+fn softplus_f(x: f32) -> f32 { return max(x, 0.0) + log1p_f(exp(-abs(x))); }
+// erfc(z) for z >= 0 (Numerical Recipes erfcc, Chebyshev fit): relative error < 1.2e-7 everywhere,
+// so Phi(x) below keeps relative accuracy in the far negative tail too.
+fn erfc_pos(z: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * exp(-z * z + poly);
+}
+// Standard normal CDF.
+fn ncdf(x: f32) -> f32 {
+  let c = 0.5 * erfc_pos(abs(x) * 0.70710678118654752);
+  return select(c, 1.0 - c, x >= 0.0);
+}
+fn sigmoid_grad(x: f32) -> f32 { let s = sigmoid_f(x); return s * (1.0 - s); }
+fn tanh_grad(x: f32) -> f32 { let t = tanh_f(x); return 1.0 - t * t; }
+fn gelu_f(x: f32) -> f32 { return x * ncdf(x); }
+fn gelu_grad(x: f32) -> f32 { return ncdf(x) + x * 0.39894228040143268 * exp(-0.5 * x * x); }
+// 0.5(1 + tanh(u)) = sigmoid(2u), which stays accurate where 1 + tanh(u) would cancel.
+fn gelu_tanh_u(x: f32) -> f32 { return 0.79788456080286536 * (x + 0.044715 * x * x * x); }
+fn gelu_tanh_f(x: f32) -> f32 { return x * sigmoid_f(2.0 * gelu_tanh_u(x)); }
+fn gelu_tanh_grad(x: f32) -> f32 {
+  let s = sigmoid_f(2.0 * gelu_tanh_u(x));
+  // d/dx [x s] with ds/dx = 2 s (1 - s) du/dx, du/dx = c (1 + 3 * 0.044715 x^2)
+  return s + x * 2.0 * s * (1.0 - s) * 0.79788456080286536 * (1.0 + 0.134145 * x * x);
+}
+// Math.pow semantics for real x and p: negative bases with integer exponents keep their sign,
+// with other exponents give NaN; 0^0 = 1; 0^negative = Inf.
+fn pow_f(x: f32, p: f32) -> f32 {
+  if (p == 0.0) { return 1.0; }
+  if (p == 1.0) { return x; }
+  if (p == 2.0) { return x * x; }
+  if (p == 3.0) { return x * x * x; }
+  if (p == -1.0) { return 1.0 / x; }
+  if (p == 0.5 && x >= 0.0) { return sqrt(x); }
+  let ax = abs(x);
+  var r: f32;
+  if (ax == 0.0) {
+    r = select(0.0, f_inf(), p < 0.0);
+  } else {
+    r = exp2(p * log2(ax));
+  }
+  if (x < 0.0) {
+    if (floor(p) != p) { return f_nan(); }
+    if (fract(p * 0.5) != 0.0) { r = -r; }
+  }
+  return r;
+}
+// Integer power with wrapping multiplication; negative exponents truncate 1/a^|b| toward zero.
+fn pow_i(a: i32, b: i32) -> i32 {
+  if (b < 0) {
+    if (a == 1) { return 1; }
+    if (a == -1) { return select(1, -1, (b & 1) != 0); }
+    return 0;
+  }
+  var r = 1;
+  var base = a;
+  var e = u32(b);
+  loop {
+    if (e == 0u) { break; }
+    if ((e & 1u) != 0u) { r = r * base; }
+    base = base * base;
+    e = e >> 1u;
+  }
+  return r;
+}
+`;
+
+/** float32 unary expressions in x and p. */
+export const UNARY_WGSL: { [K in UnaryOp]: string } = {
+  neg: '-x',
+  exp: 'exp(x)',
+  log: 'log(x)',
+  sqrt: 'sqrt(x)',
+  abs: 'abs(x)',
+  square: 'x * x',
+  sign: 'sign(x)',
+  reciprocal: '1.0 / x',
+  sigmoid: 'sigmoid_f(x)',
+  tanh: 'tanh_f(x)',
+  relu: 'max(x, 0.0)',
+  relu6: 'min(max(x, 0.0), 6.0)',
+  leakyRelu: 'select(p * x, x, x > 0.0)',
+  gelu: 'gelu_f(x)',
+  geluTanh: 'gelu_tanh_f(x)',
+  softplus: 'softplus_f(x)',
+  powScalar: 'pow_f(x, p)',
+  addScalar: 'x + p',
+  mulScalar: 'x * p',
+  rsubScalar: 'p - x',
+  maxScalar: 'max(x, p)',
+  minScalar: 'min(x, p)',
+  isNonFinite: 'select(0.0, 1.0, is_non_finite(x))',
+};
+
+/** The unary ops ever called on int32 tensors. */
+export const INT32_UNARY_OPS = [
+  'neg', 'abs', 'square', 'sign', 'relu', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar',
+] as const satisfies readonly UnaryOp[];
+export type Int32UnaryOp = (typeof INT32_UNARY_OPS)[number];
+
+/** int32 unary expressions in x and p (i32, wrapping arithmetic). */
+export const UNARY_WGSL_I32: { [K in Int32UnaryOp]: string } = {
+  neg: '-x',
+  abs: 'abs(x)',
+  square: 'x * x',
+  sign: 'sign(x)',
+  relu: 'max(x, 0)',
+  addScalar: 'x + p',
+  mulScalar: 'x * p',
+  rsubScalar: 'p - x',
+  maxScalar: 'max(x, p)',
+  minScalar: 'min(x, p)',
+};
+
+export function isInt32UnaryOp(op: UnaryOp): op is Int32UnaryOp {
+  return (INT32_UNARY_OPS as readonly string[]).includes(op);
+}
+
+/** dy · f'(x) for float32, in x, dy and p. */
+export const ACTIVATION_GRAD_WGSL: { [K in ActivationGradOp]: string } = {
+  sigmoid: 'dy * sigmoid_grad(x)',
+  tanh: 'dy * tanh_grad(x)',
+  relu: 'select(0.0, dy, x > 0.0)',
+  relu6: 'select(0.0, dy, x > 0.0 && x < 6.0)',
+  leakyRelu: 'select(p * dy, dy, x > 0.0)',
+  gelu: 'dy * gelu_grad(x)',
+  geluTanh: 'dy * gelu_tanh_grad(x)',
+  softplus: 'dy * sigmoid_f(x)',
+};
+
+/** Activation applied to a scalar `v` in the matmul epilogue (p is leakyRelu's slope). */
+export const EPILOGUE_WGSL: { [K in EpilogueActivation]: string } = {
+  none: 'v',
+  relu: 'max(v, 0.0)',
+  relu6: 'min(max(v, 0.0), 6.0)',
+  sigmoid: 'sigmoid_f(v)',
+  tanh: 'tanh_f(v)',
+  leakyRelu: 'select(p * v, v, v > 0.0)',
+  gelu: 'gelu_f(v)',
+  geluTanh: 'gelu_tanh_f(v)',
+};
+
+/** float32 binary expressions in a and b; comparisons give 1 or 0. */
+export const BINARY_WGSL: { [K in BinaryOp]: string } = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  maximum: 'max(a, b)',
+  minimum: 'min(a, b)',
+  pow: 'pow_f(a, b)',
+  eq: 'select(0.0, 1.0, a == b)',
+  gt: 'select(0.0, 1.0, a > b)',
+  ge: 'select(0.0, 1.0, a >= b)',
+};
+
+/** int32 binary expressions: wrapping add/sub/mul, division truncating toward zero with x/0 = 0. */
+export const BINARY_WGSL_I32: { [K in BinaryOp]: string } = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'select(a / b, 0, b == 0)',
+  maximum: 'max(a, b)',
+  minimum: 'min(a, b)',
+  pow: 'pow_i(a, b)',
+  eq: 'select(0, 1, a == b)',
+  gt: 'select(0, 1, a > b)',
+  ge: 'select(0, 1, a >= b)',
+};
+
+/** Uniforms of fill/cast/unary/activationGrad: n, then a 32-bit parameter (bit pattern of p). */
+export function fillShader(t: WgslScalar): string {
+  return `
+struct Params { n: u32, bits: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<${t}>;
+${main1d(`  if (i >= P.n) { return; }\n  out[i] = bitcast<${t}>(P.bits);`)}`;
+}
+
+export function castShader(from: WgslScalar, to: WgslScalar): string {
+  return `
+struct Params { n: u32, bits: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<${from}>;
+@group(0) @binding(2) var<storage, read_write> out: array<${to}>;
+${main1d(`  if (i >= P.n) { return; }\n  out[i] = ${to}(x[i]);`)}`;
+}
+
+export function unaryShader(op: UnaryOp, t: WgslScalar): string {
+  let expr: string;
+  if (t === 'f32') expr = UNARY_WGSL[op];
+  else if (isInt32UnaryOp(op)) expr = UNARY_WGSL_I32[op];
+  else throw new Error(`webgpu: unary op '${op}' is not defined for int32`);
+  return `
+${MATH_WGSL}
+struct Params { n: u32, bits: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
+${main1d(`  if (i >= P.n) { return; }
+  let x = X[i];
+  let p = bitcast<${t}>(P.bits);
+  out[i] = ${expr};`)}`;
+}
+
+export function activationGradShader(op: ActivationGradOp): string {
+  return `
+${MATH_WGSL}
+struct Params { n: u32, bits: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${main1d(`  if (i >= P.n) { return; }
+  let x = X[i];
+  let dy = DY[i];
+  let p = bitcast<f32>(P.bits);
+  out[i] = ${ACTIVATION_GRAD_WGSL[op]};`)}`;
+}
+
+/**
+ * How a binary operand is indexed: 'same' (its index is the output's), 'scalar' (element 0),
+ * or 'strided' (index math over the collapsed output shape, stride 0 on broadcast axes).
+ */
+export type OperandMode = 'same' | 'scalar' | 'strided';
+
+/**
+ * Uniforms: n, rank, then (when an operand is strided) shape, strides of a and strides of b,
+ * each array<vec4<u32>, vec4Slots(rank)>.
+ */
+export function binaryShader(op: BinaryOp, t: WgslScalar, aMode: OperandMode, bMode: OperandMode, rank: number): string {
+  const expr = t === 'f32' ? BINARY_WGSL[op] : BINARY_WGSL_I32[op];
+  const strided = aMode === 'strided' || bMode === 'strided';
+  const slots = vec4Slots(rank);
+  const fields = strided
+    ? `, shape: array<vec4<u32>, ${slots}>, sa: array<vec4<u32>, ${slots}>, sb: array<vec4<u32>, ${slots}>`
+    : '';
+  let index = '';
+  if (strided) {
+    index += '  var r = i;\n  var ia = 0u;\n  var ib = 0u;\n';
+    for (let d = rank - 1; d >= 0; d--) {
+      const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
+      index += `  { let c = ${c};`;
+      if (aMode === 'strided') index += ` ia += c * ${uniformAt('P.sa', d)};`;
+      if (bMode === 'strided') index += ` ib += c * ${uniformAt('P.sb', d)};`;
+      if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
+      index += ' }\n';
+    }
+  }
+  const at = (mode: OperandMode, name: string, idx: string) =>
+    mode === 'same' ? `${name}[i]` : mode === 'scalar' ? `${name}[0]` : `${name}[${idx}]`;
+  return `
+${MATH_WGSL}
+struct Params { n: u32, rank: u32${fields} }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> A: array<${t}>;
+@group(0) @binding(2) var<storage, read> B: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> out: array<${t}>;
+${main1d(`  if (i >= P.n) { return; }
+${index}  let a = ${at(aMode, 'A', 'ia')};
+  let b = ${at(bMode, 'B', 'ib')};
+  out[i] = ${expr};`)}`;
+}

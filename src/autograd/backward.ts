@@ -1,0 +1,128 @@
+/**
+ * Reverse-mode differentiation over the recorded nodes: reverse topological order from the root,
+ * gradients summed where a node feeds several consumers, accumulated into leaves' `.grad`.
+ */
+import type { Tensor } from '../tensor.js';
+import { Node } from './node.js';
+import type { GradTarget } from './node.js';
+import { gradRule } from './rules.js';
+import type { OpName, OpSaved, GradRule } from './rules.js';
+import { engine, popScope, pushScope, untrack } from '../engine.js';
+import { fail, shapeStr } from '../errors.js';
+import { sameShape } from '../shape.js';
+
+export interface BackwardOptions {
+  /** Keep saved tensors so the graph can be differentiated again. */
+  retainGraph?: boolean;
+}
+
+function topoOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  // Iterative DFS: deep networks would overflow a recursive walk.
+  const stack: [Node, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [node, i] = top;
+    if (i < node.targets.length) {
+      top[1]++;
+      const next = node.targets[i]?.node;
+      if (next && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  return order.reverse();
+}
+
+/** Runs one rule in its own scope, so the intermediates it creates are disposed at once. */
+function applyRule<K extends OpName>(node: Node<K>, dy: Tensor): (Tensor | null)[] {
+  const rule: GradRule<K> = gradRule(node.op);
+  const needs = node.targets.map((t) => t !== null);
+  const frame = pushScope();
+  let grads: (Tensor | null)[] = [];
+  try {
+    grads = rule(dy, node.saved as OpSaved[K], needs);
+  } finally {
+    popScope(frame, new Set(grads.filter((g): g is Tensor => g !== null)));
+  }
+  return grads;
+}
+
+function accumulate(map: Map<Node, Tensor>, node: Node, g: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+  const prev = map.get(node);
+  if (prev) {
+    map.set(node, add(prev, g));
+    prev.dispose();
+    g.dispose();
+  } else {
+    map.set(node, g);
+  }
+}
+
+function accumulateLeaf(target: GradTarget, g: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+  const leaf = target.leaf!;
+  if (leaf.isDisposed) {
+    g.dispose();
+    return;
+  }
+  if (leaf.grad) {
+    const old = leaf.grad;
+    leaf.grad = add(old, g);
+    old.dispose();
+    g.dispose();
+  } else {
+    leaf.grad = g;
+  }
+  // A gradient belongs to its leaf, not to the tidy scope that happened to run backward.
+  untrack(leaf.grad);
+}
+
+export function runBackward(
+  root: Tensor,
+  seed: Tensor,
+  add: (a: Tensor, b: Tensor) => Tensor,
+  options: BackwardOptions = {},
+): void {
+  const rootNode = root._node;
+  if (!rootNode) {
+    // A leaf: its gradient is the seed itself.
+    accumulateLeaf({ node: null, leaf: root, shape: root.shape }, seed, add);
+    return;
+  }
+  const order = topoOrder(rootNode);
+  for (const n of order) if (n.freed) void n.saved; // throws the clear "already freed" error before any work
+  const grads = new Map<Node, Tensor>([[rootNode, seed]]);
+  const wasEnabled = engine.gradEnabled;
+  engine.gradEnabled = false;
+  try {
+    for (const node of order) {
+      const dy = grads.get(node);
+      if (!dy) continue;
+      grads.delete(node);
+      const inputGrads = applyRule(node, dy);
+      dy.dispose();
+      node.targets.forEach((target, i) => {
+        const g = inputGrads[i];
+        if (!target || !g) {
+          g?.dispose();
+          return;
+        }
+        if (!sameShape(g.shape, target.shape)) {
+          fail('backward', `internal: rule '${node.op}' gave a gradient of shape ${shapeStr(g.shape)} for an input of shape ${shapeStr(target.shape)}`);
+        }
+        if (target.node) accumulate(grads, target.node, g, add);
+        else accumulateLeaf(target, g, add);
+      });
+      if (!options.retainGraph) node.freeSaved();
+    }
+  } finally {
+    engine.gradEnabled = wasEnabled;
+    for (const g of grads.values()) g.dispose();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * A node of the define-by-run tape: which op made a tensor, from which inputs, and what its gradient
+ * rule needs. Nodes are reference-counted (by the tensor they produced and by the nodes downstream),
+ * so a graph that is never differentiated still releases its saved tensors when its tensors are
+ * disposed.
+ */
+import type { Tensor } from '../tensor.js';
+import type { OpName, OpSaved } from './rules.js';
+import { engine } from '../engine.js';
+
+/** Where an input's gradient goes: into an upstream node, or into a leaf's `.grad`. */
+export interface GradTarget {
+  node: Node | null;
+  leaf: Tensor | null;
+  shape: readonly number[];
+}
+
+let nextNodeId = 0;
+
+export class Node<K extends OpName = OpName> {
+  readonly id = nextNodeId++;
+  private refs = 1;
+  /** Set once backward has consumed the saved tensors (unless retainGraph). */
+  freed = false;
+
+  constructor(
+    readonly op: K,
+    readonly targets: readonly (GradTarget | null)[],
+    private savedData: OpSaved[K] | null,
+    private readonly savedTensors: Tensor[],
+  ) {}
+
+  get saved(): OpSaved[K] {
+    if (this.freed || this.savedData === null) {
+      throw new Error(
+        `backward: the graph through '${this.op}' was already freed by an earlier backward(); ` +
+          'call backward({ retainGraph: true }) the first time to differentiate twice',
+      );
+    }
+    return this.savedData;
+  }
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (this.refs === 0) return;
+    this.refs--;
+    if (this.refs === 0) {
+      this.freeSaved();
+      for (const t of this.targets) t?.node?.release();
+    }
+  }
+
+  /** Drops what the rule needed; the node stays in the graph so a second backward can say why it fails. */
+  freeSaved(): void {
+    for (const t of this.savedTensors) t.dispose();
+    this.savedTensors.length = 0;
+    this.savedData = null;
+    this.freed = true;
+  }
+}
+
+/** True when an op on these inputs must be recorded. */
+export function needsGrad(inputs: readonly Tensor[]): boolean {
+  return engine.gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
+/**
+ * Records `out = op(inputs)` on the tape. `save` turns tensors the rule needs into internal handles
+ * that keep their storage alive after the user disposes the originals.
+ */
+export function record<K extends OpName>(
+  op: K,
+  inputs: readonly Tensor[],
+  out: Tensor,
+  makeSaved: (save: (t: Tensor) => Tensor) => OpSaved[K],
+): Tensor {
+  if (!needsGrad(inputs)) return out;
+  const savedTensors: Tensor[] = [];
+  const save = (t: Tensor): Tensor => {
+    const handle = t._internalHandle();
+    savedTensors.push(handle);
+    return handle;
+  };
+  const targets = inputs.map((t): GradTarget | null => {
+    if (!t.requiresGrad) return null;
+    if (t._node) return { node: t._node.retain(), leaf: null, shape: t.shape };
+    return { node: null, leaf: t, shape: t.shape };
+  });
+  out._node = new Node(op, targets, makeSaved(save), savedTensors) as unknown as Node;
+  out.requiresGrad = true;
+  return out;
+}

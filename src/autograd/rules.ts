@@ -1,0 +1,49 @@
+/**
+ * The gradient rule table. Every recorded op name has an entry in `OpSaved` (what its rule needs)
+ * and a rule in the table below, which is a mapped type over the op names: an op added without a
+ * gradient rule does not compile.
+ *
+ * Rules are written with ops, so they run on the tensor's own backend. The table is built on first
+ * use because the op modules import the tape, which imports this file.
+ */
+import type { Tensor } from '../tensor.js';
+import type { DifferentiableUnaryOp } from '../ops/unary.js';
+import { binaryGrads } from '../ops/binary.js';
+import { unaryGrads } from '../ops/unary.js';
+import { reduceGrads } from '../ops/reduce.js';
+import { shapeGrads } from '../ops/shape-ops.js';
+import { matmulGrads } from '../ops/matmul.js';
+
+export interface OpSaved {
+  add: { aShape: readonly number[]; bShape: readonly number[] };
+  sub: { aShape: readonly number[]; bShape: readonly number[] };
+  mul: { a: Tensor; b: Tensor };
+  div: { a: Tensor; b: Tensor };
+  maximum: { a: Tensor; b: Tensor };
+  minimum: { a: Tensor; b: Tensor };
+  unary: { op: DifferentiableUnaryOp; x: Tensor; y: Tensor; param: number };
+  sum: { inShape: readonly number[]; keptShape: readonly number[] };
+  max: { x: Tensor; yKept: Tensor; keptShape: readonly number[] };
+  reshape: { inShape: readonly number[] };
+  permute: { perm: readonly number[] };
+  expand: { inShape: readonly number[] };
+  matmul: { a: Tensor; b: Tensor; transA: boolean; transB: boolean };
+}
+
+export type OpName = keyof OpSaved;
+
+/** Given the output's gradient, the gradients of the inputs (null where an input needs none). */
+export type GradRule<K extends OpName> = (
+  dy: Tensor,
+  saved: OpSaved[K],
+  needs: readonly boolean[],
+) => (Tensor | null)[];
+
+export type GradRules<K extends OpName> = { [P in K]: GradRule<P> };
+
+let table: GradRules<OpName> | null = null;
+
+export function gradRule<K extends OpName>(op: K): GradRule<K> {
+  table ??= { ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads };
+  return table[op];
+}

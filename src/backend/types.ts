@@ -1,0 +1,131 @@
+/**
+ * The narrow waist: every kernel a backend must supply. An op in src/ops/ checks its arguments,
+ * computes the output shape and calls exactly these; the backends never see Tensors or autograd.
+ *
+ * A backend that lacks a kernel fails to compile (`implements Backend`), and the per-op tables
+ * inside each backend are mapped types over the op-name unions below, so adding a UnaryOp without
+ * its CPU formula and its WGSL expression is a compile error too.
+ */
+
+export type DType = 'float32' | 'float64' | 'int32';
+export type BackendName = 'cpu' | 'webgpu';
+
+/** The typed array that holds (or is read back from) a tensor of each dtype. */
+export type DataFor<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : Int32Array;
+export type TypedArray = Float32Array | Float64Array | Int32Array;
+
+/** An opaque handle to a block of elements owned by one backend. */
+export interface Storage {
+  readonly backend: BackendName;
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly length: number;
+}
+
+/** Elementwise one-input ops. `param` is used by leakyRelu (slope), pow (exponent), scalar ops. */
+export const UNARY_OPS = [
+  'neg', 'exp', 'log', 'sqrt', 'abs', 'square', 'sign', 'reciprocal',
+  'sigmoid', 'tanh', 'relu', 'relu6', 'leakyRelu', 'gelu', 'geluTanh', 'softplus',
+  'powScalar', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar',
+  'isNonFinite',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/** Activations whose gradient dy·f'(x) has a dedicated kernel (one pass instead of several ops). */
+export const ACTIVATION_GRAD_OPS = ['sigmoid', 'tanh', 'relu', 'relu6', 'leakyRelu', 'gelu', 'geluTanh', 'softplus'] as const;
+export type ActivationGradOp = (typeof ACTIVATION_GRAD_OPS)[number];
+
+/** Elementwise two-input ops with NumPy broadcasting. Comparisons return 1 or 0 in the input dtype. */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'eq', 'gt', 'ge'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+export const REDUCE_OPS = ['sum', 'max'] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/** Activations a fused matmul epilogue may apply. */
+export type EpilogueActivation = 'none' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'gelu' | 'geluTanh';
+
+export interface MatmulArgs {
+  /** Number of independent products. */
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  /** A is stored [batch?, k, m] when true, else [batch?, m, k]. */
+  transA: boolean;
+  /** B is stored [batch?, n, k] when true, else [batch?, k, n]. */
+  transB: boolean;
+  /** Elements between consecutive batch matrices; 0 broadcasts one matrix over the batch. */
+  aBatchStride: number;
+  bBatchStride: number;
+  /** Optional row vector of length n added to every output row (fused epilogue). */
+  bias?: Storage;
+  activation?: EpilogueActivation;
+  /** Slope for leakyRelu. */
+  alpha?: number;
+}
+
+/** Which distribution a Philox draw produces. 'bits' returns the raw u32 words bit-cast to int32. */
+export type RandomKind = 'uniform' | 'normal' | 'bits';
+
+export interface Backend {
+  readonly name: BackendName;
+
+  // ---- memory ----
+  /** Copies host data into a new storage. */
+  upload(data: TypedArray, dtype: DType): Storage;
+  /** Reads a storage back; the only way data leaves a backend. */
+  read(storage: Storage): Promise<TypedArray>;
+  /** Returns a storage's memory to the backend (pool); the handle must not be used again. */
+  release(storage: Storage): void;
+  /** Bytes the backend holds outside live storages (its pool), and bytes it ever allocated. */
+  memoryStats(): BackendMemoryStats;
+  /** Submits pending work (no-op where work is synchronous). */
+  flush(): void;
+
+  // ---- kernels ----
+  fill(length: number, value: number, dtype: DType): Storage;
+  cast(x: Storage, dtype: DType): Storage;
+  unary(op: UnaryOp, x: Storage, param: number): Storage;
+  /** dy · f'(x) for an activation f, elementwise; x and dy have the same length. */
+  activationGrad(op: ActivationGradOp, x: Storage, dy: Storage, param: number): Storage;
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage;
+  /**
+   * Reduces the middle axis of x viewed as [outer, length, inner] to [outer, inner].
+   * Every reduction over one axis of any shape maps onto this.
+   */
+  reduce(op: ReduceOp, x: Storage, outer: number, length: number, inner: number): Storage;
+  /**
+   * A strided gather: out (contiguous, shape outShape) [i0..ik] = x[offset + Σ ij·strides[j]].
+   * Serves transpose/permute (permuted strides) and broadcastTo (stride 0) with one kernel.
+   */
+  strided(x: Storage, outShape: readonly number[], strides: readonly number[], offset: number): Storage;
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage;
+  /** Philox4x32-10 draw: value i is a pure function of (seed, offset + i). */
+  random(kind: RandomKind, length: number, seed: number, offset: number, dtype: DType): Storage;
+}
+
+export interface BackendMemoryStats {
+  /** Bytes held by the backend's pool for reuse (not in any live storage). */
+  pooledBytes: number;
+  /** Bytes ever allocated from the device or host by this backend. */
+  allocatedBytes: number;
+  /** Number of device buffers ever created. */
+  buffersCreated: number;
+}
+
+export function bytesPerElement(dtype: DType): number {
+  return dtype === 'float64' ? 8 : 4;
+}
+
+export function typedArrayFor(dtype: DType, length: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(length);
+    case 'float64': return new Float64Array(length);
+    case 'int32': return new Int32Array(length);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Finding a WebGPU device: `navigator.gpu` in browsers, Dawn (the npm package `webgpu`) in Node.
+ * Node-only modules (`webgpu`, `node:fs`) are reached through dynamic `import()` only, so nothing
+ * Node-specific is pulled into a browser bundle.
+ */
+
+export interface AcquireDeviceOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Options passed to Dawn's `create()` in Node, e.g. ['backend=vulkan', 'adapter=llvmpipe']. */
+  dawnOptions?: string[];
+}
+
+/** The limits the backend relies on, as granted to the device. */
+export interface DeviceLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupsPerDimension: number;
+  minUniformBufferOffsetAlignment: number;
+  maxUniformBufferBindingSize: number;
+  maxStorageBuffersPerShaderStage: number;
+}
+
+/**
+ * The last asynchronous failure of a device: an uncaptured (validation, out-of-memory, internal)
+ * error, or the loss of the device. The backend checks it on every call and throws.
+ */
+export class DeviceHealth {
+  /** Name of the op whose commands were encoded most recently; errors are attributed to it. */
+  lastOp = '(none)';
+  lastError: { message: string; op: string } | null = null;
+  lost: { reason: string; message: string } | null = null;
+
+  watch(device: GPUDevice): void {
+    device.lost.then(
+      (info) => {
+        this.lost = { reason: String(info.reason), message: info.message };
+      },
+      () => undefined,
+    );
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.record(ev.error.message);
+    };
+  }
+
+  record(message: string, op: string = this.lastOp): void {
+    this.lastError = { message, op };
+  }
+
+  /** Throws if the device was lost or an error was recorded since the last check (which clears it). */
+  check(): void {
+    if (this.lost) {
+      throw new Error(
+        `webgpu: the device was lost (reason: ${this.lost.reason}${this.lost.message ? `; ${this.lost.message}` : ''}); ` +
+          `every call on this backend fails now; create a new one with WebGPUBackend.create()`,
+      );
+    }
+    const e = this.lastError;
+    if (e) {
+      this.lastError = null;
+      throw new Error(`webgpu: a GPU error was reported after encoding op '${e.op}': ${e.message}`);
+    }
+  }
+}
+
+export interface AcquiredDevice {
+  device: GPUDevice;
+  /** One line: vendor, architecture, device, description as the adapter reports them. */
+  adapterInfo: string;
+  limits: DeviceLimits;
+  health: DeviceHealth;
+}
+
+interface DawnModule {
+  create(options: string[]): GPU;
+  globals: object;
+}
+
+let dawnGpu: GPU | null = null;
+let dawnGpuOptionsKey = '';
+
+async function nodeGpu(options: string[]): Promise<GPU> {
+  const key = options.join('\u0000');
+  if (dawnGpu && key === dawnGpuOptionsKey) return dawnGpu;
+  let mod: DawnModule;
+  try {
+    mod = (await import('webgpu')) as unknown as DawnModule;
+  } catch (e) {
+    throw new Error(
+      `webgpu: no navigator.gpu, and the npm package 'webgpu' (Dawn for Node) could not be loaded: ` +
+        `${e instanceof Error ? e.message : String(e)}. Install it with 'npm install webgpu'.`,
+    );
+  }
+  if (!dawnGpu) Object.assign(globalThis, mod.globals);
+  dawnGpu = mod.create(options);
+  dawnGpuOptionsKey = key;
+  return dawnGpu;
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+/** Lists the Vulkan driver manifests the loader would consider, for the no-adapter message. */
+async function describeVulkanDrivers(): Promise<string> {
+  try {
+    const fs = await import('node:fs');
+    const parts: string[] = [];
+    for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d']) {
+      let files: string[] = [];
+      try {
+        files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+      } catch {
+        parts.push(`${dir} does not exist`);
+        continue;
+      }
+      parts.push(files.length ? `${dir} holds ${files.join(', ')}` : `${dir} is empty`);
+    }
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+    for (const v of ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES']) {
+      if (env[v]) parts.push(`${v}=${env[v]}`);
+    }
+    if (!env['VK_ICD_FILENAMES'] && !env['VK_DRIVER_FILES']) parts.push('VK_ICD_FILENAMES and VK_DRIVER_FILES are unset');
+    return parts.join('; ');
+  } catch {
+    return 'the Vulkan driver folders could not be listed';
+  }
+}
+
+async function noAdapterError(node: boolean): Promise<Error> {
+  if (!node) {
+    return new Error(
+      'webgpu: navigator.gpu.requestAdapter() returned no adapter. The browser has WebGPU disabled or no usable GPU; ' +
+        'in Chromium try --enable-unsafe-webgpu (headless Chromium runs WebGPU on its built-in SwiftShader with that flag).',
+    );
+  }
+  const drivers = await describeVulkanDrivers();
+  return new Error(
+    `webgpu: no WebGPU adapter was found. Tried Dawn (the npm package 'webgpu') on its Vulkan backend; ` +
+      `Vulkan drivers seen: ${drivers}. Dawn needs a Vulkan driver it accepts; without a GPU use a software one: ` +
+      `Debian 12's default Mesa 22 lavapipe (lvp_icd.json from bookworm's mesa-vulkan-drivers) is rejected by Dawn, ` +
+      `so run 'sudo bash scripts/install-vulkan-driver.sh' (installs Mesa 25 lavapipe from bookworm-backports, found without any variable), ` +
+      `or install SwiftShader from Debian's chromium-common package ('apt-get install --no-install-recommends chromium-common libvulkan1') ` +
+      `and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json in the shell before starting Node.`,
+  );
+}
+
+function adapterInfoString(adapter: GPUAdapter): string {
+  const info = (adapter as { info?: GPUAdapterInfo }).info;
+  if (!info) return 'unknown adapter';
+  const fields = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
+  return fields.length ? fields.join(' / ') : 'unknown adapter';
+}
+
+export async function acquireDevice(options: AcquireDeviceOptions = {}): Promise<AcquiredDevice> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const node = isNode() && !nav?.gpu;
+  const gpu = nav?.gpu ?? (node ? await nodeGpu(options.dawnOptions ?? []) : undefined);
+  if (!gpu) throw await noAdapterError(false);
+
+  const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  if (!adapter) throw await noAdapterError(node);
+
+  const a = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+  };
+  const device = await adapter.requestDevice({ requiredLimits });
+  const d = device.limits;
+  const limits: DeviceLimits = {
+    maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
+    maxBufferSize: d.maxBufferSize,
+    maxComputeWorkgroupStorageSize: d.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupsPerDimension: d.maxComputeWorkgroupsPerDimension,
+    minUniformBufferOffsetAlignment: d.minUniformBufferOffsetAlignment,
+    maxUniformBufferBindingSize: d.maxUniformBufferBindingSize,
+    maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
+  };
+  const health = new DeviceHealth();
+  health.watch(device);
+  return { device, adapterInfo: adapterInfoString(adapter), limits, health };
+}

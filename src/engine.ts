@@ -1,0 +1,78 @@
+/**
+ * Process-wide engine state: the backends in use, the default one, tidy scopes, the grad switch,
+ * the global random stream and the live-memory counters behind `memory()`.
+ */
+import type { Backend, BackendName } from './backend/types.js';
+import { CpuBackend } from './backend/cpu/backend.js';
+import { WebgradError } from './errors.js';
+import type { Tensor } from './tensor.js';
+
+interface ScopeFrame {
+  tensors: Set<Tensor>;
+}
+
+class EngineState {
+  readonly backends = new Map<BackendName, Backend>();
+  defaultBackend: BackendName = 'cpu';
+  readonly scopes: ScopeFrame[] = [];
+  gradEnabled = true;
+  /** User-visible tensors that are alive (not disposed). */
+  liveTensors = 0;
+  /** Bytes held by live storages (each storage counted once, however many tensors share it). */
+  liveBytes = 0;
+  liveStorages = 0;
+  /** The global random stream: each draw without an explicit seed takes the next `offset` range. */
+  seed = 0;
+  randomOffset = 0;
+  /** Why the last `init()` fell back to the CPU, if it did. */
+  fallbackReason: string | null = null;
+  debug = false;
+
+  constructor() {
+    this.backends.set('cpu', new CpuBackend());
+  }
+}
+
+export const engine = new EngineState();
+
+export function getBackend(name?: BackendName): Backend {
+  const key = name ?? engine.defaultBackend;
+  const backend = engine.backends.get(key);
+  if (!backend) {
+    throw new WebgradError(
+      `backend '${key}' is not initialised: call \`await init({ backend: '${key}' })\` first`,
+    );
+  }
+  return backend;
+}
+
+/** Registers a tensor with the innermost tidy scope, so the scope can dispose it. */
+export function trackInScope(t: Tensor): void {
+  const frame = engine.scopes[engine.scopes.length - 1];
+  if (frame) frame.tensors.add(t);
+}
+
+/** Removes a tensor from every scope: it then lives until disposed explicitly. */
+export function untrack(t: Tensor): void {
+  for (const frame of engine.scopes) frame.tensors.delete(t);
+}
+
+export function pushScope(): ScopeFrame {
+  const frame: ScopeFrame = { tensors: new Set() };
+  engine.scopes.push(frame);
+  return frame;
+}
+
+/** Ends a scope: disposes what it created except `kept`, which moves to the parent scope. */
+export function popScope(frame: ScopeFrame, kept: Set<Tensor>): void {
+  const idx = engine.scopes.lastIndexOf(frame);
+  if (idx >= 0) engine.scopes.splice(idx, 1);
+  const parent = engine.scopes[engine.scopes.length - 1];
+  for (const t of frame.tensors) {
+    if (kept.has(t)) {
+      if (parent) parent.tensors.add(t);
+    } else {
+      t.dispose();
+    }
+  }
+}

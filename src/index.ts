@@ -1,0 +1,21 @@
+/** webgrad's public API. */
+export { Tensor } from './tensor.js';
+export type { NestedArray, TensorLike } from './tensor.js';
+export type { DType, BackendName, TypedArray } from './backend/types.js';
+export { init, defaultDevice } from './init.js';
+export type { InitOptions, InitResult } from './init.js';
+export { tidy, keep, dispose, noGrad, memory } from './lifetime.js';
+export type { MemoryInfo } from './lifetime.js';
+export { WebgradError } from './errors.js';
+export type { BackwardOptions } from './autograd/backward.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, manualSeed } from './ops/creation.js';
+export type { CreateOptions, RandomOptions } from './ops/creation.js';
+export { add, sub, mul, div, maximum, minimum, eq, gt, ge, lt, le } from './ops/binary.js';
+export {
+  neg, exp, log, sqrt, abs, square, sign, reciprocal, pow, clamp,
+  sigmoid, tanh, relu, relu6, leakyRelu, gelu, softplus, isNonFinite,
+} from './ops/unary.js';
+export { sum, mean, max } from './ops/reduce.js';
+export { reshape, permute, transpose, expand } from './ops/shape-ops.js';
+export { matmul } from './ops/matmul.js';
+export { softmax, logSoftmax } from './ops/softmax.js';

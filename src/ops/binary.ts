@@ -1,0 +1,146 @@
+/** Elementwise two-input ops with NumPy broadcasting, scalar forms, and their gradients. */
+import type { BinaryOp } from '../backend/types.js';
+import { Tensor } from '../tensor.js';
+import type { TensorLike } from '../tensor.js';
+import { record } from '../autograd/node.js';
+import type { GradRules } from '../autograd/rules.js';
+import { broadcastShapes } from '../shape.js';
+import { fail } from '../errors.js';
+import { checkSameBackend, checkSameDtype, checkTensor, checkFiniteNumber } from './checks.js';
+import { applyUnary } from './unary.js';
+import { sumTo } from './reduce.js';
+
+function kernel(op: BinaryOp, name: string, a: Tensor, b: Tensor): Tensor {
+  checkTensor(name, 'a', a);
+  checkTensor(name, 'b', b);
+  checkSameBackend(name, a, b);
+  checkSameDtype(name, a, b);
+  const outShape = broadcastShapes(name, a.shape, b.shape);
+  const storage = a.backend.binary(op, a._storage(name), a.shape, b._storage(name), b.shape, outShape);
+  return Tensor._fromStorage(a.backend, storage, outShape);
+}
+
+function scalarCheck(name: string, t: Tensor, v: number): void {
+  checkFiniteNumber(name, 'scalar', v);
+  if (t.dtype === 'int32' && !Number.isInteger(v)) fail(name, `an int32 tensor needs an integer scalar, got ${v}`);
+}
+
+function bothNumbers(name: string): never {
+  return fail(name, 'at least one argument must be a Tensor');
+}
+
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') {
+    if (typeof a === 'number') bothNumbers('add');
+    scalarCheck('add', a, b);
+    return applyUnary('addScalar', 'add', a, b);
+  }
+  if (typeof a === 'number') return add(b, a);
+  const out = kernel('add', 'add', a, b);
+  return record('add', [a, b], out, () => ({ aShape: a.shape, bShape: b.shape }));
+}
+
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') {
+    if (typeof a === 'number') bothNumbers('sub');
+    scalarCheck('sub', a, b);
+    return applyUnary('addScalar', 'sub', a, -b);
+  }
+  if (typeof a === 'number') {
+    scalarCheck('sub', b, a);
+    return applyUnary('rsubScalar', 'sub', b, a);
+  }
+  const out = kernel('sub', 'sub', a, b);
+  return record('sub', [a, b], out, () => ({ aShape: a.shape, bShape: b.shape }));
+}
+
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') {
+    if (typeof a === 'number') bothNumbers('mul');
+    scalarCheck('mul', a, b);
+    return applyUnary('mulScalar', 'mul', a, b);
+  }
+  if (typeof a === 'number') return mul(b, a);
+  const out = kernel('mul', 'mul', a, b);
+  return record('mul', [a, b], out, (save) => ({ a: save(a), b: save(b) }));
+}
+
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') {
+    if (typeof a === 'number') bothNumbers('div');
+    scalarCheck('div', a, b);
+    if (a.dtype === 'int32' || b === 0) return withScalar(a, b, (s) => div(a, s));
+    return applyUnary('mulScalar', 'div', a, 1 / b);
+  }
+  if (typeof a === 'number') return withScalar(b, a, (s) => div(s, b));
+  const out = kernel('div', 'div', a, b);
+  return record('div', [a, b], out, (save) => ({ a: save(a), b: save(b) }));
+}
+
+function fullLike(t: Tensor, v: number): Tensor {
+  return Tensor._fromStorage(t.backend, t.backend.fill(1, v, t.dtype), []);
+}
+
+/** Runs fn with a one-element tensor holding v, then frees it (the tape keeps its own handle if needed). */
+function withScalar(like: Tensor, v: number, fn: (s: Tensor) => Tensor): Tensor {
+  const s = fullLike(like, v);
+  try {
+    return fn(s);
+  } finally {
+    s.dispose();
+  }
+}
+
+function extremum(op: 'maximum' | 'minimum', a: TensorLike, b: TensorLike): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') bothNumbers(op);
+  if (typeof b === 'number') return applyUnary(op === 'maximum' ? 'maxScalar' : 'minScalar', op, a as Tensor, b);
+  if (typeof a === 'number') return extremum(op, b, a);
+  const out = kernel(op, op, a, b);
+  return record(op, [a, b], out, (save) => ({ a: save(a), b: save(b) }));
+}
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => extremum('maximum', a, b);
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => extremum('minimum', a, b);
+
+/** Comparisons give 1 or 0 in the inputs' dtype and are not differentiable. */
+function compare(op: 'eq' | 'gt' | 'ge', a: TensorLike, b: TensorLike): Tensor {
+  if (typeof a === 'number') {
+    if (typeof b === 'number') bothNumbers(op);
+    scalarCheck(op, b, a);
+    return withScalar(b, a, (s) => kernel(op, op, s, b));
+  }
+  if (typeof b === 'number') {
+    scalarCheck(op, a, b);
+    return withScalar(a, b, (s) => kernel(op, op, a, s));
+  }
+  return kernel(op, op, a, b);
+}
+export const eq = (a: TensorLike, b: TensorLike): Tensor => compare('eq', a, b);
+export const gt = (a: TensorLike, b: TensorLike): Tensor => compare('gt', a, b);
+export const ge = (a: TensorLike, b: TensorLike): Tensor => compare('ge', a, b);
+export const lt = (a: TensorLike, b: TensorLike): Tensor => compare('gt', b, a);
+export const le = (a: TensorLike, b: TensorLike): Tensor => compare('ge', b, a);
+
+/** The share of the gradient an extremum's first input receives: 1 where it won, ½ on ties (as torch). */
+function winnerMask(op: 'maximum' | 'minimum', a: Tensor, b: Tensor): Tensor {
+  const wins = op === 'maximum' ? gt(a, b) : gt(b, a);
+  return add(wins, mul(eq(a, b), 0.5));
+}
+
+export const binaryGrads: GradRules<'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum'> = {
+  add: (dy, { aShape, bShape }, needs) => [needs[0] ? sumTo(dy, aShape) : null, needs[1] ? sumTo(dy, bShape) : null],
+  sub: (dy, { aShape, bShape }, needs) => [needs[0] ? sumTo(dy, aShape) : null, needs[1] ? sumTo(applyUnary('neg', 'sub', dy), bShape) : null],
+  mul: (dy, { a, b }, needs) => [needs[0] ? sumTo(mul(dy, b), a.shape) : null, needs[1] ? sumTo(mul(dy, a), b.shape) : null],
+  div: (dy, { a, b }, needs) => [
+    needs[0] ? sumTo(div(dy, b), a.shape) : null,
+    // d(a/b)/db = -a / b²
+    needs[1] ? sumTo(applyUnary('neg', 'div', div(mul(dy, a), mul(b, b))), b.shape) : null,
+  ],
+  maximum: (dy, { a, b }, needs) => [
+    needs[0] ? sumTo(mul(dy, winnerMask('maximum', a, b)), a.shape) : null,
+    needs[1] ? sumTo(mul(dy, winnerMask('maximum', b, a)), b.shape) : null,
+  ],
+  minimum: (dy, { a, b }, needs) => [
+    needs[0] ? sumTo(mul(dy, winnerMask('minimum', a, b)), a.shape) : null,
+    needs[1] ? sumTo(mul(dy, winnerMask('minimum', b, a)), b.shape) : null,
+  ],
+};

@@ -1,0 +1,245 @@
+/**
+ * Tensor: a shape, a dtype and a reference to backend storage, plus the autograd fields.
+ * Methods are thin wrappers over the op functions in src/ops/, so `a.add(b)` and `add(a, b)` are
+ * the same code path.
+ */
+import type { Backend, BackendName, DType, Storage, TypedArray } from './backend/types.js';
+import { engine, getBackend, trackInScope, untrack } from './engine.js';
+import { StorageRef } from './storage-ref.js';
+import type { Node } from './autograd/node.js';
+import { runBackward } from './autograd/backward.js';
+import type { BackwardOptions } from './autograd/backward.js';
+import { fail, shapeStr } from './errors.js';
+import { sizeOf } from './shape.js';
+import * as binary from './ops/binary.js';
+import * as unary from './ops/unary.js';
+import * as reduce from './ops/reduce.js';
+import * as shapeOps from './ops/shape-ops.js';
+import * as mm from './ops/matmul.js';
+import * as softmaxOps from './ops/softmax.js';
+import { castTo, onesLike, fromData } from './ops/creation.js';
+
+/** A nested array of numbers, as `tensor()` accepts and `array()` returns. */
+export type NestedArray = number | NestedArray[];
+
+let nextTensorId = 0;
+
+export type TensorLike = Tensor | number;
+
+export class Tensor {
+  readonly id = nextTensorId++;
+  /** Whether operations on this tensor are recorded for backward. */
+  requiresGrad = false;
+  /** The accumulated gradient after `backward()`; owned by this tensor and disposed with it. */
+  grad: Tensor | null = null;
+  /** @internal The tape node that produced this tensor (null for leaves and untracked results). */
+  _node: Node | null = null;
+  private ref: StorageRef | null;
+  /** @internal Handles the tape keeps are not user tensors: not counted, not scoped. */
+  private readonly internal: boolean;
+
+  /** @internal Use the creation functions (`tensor`, `zeros`, ...) instead. */
+  constructor(ref: StorageRef, readonly shape: readonly number[], internal = false) {
+    this.ref = ref;
+    this.internal = internal;
+    if (!internal) {
+      engine.liveTensors++;
+      trackInScope(this);
+    }
+  }
+
+  /** @internal Wraps a fresh storage from a kernel. */
+  static _fromStorage(backend: Backend, storage: Storage, shape: readonly number[]): Tensor {
+    return new Tensor(new StorageRef(backend, storage), Object.freeze([...shape]));
+  }
+
+  /** @internal A new tensor over the same storage (reshape is free). */
+  _view(shape: readonly number[]): Tensor {
+    return new Tensor(this._storageRef('reshape').retain(), Object.freeze([...shape]));
+  }
+
+  /** @internal A handle sharing this storage, kept by the tape after the user disposes this tensor. */
+  _internalHandle(): Tensor {
+    return new Tensor(this._storageRef('autograd').retain(), this.shape, true);
+  }
+
+  /** @internal Throws a clear error if this tensor was disposed. */
+  _storageRef(op: string): StorageRef {
+    if (!this.ref) fail(op, `tensor #${this.id} (shape ${shapeStr(this.shape)}) was disposed and cannot be used`);
+    return this.ref;
+  }
+
+  /** @internal The backend storage, checked alive. */
+  _storage(op: string): Storage {
+    return this._storageRef(op).storage;
+  }
+
+  get dtype(): DType {
+    return this._storageRef('dtype').storage.dtype;
+  }
+  get backend(): Backend {
+    return this._storageRef('backend').backend;
+  }
+  get device(): BackendName {
+    return this.backend.name;
+  }
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this.ref === null;
+  }
+
+  /** Releases this tensor's storage reference (and its gradient). Safe to call twice. */
+  dispose(): void {
+    if (!this.ref) return;
+    this.ref.release();
+    this.ref = null;
+    this._node?.release();
+    this._node = null;
+    this.grad?.dispose();
+    this.grad = null;
+    if (!this.internal) {
+      engine.liveTensors--;
+      untrack(this);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** @internal Swaps in new contents (used by optimizers for in-place parameter updates). */
+  _assign(value: Tensor): void {
+    const ref = this._storageRef('assign');
+    const src = value._storageRef('assign');
+    if (src.backend !== ref.backend) fail('assign', `value lives on '${src.backend.name}' but the tensor on '${ref.backend.name}'`);
+    if (sizeOf(value.shape) !== this.size || src.storage.dtype !== ref.storage.dtype) {
+      fail('assign', `expected a ${this.dtype} value of shape ${shapeStr(this.shape)}, got ${value.dtype} ${shapeStr(value.shape)}`);
+    }
+    src.retain();
+    ref.release();
+    this.ref = src;
+  }
+
+  // ---- reading ----
+  /** Reads the values back (async: nothing forces a synchronous GPU readback). */
+  async data(): Promise<TypedArray> {
+    const ref = this._storageRef('data');
+    ref.retain(); // keep the storage alive across the await even if disposed meanwhile
+    try {
+      return await ref.backend.read(ref.storage);
+    } finally {
+      ref.release();
+    }
+  }
+
+  /** Reads the values as nested arrays in this tensor's shape. */
+  async array(): Promise<NestedArray> {
+    const flat = Array.from(await this.data());
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === this.shape.length) return flat[offset]!;
+      const stride = sizeOf(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) fail('item', `expected a tensor with one element, got shape ${shapeStr(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+
+  /** Copies this tensor to another backend. */
+  async to(backend: BackendName): Promise<Tensor> {
+    const target = getBackend(backend);
+    const values = await this.data();
+    return fromData(values, this.shape, this.dtype, target);
+  }
+
+  // ---- autograd ----
+  /** A tensor sharing this one's values, cut from the graph. */
+  detach(): Tensor {
+    return this._view(this.shape);
+  }
+
+  /** Marks this tensor as a leaf whose gradient backward() should compute. Returns this. */
+  requiresGrad_(flag = true): this {
+    if (flag && !this.dtype.startsWith('float')) fail('requiresGrad', `only floating-point tensors can require gradients, got ${this.dtype}`);
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /**
+   * Computes gradients of this tensor with respect to every leaf that requires grad.
+   * A non-scalar tensor needs the upstream `gradient` (same shape), as in PyTorch.
+   */
+  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+    this._storageRef('backward');
+    if (!this.requiresGrad) {
+      fail('backward', 'this tensor does not require grad: no input of the computation had requiresGrad set (or it ran under noGrad)');
+    }
+    let seed: Tensor;
+    if (gradient) {
+      if (gradient.shape.join() !== this.shape.join()) {
+        fail('backward', `gradient has shape ${shapeStr(gradient.shape)} but the tensor has shape ${shapeStr(this.shape)}`);
+      }
+      seed = gradient._view(gradient.shape);
+    } else {
+      if (this.size !== 1) {
+        fail('backward', `grad can be implicitly created only for scalar outputs; this tensor has shape ${shapeStr(this.shape)}, so pass a gradient of that shape`);
+      }
+      seed = onesLike(this);
+    }
+    untrack(seed);
+    runBackward(this, seed, binary.add, options);
+  }
+
+  // ---- op methods (same code as the free functions) ----
+  add(b: TensorLike): Tensor { return binary.add(this, b); }
+  sub(b: TensorLike): Tensor { return binary.sub(this, b); }
+  mul(b: TensorLike): Tensor { return binary.mul(this, b); }
+  div(b: TensorLike): Tensor { return binary.div(this, b); }
+  maximum(b: TensorLike): Tensor { return binary.maximum(this, b); }
+  minimum(b: TensorLike): Tensor { return binary.minimum(this, b); }
+  eq(b: TensorLike): Tensor { return binary.eq(this, b); }
+  gt(b: TensorLike): Tensor { return binary.gt(this, b); }
+  ge(b: TensorLike): Tensor { return binary.ge(this, b); }
+  neg(): Tensor { return unary.neg(this); }
+  exp(): Tensor { return unary.exp(this); }
+  log(): Tensor { return unary.log(this); }
+  sqrt(): Tensor { return unary.sqrt(this); }
+  abs(): Tensor { return unary.abs(this); }
+  square(): Tensor { return unary.square(this); }
+  pow(exponent: number): Tensor { return unary.pow(this, exponent); }
+  clamp(min: number | null, max: number | null): Tensor { return unary.clamp(this, min, max); }
+  sigmoid(): Tensor { return unary.sigmoid(this); }
+  tanh(): Tensor { return unary.tanh(this); }
+  relu(): Tensor { return unary.relu(this); }
+  relu6(): Tensor { return unary.relu6(this); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return unary.leakyRelu(this, negativeSlope); }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return unary.gelu(this, approximate); }
+  softplus(): Tensor { return unary.softplus(this); }
+  sum(axis?: number | number[], keepdim = false): Tensor { return reduce.sum(this, axis, keepdim); }
+  mean(axis?: number | number[], keepdim = false): Tensor { return reduce.mean(this, axis, keepdim); }
+  max(axis?: number | number[], keepdim = false): Tensor { return reduce.max(this, axis, keepdim); }
+  reshape(shape: readonly number[]): Tensor { return shapeOps.reshape(this, shape); }
+  flatten(): Tensor { return shapeOps.reshape(this, [this.size]); }
+  transpose(dim0 = -2, dim1 = -1): Tensor { return shapeOps.transpose(this, dim0, dim1); }
+  get T(): Tensor { return shapeOps.transpose(this, -2, -1); }
+  permute(perm: readonly number[]): Tensor { return shapeOps.permute(this, perm); }
+  expand(shape: readonly number[]): Tensor { return shapeOps.expand(this, shape); }
+  matmul(b: Tensor): Tensor { return mm.matmul(this, b); }
+  softmax(axis = -1): Tensor { return softmaxOps.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return softmaxOps.logSoftmax(this, axis); }
+  cast(dtype: DType): Tensor { return castTo(this, dtype); }
+
+  toString(): string {
+    if (!this.ref) return `Tensor(#${this.id}, disposed)`;
+    return `Tensor(shape=${shapeStr(this.shape)}, dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
