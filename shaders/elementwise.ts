@@ -213,6 +213,10 @@ struct Params { n: u32, bits: u32 }
 ${main1d(`  if (i >= P.n) { return; }\n  out[i] = bitcast<${t}>(P.bits);`)}`;
 }
 
+/**
+ * Element type conversion. float32 -> int32 truncates toward zero like the CPU reference within
+ * the i32 range; outside it WGSL saturates (the CPU's ToInt32 wraps) and NaN is unspecified.
+ */
 export function castShader(from: WgslScalar, to: WgslScalar): string {
   return `
 struct Params { n: u32, bits: u32 }

@@ -44,8 +44,11 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
 
 /** Normalises a possibly negative axis for a tensor of the given rank. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    fail(op, `axis ${axis} is out of range for a tensor of rank ${rank} (expected an integer in [${-rank}, ${rank - 1}])`);
+  // A scalar accepts 0 and -1 (as PyTorch), meaning "no dimension": callers check rank 0 themselves.
+  const lo = -Math.max(rank, 1);
+  const hi = Math.max(rank, 1) - 1;
+  if (!Number.isInteger(axis) || axis < lo || axis > hi) {
+    fail(op, `axis ${axis} is out of range for a tensor of rank ${rank} (expected an integer in [${lo}, ${hi}])`);
   }
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + Math.max(rank, 1) : axis;
 }

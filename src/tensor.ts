@@ -178,8 +178,12 @@ export class Tensor {
    * Computes gradients of this tensor with respect to every leaf that requires grad.
    * A non-scalar tensor needs the upstream `gradient` (same shape), as in PyTorch.
    */
-  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+  backward(gradient?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
     this._storageRef('backward');
+    if (gradient !== undefined && !(gradient instanceof Tensor)) {
+      options = gradient;
+      gradient = undefined;
+    }
     if (!this.requiresGrad) {
       fail('backward', 'this tensor does not require grad: no input of the computation had requiresGrad set (or it ran under noGrad)');
     }
@@ -209,6 +213,8 @@ export class Tensor {
   eq(b: TensorLike): Tensor { return binary.eq(this, b); }
   gt(b: TensorLike): Tensor { return binary.gt(this, b); }
   ge(b: TensorLike): Tensor { return binary.ge(this, b); }
+  lt(b: TensorLike): Tensor { return binary.lt(this, b); }
+  le(b: TensorLike): Tensor { return binary.le(this, b); }
   neg(): Tensor { return unary.neg(this); }
   exp(): Tensor { return unary.exp(this); }
   log(): Tensor { return unary.log(this); }

@@ -96,7 +96,12 @@ export function runBackward(
     return;
   }
   const order = topoOrder(rootNode);
-  for (const n of order) if (n.freed) void n.saved; // throws the clear "already freed" error before any work
+  try {
+    for (const n of order) if (n.freed) void n.saved; // throws the clear "already freed" error before any work
+  } catch (e) {
+    seed.dispose();
+    throw e;
+  }
   const grads = new Map<Node, Tensor>([[rootNode, seed]]);
   const wasEnabled = engine.gradEnabled;
   engine.gradEnabled = false;

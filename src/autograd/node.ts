@@ -45,12 +45,17 @@ export class Node<K extends OpName = OpName> {
     return this;
   }
 
+  /** Drops one reference; a node reaching zero releases its inputs (iteratively: graphs can be deep). */
   release(): void {
-    if (this.refs === 0) return;
-    this.refs--;
-    if (this.refs === 0) {
-      this.freeSaved();
-      for (const t of this.targets) t?.node?.release();
+    const stack: Node[] = [this];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (node.refs === 0) continue;
+      node.refs--;
+      if (node.refs === 0) {
+        node.freeSaved();
+        for (const t of node.targets) if (t?.node) stack.push(t.node);
+      }
     }
   }
 

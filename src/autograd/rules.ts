@@ -13,6 +13,12 @@ import { unaryGrads } from '../ops/unary.js';
 import { reduceGrads } from '../ops/reduce.js';
 import { shapeGrads } from '../ops/shape-ops.js';
 import { matmulGrads } from '../ops/matmul.js';
+import { linearGrads } from '../ops/linear.js';
+import { dropoutGrads } from '../ops/dropout.js';
+import { batchNormGrads } from '../ops/batchnorm.js';
+import { softmaxGrads } from '../ops/softmax.js';
+import { lossGrads } from '../ops/loss.js';
+import type { OutputGradActivation } from '../backend/training-types.js';
 
 export interface OpSaved {
   add: { aShape: readonly number[]; bShape: readonly number[] };
@@ -28,6 +34,11 @@ export interface OpSaved {
   permute: { perm: readonly number[] };
   expand: { inShape: readonly number[] };
   matmul: { a: Tensor; b: Tensor; transA: boolean; transB: boolean };
+  linear: { x: Tensor; weight: Tensor; y: Tensor; activation: 'none' | OutputGradActivation; slope: number; hasBias: boolean };
+  dropout: { p: number; seed: number; offset: number };
+  batchNorm: { x: Tensor; mean: Tensor; variance: Tensor; weight: Tensor | null; hasBias: boolean; eps: number };
+  softmax: { y: Tensor; log: boolean };
+  crossEntropy: { logits: Tensor; labels: Tensor };
 }
 
 export type OpName = keyof OpSaved;
@@ -44,6 +55,9 @@ export type GradRules<K extends OpName> = { [P in K]: GradRule<P> };
 let table: GradRules<OpName> | null = null;
 
 export function gradRule<K extends OpName>(op: K): GradRule<K> {
-  table ??= { ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads };
+  table ??= {
+    ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads,
+    ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...softmaxGrads, ...lossGrads,
+  };
   return table[op];
 }

@@ -7,6 +7,8 @@
  * its CPU formula and its WGSL expression is a compile error too.
  */
 
+import type { TrainingKernels } from './training-types.js';
+
 export type DType = 'float32' | 'float64' | 'int32';
 export type BackendName = 'cpu' | 'webgpu';
 
@@ -72,7 +74,7 @@ export interface MatmulArgs {
 /** Which distribution a Philox draw produces. 'bits' returns the raw u32 words bit-cast to int32. */
 export type RandomKind = 'uniform' | 'normal' | 'bits';
 
-export interface Backend {
+export interface Backend extends TrainingKernels {
   readonly name: BackendName;
 
   // ---- memory ----

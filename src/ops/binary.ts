@@ -21,6 +21,7 @@ function kernel(op: BinaryOp, name: string, a: Tensor, b: Tensor): Tensor {
 }
 
 function scalarCheck(name: string, t: Tensor, v: number): void {
+  checkTensor(name, 'input', t);
   checkFiniteNumber(name, 'scalar', v);
   if (t.dtype === 'int32' && !Number.isInteger(v)) fail(name, `an int32 tensor needs an integer scalar, got ${v}`);
 }

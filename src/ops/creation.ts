@@ -21,7 +21,14 @@ export interface RandomOptions extends CreateOptions {
 }
 
 function finish(t: Tensor, opts: CreateOptions): Tensor {
-  if (opts.requiresGrad) t.requiresGrad_(true);
+  if (opts.requiresGrad) {
+    try {
+      t.requiresGrad_(true);
+    } catch (e) {
+      t.dispose(); // a refused call leaves nothing behind
+      throw e;
+    }
+  }
   return t;
 }
 
@@ -98,8 +105,8 @@ export function arange(start: number, stop?: number, step = 1, opts: CreateOptio
   return finish(fromData(values, [n], dtype, getBackend(opts.device)), opts);
 }
 
-/** Picks (seed, offset) for a draw: an explicit seed starts its own stream at 0; otherwise the global stream advances. */
-function drawPosition(kind: RandomKind, length: number, seed: number | undefined): { seed: number; offset: number } {
+/** @internal Picks (seed, offset) for a draw: an explicit seed starts its own stream at 0; otherwise the global stream advances. */
+export function drawPosition(kind: RandomKind, length: number, seed: number | undefined): { seed: number; offset: number } {
   if (seed !== undefined) {
     if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 53) fail('random', `seed must be an integer in [0, 2^53), got ${seed}`);
     return { seed, offset: 0 };

@@ -13,6 +13,7 @@ function normalizeAxes(op: string, axis: number | readonly number[] | undefined,
   if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axis === 'number' ? [axis] : [...axis];
   const axes = list.map((a) => normalizeAxis(op, a, rank));
+  if (rank === 0) return []; // reducing a scalar over its (implicit) axis returns it
   if (new Set(axes).size !== axes.length) fail(op, `axis ${JSON.stringify(list)} names a dimension twice`);
   return axes.sort((a, b) => b - a);
 }

@@ -67,6 +67,13 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return record('expand', [x], out, () => ({ inShape: x.shape }));
 }
 
+/** A copy with its own storage (as torch.clone); gradients pass through unchanged. */
+export function clone(x: Tensor): Tensor {
+  checkTensor('clone', 'input', x);
+  const out = Tensor._fromStorage(x.backend, x.backend.strided(x._storage('clone'), x.shape, stridesOf(x.shape), 0), x.shape);
+  return record('reshape', [x], out, () => ({ inShape: x.shape }));
+}
+
 function inversePermutation(perm: readonly number[]): number[] {
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));

@@ -18,6 +18,11 @@ import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
 import { reduceKernel } from './reduce.js';
 import { stridedIndexRange, stridedKernel } from './strided.js';
 import { matmulKernel } from './matmul.js';
+import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
+import {
+  activationGradFromOutputKernel, adamStepKernel, batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel,
+  dropoutKernel, sgdStepKernel, softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel,
+} from './training.js';
 
 const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
 
@@ -215,5 +220,103 @@ export class CpuBackend implements Backend {
         throw new Error(`cpu.random: unknown kind '${String(kind)}'`);
     }
     return this.wrap(dtype, out);
+  }
+
+  // ---- training kernels (formulas in training.ts) ----
+
+  /** Checks each storage is a live CPU storage of the same dtype with the expected element count. */
+  private operands(kernel: string, specs: readonly (readonly [string, Storage, number])[]): TypedArray[] {
+    const list = specs.map(([name, s, len]) => {
+      const cs = cpuStorage(kernel, name, s);
+      if (cs.length !== len) throw new Error(`cpu.${kernel}: ${name} has ${cs.length} elements, expected ${len}`);
+      return cs;
+    });
+    for (const cs of list) sameDType(kernel, list[0]!, cs);
+    return list.map((cs) => cs.data);
+  }
+
+  activationGradFromOutput(op: OutputGradActivation, y: Storage, dy: Storage, param: number): Storage {
+    const [ys, dys] = this.operands('activationGradFromOutput', [['y', y, y.length], ['dy', dy, y.length]]);
+    const out = this.alloc(y.dtype, y.length);
+    activationGradFromOutputKernel(op, ys!, dys!, out, param);
+    return this.wrap(y.dtype, out);
+  }
+
+  dropout(x: Storage, p: number, seed: number, offset: number): Storage {
+    const [xs] = this.operands('dropout', [['x', x, x.length]]);
+    if (!(p >= 0 && p < 1)) throw new Error(`cpu.dropout: p must be in [0, 1), got ${p}`);
+    const out = this.alloc(x.dtype, x.length);
+    dropoutKernel(xs!, out, p, seed, offset);
+    return this.wrap(x.dtype, out);
+  }
+
+  batchNormStats(x: Storage, n: number, c: number): { mean: Storage; variance: Storage } {
+    const [xs] = this.operands('batchNormStats', [['x', x, n * c]]);
+    const mean = this.alloc(x.dtype, c);
+    const variance = this.alloc(x.dtype, c);
+    batchNormStatsKernel(xs!, n, c, mean, variance);
+    return { mean: this.wrap(x.dtype, mean), variance: this.wrap(x.dtype, variance) };
+  }
+
+  batchNormApply(x: Storage, mean: Storage, variance: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, eps: number): Storage {
+    const [xs, ms, vs] = this.operands('batchNormApply', [['x', x, n * c], ['mean', mean, c], ['variance', variance, c]]);
+    const [gs] = gamma ? this.operands('batchNormApply', [['gamma', gamma, c]]) : [null];
+    const [bs] = beta ? this.operands('batchNormApply', [['beta', beta, c]]) : [null];
+    const out = this.alloc(x.dtype, n * c);
+    batchNormApplyKernel(xs!, ms!, vs!, gs ?? null, bs ?? null, n, c, eps, out);
+    return this.wrap(x.dtype, out);
+  }
+
+  batchNormBackward(x: Storage, dy: Storage, mean: Storage, variance: Storage, gamma: Storage | null, n: number, c: number, eps: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+    const [xs, dys, ms, vs] = this.operands('batchNormBackward', [['x', x, n * c], ['dy', dy, n * c], ['mean', mean, c], ['variance', variance, c]]);
+    const [gs] = gamma ? this.operands('batchNormBackward', [['gamma', gamma, c]]) : [null];
+    const dx = this.alloc(x.dtype, n * c);
+    const dgamma = this.alloc(x.dtype, c);
+    const dbeta = this.alloc(x.dtype, c);
+    batchNormBackwardKernel(xs!, dys!, ms!, vs!, gs ?? null, n, c, eps, dx, dgamma, dbeta);
+    return { dx: this.wrap(x.dtype, dx), dgamma: this.wrap(x.dtype, dgamma), dbeta: this.wrap(x.dtype, dbeta) };
+  }
+
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
+    const [xs] = this.operands('softmax', [['x', x, rows * cols]]);
+    const out = this.alloc(x.dtype, rows * cols);
+    softmaxKernel(xs!, rows, cols, log, out);
+    return this.wrap(x.dtype, out);
+  }
+
+  softmaxGrad(y: Storage, dy: Storage, rows: number, cols: number, log: boolean): Storage {
+    const [ys, dys] = this.operands('softmaxGrad', [['y', y, rows * cols], ['dy', dy, rows * cols]]);
+    const out = this.alloc(y.dtype, rows * cols);
+    softmaxGradKernel(ys!, dys!, rows, cols, log, out);
+    return this.wrap(y.dtype, out);
+  }
+
+  softmaxCrossEntropy(logits: Storage, labels: Storage, n: number, c: number): Storage {
+    const [ls] = this.operands('softmaxCrossEntropy', [['logits', logits, n * c]]);
+    const lab = cpuStorage('softmaxCrossEntropy', 'labels', labels);
+    if (lab.dtype !== 'int32' || lab.length !== n) throw new Error(`cpu.softmaxCrossEntropy: labels must be ${n} int32 values`);
+    const out = this.alloc(logits.dtype, n);
+    softmaxCrossEntropyKernel(ls!, lab.data, n, c, out);
+    return this.wrap(logits.dtype, out);
+  }
+
+  softmaxCrossEntropyGrad(logits: Storage, labels: Storage, dLoss: Storage, n: number, c: number): Storage {
+    const [ls, ds] = this.operands('softmaxCrossEntropyGrad', [['logits', logits, n * c], ['dLoss', dLoss, n]]);
+    const lab = cpuStorage('softmaxCrossEntropyGrad', 'labels', labels);
+    if (lab.dtype !== 'int32' || lab.length !== n) throw new Error(`cpu.softmaxCrossEntropyGrad: labels must be ${n} int32 values`);
+    const out = this.alloc(logits.dtype, n * c);
+    softmaxCrossEntropyGradKernel(ls!, lab.data, ds!, n, c, out);
+    return this.wrap(logits.dtype, out);
+  }
+
+  sgdStep(param: Storage, grad: Storage, velocity: Storage | null, options: SgdStepOptions): void {
+    const [ps, gs] = this.operands('sgdStep', [['param', param, param.length], ['grad', grad, param.length]]);
+    const [vs] = velocity ? this.operands('sgdStep', [['velocity', velocity, param.length]]) : [null];
+    sgdStepKernel(ps!, gs!, vs ?? null, options);
+  }
+
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, options: AdamStepOptions): void {
+    const [ps, gs, ms, vs] = this.operands('adamStep', [['param', param, param.length], ['grad', grad, param.length], ['m', m, param.length], ['v', v, param.length]]);
+    adamStepKernel(ps!, gs!, ms!, vs!, options);
   }
 }

@@ -4,9 +4,10 @@
  * Size classes: 256 B minimum, then four classes per power of two (2^k, 1.25·2^k, 1.5·2^k,
  * 1.75·2^k, each a multiple of 256 B). Pure powers of two waste up to half of every buffer;
  * exact 256-byte multiples only reuse a buffer for the identical size. Quarter-octave classes
- * bound the waste at 25% while tensors of slightly different sizes (a batch of 33 rows and one
- * of 32) still share buffers. A class above the binding limit falls back to the exact size
- * rounded to 256 B, so a tensor that fits the limit is never refused because of rounding.
+ * bound the waste at 25% (under 256 B for buffers below 1 KiB) while tensors of slightly
+ * different sizes (a batch of 33 rows and one of 32) still share buffers. A class above the
+ * binding limit falls back to the exact size rounded to 256 B (or 4 B), so a tensor that fits the
+ * limit is never refused because of rounding.
  *
  * Reuse rule: a buffer released while the current command batch is unsubmitted may still be read
  * by those unsubmitted commands. It may be handed out again as a kernel *output* in the same batch
@@ -26,6 +27,7 @@ export function sizeClass(bytes: number, maxBytes: number = Infinity): number {
   const step = Math.max(p / 4, MIN_CLASS);
   let cls = Math.ceil(bytes / step) * step;
   if (cls > maxBytes) cls = Math.ceil(bytes / MIN_CLASS) * MIN_CLASS;
+  if (cls > maxBytes) cls = Math.ceil(bytes / 4) * 4;
   return cls;
 }
 

@@ -120,7 +120,11 @@ async function describeVulkanDrivers(): Promise<string> {
     }
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
     for (const v of ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES']) {
-      if (env[v]) parts.push(`${v}=${env[v]}`);
+      const value = env[v];
+      if (!value) continue;
+      const files = value.split(':').filter((f) => f.length > 0);
+      const missing = files.filter((f) => !fs.existsSync(f));
+      parts.push(`${v}=${value}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`);
     }
     if (!env['VK_ICD_FILENAMES'] && !env['VK_DRIVER_FILES']) parts.push('VK_ICD_FILENAMES and VK_DRIVER_FILES are unset');
     return parts.join('; ');

@@ -1,0 +1,251 @@
+/**
+ * The WebGPU backend: float32 and int32 tensors in pooled GPU buffers, kernels encoded lazily into
+ * one command batch (see batcher.ts), readback through pooled staging buffers.
+ */
+
+import {
+  typedArrayFor,
+  type ActivationGradOp,
+  type Backend,
+  type BackendMemoryStats,
+  type BinaryOp,
+  type DType,
+  type MatmulArgs,
+  type RandomKind,
+  type ReduceOp,
+  type Storage,
+  type TypedArray,
+  type UnaryOp,
+} from '../types.js';
+import { Batcher, type BatcherOptions, type BatcherStats } from './batcher.js';
+import { BufferPool } from './buffer-pool.js';
+import type { KernelContext } from './context.js';
+import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type DeviceLimits } from './device.js';
+import * as ew from './elementwise.js';
+import { matmul } from './matmul.js';
+import { PipelineCache } from './pipeline-cache.js';
+import { random } from './random.js';
+import { reduce } from './reduce.js';
+import { GpuStorage } from './storage.js';
+import { strided } from './strided.js';
+
+export { GpuStorage };
+
+export interface WebGPUBackendOptions extends AcquireDeviceOptions, BatcherOptions {}
+
+export const FLOAT64_UNSUPPORTED = 'webgpu backend does not support float64; use float32, or the cpu backend for float64';
+
+export interface WebGPUStats extends BatcherStats {
+  pipelinesCreated: number;
+}
+
+export class WebGPUBackend implements Backend, KernelContext {
+  readonly name = 'webgpu' as const;
+  readonly batcher: Batcher;
+  readonly pipelines: PipelineCache;
+  readonly softwareAdapter: boolean;
+  private readonly pool: BufferPool;
+  private readonly staging: BufferPool;
+  private destroyed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: string,
+    readonly limits: DeviceLimits,
+    private readonly health: DeviceHealth,
+    options: WebGPUBackendOptions,
+  ) {
+    this.softwareAdapter = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo);
+    const maxBind = limits.maxStorageBufferBindingSize;
+    this.pool = new BufferPool(
+      device,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      maxBind,
+      'webgrad storage',
+    );
+    this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, limits.maxBufferSize, 'webgrad staging');
+    this.pipelines = new PipelineCache(device, health);
+    this.batcher = new Batcher(device, health, limits, [this.pool], options);
+  }
+
+  static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+    const { device, adapterInfo, limits, health } = await acquireDevice(options);
+    return new WebGPUBackend(device, adapterInfo, limits, health, options);
+  }
+
+  // ---- checks and allocation (KernelContext) ----
+
+  private check(): void {
+    if (this.destroyed) throw new Error('webgpu: this backend was destroyed; create a new one with WebGPUBackend.create()');
+    this.health.check();
+  }
+
+  private checkDType(dtype: DType, op: string): void {
+    if (dtype === 'float64') throw new Error(`${FLOAT64_UNSUPPORTED} (op: ${op})`);
+  }
+
+  private newStorage(length: number, dtype: DType, op: string, purpose: 'output' | 'upload'): GpuStorage {
+    this.checkDType(dtype, op);
+    if (!Number.isInteger(length) || length < 0) throw new Error(`webgpu: ${op}: invalid length ${length}`);
+    const bytes = length * 4;
+    const max = this.limits.maxStorageBufferBindingSize;
+    if (bytes > max) {
+      throw new Error(
+        `webgpu: ${op}: a ${dtype} tensor of ${length} elements needs ${bytes} bytes, more than this device's ` +
+          `maxStorageBufferBindingSize of ${max} bytes`,
+      );
+    }
+    return new GpuStorage(dtype, length, this.pool.acquire(bytes, purpose), bytes);
+  }
+
+  output(length: number, dtype: DType, op: string): GpuStorage {
+    return this.newStorage(length, dtype, op, 'output');
+  }
+
+  input(s: Storage, op: string): GpuStorage {
+    if (!(s instanceof GpuStorage)) {
+      throw new Error(`webgpu: ${op}: got a storage of the '${s.backend}' backend; move the tensor to webgpu first`);
+    }
+    if (s.released) throw new Error(`webgpu: ${op}: this storage was released; a released tensor cannot be used again`);
+    this.checkDType(s.dtype, op);
+    return s;
+  }
+
+  releaseStorage(s: GpuStorage): void {
+    this.pool.release(s.detach(), this.batcher.open);
+  }
+
+  // ---- memory ----
+
+  upload(data: TypedArray, dtype: DType): Storage {
+    this.check();
+    const s = this.newStorage(data.length, dtype, 'upload', 'upload');
+    if (data.length === 0) return s;
+    let src: Float32Array | Int32Array;
+    if (dtype === 'float32') src = data instanceof Float32Array ? data : Float32Array.from(data);
+    else src = data instanceof Int32Array ? data : Int32Array.from(data, (v) => Math.trunc(v) | 0);
+    this.device.queue.writeBuffer(s.buffer, 0, src.buffer, src.byteOffset, s.byteSize);
+    return s;
+  }
+
+  async read(storage: Storage): Promise<TypedArray> {
+    this.check();
+    const s = this.input(storage, 'read');
+    const out = typedArrayFor(s.dtype, s.length);
+    if (s.length === 0) return out;
+    const bytes = s.byteSize;
+    const staging = this.staging.acquire(bytes, 'output');
+    this.batcher.copyEncoder().copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+    this.batcher.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      this.health.check();
+      throw new Error(`webgpu: read: mapping the staging buffer failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+    staging.unmap();
+    this.staging.release(staging, false);
+    this.health.check();
+    return out;
+  }
+
+  release(storage: Storage): void {
+    const s = this.input(storage, 'release');
+    if (this.destroyed) return;
+    this.releaseStorage(s);
+  }
+
+  memoryStats(): BackendMemoryStats {
+    return {
+      pooledBytes: this.pool.pooledBytes + this.staging.pooledBytes,
+      allocatedBytes: this.pool.allocatedBytes + this.staging.allocatedBytes + this.batcher.uniformBytes,
+      buffersCreated: this.pool.buffersCreated + this.staging.buffersCreated + 1,
+    };
+  }
+
+  /** Submits, dispatch and pipeline counts (for tests and benchmarks). */
+  stats(): WebGPUStats {
+    return { ...this.batcher.stats, pipelinesCreated: this.pipelines.pipelinesCreated };
+  }
+
+  flush(): void {
+    this.check();
+    this.batcher.flush();
+  }
+
+  /** Destroys pooled buffers not held by live storages (after submitting the open batch). */
+  trimPool(): void {
+    this.check();
+    this.batcher.flush();
+    this.pool.trim();
+    this.staging.trim();
+    this.batcher.clearBindGroups();
+  }
+
+  /** Waits until the GPU has finished all submitted work (surfacing any error it reported). */
+  async sync(): Promise<void> {
+    this.check();
+    this.batcher.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.health.check();
+  }
+
+  /** Frees every GPU resource and the device; the backend is unusable afterwards. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pool.destroy();
+    this.staging.destroy();
+    this.batcher.destroy();
+    this.device.destroy();
+  }
+
+  // ---- kernels ----
+
+  fill(length: number, value: number, dtype: DType): Storage {
+    this.check();
+    return ew.fill(this, length, value, dtype);
+  }
+
+  cast(x: Storage, dtype: DType): Storage {
+    this.check();
+    return ew.cast(this, x, dtype);
+  }
+
+  unary(op: UnaryOp, x: Storage, param: number): Storage {
+    this.check();
+    return ew.unary(this, op, x, param);
+  }
+
+  activationGrad(op: ActivationGradOp, x: Storage, dy: Storage, param: number): Storage {
+    this.check();
+    return ew.activationGrad(this, op, x, dy, param);
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage {
+    this.check();
+    return ew.binary(this, op, a, aShape, b, bShape, outShape);
+  }
+
+  reduce(op: ReduceOp, x: Storage, outer: number, length: number, inner: number): Storage {
+    this.check();
+    return reduce(this, op, x, outer, length, inner);
+  }
+
+  strided(x: Storage, outShape: readonly number[], strides: readonly number[], offset: number): Storage {
+    this.check();
+    return strided(this, x, outShape, strides, offset);
+  }
+
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
+    this.check();
+    return matmul(this, a, b, args);
+  }
+
+  random(kind: RandomKind, length: number, seed: number, offset: number, dtype: DType): Storage {
+    this.check();
+    this.checkDType(dtype, `random ${kind}`);
+    return random(this, kind, length, seed, offset, dtype);
+  }
+}

@@ -1,0 +1,43 @@
+/** What the kernel files need from the backend: the batcher, pipelines, and checked storages. */
+
+import type { DType, Storage } from '../types.js';
+import type { Batcher } from './batcher.js';
+import type { DeviceLimits } from './device.js';
+import type { PipelineCache } from './pipeline-cache.js';
+import type { GpuStorage } from './storage.js';
+
+export interface KernelContext {
+  readonly device: GPUDevice;
+  readonly limits: DeviceLimits;
+  readonly batcher: Batcher;
+  readonly pipelines: PipelineCache;
+  /** The adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly shapes. */
+  readonly softwareAdapter: boolean;
+  /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */
+  output(length: number, dtype: DType, op: string): GpuStorage;
+  /** Checks that `s` is a live storage of this backend and returns it typed. */
+  input(s: Storage, op: string): GpuStorage;
+  /** Returns a storage's buffer to the pool (intermediates of multi-pass kernels). */
+  releaseStorage(s: GpuStorage): void;
+}
+
+/** Builds a kernel's uniform bytes: 32-bit words written as u32, i32 or f32. */
+export class Params {
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f32: Float32Array;
+
+  constructor(words: number) {
+    const buf = new ArrayBuffer(Math.ceil(words / 4) * 16);
+    this.u32 = new Uint32Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.f32 = new Float32Array(buf);
+  }
+}
+
+/** The 32-bit pattern of a scalar parameter in the element type (f32 bits, or an i32). */
+export function scalarBits(value: number, dtype: DType): number {
+  if (dtype === 'int32') return (Math.trunc(value) | 0) >>> 0;
+  const f = new Float32Array([value]);
+  return new Uint32Array(f.buffer)[0]!;
+}

@@ -1,0 +1,61 @@
+/** Host side of batched matmul with the fused bias + activation epilogue. */
+
+import {
+  MATMUL_BLOCK,
+  MATMUL_WG_SOFTWARE,
+  MATMUL_WG_X,
+  MATMUL_WG_Y,
+  matmulShader,
+  matmulVariantKey,
+  type MatmulVariant,
+} from '../../../shaders/matmul.js';
+import type { MatmulArgs, Storage } from '../types.js';
+import { Params, scalarBits, type KernelContext } from './context.js';
+import type { GpuStorage } from './storage.js';
+
+export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: MatmulArgs): GpuStorage {
+  const a = ctx.input(as, 'matmul');
+  const b = ctx.input(bs, 'matmul');
+  const bias = args.bias ? ctx.input(args.bias, 'matmul') : null;
+  const { batch, m, k, n, transA, transB, aBatchStride, bBatchStride } = args;
+  for (const s of bias ? [a, b, bias] : [a, b]) {
+    if (s.dtype !== 'float32') throw new Error(`webgpu: matmul supports float32 tensors only, got ${s.dtype}`);
+  }
+  const needA = batch > 0 && m * k > 0 ? (batch - 1) * aBatchStride + m * k : 0;
+  const needB = batch > 0 && k * n > 0 ? (batch - 1) * bBatchStride + k * n : 0;
+  if (a.length < needA) throw new Error(`webgpu: matmul: A has ${a.length} elements, the arguments need ${needA}`);
+  if (b.length < needB) throw new Error(`webgpu: matmul: B has ${b.length} elements, the arguments need ${needB}`);
+  if (bias && bias.length !== n) throw new Error(`webgpu: matmul: bias has ${bias.length} elements, expected n = ${n}`);
+
+  const out = ctx.output(batch * m * n, 'float32', 'matmul');
+  if (batch * m * n === 0) return out;
+
+  const v: MatmulVariant = {
+    transA,
+    transB,
+    vecA: (transA ? m % 4 === 0 : k % 4 === 0) && aBatchStride % 4 === 0,
+    vecB: (transB ? k % 4 === 0 : n % 4 === 0) && bBatchStride % 4 === 0,
+    vecC: n % 4 === 0,
+    bias: bias !== null,
+    activation: args.activation ?? 'none',
+  };
+  const wgX = ctx.softwareAdapter ? MATMUL_WG_SOFTWARE : MATMUL_WG_X;
+  const wgY = ctx.softwareAdapter ? MATMUL_WG_SOFTWARE : MATMUL_WG_Y;
+  const kernel = ctx.pipelines.get(matmulVariantKey(v, wgX, wgY), bias ? 3 : 2, () => matmulShader(v, wgX, wgY));
+  const buffers = bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer];
+
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const gx = Math.ceil(n / (MATMUL_BLOCK * wgX));
+  const gy = Math.ceil(m / (MATMUL_BLOCK * wgY));
+  if (gx > max) throw new Error(`webgpu: matmul: n = ${n} needs ${gx} workgroups on x, more than the device's ${max}`);
+  const name = v.activation === 'none' && !v.bias ? 'matmul' : `matmul+${v.bias ? 'bias+' : ''}${v.activation}`;
+  for (let z0 = 0; z0 < batch; z0 += max) {
+    for (let y0 = 0; y0 < gy; y0 += max) {
+      const p = new Params(8);
+      p.u32.set([m, k, n, aBatchStride, bBatchStride, y0, z0]);
+      p.u32[7] = scalarBits(args.alpha ?? 0.01, 'float32');
+      ctx.batcher.dispatch(name, kernel, buffers, p.u32, [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)]);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+/**
+ * Host side of reduce: x viewed as [outer, length, inner] -> [outer, inner], in passes that each
+ * reduce chunks of the middle axis ([outer, L, inner] -> [outer, ceil(L / chunk), inner]) until one
+ * chunk is left. Intermediate results go back to the pool (as outputs of the same batch only).
+ */
+
+import { WG_1D, wgslType } from '../../../shaders/common.js';
+import { loopReduceShader, TREE_WG, treeReduceShader } from '../../../shaders/reduce.js';
+import type { ReduceOp, Storage } from '../types.js';
+import { Params, type KernelContext } from './context.js';
+import { fill } from './elementwise.js';
+import type { GpuStorage } from './storage.js';
+
+/** Rows at least this long with inner = 1 use the workgroup tree kernel. */
+const TREE_MIN_LENGTH = 128;
+/** Elements one tree workgroup reduces (16 per invocation). */
+const TREE_CHUNK = TREE_WG * 16;
+/** Rows up to this long are reduced by one invocation each in a single pass. */
+const LOOP_MAX_SINGLE = 1024;
+
+export function reduce(ctx: KernelContext, op: ReduceOp, xs: Storage, outer: number, length: number, inner: number): GpuStorage {
+  const name = `reduce ${op}`;
+  const x = ctx.input(xs, name);
+  const t = wgslType(x.dtype);
+  if (outer * length * inner !== x.length) {
+    throw new Error(`webgpu: ${name}: [outer ${outer}, length ${length}, inner ${inner}] does not match the ${x.length} elements of x`);
+  }
+  const nOut = outer * inner;
+  if (nOut === 0) return ctx.output(0, x.dtype, name);
+  if (length === 0) {
+    // As the CPU reference: the sum of nothing is 0, the max of nothing -Infinity (int32: -2^31).
+    if (op === 'sum') return fill(ctx, nOut, 0, x.dtype);
+    return fill(ctx, nOut, x.dtype === 'int32' ? -2147483648 : -Infinity, x.dtype);
+  }
+
+  let cur: GpuStorage = x;
+  let len = length;
+  for (;;) {
+    let next: GpuStorage;
+    let chunks: number;
+    if (inner === 1 && len >= TREE_MIN_LENGTH) {
+      chunks = Math.ceil(len / TREE_CHUNK);
+      const chunk = Math.ceil(len / chunks);
+      const groups = outer * chunks;
+      next = ctx.output(groups, x.dtype, name);
+      const kernel = ctx.pipelines.get(`reduce-tree:${op}:${t}`, 1, () => treeReduceShader(op, t));
+      const p = new Params(4);
+      p.u32.set([groups, len, chunk, chunks]);
+      ctx.batcher.dispatch(name, kernel, [cur.buffer, next.buffer], p.u32, groups);
+    } else {
+      const chunk = len <= LOOP_MAX_SINGLE ? len : Math.max(256, Math.ceil(Math.sqrt(len)));
+      chunks = Math.ceil(len / chunk);
+      const n = outer * chunks * inner;
+      next = ctx.output(n, x.dtype, name);
+      const kernel = ctx.pipelines.get(`reduce-loop:${op}:${t}`, 1, () => loopReduceShader(op, t));
+      const p = new Params(5);
+      p.u32.set([n, len, inner, chunk, chunks]);
+      ctx.batcher.dispatch(name, kernel, [cur.buffer, next.buffer], p.u32, Math.ceil(n / WG_1D));
+    }
+    if (cur !== x) ctx.releaseStorage(cur);
+    cur = next;
+    len = chunks;
+    if (chunks === 1) return cur;
+  }
+}

@@ -1,0 +1,7 @@
+/** Neural-network building blocks, as `webgrad.nn` (like torch.nn). */
+export { Module } from './module.js';
+export { Linear, Dropout, BatchNorm1d, Activation, ReLU, ReLU6, Sigmoid, Tanh, LeakyReLU, GELU, Sequential } from './layers.js';
+export type { LayerOptions, BatchNormOptions } from './layers.js';
+export * as init from './init.js';
+export { crossEntropy, mse } from '../ops/loss.js';
+export type { Reduction } from '../ops/loss.js';

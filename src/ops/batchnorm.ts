@@ -1,0 +1,101 @@
+/**
+ * Batch normalisation over [N, C] with PyTorch semantics: training normalises with the biased batch
+ * variance and updates the running variance with the unbiased one (momentum 0.1, eps 1e-5 by
+ * default); evaluation uses the running statistics.
+ */
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd/node.js';
+import type { GradRules } from '../autograd/rules.js';
+import { fail, shapeStr } from '../errors.js';
+import { checkFloat, checkSameBackend, checkSameDtype, checkTensor } from './checks.js';
+import { noGrad, tidy } from '../lifetime.js';
+import * as binary from './binary.js';
+import { applyUnary } from './unary.js';
+
+export interface BatchNormOptions {
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+function checkVector(name: string, t: Tensor | null, x: Tensor, c: number): void {
+  if (!t) return;
+  checkTensor('batchNorm', name, t);
+  checkSameBackend('batchNorm', x, t);
+  checkSameDtype('batchNorm', x, t);
+  if (t.rank !== 1 || t.shape[0] !== c) fail('batchNorm', `${name} must have shape [${c}], got ${shapeStr(t.shape)}`);
+}
+
+/**
+ * y = (x − mean)/sqrt(var + eps)·weight + bias. In training the running statistics (if given) are
+ * updated in place.
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null, bias: Tensor | null, options: BatchNormOptions,
+): Tensor {
+  const op = 'batchNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.rank !== 2) fail(op, `input must be 2-D [N, C], got ${shapeStr(x.shape)}`);
+  const [n, c] = x.shape as [number, number];
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) checkVector(name, t, x, c);
+  const eps = options.eps ?? 1e-5;
+  const momentum = options.momentum ?? 0.1;
+  if (!(eps > 0)) fail(op, `eps must be positive, got ${eps}`);
+  if (!(momentum >= 0 && momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${momentum}`);
+
+  if (!options.training) {
+    if (!runningMean || !runningVar) fail(op, 'evaluation mode needs runningMean and runningVar');
+    // Written with ops: a per-channel affine map, differentiable through the usual rules.
+    return tidy(() => {
+      const scale = applyUnary('powScalar', op, binary.add(runningVar, eps), -0.5);
+      let y = binary.mul(binary.sub(x, runningMean), scale);
+      if (weight) y = binary.mul(y, weight);
+      if (bias) y = binary.add(y, bias);
+      return y;
+    });
+  }
+  if (n < 2) fail(op, `training needs more than one value per channel, got input ${shapeStr(x.shape)}`);
+  const backend = x.backend;
+  const { mean, variance } = backend.batchNormStats(x._storage(op), n, c);
+  const meanT = Tensor._fromStorage(backend, mean, [c]);
+  const varT = Tensor._fromStorage(backend, variance, [c]);
+  const out = Tensor._fromStorage(
+    backend,
+    backend.batchNormApply(x._storage(op), mean, variance, weight?._storage(op) ?? null, bias?._storage(op) ?? null, n, c, eps),
+    [n, c],
+  );
+  if (runningMean && runningVar) {
+    noGrad(() => {
+      const newMean = binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(meanT, momentum));
+      const newVar = binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(varT, (momentum * n) / (n - 1)));
+      runningMean._assign(newMean);
+      runningVar._assign(newVar);
+      newMean.dispose();
+      newVar.dispose();
+    });
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const result = record(op, inputs, out, (save) => ({
+    x: save(x), mean: save(meanT), variance: save(varT), weight: weight ? save(weight) : null, hasBias: bias !== null, eps,
+  }));
+  meanT.dispose();
+  varT.dispose();
+  return result;
+}
+
+export const batchNormGrads: GradRules<'batchNorm'> = {
+  batchNorm: (dy, { x, mean, variance, weight, hasBias, eps }, needs) => {
+    const [n, c] = x.shape as [number, number];
+    const b = x.backend;
+    const r = b.batchNormBackward(x._storage('batchNorm'), dy._storage('batchNorm'), mean._storage('batchNorm'), variance._storage('batchNorm'), weight?._storage('batchNorm') ?? null, n, c, eps);
+    const dx = Tensor._fromStorage(b, r.dx, [n, c]);
+    const dgamma = Tensor._fromStorage(b, r.dgamma, [c]);
+    const dbeta = Tensor._fromStorage(b, r.dbeta, [c]);
+    const grads: (Tensor | null)[] = [needs[0] ? dx : null];
+    if (weight) grads.push(needs[1] ? dgamma : null);
+    if (hasBias) grads.push(needs[grads.length] ? dbeta : null);
+    return grads;
+  },
+};

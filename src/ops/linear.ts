@@ -1,0 +1,85 @@
+/**
+ * A fully connected layer in one dispatch: y = act(x·Wᵀ + b), with W stored [out, in] as in
+ * PyTorch (the kernel reads it transposed in place). The gradient recovers act' from the saved
+ * output, so the pre-activation is never stored.
+ */
+import type { EpilogueActivation } from '../backend/types.js';
+import { OUTPUT_GRAD_ACTIVATIONS } from '../backend/training-types.js';
+import type { OutputGradActivation } from '../backend/training-types.js';
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd/node.js';
+import type { GradRules } from '../autograd/rules.js';
+import { fail, shapeStr } from '../errors.js';
+import { checkFloat, checkSameBackend, checkSameDtype, checkTensor } from './checks.js';
+import { matmulT } from './matmul.js';
+import { sum } from './reduce.js';
+import { applyUnary } from './unary.js';
+import { reshape } from './shape-ops.js';
+
+export type LinearActivation = 'none' | OutputGradActivation | 'gelu';
+
+const FUSABLE: ReadonlySet<string> = new Set<string>(['none', ...OUTPUT_GRAD_ACTIVATIONS]);
+
+export interface LinearOptions {
+  activation?: LinearActivation;
+  /** Negative slope for leakyRelu (must be positive to fuse; default 0.01). */
+  negativeSlope?: number;
+}
+
+/** act(x·weightᵀ + bias) for x [..., in], weight [out, in], bias [out] or null. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: LinearOptions = {}): Tensor {
+  const op = 'linear';
+  checkTensor(op, 'input', x);
+  checkTensor(op, 'weight', weight);
+  checkFloat(op, 'input', x);
+  checkSameBackend(op, x, weight);
+  checkSameDtype(op, x, weight);
+  if (weight.rank !== 2) fail(op, `weight must be 2-D [out, in], got ${shapeStr(weight.shape)}`);
+  const [outF, inF] = weight.shape as [number, number];
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inF) fail(op, `input's last dimension must be ${inF} (weight ${shapeStr(weight.shape)}), got input ${shapeStr(x.shape)}`);
+  if (bias) {
+    checkTensor(op, 'bias', bias);
+    checkSameBackend(op, x, bias);
+    checkSameDtype(op, x, bias);
+    if (bias.rank !== 1 || bias.shape[0] !== outF) fail(op, `bias must have shape [${outF}], got ${shapeStr(bias.shape)}`);
+  }
+  const activation = options.activation ?? 'none';
+  const slope = options.negativeSlope ?? 0.01;
+  if (activation === 'leakyRelu' && !(slope > 0)) fail(op, `negativeSlope must be positive for a fused leakyRelu, got ${slope}`);
+  if (!FUSABLE.has(activation)) {
+    // gelu's derivative needs its input, so it runs as a separate op after the fused matmul+bias.
+    if (activation !== 'gelu') fail(op, `unknown activation '${String(activation)}'`);
+    const pre = linear(x, weight, bias);
+    const y = applyUnary('gelu', 'linear', pre);
+    pre.dispose();
+    return y;
+  }
+  const rows = x.size / inF;
+  const leading = x.shape.slice(0, -1);
+  const storage = x.backend.matmul(x._storage(op), weight._storage(op), {
+    batch: 1, m: rows, k: inF, n: outF, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0,
+    activation: activation as EpilogueActivation, alpha: slope,
+    ...(bias ? { bias: bias._storage(op) } : {}),
+  });
+  const out = Tensor._fromStorage(x.backend, storage, [...leading, outF]);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record('linear', inputs, out, (save) => ({
+    x: save(x), weight: save(weight), y: save(out), activation: activation as 'none' | OutputGradActivation, slope, hasBias: bias !== null,
+  }));
+}
+
+export const linearGrads: GradRules<'linear'> = {
+  linear: (dy, { x, weight, y, activation, slope }, needs) => {
+    const inF = weight.shape[1]!;
+    const outF = weight.shape[0]!;
+    const dPre = activation === 'none'
+      ? dy
+      : Tensor._fromStorage(dy.backend, dy.backend.activationGradFromOutput(activation, y._storage('linear'), dy._storage('linear'), slope), dy.shape);
+    const d2 = reshape(dPre, [dPre.size / outF, outF]);
+    const x2 = reshape(x, [x.size / inF, inF]);
+    const dx = needs[0] ? reshape(matmulT(d2, weight, false, false, 'linear'), x.shape) : null;
+    const dw = needs[1] ? matmulT(d2, x2, true, false, 'linear') : null;
+    const db = needs[2] ? sum(d2, 0) : null;
+    return [dx, dw, db];
+  },
+};

@@ -1,0 +1,59 @@
+/** Losses: softmax cross-entropy with integer labels (fused, stable) and mean squared error. */
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd/node.js';
+import type { GradRules } from '../autograd/rules.js';
+import { fail, shapeStr } from '../errors.js';
+import { checkFloat, checkSameBackend, checkTensor } from './checks.js';
+import { mean, sum } from './reduce.js';
+import { square } from './unary.js';
+import { sub } from './binary.js';
+import { tidy } from '../lifetime.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+function reduce(op: string, perRow: Tensor, reduction: Reduction): Tensor {
+  if (reduction === 'none') return perRow;
+  if (reduction !== 'mean' && reduction !== 'sum') fail(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+  const r = reduction === 'mean' ? mean(perRow) : sum(perRow);
+  perRow.dispose();
+  return r;
+}
+
+/**
+ * Cross-entropy of logits [N, C] against int32 class labels [N], averaged by default (as
+ * torch.nn.functional.cross_entropy). The CPU backend throws on a label outside [0, C) at this call;
+ * the GPU kernel gives that row a NaN loss instead (checking there would need a readback).
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
+  const op = 'crossEntropy';
+  checkTensor(op, 'logits', logits);
+  checkTensor(op, 'labels', labels);
+  checkFloat(op, 'logits', logits);
+  checkSameBackend(op, logits, labels);
+  if (logits.rank !== 2) fail(op, `logits must be 2-D [N, C], got ${shapeStr(logits.shape)}`);
+  const [n, c] = logits.shape as [number, number];
+  if (labels.dtype !== 'int32') fail(op, `labels must be int32 class indices, got ${labels.dtype}`);
+  if (labels.rank !== 1 || labels.shape[0] !== n) fail(op, `labels must have shape [${n}] to match logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
+  const b = logits.backend;
+  const perRow = Tensor._fromStorage(b, b.softmaxCrossEntropy(logits._storage(op), labels._storage(op), n, c), [n]);
+  const recorded = record('crossEntropy', [logits], perRow, (save) => ({ logits: save(logits), labels: save(labels) }));
+  return reduce(op, recorded, reduction);
+}
+
+/** Mean squared error between prediction and target of the same shape. */
+export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  const op = 'mse';
+  checkTensor(op, 'prediction', prediction);
+  checkTensor(op, 'target', target);
+  if (prediction.shape.join() !== target.shape.join()) fail(op, `prediction ${shapeStr(prediction.shape)} and target ${shapeStr(target.shape)} must have the same shape`);
+  const perElement = tidy(() => square(sub(prediction, target)));
+  return reduce(op, perElement, reduction);
+}
+
+export const lossGrads: GradRules<'crossEntropy'> = {
+  crossEntropy: (dy, { logits, labels }) => {
+    const [n, c] = logits.shape as [number, number];
+    const b = logits.backend;
+    return [Tensor._fromStorage(b, b.softmaxCrossEntropyGrad(logits._storage('crossEntropy'), labels._storage('crossEntropy'), dy._storage('crossEntropy'), n, c), logits.shape)];
+  },
+};
