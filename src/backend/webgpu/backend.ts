@@ -28,6 +28,12 @@ import { random } from './random.js';
 import { reduce } from './reduce.js';
 import { GpuStorage } from './storage.js';
 import { strided } from './strided.js';
+import { activationGradFromOutput } from './training/activation-output.js';
+import { batchNormApply, batchNormBackward, batchNormStats } from './training/batchnorm.js';
+import { dropout } from './training/dropout.js';
+import { adamStep, sgdStep } from './training/optimizer.js';
+import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './training/softmax.js';
+import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
 
 export { GpuStorage };
 
@@ -247,5 +253,62 @@ export class WebGPUBackend implements Backend, KernelContext {
     this.check();
     this.checkDType(dtype, `random ${kind}`);
     return random(this, kind, length, seed, offset, dtype);
+  }
+
+  // ---- training kernels (float32; see training/ and ../training-types.ts) ----
+
+  activationGradFromOutput(op: OutputGradActivation, y: Storage, dy: Storage, param: number): Storage {
+    this.check();
+    return activationGradFromOutput(this, op, y, dy, param);
+  }
+
+  dropout(x: Storage, p: number, seed: number, offset: number): Storage {
+    this.check();
+    return dropout(this, x, p, seed, offset);
+  }
+
+  batchNormStats(x: Storage, n: number, c: number): { mean: Storage; variance: Storage } {
+    this.check();
+    return batchNormStats(this, x, n, c);
+  }
+
+  batchNormApply(x: Storage, mean: Storage, variance: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, eps: number): Storage {
+    this.check();
+    return batchNormApply(this, x, mean, variance, gamma, beta, n, c, eps);
+  }
+
+  batchNormBackward(x: Storage, dy: Storage, mean: Storage, variance: Storage, gamma: Storage | null, n: number, c: number, eps: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+    this.check();
+    return batchNormBackward(this, x, dy, mean, variance, gamma, n, c, eps);
+  }
+
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
+    this.check();
+    return softmax(this, x, rows, cols, log);
+  }
+
+  softmaxGrad(y: Storage, dy: Storage, rows: number, cols: number, log: boolean): Storage {
+    this.check();
+    return softmaxGrad(this, y, dy, rows, cols, log);
+  }
+
+  softmaxCrossEntropy(logits: Storage, labels: Storage, n: number, c: number): Storage {
+    this.check();
+    return softmaxCrossEntropy(this, logits, labels, n, c);
+  }
+
+  softmaxCrossEntropyGrad(logits: Storage, labels: Storage, dLoss: Storage, n: number, c: number): Storage {
+    this.check();
+    return softmaxCrossEntropyGrad(this, logits, labels, dLoss, n, c);
+  }
+
+  sgdStep(param: Storage, grad: Storage, velocity: Storage | null, options: SgdStepOptions): void {
+    this.check();
+    sgdStep(this, param, grad, velocity, options);
+  }
+
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, options: AdamStepOptions): void {
+    this.check();
+    adamStep(this, param, grad, m, v, options);
   }
 }

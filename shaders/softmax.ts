@@ -1,0 +1,156 @@
+/**
+ * Row-wise kernels over x viewed as [rows, cols] (the last axis): softmax / logSoftmax, their
+ * gradients from the output, and softmax cross-entropy with int32 labels (loss and gradient).
+ *
+ * Two shapes of kernel, chosen on the host by the row length:
+ *  - 'loop': one invocation per row looping over its columns (short rows; no workgroup memory).
+ *  - 'tree': one workgroup of `wg` invocations per row (wg <= cols); invocations stride through the
+ *    row and a tree reduction in workgroup memory combines them, for the max and for the sum.
+ * Both dispatch linearly over a grid folded into 2-D when it exceeds 65535 workgroups.
+ *
+ * Stable: the row max is subtracted before exp (log-sum-exp). A label outside [0, cols) makes its
+ * row NaN (loss and gradient); the NaN is bit-cast from a private variable so no constant
+ * expression is ever NaN (that would be a shader-creation error).
+ */
+
+import { WG_1D } from './common.js';
+
+export type RowMode = { kind: 'loop' } | { kind: 'tree'; wg: number };
+
+/** Key fragment of a mode, for pipeline cache keys. */
+export function rowModeKey(mode: RowMode): string {
+  return mode.kind === 'loop' ? 'loop' : `tree${mode.wg}`;
+}
+
+function entry(mode: RowMode): string {
+  const wg = mode.kind === 'loop' ? WG_1D : mode.wg;
+  const head = `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {`;
+  if (mode.kind === 'loop') {
+    return `${head}
+  let row = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
+  if (row >= P.rows) { return; }
+  let o = row * P.cols;`;
+  }
+  return `${head}
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= P.rows) { return; }
+  let o = row * P.cols;`;
+}
+
+function shared(mode: RowMode): string {
+  return mode.kind === 'tree' ? `var<workgroup> sh: array<f32, ${mode.wg}>;` : '';
+}
+
+/** Declares `name` = the max or sum over the row of term(j) (a WGSL expression in u32 j). */
+function rowReduce(mode: RowMode, name: string, op: 'max' | 'sum', term: (j: string) => string): string {
+  const combine = (a: string, b: string) => (op === 'max' ? `max(${a}, ${b})` : `${a} + ${b}`);
+  if (mode.kind === 'loop') {
+    const init = op === 'max' ? term('0u') : '0.0';
+    const first = op === 'max' ? '1u' : '0u';
+    return `
+  var ${name} = ${init};
+  for (var j = ${first}; j < P.cols; j = j + 1u) { ${name} = ${combine(name, term('j'))}; }`;
+  }
+  const wg = mode.wg;
+  // wg <= cols, so every invocation has at least one element: start from it (no -inf needed).
+  return `
+  var ${name}_acc = ${term('lid')};
+  for (var j = lid + ${wg}u; j < P.cols; j = j + ${wg}u) { ${name}_acc = ${combine(`${name}_acc`, term('j'))}; }
+  sh[lid] = ${name}_acc;
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    workgroupBarrier();
+    if (lid < s) { sh[lid] = ${combine('sh[lid]', 'sh[lid + s]')}; }
+  }
+  workgroupBarrier();
+  let ${name} = sh[0];
+  workgroupBarrier();`;
+}
+
+/** Runs body (statements in u32 j) for every column of the row. */
+function forEachColumn(mode: RowMode, body: string): string {
+  if (mode.kind === 'loop') return `\n  for (var j = 0u; j < P.cols; j = j + 1u) { ${body} }`;
+  return `\n  for (var j = lid; j < P.cols; j = j + ${mode.wg}u) { ${body} }`;
+}
+
+const NAN_WGSL = `var<private> ROW_NAN_BITS: u32 = 0x7fc00000u;`;
+
+/** Uniforms: rows, cols. Bindings: x, out. */
+export function softmaxShader(log: boolean, mode: RowMode): string {
+  const write = log ? 'out[o + j] = (X[o + j] - m) - lse;' : 'out[o + j] = exp(X[o + j] - m) / s;';
+  return `
+struct Params { rows: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${shared(mode)}
+
+${entry(mode)}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
+  let lse = log(s);${forEachColumn(mode, write)}
+}
+`;
+}
+
+/** dx = y·(dy − Σ dy·y), or dx = dy − exp(y)·Σ dy for logSoftmax. Uniforms: rows, cols. Bindings: y, dy, out. */
+export function softmaxGradShader(log: boolean, mode: RowMode): string {
+  const term = log ? (j: string) => `DY[o + ${j}]` : (j: string) => `DY[o + ${j}] * Y[o + ${j}]`;
+  const write = log ? 'out[o + j] = DY[o + j] - exp(Y[o + j]) * s;' : 'out[o + j] = Y[o + j] * (DY[o + j] - s);';
+  return `
+struct Params { rows: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${shared(mode)}
+
+${entry(mode)}${rowReduce(mode, 's', 'sum', term)}${forEachColumn(mode, write)}
+}
+`;
+}
+
+const LABEL_WGSL = `
+  let label = L[row];
+  let valid = label >= 0 && u32(label) < P.cols;
+  let lab = select(0u, u32(label), valid);
+  let qnan = bitcast<f32>(ROW_NAN_BITS);`;
+
+/** loss[row] = max + log Σ exp(x − max) − x[label]. Uniforms: rows, cols. Bindings: logits, labels (i32), out [rows]. */
+export function softmaxCrossEntropyShader(mode: RowMode): string {
+  const store = `out[row] = select(qnan, (m + log(s)) - X[o + lab], valid);`;
+  return `
+${NAN_WGSL}
+struct Params { rows: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> L: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${shared(mode)}
+
+${entry(mode)}${LABEL_WGSL}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
+  ${mode.kind === 'loop' ? store : `if (lid == 0u) { ${store} }`}
+}
+`;
+}
+
+/**
+ * (softmax(x) − onehot(label))·dLoss[row]. Uniforms: rows, cols.
+ * Bindings: logits, labels (i32), dLoss [rows], out.
+ */
+export function softmaxCrossEntropyGradShader(mode: RowMode): string {
+  const write = `out[o + j] = select(qnan, (exp(X[o + j] - m) / s - select(0.0, 1.0, j == lab)) * d, valid);`;
+  return `
+${NAN_WGSL}
+struct Params { rows: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> L: array<i32>;
+@group(0) @binding(3) var<storage, read> DL: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+${shared(mode)}
+
+${entry(mode)}${LABEL_WGSL}
+  let d = DL[row];${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}${forEachColumn(mode, write)}
+}
+`;
+}

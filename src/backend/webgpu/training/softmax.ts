@@ -1,0 +1,106 @@
+/**
+ * Host side of the row kernels: softmax / logSoftmax, their gradients, softmax cross-entropy and
+ * its gradient, over [rows, cols]. Short rows run one invocation per row; rows of TREE_MIN_COLS
+ * or more one workgroup per row with tree reductions (see shaders/softmax.ts).
+ */
+
+import { WG_1D } from '../../../../shaders/common.js';
+import {
+  rowModeKey,
+  softmaxCrossEntropyGradShader,
+  softmaxCrossEntropyShader,
+  softmaxGradShader,
+  softmaxShader,
+  type RowMode,
+} from '../../../../shaders/softmax.js';
+import type { Storage } from '../../types.js';
+import { Params, type KernelContext } from '../context.js';
+import { fill } from '../elementwise.js';
+import type { GpuStorage } from '../storage.js';
+import { checkCount, f32Input } from './kernels.js';
+
+/** Rows at least this long get a workgroup each. */
+export const TREE_MIN_COLS = 64;
+/** Rows at least this long get workgroups of 256 invocations (else 64). */
+const WIDE_COLS = 1024;
+
+export function rowMode(cols: number): RowMode {
+  if (cols < TREE_MIN_COLS) return { kind: 'loop' };
+  return { kind: 'tree', wg: cols >= WIDE_COLS ? 256 : 64 };
+}
+
+function rowGroups(mode: RowMode, rows: number): number {
+  return mode.kind === 'loop' ? Math.ceil(rows / WG_1D) : rows;
+}
+
+function rowParams(rows: number, cols: number): Uint32Array {
+  const p = new Params(2);
+  p.u32[0] = rows;
+  p.u32[1] = cols;
+  return p.u32;
+}
+
+function checkShape(op: string, rows: number, cols: number): void {
+  checkCount(op, 'rows', rows);
+  checkCount(op, 'cols', cols);
+}
+
+export function softmax(ctx: KernelContext, xs: Storage, rows: number, cols: number, log: boolean): GpuStorage {
+  const name = log ? 'logSoftmax' : 'softmax';
+  checkShape(name, rows, cols);
+  const x = f32Input(ctx, xs, name, 'x', rows * cols);
+  const out = ctx.output(rows * cols, 'float32', name);
+  if (rows * cols === 0) return out;
+  const mode = rowMode(cols);
+  const kernel = ctx.pipelines.get(`softmax:${log ? 'log' : 'exp'}:${rowModeKey(mode)}`, 1, () => softmaxShader(log, mode));
+  ctx.batcher.dispatch(name, kernel, [x.buffer, out.buffer], rowParams(rows, cols), rowGroups(mode, rows));
+  return out;
+}
+
+export function softmaxGrad(ctx: KernelContext, ys: Storage, dys: Storage, rows: number, cols: number, log: boolean): GpuStorage {
+  const name = log ? 'logSoftmaxGrad' : 'softmaxGrad';
+  checkShape(name, rows, cols);
+  const y = f32Input(ctx, ys, name, 'y', rows * cols);
+  const dy = f32Input(ctx, dys, name, 'dy', rows * cols);
+  const out = ctx.output(rows * cols, 'float32', name);
+  if (rows * cols === 0) return out;
+  const mode = rowMode(cols);
+  const kernel = ctx.pipelines.get(`softmax-grad:${log ? 'log' : 'exp'}:${rowModeKey(mode)}`, 2, () => softmaxGradShader(log, mode));
+  ctx.batcher.dispatch(name, kernel, [y.buffer, dy.buffer, out.buffer], rowParams(rows, cols), rowGroups(mode, rows));
+  return out;
+}
+
+function labelsInput(ctx: KernelContext, s: Storage, op: string, n: number): GpuStorage {
+  const l = ctx.input(s, op);
+  if (l.dtype !== 'int32' || l.length !== n) throw new Error(`webgpu: ${op}: labels must be ${n} int32 values, got ${l.length} ${l.dtype}`);
+  return l;
+}
+
+export function softmaxCrossEntropy(ctx: KernelContext, logitss: Storage, labelss: Storage, n: number, c: number): GpuStorage {
+  const name = 'softmaxCrossEntropy';
+  checkShape(name, n, c);
+  const logits = f32Input(ctx, logitss, name, 'logits', n * c);
+  const labels = labelsInput(ctx, labelss, name, n);
+  if (n === 0) return ctx.output(0, 'float32', name);
+  // No class holds any label: every row is NaN.
+  if (c === 0) return fill(ctx, n, Number.NaN, 'float32');
+  const out = ctx.output(n, 'float32', name);
+  const mode = rowMode(c);
+  const kernel = ctx.pipelines.get(`sce:${rowModeKey(mode)}`, 2, () => softmaxCrossEntropyShader(mode));
+  ctx.batcher.dispatch(name, kernel, [logits.buffer, labels.buffer, out.buffer], rowParams(n, c), rowGroups(mode, n));
+  return out;
+}
+
+export function softmaxCrossEntropyGrad(ctx: KernelContext, logitss: Storage, labelss: Storage, dLosss: Storage, n: number, c: number): GpuStorage {
+  const name = 'softmaxCrossEntropyGrad';
+  checkShape(name, n, c);
+  const logits = f32Input(ctx, logitss, name, 'logits', n * c);
+  const labels = labelsInput(ctx, labelss, name, n);
+  const dLoss = f32Input(ctx, dLosss, name, 'dLoss', n);
+  const out = ctx.output(n * c, 'float32', name);
+  if (n * c === 0) return out;
+  const mode = rowMode(c);
+  const kernel = ctx.pipelines.get(`sce-grad:${rowModeKey(mode)}`, 3, () => softmaxCrossEntropyGradShader(mode));
+  ctx.batcher.dispatch(name, kernel, [logits.buffer, labels.buffer, dLoss.buffer, out.buffer], rowParams(n, c), rowGroups(mode, n));
+  return out;
+}

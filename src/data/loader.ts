@@ -1,0 +1,58 @@
+/**
+ * Mini-batches with a seeded shuffle: the order of epoch e is a pure function of (seed, e), drawn
+ * from the same Philox stream as everything else, so a resumed run sees the same batches.
+ */
+import type { Dataset } from './dataset.js';
+import { philoxWords } from '../random/philox.js';
+import { tensor } from '../ops/creation.js';
+import type { Tensor } from '../tensor.js';
+import type { BackendName } from '../backend/types.js';
+import { fail } from '../errors.js';
+
+/** A Fisher–Yates permutation of [0, n) from Philox words of (seed, offset). */
+export function seededPermutation(n: number, seed: number, offset: number): Int32Array {
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  const words = philoxWords(seed, offset, n);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor((words[i]! / 2 ** 32) * (i + 1));
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm;
+}
+
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+  size: number;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  /** Drop a last batch smaller than batchSize (keeps batch-norm statistics meaningful). */
+  dropLast?: boolean;
+  device?: BackendName;
+}
+
+/** The batches of one epoch (tensors created lazily, one batch at a time; the caller disposes them). */
+export function* batches(d: Dataset, epoch: number, o: BatchOptions): Generator<Batch> {
+  if (!Number.isInteger(o.batchSize) || o.batchSize <= 0) fail('batches', `batchSize must be a positive integer, got ${o.batchSize}`);
+  // Each epoch reads its own disjoint range of the (seed) stream.
+  const order = o.shuffle ? seededPermutation(d.n, o.seed, epoch * d.n) : Int32Array.from({ length: d.n }, (_, i) => i);
+  const device = o.device ? { device: o.device } : {};
+  for (let start = 0; start < d.n; start += o.batchSize) {
+    const size = Math.min(o.batchSize, d.n - start);
+    if (size < o.batchSize && o.dropLast) break;
+    const x = new Float32Array(size * d.features);
+    const y = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      const r = order[start + i]!;
+      x.set(d.x.subarray(r * d.features, (r + 1) * d.features), i * d.features);
+      y[i] = d.labels[r]!;
+    }
+    yield { x: tensor(x, { shape: [size, d.features], ...device }), y: tensor(y, { shape: [size], ...device }), size };
+  }
+}

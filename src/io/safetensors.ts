@@ -1,0 +1,99 @@
+/**
+ * The safetensors format (read by PyTorch, JAX, Hugging Face): an 8-byte little-endian header
+ * length, a JSON header mapping each name to {dtype, shape, data_offsets} plus optional
+ * string metadata, then the raw little-endian bytes. Pure bytes in and out, so it works in
+ * browsers too; the format is small enough that a dependency would cost more than it saves.
+ */
+import { WebgradError } from '../errors.js';
+import type { DType, TypedArray } from '../backend/types.js';
+
+export interface NamedArray {
+  dtype: DType;
+  shape: number[];
+  data: TypedArray;
+}
+
+const TO_ST: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
+const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32' };
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
+
+/** Encodes named arrays (stored in name order) with string metadata. */
+export function encodeSafetensors(arrays: ReadonlyMap<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
+  const names = [...arrays.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const a = arrays.get(name)!;
+    const bytes = a.data.length * BYTES[a.dtype];
+    header[name] = { dtype: TO_ST[a.dtype], shape: a.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data starts 8-byte aligned (as the reference implementation does).
+  json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let pos = 8 + headerBytes.length;
+  for (const name of names) {
+    const a = arrays.get(name)!;
+    // Typed arrays are little-endian on every platform webgrad runs on (x86, ARM); copy byte-exact.
+    const src = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+    out.set(src, pos);
+    pos += src.length;
+  }
+  return out;
+}
+
+export interface DecodedSafetensors {
+  arrays: Map<string, NamedArray>;
+  metadata: Record<string, string>;
+}
+
+/** Decodes and fully validates a safetensors file; `source` names it in errors. */
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): DecodedSafetensors {
+  const bad = (why: string): never => {
+    throw new WebgradError(`loadSafetensors: ${source} is not a valid safetensors file: ${why}`);
+  };
+  if (bytes.length < 8) bad(`only ${bytes.length} bytes (truncated)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen > bytes.length - 8) bad(`header length ${headerLen} exceeds the file's ${bytes.length} bytes (truncated or corrupt)`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen))) as Record<string, unknown>;
+  } catch (e) {
+    return bad(`the header is not valid JSON (${e instanceof Error ? e.message : e})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('the header is not a JSON object');
+  const dataStart = 8 + headerLen;
+  const dataLen = bytes.length - dataStart;
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const arrays = new Map<string, NamedArray>();
+  const spans: [number, number, string][] = [];
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = FROM_ST[String(e.dtype)] ?? bad(`'${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (webgrad reads F32, F64, I32)`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`'${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    const shape = e.shape as number[];
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) bad(`'${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+    const [begin, end] = offs as [number, number];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== count * BYTES[dtype]) bad(`'${name}' of shape [${shape.join(', ')}] needs ${count * BYTES[dtype]} bytes but its offsets span ${end - begin}`);
+    if (end > dataLen) bad(`'${name}' ends at byte ${end} of a ${dataLen}-byte data section (truncated)`);
+    spans.push([begin, end, name]);
+    const copy = bytes.slice(dataStart + begin, dataStart + end);
+    const data = dtype === 'float32' ? new Float32Array(copy.buffer) : dtype === 'float64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
+    arrays.set(name, { dtype, shape, data });
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]![0] < spans[i - 1]![1]) bad(`'${spans[i]![2]}' overlaps '${spans[i - 1]![2]}'`);
+  }
+  return { arrays, metadata };
+}

@@ -1,0 +1,213 @@
+/**
+ * The training loop behind `webgrad train`: mini-batches with a seeded shuffle, cross-entropy,
+ * SGD or Adam, per-epoch metrics read back once per epoch (never per step), gradient health at
+ * the end of each epoch, and a complete, resumable state (model, optimizer, random stream).
+ */
+import type { Tensor } from '../tensor.js';
+import type { BackendName } from '../backend/types.js';
+import type { Dataset } from '../data/dataset.js';
+import { batches } from '../data/loader.js';
+import { buildMlp, describeMlp } from './mlp.js';
+import type { MlpSpec } from './mlp.js';
+import type { Sequential } from '../nn/layers.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { SGD } from '../optim/sgd.js';
+import { Adam } from '../optim/adam.js';
+import { crossEntropy } from '../ops/loss.js';
+import { tidy, noGrad, keep } from '../lifetime.js';
+import { engine } from '../engine.js';
+import { manualSeed, arange } from '../ops/creation.js';
+import { eq, mul, add } from '../ops/binary.js';
+import { max, sum } from '../ops/reduce.js';
+import { GradientHealthMonitor } from './health.js';
+import type { HealthReport } from './health.js';
+import { WebgradError } from '../errors.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: 'adam' | 'sgd';
+  /** SGD momentum (ignored by Adam). */
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  model: MlpSpec;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  testLoss: number;
+  examplesPerSecond: number;
+  seconds: number;
+  health: HealthReport | null;
+}
+
+/** Thrown when the loss stops being finite: training stops before anything is written. */
+export class NonFiniteLossError extends WebgradError {
+  override name = 'NonFiniteLossError';
+}
+
+/** Counts of correct predictions (argmax = label) as a scalar tensor, computed on the device. */
+function correctCount(logits: Tensor, labels: Tensor): Tensor {
+  return tidy(() => {
+    const classes = logits.shape[1]!;
+    const predicted = eq(logits, max(logits, 1, true));
+    const oneHot = eq(labels.reshape([-1, 1]).cast(logits.dtype), arange(0, classes, 1, { dtype: logits.dtype, device: logits.device }).reshape([1, classes]));
+    return sum(mul(predicted, oneHot));
+  });
+}
+
+export class Trainer {
+  readonly model: Sequential;
+  readonly optimizer: Optimizer;
+  readonly monitor: GradientHealthMonitor;
+  /** Epochs completed so far. */
+  epoch = 0;
+  readonly history: EpochMetrics[] = [];
+
+  constructor(
+    readonly config: TrainConfig,
+    readonly data: { train: Dataset; test: Dataset },
+    readonly device: BackendName,
+  ) {
+    manualSeed(config.seed);
+    const prev = engine.defaultBackend;
+    engine.defaultBackend = device;
+    try {
+      this.model = buildMlp(config.model);
+    } finally {
+      engine.defaultBackend = prev;
+    }
+    const params = this.model.parameters();
+    this.optimizer = config.optimizer === 'adam'
+      ? new Adam(params, { lr: config.lr, weightDecay: config.weightDecay })
+      : new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    this.monitor = new GradientHealthMonitor(this.model);
+  }
+
+  describe(): string {
+    return `${describeMlp(this.config.model)}; ${this.config.optimizer} lr ${this.config.lr}, batch ${this.config.batchSize}, seed ${this.config.seed}`;
+  }
+
+  get stepsPerEpoch(): number {
+    return Math.floor(this.data.train.n / this.config.batchSize);
+  }
+
+  /** One epoch. `onStep(done, total)` is called after each step (for a progress bar). */
+  async runEpoch(onStep?: (done: number, total: number) => void): Promise<EpochMetrics> {
+    const epoch = this.epoch + 1;
+    const started = performance.now();
+    this.model.train();
+    let lossSum: Tensor | null = null;
+    let correct: Tensor | null = null;
+    let seen = 0;
+    const total = this.stepsPerEpoch;
+    let health: HealthReport | null = null;
+    let step = 0;
+    // dropLast: a tiny final batch would give batch norm meaningless statistics.
+    for (const batch of batches(this.data.train, epoch - 1, { batchSize: this.config.batchSize, shuffle: true, seed: this.config.seed, dropLast: true, device: this.device })) {
+      step++;
+      const last = step === total;
+      tidy(() => {
+        const logits = this.model.forward(batch.x);
+        const loss = crossEntropy(logits, batch.y);
+        loss.backward();
+        if (last) this.monitor.snapshot();
+        this.optimizer.step();
+        // Running totals stay on the device: no readback inside the epoch.
+        noGrad(() => {
+          const l = add(mul(loss.detach(), batch.size), lossSum ?? 0);
+          const c = add(correctCount(logits.detach(), batch.y), correct ?? 0);
+          lossSum?.dispose();
+          correct?.dispose();
+          lossSum = keep(l);
+          correct = keep(c);
+        });
+      });
+      if (last) health = await this.monitor.record((epoch - 1) * total + step, batch.x);
+      this.optimizer.zeroGrad();
+      seen += batch.size;
+      batch.x.dispose();
+      batch.y.dispose();
+      onStep?.(step, total);
+    }
+    const loss = (await (lossSum as Tensor | null)?.item() ?? NaN) / seen;
+    const trainCorrect = (await (correct as Tensor | null)?.item()) ?? 0;
+    (lossSum as Tensor | null)?.dispose();
+    (correct as Tensor | null)?.dispose();
+    const seconds = (performance.now() - started) / 1000;
+    if (!Number.isFinite(loss)) {
+      throw new NonFiniteLossError(`train: the loss became ${loss} during epoch ${epoch} (lr ${this.optimizer.lr}); stopping without writing a checkpoint. Try a smaller learning rate or gradient clipping.`);
+    }
+    const test = await this.evaluate(this.data.test);
+    this.epoch = epoch;
+    const metrics: EpochMetrics = {
+      epoch, loss, trainAccuracy: trainCorrect / seen, testAccuracy: test.accuracy, testLoss: test.loss,
+      examplesPerSecond: seen / seconds, seconds, health,
+    };
+    this.history.push(metrics);
+    return metrics;
+  }
+
+  /** Accuracy and mean loss on a dataset, in eval mode, one readback at the end. */
+  async evaluate(d: Dataset): Promise<{ accuracy: number; loss: number }> {
+    this.model.eval();
+    let lossSum: Tensor | null = null;
+    let correct: Tensor | null = null;
+    try {
+      for (const batch of batches(d, 0, { batchSize: 500, shuffle: false, seed: 0, device: this.device })) {
+        noGrad(() => tidy(() => {
+          const logits = this.model.forward(batch.x);
+          const l = add(crossEntropy(logits, batch.y, 'sum'), lossSum ?? 0);
+          const c = add(correctCount(logits, batch.y), correct ?? 0);
+          lossSum?.dispose();
+          correct?.dispose();
+          lossSum = keep(l);
+          correct = keep(c);
+        }));
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+      const loss = ((await (lossSum as Tensor | null)?.item()) ?? NaN) / d.n;
+      const accuracy = ((await (correct as Tensor | null)?.item()) ?? 0) / d.n;
+      return { accuracy, loss };
+    } finally {
+      (lossSum as Tensor | null)?.dispose();
+      (correct as Tensor | null)?.dispose();
+      this.model.train();
+    }
+  }
+
+  /** Predicted classes for the first `count` rows of a dataset (for demos and pictures). */
+  async predict(d: Dataset, count: number): Promise<Int32Array> {
+    this.model.eval();
+    try {
+      const first = batches(d, 0, { batchSize: Math.min(count, d.n), shuffle: false, seed: 0, device: this.device }).next();
+      if (first.done) return new Int32Array(0);
+      const { x, y } = first.value;
+      const logits = noGrad(() => this.model.forward(x));
+      const values = await logits.data();
+      logits.dispose();
+      x.dispose();
+      y.dispose();
+      const c = d.classes;
+      return Int32Array.from({ length: values.length / c }, (_, r) => {
+        let best = 0;
+        for (let j = 1; j < c; j++) if (values[r * c + j]! > values[r * c + best]!) best = j;
+        return best;
+      });
+    } finally {
+      this.model.train();
+    }
+  }
+
+  dispose(): void {
+    this.monitor.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
