@@ -8,7 +8,7 @@ import { kaimingNormal_, xavierNormal_, normal_, zeros_ } from '../nn/init.js';
 import { fail } from '../errors.js';
 
 export type ActivationName = 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'gelu';
-/** 'default' is PyTorch's Linear default; 'naive' is N(0, 1) weights (the classic mistake). */
+/** 'default' is PyTorch's Linear default; 'naive' is the old habit of small N(0, 0.01²) weights, which starves deep sigmoid nets of gradient. */
 export type InitName = 'default' | 'he' | 'xavier' | 'naive';
 
 export interface MlpSpec {
@@ -36,7 +36,7 @@ function initLinear(layer: Linear, init: InitName, activation: ActivationName): 
   if (init === 'default') return;
   if (init === 'he') kaimingNormal_(layer.weight, { nonlinearity: activation === 'leakyRelu' ? 'leakyRelu' : 'relu' });
   if (init === 'xavier') xavierNormal_(layer.weight, { gain: 1 });
-  if (init === 'naive') normal_(layer.weight, 0, 1);
+  if (init === 'naive') normal_(layer.weight, 0, 0.01);
   if (layer.bias) zeros_(layer.bias);
 }
 

@@ -1,0 +1,644 @@
+/**
+ * The WebGPU training kernels (TrainingKernels) against the CPU reference twins (float32 inputs),
+ * on random inputs with awkward shapes.
+ *
+ * Every output is read whole and compared element by element; before each GPU kernel the pool is
+ * poisoned (buffers of each output's size class filled with NaN, then released), so an element a
+ * kernel fails to write reads back as NaN and fails. Tolerances are per op, scaled with the
+ * reduction length where there is one; dropout is bit-exact.
+ *
+ * No adapter is a FAILURE here (beforeAll throws), never a skip.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/backend/cpu/backend.js';
+import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation, type SgdStepOptions } from '../src/backend/training-types.js';
+import type { Backend, DType, Storage, TypedArray } from '../src/backend/types.js';
+import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+import { columnPlan } from '../src/backend/webgpu/training/batchnorm.js';
+import { rowMode } from '../src/backend/webgpu/training/softmax.js';
+
+const EPS = 2 ** -23;
+
+let gpu: WebGPUBackend;
+const cpu = new CpuBackend();
+
+beforeAll(async () => {
+  gpu = await WebGPUBackend.create();
+});
+
+afterAll(() => {
+  gpu?.destroy();
+});
+
+// ---------------------------------------------------------------- helpers
+
+/** mulberry32: deterministic test data independent of Philox. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let seedCounter = 1;
+function rand(n: number, lo = -1, hi = 1, specials: readonly number[] = []): Float32Array {
+  const r = prng(seedCounter++ * 7919 + 17);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i < specials.length ? specials[i]! : lo + (hi - lo) * r();
+  return out;
+}
+
+function randInt(n: number, lo: number, hi: number): Int32Array {
+  const r = prng(seedCounter++ * 7919 + 17);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + Math.floor(r() * (hi - lo + 1));
+  return out;
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+interface Tol {
+  atol: number;
+  rtol: number;
+}
+const EXACT: Tol = { atol: 0, rtol: 0 };
+const ARITH: Tol = { atol: 1e-7, rtol: 4 * EPS };
+const TRANS: Tol = { atol: 2e-6, rtol: 2e-5 };
+
+/** A float32 sum of k terms of magnitude <= maxTerm (see test/helpers/compare.ts reductionTol). */
+function sumTol(k: number, maxTerm: number, base: Tol = ARITH): Tol {
+  return { atol: base.atol + 16 * Math.sqrt(Math.max(1, k)) * EPS * maxTerm, rtol: base.rtol };
+}
+
+function assertClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): void {
+  expect(got.length, `${what}: length`).toBe(expected.length);
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const g = got[i]!;
+    let ok: boolean;
+    if (Number.isNaN(e)) ok = Number.isNaN(g);
+    else if (!Number.isFinite(e)) ok = g === e;
+    else ok = Number.isFinite(g) && Math.abs(g - e) <= tol.atol + tol.rtol * Math.abs(e);
+    if (!ok) {
+      if (bad === 0) first = `first at ${i}: got ${g}, expected ${e}, |diff| ${Math.abs(g - e).toExponential(3)}`;
+      bad++;
+    }
+  }
+  if (bad) throw new Error(`${what}: ${bad} of ${expected.length} elements differ (${first}; atol ${tol.atol.toExponential(2)}, rtol ${tol.rtol.toExponential(2)})`);
+}
+
+/** Bit-for-bit equality of float32 arrays (NaN payloads included). */
+function assertBitsEqual(what: string, got: Float32Array, expected: Float32Array): void {
+  expect(got.length, `${what}: length`).toBe(expected.length);
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < e.length; i++) {
+    if (g[i] !== e[i]) {
+      if (bad === 0) first = `first at ${i}: got ${got[i]} (0x${g[i]!.toString(16)}), expected ${expected[i]} (0x${e[i]!.toString(16)})`;
+      bad++;
+    }
+  }
+  if (bad) throw new Error(`${what}: ${bad} of ${e.length} elements differ bitwise (${first})`);
+}
+
+/** Fills pooled buffers of each size with NaN and returns them to the pool. */
+function poison(sizes: readonly number[]): void {
+  const held: Storage[] = [];
+  for (const n of new Set(sizes)) {
+    if (n <= 0) continue;
+    for (let c = 0; c < 4; c++) held.push(gpu.fill(n, Number.NaN, 'float32'));
+  }
+  for (const s of held) gpu.release(s);
+  gpu.flush();
+}
+
+interface Input {
+  data: TypedArray;
+  dtype: DType;
+}
+const f32 = (data: Float32Array): Input => ({ data, dtype: 'float32' });
+const i32 = (data: Int32Array): Input => ({ data, dtype: 'int32' });
+
+/**
+ * Runs `run` on both backends with the same inputs, poisoning the pool before the GPU run, and
+ * compares every output with its tolerance. Returns the CPU outputs and the GPU outputs.
+ */
+async function compare(
+  what: string,
+  inputs: readonly Input[],
+  run: (be: Backend, xs: Storage[]) => Storage[],
+  tols: readonly (Tol | 'bits')[],
+): Promise<{ expected: Float32Array[]; got: Float32Array[] }> {
+  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
+  const cOut = run(cpu, cx);
+  const expected = (await Promise.all(cOut.map((s) => cpu.read(s)))).map((a) => Float32Array.from(a));
+  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
+  poison(expected.map((e) => e.length));
+  const gOut = run(gpu, gx);
+  const got: Float32Array[] = [];
+  for (let k = 0; k < gOut.length; k++) {
+    const s = gOut[k]!;
+    expect(s.dtype, `${what}: output ${k} dtype`).toBe('float32');
+    const g = await gpu.read(s);
+    expect(g).toBeInstanceOf(Float32Array);
+    got.push(g as Float32Array);
+    const tol = tols[Math.min(k, tols.length - 1)]!;
+    if (tol === 'bits') assertBitsEqual(`${what} (output ${k})`, g as Float32Array, expected[k]!);
+    else assertClose(`${what} (output ${k})`, g, expected[k]!, tol);
+  }
+  for (const s of [...gx, ...gOut]) gpu.release(s);
+  return { expected, got };
+}
+
+const SIZES = [1, 3, 17, 33, 65, 257];
+
+// ---------------------------------------------------------------- activation gradients from outputs
+
+/** Output ranges per activation (y = f(x)), with values on the kinks. */
+const OUTPUT_CASES: { [K in OutputGradActivation]: { lo: number; hi: number; specials: number[]; param?: number } } = {
+  relu: { lo: 0, hi: 5, specials: [0, 0, 1e-30] },
+  relu6: { lo: 0, hi: 6, specials: [0, 6, 5.999999] },
+  sigmoid: { lo: 0, hi: 1, specials: [0, 1, 0.5] },
+  tanh: { lo: -1, hi: 1, specials: [-1, 1, 0] },
+  leakyRelu: { lo: -0.5, hi: 5, specials: [0, -1e-30, 1e-30], param: 0.1 },
+};
+
+describe('webgpu training: activationGradFromOutput', () => {
+  for (const op of OUTPUT_GRAD_ACTIVATIONS) {
+    it(op, async () => {
+      const c = OUTPUT_CASES[op];
+      for (const n of [1, 33, 257, 1031]) {
+        const y = rand(n, c.lo, c.hi, n >= 33 ? c.specials : []);
+        const dy = rand(n, -2, 2);
+        await compare(`activationGradFromOutput ${op} [${n}]`, [f32(y), f32(dy)], (be, [a, b]) => [be.activationGradFromOutput(op, a!, b!, c.param ?? 0)], [ARITH]);
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------- dropout
+
+describe('webgpu training: dropout', () => {
+  const SEEDS = [0, 12345, 2 ** 40 + 3];
+  const OFFSETS = [0, 1, 3, 2 ** 32 + 7, 4 * (2 ** 32 - 2) + 1];
+  const PS = [0, 0.1, 1 / 3, 0.5, 0.9];
+
+  it('is bit-identical to the CPU on ones', async () => {
+    for (const seed of SEEDS) {
+      for (const offset of OFFSETS) {
+        for (const p of PS) {
+          const n = [1, 17, 258][(seed + offset) % 3]!;
+          await compare(`dropout ones seed ${seed} offset ${offset} p ${p} [${n}]`, [f32(new Float32Array(n).fill(1))], (be, [x]) => [be.dropout(x!, p, seed, offset)], ['bits']);
+        }
+      }
+    }
+  });
+
+  it('is bit-identical to the CPU on random x (awkward lengths, a carrying block counter)', async () => {
+    for (const seed of SEEDS) {
+      for (const offset of OFFSETS) {
+        for (const n of [3, 65, 1031]) {
+          const p = PS[(n + offset) % PS.length]!;
+          await compare(`dropout seed ${seed} offset ${offset} p ${p} [${n}]`, [f32(rand(n, -3, 3))], (be, [x]) => [be.dropout(x!, p, seed, offset)], ['bits']);
+        }
+      }
+    }
+  });
+
+  it('keeps about 1 - p, and the same (seed, offset) regenerates the same mask (the backward)', async () => {
+    const n = 20000;
+    const p = 0.3;
+    const x = gpu.upload(new Float32Array(n).fill(1), 'float32');
+    const dy = gpu.upload(rand(n, 0.5, 2), 'float32');
+    const y = (await gpu.read(gpu.dropout(x, p, 77, 1000))) as Float32Array;
+    const dx = (await gpu.read(gpu.dropout(dy, p, 77, 1000))) as Float32Array;
+    const kept = y.filter((v) => v !== 0).length;
+    expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.02);
+    for (let i = 0; i < n; i++) expect(dx[i] !== 0).toBe(y[i] !== 0);
+    expect(y.find((v) => v !== 0)).toBe(Math.fround(1 / (1 - p)));
+  });
+
+  it('rejects p outside [0, 1) and non-float32 input', () => {
+    const x = gpu.upload(new Float32Array(4), 'float32');
+    expect(() => gpu.dropout(x, 1, 0, 0)).toThrow(/p must be in \[0, 1\)/);
+    expect(() => gpu.dropout(x, -0.1, 0, 0)).toThrow(/p must be/);
+    expect(() => gpu.dropout(gpu.upload(new Int32Array(4), 'int32'), 0.5, 0, 0)).toThrow(/float32/);
+  });
+});
+
+// ---------------------------------------------------------------- batch norm
+
+function statsTols(n: number, xMax: number): Tol[] {
+  // mean = S / n; variance = Σ(x − mean)² / n with terms <= (2·xMax)².
+  const meanTol = sumTol(n, xMax);
+  const varTol = sumTol(n, 4 * xMax * xMax);
+  return [
+    { atol: meanTol.atol / n, rtol: 8 * EPS },
+    { atol: varTol.atol / n, rtol: 8 * EPS },
+  ];
+}
+
+describe('webgpu training: batchNormStats', () => {
+  it('awkward shapes (n, c in 1, 3, 17, 33, 65, 257; n up to 1000)', async () => {
+    for (const n of [...SIZES, 1000]) {
+      for (const c of [1, 3, 17, 65, 257]) {
+        if (n * c > 70000) continue;
+        await compare(`batchNormStats [${n}, ${c}]`, [f32(rand(n * c, -2, 2))], (be, [x]) => {
+          const r = be.batchNormStats(x!, n, c);
+          return [r.mean, r.variance];
+        }, statsTols(n, 2));
+      }
+    }
+  });
+
+  it('training-sized batches: c = 512 with n = 128 and 4096 (many row chunks)', async () => {
+    for (const n of [128, 4096]) {
+      const c = 512;
+      expect(columnPlan(n, c).chunks).toBeGreaterThan(1);
+      await compare(`batchNormStats [${n}, ${c}]`, [f32(rand(n * c, -1, 1))], (be, [x]) => {
+        const r = be.batchNormStats(x!, n, c);
+        return [r.mean, r.variance];
+      }, statsTols(n, 1));
+    }
+    // One column, many rows: a single tile, row chunks merged.
+    const n = 300000;
+    expect(columnPlan(n, 1).chunks).toBeGreaterThan(1);
+    await compare(`batchNormStats [${n}, 1]`, [f32(rand(n, -1, 1))], (be, [x]) => {
+      const r = be.batchNormStats(x!, n, 1);
+      return [r.mean, r.variance];
+    }, statsTols(n, 1));
+  });
+
+  it('stays accurate when |mean| >> std (no E[x²] − mean² cancellation)', async () => {
+    const n = 1000;
+    const c = 17;
+    await compare(`batchNormStats mean 1000`, [f32(rand(n * c, 999, 1001))], (be, [x]) => {
+      const r = be.batchNormStats(x!, n, c);
+      return [r.mean, r.variance];
+    }, [{ atol: 0, rtol: 1e-6 }, { atol: 0, rtol: 1e-4 }]);
+  });
+
+  it('no rows gives NaN statistics, as the CPU (0/0)', async () => {
+    await compare('batchNormStats [0, 3]', [f32(new Float32Array(0))], (be, [x]) => {
+      const r = be.batchNormStats(x!, 0, 3);
+      return [r.mean, r.variance];
+    }, [EXACT]);
+  });
+});
+
+function randomStats(c: number): { mean: Float32Array; variance: Float32Array } {
+  return { mean: rand(c, -1, 1), variance: rand(c, 0.05, 2) };
+}
+
+describe('webgpu training: batchNormApply', () => {
+  it('with and without gamma and beta, awkward shapes', async () => {
+    for (const [n, c] of [[1, 1], [3, 17], [17, 3], [33, 65], [65, 33], [257, 257], [1000, 5]] as const) {
+      const x = rand(n * c, -3, 3);
+      const { mean, variance } = randomStats(c);
+      const gamma = rand(c, -2, 2);
+      const beta = rand(c, -1, 1);
+      const eps = 1e-5;
+      // (x − mean)·rstd·gamma + beta: a few roundings of terms of magnitude <= |x̂·gamma| + |beta|.
+      const xhatMax = (3 + 1) / Math.sqrt(0.05 + eps);
+      const tol: Tol = { atol: 16 * EPS * (xhatMax * 2 + 1), rtol: 8 * EPS };
+      for (const [hasG, hasB] of [[true, true], [true, false], [false, true], [false, false]] as const) {
+        await compare(
+          `batchNormApply [${n}, ${c}] gamma ${hasG} beta ${hasB}`,
+          [f32(x), f32(mean), f32(variance), f32(gamma), f32(beta)],
+          (be, [xs, ms, vs, gs, bs]) => [be.batchNormApply(xs!, ms!, vs!, hasG ? gs! : null, hasB ? bs! : null, n, c, eps)],
+          [tol],
+        );
+      }
+    }
+  });
+});
+
+/** The CPU's batch statistics of x, as float32 (what a training step feeds the backward). */
+async function cpuStats(x: Float32Array, n: number, c: number): Promise<{ mean: Float32Array; variance: Float32Array }> {
+  const r = cpu.batchNormStats(cpu.upload(x, 'float32'), n, c);
+  return { mean: Float32Array.from(await cpu.read(r.mean)), variance: Float32Array.from(await cpu.read(r.variance)) };
+}
+
+describe('webgpu training: batchNormBackward', () => {
+  const SHAPES: [number, number][] = [[1, 1], [1, 17], [3, 3], [17, 33], [33, 17], [65, 257], [257, 65], [1000, 3], [1000, 33], [128, 512]];
+  for (const affine of [true, false]) {
+    it(`${affine ? 'with' : 'without'} gamma, awkward shapes`, async () => {
+      for (const [n, c] of SHAPES) {
+        const eps = 1e-5;
+        const x = rand(n * c, -2, 2);
+        const dy = rand(n * c, -1, 1);
+        const gamma = rand(c, 0.5, 2);
+        const { mean, variance } = await cpuStats(x, n, c);
+        // Terms: |dy| <= 1, |x̂| <= xhatMax; k = gamma·rstd/n.
+        let xhatMax = 0;
+        let kMax = 0;
+        for (let j = 0; j < c; j++) {
+          const rstd = 1 / Math.sqrt(variance[j]! + eps);
+          kMax = Math.max(kMax, (affine ? Math.abs(gamma[j]!) : 1) * rstd / n);
+          for (let i = 0; i < n; i++) xhatMax = Math.max(xhatMax, Math.abs((x[i * c + j]! - mean[j]!) * rstd));
+        }
+        const dbetaTol = sumTol(n, 1);
+        const dgammaTol = sumTol(n, xhatMax, { atol: 1e-6, rtol: 1e-5 }); // x̂ itself carries a few ulp
+        // dx = k·(n·dy − dbeta − x̂·dgamma): each term's error, times k.
+        const inner = 8 * EPS * (n + n + xhatMax * n * xhatMax) + dbetaTol.atol + xhatMax * (dgammaTol.atol + dgammaTol.rtol * n * xhatMax);
+        const dxTol: Tol = { atol: 1e-7 + kMax * inner, rtol: 8 * EPS };
+        const inputs = [f32(x), f32(dy), f32(mean), f32(variance), f32(gamma)];
+        await compare(`batchNormBackward [${n}, ${c}] affine ${affine}`, inputs, (be, [xs, dys, ms, vs, gs]) => {
+          const r = be.batchNormBackward(xs!, dys!, ms!, vs!, affine ? gs! : null, n, c, eps);
+          return [r.dx, r.dgamma, r.dbeta];
+        }, [dxTol, dgammaTol, dbetaTol]);
+      }
+    });
+  }
+
+  it('no rows: zero parameter gradients and an empty dx', async () => {
+    await compare('batchNormBackward [0, 5]', [f32(new Float32Array(0)), f32(new Float32Array(0)), f32(rand(5)), f32(rand(5, 0.1, 1)), f32(rand(5))], (be, [xs, dys, ms, vs, gs]) => {
+      const r = be.batchNormBackward(xs!, dys!, ms!, vs!, gs!, 0, 5, 1e-5);
+      return [r.dx, r.dgamma, r.dbeta];
+    }, [EXACT]);
+  });
+});
+
+// ---------------------------------------------------------------- softmax
+
+const COLS = [1, 3, 10, 63, 64, 257, 1023, 1024, 4099];
+
+/** (dy·y or dy) row sums' largest magnitude, for the gradient tolerances. */
+function rowSumMax(terms: Float32Array, rows: number, cols: number): number {
+  let m = 0;
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += terms[r * cols + j]!;
+    m = Math.max(m, Math.abs(s));
+  }
+  return m;
+}
+
+describe('webgpu training: softmax and logSoftmax', () => {
+  for (const log of [false, true]) {
+    it(`${log ? 'logSoftmax' : 'softmax'}: cols 1 .. 4099, loop and tree kernels, stable for large logits`, async () => {
+      for (const cols of COLS) {
+        for (const rows of [1, 3, 17]) {
+          // Logits up to ±60: exp would overflow float32 without the max subtracted.
+          const x = rand(rows * cols, -60, 60, [88, 89, -90]);
+          await compare(`${log ? 'logSoftmax' : 'softmax'} [${rows}, ${cols}] (${rowMode(cols).kind})`, [f32(x)], (be, [s]) => [be.softmax(s!, rows, cols, log)], [log ? { atol: 4e-6, rtol: 2e-6 } : TRANS]);
+        }
+      }
+    });
+  }
+
+  it('many rows: 100000 short rows, and 70000 rows of 64 (a workgroup per row, grid folded into 2-D)', async () => {
+    await compare('softmax [100000, 10]', [f32(rand(1e6, -5, 5))], (be, [s]) => [be.softmax(s!, 100000, 10, false)], [TRANS]);
+    expect(rowMode(64).kind).toBe('tree');
+    await compare('logSoftmax [70000, 64]', [f32(rand(70000 * 64, -5, 5))], (be, [s]) => [be.softmax(s!, 70000, 64, true)], [{ atol: 4e-6, rtol: 2e-6 }]);
+  });
+
+  it('empty shapes', async () => {
+    await compare('softmax [0, 5]', [f32(new Float32Array(0))], (be, [s]) => [be.softmax(s!, 0, 5, false)], [EXACT]);
+    await compare('softmax [4, 0]', [f32(new Float32Array(0))], (be, [s]) => [be.softmax(s!, 4, 0, true)], [EXACT]);
+  });
+});
+
+describe('webgpu training: softmaxGrad', () => {
+  for (const log of [false, true]) {
+    it(`${log ? 'logSoftmax' : 'softmax'} gradient from the output`, async () => {
+      for (const cols of COLS) {
+        for (const rows of [1, 3, 17]) {
+          const yS = cpu.softmax(cpu.upload(rand(rows * cols, -4, 4), 'float32'), rows, cols, log);
+          const y = Float32Array.from(await cpu.read(yS));
+          const dy = rand(rows * cols, -1, 1);
+          let tol: Tol;
+          if (log) {
+            // dx = dy − exp(y)·s with s = Σdy: exp within TRANS, s within a sum's rounding.
+            const sMax = rowSumMax(dy, rows, cols);
+            tol = { atol: 1e-7 + 2e-5 * sMax + sumTol(cols, 1).atol, rtol: 8 * EPS };
+          } else {
+            // dx = y·(dy − s) with s = Σ dy·y (terms <= 1 in magnitude, Σ|y| = 1).
+            tol = { atol: 1e-7 + 8 * EPS * 2 + sumTol(cols, 1).atol, rtol: 8 * EPS };
+          }
+          await compare(`${log ? 'logSoftmaxGrad' : 'softmaxGrad'} [${rows}, ${cols}]`, [f32(y), f32(dy)], (be, [ys, dys]) => [be.softmaxGrad(ys!, dys!, rows, cols, log)], [tol]);
+        }
+      }
+    });
+  }
+
+  it('many rows', async () => {
+    const rows = 100000;
+    const cols = 3;
+    const y = Float32Array.from(await cpu.read(cpu.softmax(cpu.upload(rand(rows * cols, -3, 3), 'float32'), rows, cols, false)));
+    await compare(`softmaxGrad [${rows}, ${cols}]`, [f32(y), f32(rand(rows * cols))], (be, [ys, dys]) => [be.softmaxGrad(ys!, dys!, rows, cols, false)], [{ atol: 1e-6, rtol: 8 * EPS }]);
+  });
+});
+
+// ---------------------------------------------------------------- softmax cross-entropy
+
+describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
+  it('per-row loss and gradient over awkward shapes', async () => {
+    for (const c of [1, 3, 10, 64, 257, 1031, 4099]) {
+      for (const n of [1, 3, 17, 33]) {
+        const logits = rand(n * c, -8, 8, [50, -50]);
+        const labels = randInt(n, 0, c - 1);
+        const dLoss = rand(n, -2, 2);
+        // loss = max + log Σ exp(x − max) − x[label]: log and exp within TRANS on terms up to |max|.
+        await compare(`softmaxCrossEntropy [${n}, ${c}]`, [f32(logits), i32(labels)], (be, [l, lab]) => [be.softmaxCrossEntropy(l!, lab!, n, c)], [{ atol: 8e-6, rtol: 2e-6 }]);
+        await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(dLoss)], (be, [l, lab, d]) => [be.softmaxCrossEntropyGrad(l!, lab!, d!, n, c)], [{ atol: 4e-6, rtol: 2e-5 }]);
+      }
+    }
+  });
+
+  it('many rows', async () => {
+    const n = 100000;
+    const c = 10;
+    const logits = rand(n * c, -5, 5);
+    const labels = randInt(n, 0, c - 1);
+    await compare(`softmaxCrossEntropy [${n}, ${c}]`, [f32(logits), i32(labels)], (be, [l, lab]) => [be.softmaxCrossEntropy(l!, lab!, n, c)], [{ atol: 8e-6, rtol: 2e-6 }]);
+    await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(rand(n))], (be, [l, lab, d]) => [be.softmaxCrossEntropyGrad(l!, lab!, d!, n, c)], [{ atol: 4e-6, rtol: 2e-5 }]);
+  });
+
+  it('a label outside [0, c) makes its row NaN (the CPU throws instead)', async () => {
+    for (const c of [5, 100]) {
+      const n = 6;
+      const logits = rand(n * c, -3, 3);
+      const labels = Int32Array.from([0, -1, c - 1, c, 2, -2147483648]);
+      const bad = [1, 3, 5];
+      const valid = labels.map((l, r) => (bad.includes(r) ? 0 : l));
+      const dLoss = rand(n, 0.5, 1);
+      const expectedLoss = Float32Array.from(await cpu.read(cpu.softmaxCrossEntropy(cpu.upload(logits, 'float32'), cpu.upload(valid, 'int32'), n, c)));
+      const expectedGrad = Float32Array.from(await cpu.read(cpu.softmaxCrossEntropyGrad(cpu.upload(logits, 'float32'), cpu.upload(valid, 'int32'), cpu.upload(dLoss, 'float32'), n, c)));
+      for (const r of bad) {
+        expectedLoss[r] = Number.NaN;
+        expectedGrad.fill(Number.NaN, r * c, (r + 1) * c);
+      }
+      const gl = gpu.upload(logits, 'float32');
+      const glab = gpu.upload(labels, 'int32');
+      const gd = gpu.upload(dLoss, 'float32');
+      poison([n, n * c]);
+      assertClose(`softmaxCrossEntropy bad labels c ${c}`, await gpu.read(gpu.softmaxCrossEntropy(gl, glab, n, c)), expectedLoss, { atol: 8e-6, rtol: 2e-6 });
+      assertClose(`softmaxCrossEntropyGrad bad labels c ${c}`, await gpu.read(gpu.softmaxCrossEntropyGrad(gl, glab, gd, n, c)), expectedGrad, { atol: 4e-6, rtol: 2e-5 });
+      expect(() => cpu.softmaxCrossEntropy(cpu.upload(logits, 'float32'), cpu.upload(labels, 'int32'), n, c)).toThrow(/outside/);
+    }
+  });
+
+  it('rejects labels that are not int32 of length n', () => {
+    const l = gpu.upload(new Float32Array(6), 'float32');
+    expect(() => gpu.softmaxCrossEntropy(l, gpu.upload(new Float32Array(2), 'float32'), 2, 3)).toThrow(/int32/);
+    expect(() => gpu.softmaxCrossEntropy(l, gpu.upload(new Int32Array(3), 'int32'), 2, 3)).toThrow(/2 int32/);
+  });
+});
+
+// ---------------------------------------------------------------- optimizers
+
+/** Parameter and state values after each step, on both backends, compared within ~1e-6 relative. */
+const STEP_TOL: Tol = { atol: 1e-7, rtol: 1e-6 };
+
+async function readAll(be: Backend, ss: readonly Storage[]): Promise<Float32Array[]> {
+  return (await Promise.all(ss.map((s) => be.read(s)))).map((a) => Float32Array.from(a));
+}
+
+describe('webgpu training: sgdStep', () => {
+  const CONFIGS: (Omit<SgdStepOptions, 'lr' | 'firstStep'> & { velocity: boolean })[] = [
+    { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, velocity: false },
+    { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0.01, velocity: true },
+    { momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, velocity: true },
+    { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4, velocity: true },
+    { momentum: 0.5, dampening: 0.1, nesterov: false, weightDecay: 0.05, velocity: true },
+  ];
+  for (const cfg of CONFIGS) {
+    it(`momentum ${cfg.momentum}, dampening ${cfg.dampening}, nesterov ${cfg.nesterov}, weight decay ${cfg.weightDecay}`, async () => {
+      for (const n of [1, 33, 1031]) {
+        const p0 = rand(n, -1, 1);
+        const cs = { p: cpu.upload(p0, 'float32'), v: cpu.upload(new Float32Array(n), 'float32') };
+        const gs = { p: gpu.upload(p0, 'float32'), v: gpu.upload(new Float32Array(n), 'float32') };
+        let pipelines = -1;
+        for (let step = 1; step <= 5; step++) {
+          const g = rand(n, -1, 1);
+          const options: SgdStepOptions = { ...cfg, lr: 0.1 / step, firstStep: step === 1 };
+          cpu.sgdStep(cs.p, cpu.upload(g, 'float32'), cfg.velocity ? cs.v : null, options);
+          const gg = gpu.upload(g, 'float32');
+          gpu.sgdStep(gs.p, gg, cfg.velocity ? gs.v : null, options);
+          gpu.release(gg);
+          const [ep, ev] = await readAll(cpu, [cs.p, cs.v]);
+          const [gp, gv] = await readAll(gpu, [gs.p, gs.v]);
+          assertClose(`sgd step ${step} [${n}] param`, gp!, ep!, STEP_TOL);
+          assertClose(`sgd step ${step} [${n}] velocity`, gv!, ev!, STEP_TOL);
+          // A new learning rate (or the first-step flag) never makes a pipeline.
+          if (step === 2) pipelines = gpu.stats().pipelinesCreated;
+          if (step > 2) expect(gpu.stats().pipelinesCreated).toBe(pipelines);
+        }
+        gpu.release(gs.p);
+        gpu.release(gs.v);
+      }
+    });
+  }
+
+  it('rejects the same storage as param and grad', () => {
+    const p = gpu.upload(new Float32Array(4), 'float32');
+    expect(() => gpu.sgdStep(p, p, null, { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: true })).toThrow(/different storages/);
+  });
+});
+
+describe('webgpu training: adamStep', () => {
+  const CONFIGS: { name: string; weightDecay: number; decoupled: boolean; beta1: number; beta2: number; eps: number }[] = [
+    { name: 'Adam', weightDecay: 0, decoupled: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    { name: 'Adam with L2 weight decay', weightDecay: 0.01, decoupled: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    { name: 'AdamW', weightDecay: 0.01, decoupled: true, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    { name: 'AdamW, other betas and eps', weightDecay: 0.1, decoupled: true, beta1: 0.5, beta2: 0.9, eps: 1e-3 },
+  ];
+  for (const cfg of CONFIGS) {
+    it(cfg.name, async () => {
+      for (const n of [1, 65, 1031]) {
+        const p0 = rand(n, -1, 1);
+        const zeros = new Float32Array(n);
+        const cs = [cpu.upload(p0, 'float32'), cpu.upload(zeros, 'float32'), cpu.upload(zeros, 'float32')] as const;
+        const gs = [gpu.upload(p0, 'float32'), gpu.upload(zeros, 'float32'), gpu.upload(zeros, 'float32')] as const;
+        let pipelines = -1;
+        for (let t = 1; t <= 6; t++) {
+          const g = rand(n, -1, 1);
+          const options: AdamStepOptions = {
+            lr: 1e-2 * (1 + 0.1 * t),
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            weightDecay: cfg.weightDecay,
+            decoupled: cfg.decoupled,
+            biasCorrection1: 1 - cfg.beta1 ** t,
+            biasCorrection2: 1 - cfg.beta2 ** t,
+          };
+          cpu.adamStep(cs[0], cpu.upload(g, 'float32'), cs[1], cs[2], options);
+          const gg = gpu.upload(g, 'float32');
+          gpu.adamStep(gs[0], gg, gs[1], gs[2], options);
+          gpu.release(gg);
+          const expected = await readAll(cpu, cs);
+          const got = await readAll(gpu, gs);
+          for (const [k, what] of ['param', 'm', 'v'].entries()) assertClose(`${cfg.name} step ${t} [${n}] ${what}`, got[k]!, expected[k]!, STEP_TOL);
+          if (t === 2) pipelines = gpu.stats().pipelinesCreated;
+          if (t > 2) expect(gpu.stats().pipelinesCreated).toBe(pipelines);
+        }
+        for (const s of gs) gpu.release(s);
+      }
+    });
+  }
+
+  it('rejects aliased state buffers', () => {
+    const p = gpu.upload(new Float32Array(4), 'float32');
+    const g = gpu.upload(new Float32Array(4), 'float32');
+    const m = gpu.upload(new Float32Array(4), 'float32');
+    const o: AdamStepOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, biasCorrection1: 0.1, biasCorrection2: 0.001 };
+    expect(() => gpu.adamStep(p, g, m, m, o)).toThrow(/different storages/);
+    expect(() => gpu.adamStep(p, g, m, gpu.upload(new Float32Array(3), 'float32'), o)).toThrow(/3 elements, expected 4/);
+  });
+});
+
+// ---------------------------------------------------------------- steady state
+
+describe('webgpu training: steady state', () => {
+  it('a repeated training step creates no pipelines and no buffers', async () => {
+    const n = 33;
+    const c = 65;
+    const x = gpu.upload(rand(n * c), 'float32');
+    const labels = gpu.upload(randInt(n, 0, c - 1), 'int32');
+    const gamma = gpu.upload(rand(c, 0.5, 1.5), 'float32');
+    const beta = gpu.upload(rand(c), 'float32');
+    const mState = gpu.upload(new Float32Array(c), 'float32');
+    const vState = gpu.upload(new Float32Array(c), 'float32');
+    const vel = gpu.upload(new Float32Array(c), 'float32');
+    const step = async (t: number): Promise<void> => {
+      const s = gpu.batchNormStats(x, n, c);
+      const y = gpu.batchNormApply(x, s.mean, s.variance, gamma, beta, n, c, 1e-5);
+      const a = gpu.unary('relu', y, 0);
+      const d = gpu.dropout(a, 0.2, 5, t * n * c);
+      const loss = gpu.softmaxCrossEntropy(d, labels, n, c);
+      const dLoss = gpu.fill(n, 1 / n, 'float32');
+      const dd = gpu.softmaxCrossEntropyGrad(d, labels, dLoss, n, c);
+      const da = gpu.dropout(dd, 0.2, 5, t * n * c);
+      const dy = gpu.activationGradFromOutput('relu', a, da, 0);
+      const b = gpu.batchNormBackward(x, dy, s.mean, s.variance, gamma, n, c, 1e-5);
+      const sm = gpu.softmax(y, n, c, true);
+      const sg = gpu.softmaxGrad(sm, y, n, c, true);
+      gpu.adamStep(gamma, b.dgamma, mState, vState, { lr: 1e-3 / t, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, biasCorrection1: 1 - 0.9 ** t, biasCorrection2: 1 - 0.999 ** t });
+      gpu.sgdStep(beta, b.dbeta, vel, { lr: 0.1 / t, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0, firstStep: t === 1 });
+      const l = await gpu.read(loss);
+      expect(l.every((v) => Number.isFinite(v))).toBe(true);
+      for (const st of [s.mean, s.variance, y, a, d, loss, dLoss, dd, da, dy, b.dx, b.dgamma, b.dbeta, sm, sg]) gpu.release(st);
+    };
+    await step(1);
+    await step(2);
+    const before = { ...gpu.stats(), buffers: gpu.memoryStats().buffersCreated };
+    for (let t = 3; t <= 5; t++) await step(t);
+    expect(gpu.stats().pipelinesCreated).toBe(before.pipelinesCreated);
+    expect(gpu.memoryStats().buffersCreated).toBe(before.buffers);
+    for (const st of [x, labels, gamma, beta, mState, vState, vel]) gpu.release(st);
+  });
+});
