@@ -5,8 +5,9 @@
  * BN_WG invocations covers `tc` adjacent columns and `BN_WG / tc` row lanes, and reduces one chunk
  * of rows. Neighbouring invocations read neighbouring addresses of a row (coalesced), each loops
  * over its chunk's rows with a stride of the row-lane count, and a tree reduction in workgroup
- * memory combines the row lanes. Each (column tile, row chunk) writes partial results; a small
- * second kernel (one invocation per column) combines the chunks. No float atomics.
+ * memory combines the row lanes. Each (column tile, row chunk) writes partial results; a second
+ * kernel combines the chunks the same way (a workgroup per column tile, its row lanes striding over
+ * the chunks, then a tree), so no invocation loops over more than a few chunks. No float atomics.
  *
  * Statistics are two-pass inside a chunk (the chunk's sum, then Σ(x − chunk mean)² over the same,
  * cache-hot rows), and the chunks are merged with Chan's formula:
@@ -53,6 +54,15 @@ const TILE_PRELUDE = `
   let r0 = chunk * P.chunkRows;
   let r1 = min(r0 + P.chunkRows, P.n);`;
 
+/** The combine kernels: one workgroup per column tile; row lanes stride over the chunks. */
+const COMBINE_PRELUDE = `
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.colTiles) { return; }
+  let col = lid % TC;
+  let r = lid / TC;
+  let j = g * TC + col;
+  let ok = j < P.c;`;
+
 const ENTRY = `@compute @workgroup_size(${BN_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {`;
@@ -92,28 +102,42 @@ ${ENTRY}${TILE_PRELUDE}
 }
 
 /**
- * Merges the chunks (Chan): one invocation per column. Uniforms: n, c, chunkRows, chunks.
+ * Merges the chunks (Chan): a workgroup per column tile, its row lanes striding over the chunks
+ * of the partial buffer, tree-reduced. Uniforms: n, c, chunkRows, chunks, colTiles.
  * Bindings: partial, then the outputs mean and variance.
  */
-export function bnStatsFinalizeShader(): string {
+export function bnStatsFinalizeShader(tc: number): string {
   return `
-struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32 }
+struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32, colTiles: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> S: array<f32>;
 @group(0) @binding(2) var<storage, read_write> mean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> variance: array<f32>;
-${main1d(`  if (i >= P.c) { return; }
+${columnReduceHead(tc)}
+
+${ENTRY}${COMBINE_PRELUDE}
   var s = 0.0;
-  for (var k = 0u; k < P.chunks; k = k + 1u) { s = s + S[k * P.c + i]; }
-  let m = s / f32(P.n);
-  var q = 0.0;
-  for (var k = 0u; k < P.chunks; k = k + 1u) {
-    let cnt = f32(min(P.chunkRows, P.n - k * P.chunkRows));
-    let d = S[k * P.c + i] / cnt - m;
-    q = q + S[(P.chunks + k) * P.c + i] + cnt * d * d;
+  if (ok) {
+    for (var k = r; k < P.chunks; k = k + TR) { s = s + S[k * P.c + j]; }
   }
-  mean[i] = m;
-  variance[i] = q / f32(P.n);`)}`;
+  sh[lid] = s;${treeOverRows(['sh'])}
+  let m = sh[col] / f32(P.n);
+  workgroupBarrier();
+  var q = 0.0;
+  if (ok) {
+    for (var k = r; k < P.chunks; k = k + TR) {
+      let cnt = f32(min(P.chunkRows, P.n - k * P.chunkRows));
+      let d = S[k * P.c + j] / cnt - m;
+      q = q + S[(P.chunks + k) * P.c + j] + cnt * d * d;
+    }
+  }
+  sh[lid] = q;${treeOverRows(['sh'])}
+  if (r == 0u && ok) {
+    mean[j] = m;
+    variance[j] = sh[lid] / f32(P.n);
+  }
+}
+`;
 }
 
 /**
@@ -178,25 +202,35 @@ ${ENTRY}${TILE_PRELUDE}
 }
 
 /**
- * dgamma = Σ_k (Σdy·x̂)_k, dbeta = Σ_k (Σdy)_k: one invocation per column.
- * Uniforms: n, c, chunkRows, chunks. Bindings: partial, then the outputs dgamma and dbeta.
+ * dgamma = Σ_k (Σdy·x̂)_k, dbeta = Σ_k (Σdy)_k: a workgroup per column tile, as the statistics'
+ * combine. Uniforms: n, c, chunkRows, chunks, colTiles. Bindings: partial, then dgamma and dbeta.
  */
-export function bnBackwardFinalizeShader(): string {
+export function bnBackwardFinalizeShader(tc: number): string {
   return `
-struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32 }
+struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32, colTiles: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> S: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dbeta: array<f32>;
-${main1d(`  if (i >= P.c) { return; }
+${columnReduceHead(tc)}
+
+${ENTRY}${COMBINE_PRELUDE}
   var a = 0.0;
   var b = 0.0;
-  for (var k = 0u; k < P.chunks; k = k + 1u) {
-    a = a + S[k * P.c + i];
-    b = b + S[(P.chunks + k) * P.c + i];
+  if (ok) {
+    for (var k = r; k < P.chunks; k = k + TR) {
+      a = a + S[k * P.c + j];
+      b = b + S[(P.chunks + k) * P.c + j];
+    }
   }
-  dgamma[i] = b;
-  dbeta[i] = a;`)}`;
+  sh[lid] = a;
+  sh2[lid] = b;${treeOverRows(['sh', 'sh2'])}
+  if (r == 0u && ok) {
+    dgamma[j] = sh2[lid];
+    dbeta[j] = sh[lid];
+  }
+}
+`;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import type { Tensor } from '../tensor.js';
 import { rand, randn, full } from '../ops/creation.js';
-import { noGrad } from '../lifetime.js';
+import { noGrad, tidy } from '../lifetime.js';
 import { fail, shapeStr } from '../errors.js';
 
 export type Nonlinearity = 'linear' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu';
@@ -40,11 +40,8 @@ export function calculateGain(nonlinearity: Nonlinearity, negativeSlope = 0.01):
 }
 
 function fill(t: Tensor, make: () => Tensor): Tensor {
-  noGrad(() => {
-    const v = make();
-    t._assign(v);
-    v.dispose();
-  });
+  // tidy frees the draw and every temporary; t keeps the final values' storage.
+  noGrad(() => tidy(() => t._assign(make())));
   return t;
 }
 
@@ -56,20 +53,14 @@ function draw(kind: 'uniform' | 'normal', t: Tensor, opts: InitOptions): Tensor 
 /** Uniform in [low, high). */
 export function uniform_(t: Tensor, low = 0, high = 1, opts: InitOptions = {}): Tensor {
   return fill(t, () => {
-    const u = draw('uniform', t, opts);
-    const scaled = u.mul(high - low).add(low);
-    u.dispose();
-    return scaled;
+    return draw('uniform', t, opts).mul(high - low).add(low);
   });
 }
 
 /** Normal with the given mean and standard deviation. */
 export function normal_(t: Tensor, mean = 0, std = 1, opts: InitOptions = {}): Tensor {
   return fill(t, () => {
-    const z = draw('normal', t, opts);
-    const scaled = z.mul(std).add(mean);
-    z.dispose();
-    return scaled;
+    return draw('normal', t, opts).mul(std).add(mean);
   });
 }
 
@@ -90,7 +81,8 @@ export interface KaimingOptions extends InitOptions {
 function kaimingStd(t: Tensor, o: KaimingOptions): number {
   const { fanIn, fanOut } = fans(t);
   const fan = (o.mode ?? 'fanIn') === 'fanIn' ? fanIn : fanOut;
-  return calculateGain(o.nonlinearity ?? 'relu', o.a ?? 0.01) / Math.sqrt(fan);
+  // PyTorch's kaiming functions default a to 0 (calculate_gain alone defaults to 0.01).
+  return calculateGain(o.nonlinearity ?? 'relu', o.a ?? 0) / Math.sqrt(fan);
 }
 
 /** He normal: N(0, gain²/fan). */

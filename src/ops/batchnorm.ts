@@ -67,14 +67,11 @@ export function batchNorm(
     [n, c],
   );
   if (runningMean && runningVar) {
-    noGrad(() => {
-      const newMean = binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(meanT, momentum));
-      const newVar = binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(varT, (momentum * n) / (n - 1)));
-      runningMean._assign(newMean);
-      runningVar._assign(newVar);
-      newMean.dispose();
-      newVar.dispose();
-    });
+    noGrad(() => tidy(() => {
+      // The new values' storages move into the buffers; the tidy frees every temporary tensor.
+      runningMean._assign(binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(meanT, momentum)));
+      runningVar._assign(binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(varT, (momentum * n) / (n - 1))));
+    }));
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const result = record(op, inputs, out, (save) => ({

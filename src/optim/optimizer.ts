@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.js';
 import { fail, shapeStr } from '../errors.js';
 import { keep } from '../lifetime.js';
 import { zeros } from '../ops/creation.js';
+import { clone } from '../ops/shape-ops.js';
 
 export interface OptimizerState {
   step: number;
@@ -78,9 +79,11 @@ export abstract class Optimizer {
         fail(`${this.name}.loadStateDict`, `state '${key}' of shape ${shapeStr(t.shape)} does not match parameter ${index}${p ? ` of shape ${shapeStr(p.shape)}` : ' (no such parameter)'}`);
       }
     }
+    // Copy first: `s` may hold this optimizer's own live tensors (loadStateDict(stateDict())).
+    const copies = [...s.tensors].map(([key, t]) => [key, keep(clone(t))] as const);
     for (const t of this.state.values()) t.dispose();
     this.state.clear();
-    for (const [key, t] of s.tensors) this.state.set(key, keep(t.mul(1)));
+    for (const [key, t] of copies) this.state.set(key, t);
     this.stepCount = s.step;
     this.lr = s.lr;
   }

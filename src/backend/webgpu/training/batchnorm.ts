@@ -1,7 +1,7 @@
 /**
  * Host side of batch norm over [n, c]: statistics, the normalisation, and the fused backward.
- * Column reductions run as (column tile × row chunk) workgroups writing partials, then one
- * invocation per column combines the chunks (see shaders/batchnorm.ts); the partial buffer goes
+ * Column reductions run as (column tile × row chunk) workgroups writing partials, then a
+ * workgroup per column tile combines the chunks (see shaders/batchnorm.ts); the partial buffer goes
  * back to the pool at once (it may only be reused as an output within the open batch).
  */
 
@@ -27,11 +27,14 @@ const MIN_ROWS_PER_LANE = 8;
 const MAX_CHUNKS = 256;
 
 export interface ColumnPlan {
-  /** Columns per workgroup tile (a power of two dividing BN_WG). */
+  /** Columns per workgroup tile of the partial pass (a power of two dividing BN_WG). */
   tc: number;
   colTiles: number;
   chunkRows: number;
   chunks: number;
+  /** Columns per workgroup tile of the combine pass (more lanes over the chunks). */
+  combineTc: number;
+  combineTiles: number;
 }
 
 /** How [n, c] (n, c > 0) is split into (column tile, row chunk) workgroups. */
@@ -40,7 +43,10 @@ export function columnPlan(n: number, c: number): ColumnPlan {
   const tr = BN_WG / tc;
   const perLane = Math.max(MIN_ROWS_PER_LANE, Math.ceil(n / (MAX_CHUNKS * tr)));
   const chunkRows = tr * perLane;
-  return { tc, colTiles: Math.ceil(c / tc), chunkRows, chunks: Math.ceil(n / chunkRows) };
+  const chunks = Math.ceil(n / chunkRows);
+  // Few chunks: the partial pass's tiles already give each a lane; more: 16 or more lanes stride over them.
+  const combineTc = chunks <= BN_WG / tc ? tc : Math.min(tc, 16);
+  return { tc, colTiles: Math.ceil(c / tc), chunkRows, chunks, combineTc, combineTiles: Math.ceil(c / combineTc) };
 }
 
 function checkShape(op: string, n: number, c: number): void {
@@ -64,10 +70,10 @@ export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: nu
 
   const mean = ctx.output(c, 'float32', name);
   const variance = ctx.output(c, 'float32', name);
-  const fp = new Params(4);
-  fp.u32.set([n, c, plan.chunkRows, plan.chunks]);
-  const finalKernel = multiOutputKernel(ctx, 'bn-stats-final', 1, 2, () => bnStatsFinalizeShader());
-  ctx.batcher.dispatch(name, finalKernel, [partial.buffer, mean.buffer, variance.buffer], fp.u32, Math.ceil(c / WG_1D));
+  const fp = new Params(5);
+  fp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.combineTiles]);
+  const finalKernel = multiOutputKernel(ctx, `bn-stats-final:${plan.combineTc}`, 1, 2, () => bnStatsFinalizeShader(plan.combineTc));
+  ctx.batcher.dispatch(name, finalKernel, [partial.buffer, mean.buffer, variance.buffer], fp.u32, plan.combineTiles);
   ctx.releaseStorage(partial);
   return { mean, variance };
 }
@@ -124,10 +130,10 @@ export function batchNormBackward(
 
   const dgamma = ctx.output(c, 'float32', name);
   const dbeta = ctx.output(c, 'float32', name);
-  const fp = new Params(4);
-  fp.u32.set([n, c, plan.chunkRows, plan.chunks]);
-  const finalKernel = multiOutputKernel(ctx, 'bn-backward-final', 1, 2, () => bnBackwardFinalizeShader());
-  ctx.batcher.dispatch(name, finalKernel, [partial.buffer, dgamma.buffer, dbeta.buffer], fp.u32, Math.ceil(c / WG_1D));
+  const fp = new Params(5);
+  fp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.combineTiles]);
+  const finalKernel = multiOutputKernel(ctx, `bn-backward-final:${plan.combineTc}`, 1, 2, () => bnBackwardFinalizeShader(plan.combineTc));
+  ctx.batcher.dispatch(name, finalKernel, [partial.buffer, dgamma.buffer, dbeta.buffer], fp.u32, plan.combineTiles);
   ctx.releaseStorage(partial);
 
   const total = n * c;
