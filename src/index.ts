@@ -28,3 +28,18 @@ export { batchNorm } from './ops/batchnorm.js';
 export { crossEntropy, mse } from './ops/loss.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export { setNumericsCheck, numericsCheckEnabled, checkNumerics, assertFinite, NonFiniteError } from './numerics.js';
+export type { NumericsOffender } from './numerics.js';
+// Training helpers (browser-safe; Node-only loaders and file helpers are in 'webgrad/node').
+export type { Dataset } from './data/dataset.js';
+export { validateDataset, subset } from './data/dataset.js';
+export { batches, seededPermutation } from './data/loader.js';
+export type { Batch, BatchOptions } from './data/loader.js';
+export { parseIdx } from './data/idx.js';
+export type { IdxArray } from './data/idx.js';
+export { buildMlp, describeMlp } from './train/mlp.js';
+export type { MlpSpec, ActivationName, InitName } from './train/mlp.js';
+export { Trainer, NonFiniteLossError } from './train/trainer.js';
+export type { TrainConfig, EpochMetrics } from './train/trainer.js';
+export { GradientHealthMonitor, formatHealth, VANISHING_RATIO, EXPLODING_RATIO } from './train/health.js';
+export type { HealthReport, LayerHealth } from './train/health.js';

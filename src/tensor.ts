@@ -11,6 +11,7 @@ import { runBackward } from './autograd/backward.js';
 import type { BackwardOptions } from './autograd/backward.js';
 import { fail, shapeStr } from './errors.js';
 import { sizeOf } from './shape.js';
+import { watchResult } from './numerics.js';
 import * as binary from './ops/binary.js';
 import * as unary from './ops/unary.js';
 import * as reduce from './ops/reduce.js';
@@ -50,6 +51,7 @@ export class Tensor {
 
   /** @internal Wraps a fresh storage from a kernel. */
   static _fromStorage(backend: Backend, storage: Storage, shape: readonly number[]): Tensor {
+    watchResult(backend, storage, shape); // the numerics guard, when enabled
     return new Tensor(new StorageRef(backend, storage), Object.freeze([...shape]));
   }
 

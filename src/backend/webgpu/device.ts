@@ -85,7 +85,7 @@ async function nodeGpu(options: string[]): Promise<GPU> {
   if (dawnGpu && key === dawnGpuOptionsKey) return dawnGpu;
   let mod: DawnModule;
   try {
-    mod = (await import('webgpu')) as unknown as DawnModule;
+    mod = (await importNodeOnly('webgpu')) as DawnModule;
   } catch (e) {
     throw new Error(
       `webgpu: no navigator.gpu, and the npm package 'webgpu' (Dawn for Node) could not be loaded: ` +
@@ -98,6 +98,14 @@ async function nodeGpu(options: string[]): Promise<GPU> {
   return dawnGpu;
 }
 
+/**
+ * A dynamic import that bundlers (Vite, Rollup, esbuild, webpack) do not follow: the specifier is
+ * a variable, so Dawn and `node:fs` never enter a browser bundle. Only called on the Node path.
+ */
+function importNodeOnly(specifier: string): Promise<unknown> {
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
+}
+
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === 'string';
@@ -106,7 +114,7 @@ function isNode(): boolean {
 /** Lists the Vulkan driver manifests the loader would consider, for the no-adapter message. */
 async function describeVulkanDrivers(): Promise<string> {
   try {
-    const fs = await import('node:fs');
+    const fs = (await importNodeOnly('node:fs')) as typeof import('node:fs');
     const parts: string[] = [];
     for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d']) {
       let files: string[] = [];

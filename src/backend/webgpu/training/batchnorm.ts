@@ -23,8 +23,10 @@ import { checkCount, f32Input, multiOutputKernel } from './kernels.js';
 
 /** Rows each row lane handles per chunk, at least (longer loops amortise the tree reduction). */
 const MIN_ROWS_PER_LANE = 8;
-/** At most this many row chunks, so the per-column combine loop stays short. */
-const MAX_CHUNKS = 256;
+/** At most this many row chunks (more give more workgroups to the partial pass, longer combines). */
+const MAX_CHUNKS = 1024;
+/** Chunks each lane of the combine pass reads, about. */
+const COMBINE_PER_LANE = 8;
 
 export interface ColumnPlan {
   /** Columns per workgroup tile of the partial pass (a power of two dividing BN_WG). */
@@ -44,8 +46,10 @@ export function columnPlan(n: number, c: number): ColumnPlan {
   const perLane = Math.max(MIN_ROWS_PER_LANE, Math.ceil(n / (MAX_CHUNKS * tr)));
   const chunkRows = tr * perLane;
   const chunks = Math.ceil(n / chunkRows);
-  // Few chunks: the partial pass's tiles already give each a lane; more: 16 or more lanes stride over them.
-  const combineTc = chunks <= BN_WG / tc ? tc : Math.min(tc, 16);
+  // The combine pass: enough lanes that each reads about COMBINE_PER_LANE chunks, but tiles at least
+  // 8 columns wide (32-byte segments of a partial row) unless the partial pass's were narrower.
+  const lanes = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(chunks / COMBINE_PER_LANE))));
+  const combineTc = Math.min(tc, Math.max(BN_WG / Math.min(lanes, BN_WG), Math.min(tc, 8)));
   return { tc, colTiles: Math.ceil(c / tc), chunkRows, chunks, combineTc, combineTiles: Math.ceil(c / combineTc) };
 }
 
