@@ -26,7 +26,8 @@ class EngineState {
   randomOffset = 0;
   /** Why the last `init()` fell back to the CPU, if it did. */
   fallbackReason: string | null = null;
-  debug = false;
+  /** Debug mode: warn about tensors garbage-collected without dispose(). WEBGRAD_DEBUG=1 turns it on in Node. */
+  debug = typeof process !== 'undefined' && process.env?.WEBGRAD_DEBUG === '1';
 
   constructor() {
     this.backends.set('cpu', new CpuBackend());
@@ -75,4 +76,9 @@ export function popScope(frame: ScopeFrame, kept: Set<Tensor>): void {
       t.dispose();
     }
   }
+}
+
+/** Turns debug mode on or off (leak warnings for tensors collected without dispose()). */
+export function setDebug(on: boolean): void {
+  engine.debug = on;
 }

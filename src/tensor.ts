@@ -25,6 +25,18 @@ export type NestedArray = number | NestedArray[];
 
 let nextTensorId = 0;
 
+/**
+ * The safety net for tensors dropped without dispose(), active in debug mode only: it warns (so
+ * the leak gets fixed) and releases the storage (so the process survives meanwhile).
+ */
+interface LeakRecord { ref: StorageRef | null; id: number; shape: readonly number[] }
+const leakRegistry = new FinalizationRegistry<LeakRecord>(({ ref, id, shape }) => {
+  if (!ref || ref.released) return;
+  console.warn(`webgrad (debug): tensor #${id} of shape ${shapeStr(shape)} was garbage-collected without dispose(); releasing its storage. Use tidy(), dispose() or \`using\`.`);
+  ref.release();
+  engine.liveTensors--;
+});
+
 export type TensorLike = Tensor | number;
 
 export class Tensor {
@@ -38,6 +50,8 @@ export class Tensor {
   private ref: StorageRef | null;
   /** @internal Handles the tape keeps are not user tensors: not counted, not scoped. */
   private readonly internal: boolean;
+  /** Debug mode: what the leak registry releases if this tensor is collected undisposed (kept in step with _assign). */
+  private leakRecord: LeakRecord | null = null;
 
   /** @internal Use the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(ref: StorageRef, readonly shape: readonly number[], internal = false) {
@@ -46,6 +60,10 @@ export class Tensor {
     if (!internal) {
       engine.liveTensors++;
       trackInScope(this);
+      if (engine.debug) {
+        this.leakRecord = { ref, id: this.id, shape };
+        leakRegistry.register(this, this.leakRecord, this);
+      }
     }
   }
 
@@ -107,6 +125,7 @@ export class Tensor {
     if (!this.internal) {
       engine.liveTensors--;
       untrack(this);
+      leakRegistry.unregister(this);
     }
   }
 
@@ -125,6 +144,7 @@ export class Tensor {
     src.retain();
     ref.release();
     this.ref = src;
+    if (this.leakRecord) this.leakRecord.ref = src;
   }
 
   // ---- reading ----

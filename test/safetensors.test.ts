@@ -237,7 +237,7 @@ describe('safetensors refuses corrupt files with a clear message', () => {
 
   it('invalid JSON, invalid UTF-8, and a header that is not an object', () => {
     const bad = good.slice();
-    bad[8 + 3] = '{'.charCodeAt(0);
+    bad[8] = 'x'.charCodeAt(0);
     expectRefused(decode(bad), /not valid JSON/);
     const utf = good.slice();
     utf[9] = 0xff;

@@ -1,0 +1,74 @@
+/**
+ * The common interface every library adapter implements. A workload (bench/workloads/*.ts) owns the
+ * host data, the timing loop and the correctness check; a peer only turns host data into its own
+ * tensors and runs its own ops. A peer that lacks a workload leaves the method undefined and the
+ * report says "not applicable".
+ *
+ * Timing contract: a `run(k)` or `steps(k)` call must leave every one of its k operations truly
+ * executed by the time its promise resolves, and must end with a readback (data copied to the host),
+ * so work queued on the GPU is included in the time.
+ */
+
+export type PeerId = 'webgrad' | 'webgrad-cpu' | 'tfjs' | 'jaxjs' | 'raw-webgpu';
+
+/** A prepared case: inputs already live on the peer's device, nothing timed yet. */
+export interface OpCase {
+  /** Runs the op k times back to back and reads the LAST result back to the host. */
+  run(k: number): Promise<Float32Array>;
+  dispose(): void | Promise<void>;
+}
+
+/** The MLP's parameters in webgrad's (PyTorch's) layout: Linear weight [out, in]. */
+export interface MlpParams {
+  w1: Float32Array; b1: Float32Array; g1: Float32Array; be1: Float32Array;
+  w2: Float32Array; b2: Float32Array; g2: Float32Array; be2: Float32Array;
+  w3: Float32Array; b3: Float32Array;
+}
+
+export interface MlpSpec {
+  batch: number;
+  sizes: readonly [number, number, number, number]; // 784, 512, 512, 10
+  dropout: number;
+  lr: number;
+  momentum: number;
+  eps: number;
+  bnMomentum: number;
+}
+
+export interface MlpData {
+  x: Float32Array; // [batch, 784]
+  labels: Int32Array; // [batch]
+}
+
+export interface MlpModel {
+  /** k training steps on the stored batch, then the last step's loss read back. */
+  steps(k: number): Promise<number>;
+  /** The current parameters (read back; not timed). */
+  params(): Promise<MlpParams>;
+  /** How the step is written, for the report. */
+  readonly how: string;
+  dispose(): void | Promise<void>;
+}
+
+export interface Peer {
+  readonly id: PeerId;
+  readonly label: string;
+  /** Library version(s), e.g. "@tensorflow/tfjs-core 4.22.0 + tfjs-backend-webgpu 4.22.0". */
+  readonly version: string;
+  /** True when the peer runs on the CPU (no GPU adapter involved). */
+  readonly cpu: boolean;
+  /** Brings the library up on WebGPU (throws with a reason when it cannot). */
+  init(): Promise<void>;
+  /** The adapter the library's device came from, as it reports it (if it can say). */
+  adapterInfo?(): string | null;
+  /** Largest matmul size worth running (e.g. the CPU reference stops at 1024). */
+  readonly maxMatmul?: number;
+  matmul?(n: number, a: Float32Array, b: Float32Array): Promise<OpCase>;
+  relu?(x: Float32Array): Promise<OpCase>;
+  /** add of two 4-element tensors; run(1) returns their sum. */
+  tinyAdd?(a: Float32Array, b: Float32Array): Promise<OpCase>;
+  mlp?(spec: MlpSpec, init: MlpParams, data: MlpData): Promise<MlpModel>;
+  /** Free-form notes for the report (flags changed, fallbacks taken). */
+  notes?(): string[];
+  destroy?(): void | Promise<void>;
+}
