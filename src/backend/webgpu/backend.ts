@@ -82,7 +82,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   // ---- checks and allocation (KernelContext) ----
 
   private check(): void {
-    if (this.destroyed) throw new Error('webgpu: this backend was destroyed; create a new one with WebGPUBackend.create()');
+    if (this.destroyed) throw new Error('webgpu: this backend was destroyed; call `await init({ backend: \'webgpu\' })` for a fresh device');
     this.health.check();
   }
 

@@ -53,7 +53,7 @@ export class DeviceHealth {
     if (this.lost) {
       throw new Error(
         `webgpu: the device was lost (reason: ${this.lost.reason}${this.lost.message ? `; ${this.lost.message}` : ''}); ` +
-          `every call on this backend fails now; create a new one with WebGPUBackend.create()`,
+          `every call on this backend and its tensors fails now; call \`await init({ backend: 'webgpu' })\` for a fresh device (and reload from a checkpoint)`,
       );
     }
     const e = this.lastError;
