@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// The `webgrad` command. Runs the compiled CLI when built (dist/), else the TypeScript source via tsx.
+// The `webgrad` command. In a checkout (src/ present) it runs the TypeScript source through tsx, so
+// a stale dist/ can never shadow the code; an installed package runs the compiled dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'src', 'cli', 'main.js');
+const source = join(root, 'src', 'cli', 'main.ts');
 let mod;
-if (existsSync(built)) {
-  mod = await import(pathToFileURL(built).href);
-} else {
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  mod = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  mod = await import(pathToFileURL(source).href);
+} else {
+  mod = await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href);
 }
 try {
   process.exitCode = await mod.main(process.argv.slice(2));

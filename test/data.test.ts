@@ -144,6 +144,22 @@ describe('readIdxFile', () => {
     expect(Array.from(plain.data)).toEqual(Array.from(gz.data));
   });
 
+  it('reads i8 files (signed bytes) from disk, plain and gzipped', () => {
+    // readFileSync and gunzipSync return Node Buffers, whose slice() is a view: the parser must
+    // not reinterpret the whole underlying ArrayBuffer.
+    const dir = freshDir();
+    const bytes = idx('u8', [4], [0, 1, 0x7f, 0xff]);
+    bytes[2] = 0x09; // i8
+    writeFileSync(join(dir, 's-idx1-i8'), bytes);
+    writeFileSync(join(dir, 's-idx1-i8.gz'), gzipSync(bytes));
+    for (const name of ['s-idx1-i8', 's-idx1-i8.gz']) {
+      const r = readIdxFile(join(dir, name));
+      expect(r.data, name).toBeInstanceOf(Int8Array);
+      expect(Array.from(r.data), name).toEqual([0, 1, 127, -1]);
+    }
+    expect(Array.from(parseIdx(Buffer.from(bytes)).data)).toEqual([0, 1, 127, -1]);
+  });
+
   it('names the file when it is missing, or gzipped but truncated', () => {
     const dir = freshDir();
     expectRefused(() => readIdxFile(join(dir, 'nope')), 'file not found', join(dir, 'nope'));

@@ -126,6 +126,21 @@ describe('safetensors encode/decode', () => {
     expect(Array.from(a.data)).toEqual([7, 8]);
   });
 
+  it('decodes a Node Buffer (what readFileSync returns) to the right tensors', () => {
+    // Buffer#slice is a view, not a copy, so `new Float32Array(bytes.slice(a, b).buffer)` would see
+    // the whole underlying ArrayBuffer (the file, or Node's shared allocation pool).
+    const file = encodeSafetensors(arrays([
+      ['a', { dtype: 'float32', shape: [2], data: Float32Array.of(1, 2) }],
+      ['b', { dtype: 'int32', shape: [3], data: Int32Array.of(3, 4, 5) }],
+    ]));
+    for (const buf of [Buffer.from(file), Buffer.concat([Buffer.alloc(8), Buffer.from(file)]).subarray(8)]) {
+      const out = decodeSafetensors(buf).arrays;
+      expect(out.get('a')!.data.length).toBe(2);
+      expect(Array.from(out.get('a')!.data)).toEqual([1, 2]);
+      expect(Array.from(out.get('b')!.data)).toEqual([3, 4, 5]);
+    }
+  });
+
   it('pads the header with spaces so the data starts 8-byte aligned', () => {
     for (let nameLen = 1; nameLen <= 9; nameLen++) {
       const name = 'x'.repeat(nameLen);

@@ -144,6 +144,23 @@ describe('resume from a checkpoint equals an uninterrupted run', () => {
   }
 });
 
+describe('resume restores the history exactly', () => {
+  it('the restored history equals the uninterrupted one, health reports included (NaN fields stay numbers)', async () => {
+    const first = new Trainer(config(), DATA, 'cpu');
+    await first.runEpoch();
+    const original = first.history.map((m) => metrics(m));
+    // The head layer has no ReLU after it: its deadFraction is NaN, a number.
+    expect(Number.isNaN(original[0]!.health!.layers[1]!.deadFraction)).toBe(true);
+    const bytes = await encodeCheckpoint(first);
+    first.dispose();
+    const resumed = new Trainer(config(), DATA, 'cpu');
+    restoreCheckpoint(resumed, bytes, 'ckpt');
+    expect(resumed.history.map((m) => metrics(m))).toEqual(original);
+    expect(typeof resumed.history[0]!.health!.layers[1]!.deadFraction).toBe('number');
+    resumed.dispose();
+  });
+});
+
 describe('checkpoints that do not fit or are corrupt are refused before anything changes', () => {
   async function snapshotAll(t: Trainer) {
     return { s: await state(t), epoch: t.epoch, history: JSON.stringify(t.history), seed: engine.seed, offset: engine.randomOffset };
@@ -216,6 +233,28 @@ describe('a non-finite loss stops training', () => {
     await expectRejects(t.runEpoch(), NonFiniteLossError, /loss became (NaN|Infinity|-Infinity) during epoch 1 \(lr 1000000\)/);
     expect(t.epoch).toBe(0);
     t.dispose();
+  });
+});
+
+describe('a batch size larger than the training set', () => {
+  it('is refused with a message about the batch size, not reported as a NaN loss', async () => {
+    // With dropLast and batchSize > n an epoch has no step at all; the loss is 0/0.
+    let caught: unknown = null;
+    try {
+      const t = new Trainer(config({ batchSize: 1000 }), DATA, 'cpu');
+      try {
+        await t.runEpoch();
+      } finally {
+        t.dispose();
+      }
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(WebgradError);
+    expect(caught).not.toBeInstanceOf(NonFiniteLossError);
+    expect((caught as Error).message).toMatch(/batch/i);
+    expect((caught as Error).message).toMatch(/1000/);
+    expect((caught as Error).message).toMatch(/640/);
   });
 });
 
@@ -325,6 +364,25 @@ describe('GradientHealthMonitor', () => {
       expect(Number.isNaN(r.layers[0]!.gradNorm)).toBe(true); // no gradient yet
       expect(m.training).toBe(true);
       x.dispose();
+      monitor.dispose();
+      m.dispose();
+    }
+  });
+
+  it('gradient norms are accurate for tiny and huge (finite) gradients (no float32 underflow/overflow of the squares)', async () => {
+    // sqrt(sum(x²)) in float32 turns 1e-25 into 0 and 1e20 into Infinity although both norms are
+    // ordinary float32 numbers; a scaled norm (as hypot/BLAS nrm2 do) gets them right.
+    for (const v of [1e-25, 1e20]) {
+      const m = model(0);
+      const first = m.at(0) as Linear;
+      const head = m.at(2) as Linear;
+      first.weight.grad = full([4, 3], v);
+      head.weight.grad = full([2, 4], 1);
+      const monitor = new GradientHealthMonitor(m);
+      const r = await monitor.record(1);
+      const expected = Math.sqrt(12) * v;
+      expect(r.layers[0]!.gradNorm / expected, `gradNorm for elements ${v}`).toBeCloseTo(1, 4);
+      expect(r.firstToLastRatio / (expected / Math.sqrt(8))).toBeCloseTo(1, 4);
       monitor.dispose();
       m.dispose();
     }

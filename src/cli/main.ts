@@ -51,7 +51,19 @@ function positiveInt(name: string, v: string | undefined, fallback: number): num
 }
 
 export function parseTrainArgs(argv: string[]): CliOptions | null {
-  const { values } = parseArgs({
+  let parsed: ReturnType<typeof parseArgsStrict>;
+  try {
+    parsed = parseArgsStrict(argv);
+  } catch (e) {
+    // Node's own parser errors (unknown option, missing value) are user mistakes, not crashes.
+    throw new WebgradError(`train: ${e instanceof Error ? e.message : String(e)} (see --help)`);
+  }
+  const values = parsed.values;
+  return buildOptions(values);
+}
+
+function parseArgsStrict(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
@@ -62,6 +74,9 @@ export function parseTrainArgs(argv: string[]): CliOptions | null {
     },
     strict: true,
   });
+}
+
+function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): CliOptions | null {
   if (values.help) return null;
   const optimizer = values.optimizer ?? 'adam';
   if (optimizer !== 'adam' && optimizer !== 'sgd') throw new WebgradError(`train: --optimizer must be adam or sgd, got '${optimizer}'`);

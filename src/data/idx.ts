@@ -41,7 +41,7 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
     case 'u8':
       return { dims, data: bytes.slice(body, expected) };
     case 'i8':
-      return { dims, data: new Int8Array(bytes.slice(body, expected).buffer) };
+      return { dims, data: new Int8Array(bytes.buffer, bytes.byteOffset + body, count).slice() };
     default: {
       // Multi-byte values are big-endian in IDX.
       const read = { i16: (o: number) => view.getInt16(o, false), i32: (o: number) => view.getInt32(o, false), f32: (o: number) => view.getFloat32(o, false), f64: (o: number) => view.getFloat64(o, false) }[type.name as 'i16']!;

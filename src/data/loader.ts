@@ -9,6 +9,9 @@ import type { Tensor } from '../tensor.js';
 import type { BackendName } from '../backend/types.js';
 import { fail } from '../errors.js';
 
+/** Where shuffles start in a seed's Philox stream. */
+export const SHUFFLE_STREAM_OFFSET = 2 ** 50;
+
 /** A Fisher–Yates permutation of [0, n) from Philox words of (seed, offset). */
 export function seededPermutation(n: number, seed: number, offset: number): Int32Array {
   const perm = Int32Array.from({ length: n }, (_, i) => i);
@@ -40,8 +43,9 @@ export interface BatchOptions {
 /** The batches of one epoch (tensors created lazily, one batch at a time; the caller disposes them). */
 export function* batches(d: Dataset, epoch: number, o: BatchOptions): Generator<Batch> {
   if (!Number.isInteger(o.batchSize) || o.batchSize <= 0) fail('batches', `batchSize must be a positive integer, got ${o.batchSize}`);
-  // Each epoch reads its own disjoint range of the (seed) stream.
-  const order = o.shuffle ? seededPermutation(d.n, o.seed, epoch * d.n) : Int32Array.from({ length: d.n }, (_, i) => i);
+  // Each epoch reads its own range of the seed's stream, far above the words that initialisation and
+  // dropout draw from the start of the same seed's stream (2^50 words in), so the two never overlap.
+  const order = o.shuffle ? seededPermutation(d.n, o.seed, SHUFFLE_STREAM_OFFSET + epoch * d.n) : Int32Array.from({ length: d.n }, (_, i) => i);
   const device = o.device ? { device: o.device } : {};
   for (let start = 0; start < d.n; start += o.batchSize) {
     const size = Math.min(o.batchSize, d.n - start);

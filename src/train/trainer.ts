@@ -75,6 +75,10 @@ export class Trainer {
     readonly data: { train: Dataset; test: Dataset },
     readonly device: BackendName,
   ) {
+    if (!Number.isInteger(config.batchSize) || config.batchSize <= 0) throw new WebgradError(`train: batchSize must be a positive integer, got ${config.batchSize}`);
+    if (config.batchSize > data.train.n) {
+      throw new WebgradError(`train: batchSize ${config.batchSize} is larger than the ${data.train.n} training examples (the last incomplete batch is dropped, so an epoch would have no step)`);
+    }
     manualSeed(config.seed);
     const prev = engine.defaultBackend;
     engine.defaultBackend = device;
