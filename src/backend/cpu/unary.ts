@@ -35,7 +35,8 @@ export const UNARY: { [K in UnaryOp]: (x: number, p: number) => number } = {
   // 0.5·x·(1 + erf(x/√2)) written as 0.5·x·erfc(−x/√2): the same value, without the cancellation
   // of 1 + erf for very negative x.
   gelu: (x) => 0.5 * x * erfc(-x / Math.SQRT2),
-  geluTanh: (x) => 0.5 * x * (1 + Math.tanh(GELU_TANH_C * (x + GELU_TANH_K * x * x * x))),
+  // 0.5·x·(1 + tanh u) = x·σ(2u): the same function without the cancellation of 1 + tanh u ≈ 0 for x ≲ −5.
+  geluTanh: (x) => x * sigmoid(2 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x)),
   softplus: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
   powScalar: (x, p) => Math.pow(x, p),
   addScalar: (x, p) => x + p,
@@ -89,14 +90,14 @@ export const ACTIVATION_DERIVATIVE: { [K in ActivationGradOp]: (x: number, p: nu
   },
   gelu: (x) => normalCdf(x) + x * normalPdf(x),
   geluTanh: (x) => {
-    // f = 0.5·x·(1 + tanh u), u = c·(x + k·x³)  ⇒  f' = 0.5·(1 + tanh u) + 0.5·x·sech²u·c·(1 + 3k·x²)
-    const t = Math.tanh(GELU_TANH_C * (x + GELU_TANH_K * x * x * x));
-    const sech2 = 1 - t * t;
-    const first = 0.5 * (1 + t);
-    // sech²u is exactly 0 once tanh saturates; skip the product so a huge x·(1 + 3k·x²) cannot
-    // turn 0·∞ into NaN.
-    if (sech2 === 0) return first;
-    return first + 0.5 * x * sech2 * GELU_TANH_C * (1 + 3 * GELU_TANH_K * x * x);
+    // f = x·σ(2u), u = c·(x + k·x³)  ⇒  f' = σ(2u) + 2x·σ(2u)·σ(−2u)·c·(1 + 3k·x²)
+    // (the σ forms avoid the cancellation in 1 + tanh u and 1 − tanh²u for very negative x).
+    const u2 = 2 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x);
+    const s = sigmoid(u2);
+    const bell = s * sigmoid(-u2);
+    // bell is exactly 0 once σ saturates; skip the product so a huge x·(1 + 3k·x²) cannot turn 0·∞ into NaN.
+    if (bell === 0) return s;
+    return s + 2 * x * bell * GELU_TANH_C * (1 + 3 * GELU_TANH_K * x * x);
   },
   softplus: (x) => sigmoid(x),
 };
