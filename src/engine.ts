@@ -81,4 +81,5 @@ export function popScope(frame: ScopeFrame, kept: Set<Tensor>): void {
 /** Turns debug mode on or off (leak warnings for tensors collected without dispose()). */
 export function setDebug(on: boolean): void {
   engine.debug = on;
+  for (const b of engine.backends.values()) b.setDebug?.(on);
 }

@@ -29,7 +29,7 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   }
   try {
     const { WebGPUBackend } = await import('./backend/webgpu/backend.js');
-    const gpu = await WebGPUBackend.create();
+    const gpu = await WebGPUBackend.create({ errorScopes: engine.debug });
     engine.backends.set('webgpu', gpu);
     engine.defaultBackend = 'webgpu';
     return { backend: 'webgpu', adapter: gpu.adapterInfo, fallbackReason: null };

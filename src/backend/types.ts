@@ -88,6 +88,8 @@ export interface Backend extends TrainingKernels {
   memoryStats(): BackendMemoryStats;
   /** Submits pending work (no-op where work is synchronous). */
   flush(): void;
+  /** Debug mode on or off (extra validation where a backend has any). */
+  setDebug?(on: boolean): void;
 
   // ---- kernels ----
   fill(length: number, value: number, dtype: DType): Storage;

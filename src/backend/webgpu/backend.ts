@@ -170,6 +170,11 @@ export class WebGPUBackend implements Backend, KernelContext {
     };
   }
 
+  /** Debug mode: validation error scopes around each submit (see Batcher.errorScopes). */
+  setDebug(on: boolean): void {
+    this.batcher.errorScopes = on;
+  }
+
   /** Submits, dispatch and pipeline counts (for tests and benchmarks). */
   stats(): WebGPUStats {
     return { ...this.batcher.stats, pipelinesCreated: this.pipelines.pipelinesCreated };

@@ -18,15 +18,27 @@ function groups(n: number): number {
   return Math.ceil(n / WG_1D);
 }
 
+/** Whether a length runs through the vec4 form of the elementwise kernels (see shaders/elementwise.ts). */
+function useVec4(length: number): boolean {
+  return length % 4 === 0;
+}
+
+/** Invocations for `length` elements: one per vec4, or one per element. */
+function width(length: number): { vec4: boolean; count: number } {
+  const vec4 = useVec4(length);
+  return { vec4, count: vec4 ? length / 4 : length };
+}
+
 export function fill(ctx: KernelContext, length: number, value: number, dtype: DType): GpuStorage {
   const t = wgslType(dtype);
   const out = ctx.output(length, dtype, 'fill');
   if (length === 0) return out;
-  const kernel = ctx.pipelines.get(`fill:${t}`, 0, () => fillShader(t));
+  const w = width(length);
+  const kernel = ctx.pipelines.get(`fill:${t}:${w.vec4 ? 'v4' : 's'}`, 0, () => fillShader(t, w.vec4));
   const p = new Params(2);
-  p.u32[0] = length;
+  p.u32[0] = w.count;
   p.u32[1] = scalarBits(value, dtype);
-  ctx.batcher.dispatch('fill', kernel, [out.buffer], p.u32, groups(length));
+  ctx.batcher.dispatch('fill', kernel, [out.buffer], p.u32, groups(w.count));
   return out;
 }
 
@@ -50,11 +62,12 @@ export function unary(ctx: KernelContext, op: UnaryOp, xs: Storage, param: numbe
   if (t === 'i32' && !isInt32UnaryOp(op)) throw new Error(`webgpu: unary op '${op}' is not defined for int32 tensors`);
   const out = ctx.output(x.length, x.dtype, name);
   if (x.length === 0) return out;
-  const kernel = ctx.pipelines.get(`unary:${op}:${t}`, 1, () => unaryShader(op, t));
+  const w = width(x.length);
+  const kernel = ctx.pipelines.get(`unary:${op}:${t}:${w.vec4 ? 'v4' : 's'}`, 1, () => unaryShader(op, t, w.vec4));
   const p = new Params(2);
-  p.u32[0] = x.length;
+  p.u32[0] = w.count;
   p.u32[1] = scalarBits(param, x.dtype);
-  ctx.batcher.dispatch(name, kernel, [x.buffer, out.buffer], p.u32, groups(x.length));
+  ctx.batcher.dispatch(name, kernel, [x.buffer, out.buffer], p.u32, groups(w.count));
   return out;
 }
 
@@ -66,11 +79,12 @@ export function activationGrad(ctx: KernelContext, op: ActivationGradOp, xs: Sto
   if (x.length !== dy.length) throw new Error(`webgpu: ${name}: x has ${x.length} elements but dy has ${dy.length}`);
   const out = ctx.output(x.length, 'float32', name);
   if (x.length === 0) return out;
-  const kernel = ctx.pipelines.get(`actgrad:${op}`, 2, () => activationGradShader(op));
+  const w = width(x.length);
+  const kernel = ctx.pipelines.get(`actgrad:${op}:${w.vec4 ? 'v4' : 's'}`, 2, () => activationGradShader(op, w.vec4));
   const p = new Params(2);
-  p.u32[0] = x.length;
+  p.u32[0] = w.count;
   p.u32[1] = scalarBits(param, 'float32');
-  ctx.batcher.dispatch(name, kernel, [x.buffer, dy.buffer, out.buffer], p.u32, groups(x.length));
+  ctx.batcher.dispatch(name, kernel, [x.buffer, dy.buffer, out.buffer], p.u32, groups(w.count));
   return out;
 }
 
@@ -152,10 +166,12 @@ export function binary(
   const bMode = modeOf(c.sb, c.shape);
   const strided = aMode === 'strided' || bMode === 'strided';
   const rank = strided ? c.shape.length : 0;
-  const kernel = ctx.pipelines.get(`binary:${op}:${t}:${aMode}:${bMode}:${rank}`, 2, () => binaryShader(op, t, aMode, bMode, rank));
+  const vec4 = !strided && useVec4(n);
+  const count = vec4 ? n / 4 : n;
+  const kernel = ctx.pipelines.get(`binary:${op}:${t}:${aMode}:${bMode}:${rank}:${vec4 ? 'v4' : 's'}`, 2, () => binaryShader(op, t, aMode, bMode, rank, vec4));
   const slots = Math.max(1, Math.ceil(rank / 4)) * 4;
   const p = new Params(strided ? 4 + 3 * slots : 2);
-  p.u32[0] = n;
+  p.u32[0] = count;
   p.u32[1] = rank;
   if (strided) {
     for (let d = 0; d < rank; d++) {
@@ -164,6 +180,6 @@ export function binary(
       p.u32[4 + 2 * slots + d] = c.sb[d]!;
     }
   }
-  ctx.batcher.dispatch(name, kernel, [a.buffer, b.buffer, out.buffer], p.u32, groups(n));
+  ctx.batcher.dispatch(name, kernel, [a.buffer, b.buffer, out.buffer], p.u32, groups(count));
   return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Compute pipelines cached by key, shader modules by source string, and the explicit layouts every
- * kernel shares: binding 0 is the kernel's uniform parameters (a dynamic-offset slot in the
+ * kernel shares: binding 0 is the kernel's uniform parameters (a slot in the
  * batcher's arena), bindings 1..inputs are read-only storage, binding inputs+1 is the output.
  */
 
@@ -35,7 +35,7 @@ export class PipelineCache {
     const cached = this.layouts[inputs];
     if (cached) return cached;
     const entries: GPUBindGroupLayoutEntry[] = [
-      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
     ];
     for (let i = 0; i < inputs; i++) {
       entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });

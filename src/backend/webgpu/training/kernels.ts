@@ -3,7 +3,7 @@
  * writable bindings (in-place optimizer states, kernels with two outputs).
  *
  * PipelineCache's layouts have one writable binding (the output, last). Kernels here that need
- * more use `multiOutputKernel`: binding 0 the uniform slot (dynamic offset, as everywhere),
+ * more use `multiOutputKernel`: binding 0 the uniform slot (as everywhere),
  * bindings 1..inputs read-only storage, then `outputs` read_write storage bindings; buffers are
  * passed to Batcher.dispatch in that order. Layouts and pipelines are cached per PipelineCache (so
  * per device) and counted in its pipelinesCreated. Layout ids start at 256, away from the
@@ -37,7 +37,7 @@ function multiOutputLayout(ctx: KernelContext, inputs: number, outputs: number):
   const hit = cache.layouts.get(lkey);
   if (hit) return hit;
   const entries: GPUBindGroupLayoutEntry[] = [
-    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
   ];
   for (let i = 0; i < inputs; i++) {
     entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
