@@ -2,7 +2,10 @@
  * Shared pieces of the harness: bringing up Dawn with a `navigator.gpu` the peers can use, recording
  * which adapter each library was handed, seeded host data, timing statistics and timeouts.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import { join } from 'node:path';
 
 // ---- WebGPU in Node ----
 
@@ -143,4 +146,19 @@ export function errorMessage(e: unknown): string {
 
 export function now(): number {
   return performance.now();
+}
+
+/** An installed package's version, from its package.json (found on the module search path). */
+export function packageVersion(name: string): string {
+  const require = createRequire(import.meta.url);
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const file = join(dir, name, 'package.json');
+    if (!existsSync(file)) continue;
+    try {
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? '?';
+    } catch {
+      return '?';
+    }
+  }
+  return '?';
 }

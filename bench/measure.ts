@@ -1,13 +1,16 @@
 /**
- * The timing loop shared by the workloads: warm-up, choosing how many operations one timed
- * repetition holds, then the timed repetitions. Every repetition ends with a readback (the peer's
- * `run(k)` contract), so work still queued on the GPU is inside the time.
+ * The timing loop shared by the workloads. For one case (one row of the table) every peer first
+ * prepares its inputs and passes its correctness check; then each is warmed up, which also tells how
+ * many operations (k) one timed repetition should hold; then the timed repetitions run round-robin
+ * across the peers (rotating who goes first), so a load spike on a shared machine hits all of them
+ * rather than one. Every repetition ends with a readback (the peer's `run(k)` contract), so work
+ * still queued on the GPU is inside the time.
  */
-import { clamp, median, now, withTimeout } from './common.js';
+import { clamp, errorMessage, median, now, TimeoutError, withTimeout } from './common.js';
 import type { Entry } from './report.js';
 
 export interface MeasureOptions {
-  /** Untimed calls of run(1) before timing (the first pays pipeline compilation). */
+  /** Untimed calls of run(1) before timing (after the check's own call). */
   warmup: number;
   /** Timed repetitions wanted. */
   reps: number;
@@ -16,10 +19,16 @@ export interface MeasureOptions {
   /** Aim for repetitions of about this long: k = round(targetMs / time of one op). */
   targetMs: number;
   maxK: number;
-  /** Time budget for the timed part of this case; repetitions are cut (to minReps) to fit it. */
+  /** Time budget per peer for the timed part of a case; repetitions are cut (to minReps) to fit. */
   budgetMs: number;
-  /** Per call of run(); a call that takes longer fails the case. */
+  /** Per call of run(1); a call that takes longer fails that peer's case. */
   timeoutMs: number;
+}
+
+export interface Contender {
+  key: string;
+  label: string;
+  run(k: number): Promise<unknown>;
 }
 
 export interface Measurement {
@@ -29,23 +38,51 @@ export interface Measurement {
   warmupMs: number[];
 }
 
-export async function measure<T>(label: string, run: (k: number) => Promise<T>, o: MeasureOptions): Promise<Measurement> {
-  const warmupMs: number[] = [];
-  for (let i = 0; i < Math.max(1, o.warmup); i++) {
-    const t0 = now();
-    await withTimeout(run(1), o.timeoutMs, `${label} (warm-up)`);
-    warmupMs.push(now() - t0);
+export type Outcome = { ok: true; m: Measurement } | { ok: false; reason: string };
+
+function reasonOf(e: unknown): string {
+  return (e instanceof TimeoutError ? 'timeout: ' : '') + errorMessage(e);
+}
+
+export async function measureInterleaved(contenders: Contender[], o: MeasureOptions): Promise<Map<string, Outcome>> {
+  const out = new Map<string, Outcome>();
+  const live: { c: Contender; k: number; reps: number; m: Measurement }[] = [];
+  for (const c of contenders) {
+    try {
+      const warmupMs: number[] = [];
+      for (let i = 0; i < Math.max(1, o.warmup); i++) {
+        const t0 = now();
+        await withTimeout(c.run(1), o.timeoutMs, `${c.label} (warm-up)`);
+        warmupMs.push(now() - t0);
+      }
+      const one = Math.min(...warmupMs);
+      const k = clamp(Math.round(o.targetMs / Math.max(one, 1e-3)), 1, o.maxK);
+      // Each peer gets its own number of repetitions: a slow one (the CPU reference) is cut to fit
+      // the budget without cutting the others.
+      const reps = clamp(Math.floor(o.budgetMs / Math.max(one * k, 1e-3)), o.minReps, o.reps);
+      live.push({ c, k, reps, m: { k, perOpMs: [], warmupMs } });
+    } catch (e) {
+      out.set(c.key, { ok: false, reason: reasonOf(e) });
+    }
   }
-  const one = warmupMs.length > 1 ? Math.min(...warmupMs.slice(1)) : warmupMs[0]!;
-  const k = clamp(Math.round(o.targetMs / Math.max(one, 1e-3)), 1, o.maxK);
-  const reps = clamp(Math.floor(o.budgetMs / Math.max(one * k, 1e-3)), o.minReps, o.reps);
-  const perOpMs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = now();
-    await withTimeout(run(k), o.timeoutMs * k, label);
-    perOpMs.push((now() - t0) / k);
+  const rounds = Math.max(0, ...live.map((l) => l.reps));
+  const failed = new Set<string>();
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < live.length; j++) {
+      const l = live[(r + j) % live.length]!;
+      if (failed.has(l.c.key) || l.m.perOpMs.length >= l.reps) continue;
+      try {
+        const t0 = now();
+        await withTimeout(l.c.run(l.k), o.timeoutMs * l.k, l.c.label);
+        l.m.perOpMs.push((now() - t0) / l.k);
+      } catch (e) {
+        failed.add(l.c.key);
+        out.set(l.c.key, { ok: false, reason: reasonOf(e) });
+      }
+    }
   }
-  return { k, perOpMs, warmupMs };
+  for (const l of live) if (!failed.has(l.c.key)) out.set(l.c.key, { ok: true, m: l.m });
+  return out;
 }
 
 /** Fills an entry's timing fields from a measurement; `value` converts ms per op to the row's unit. */

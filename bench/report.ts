@@ -67,7 +67,7 @@ export interface RunReport {
   date: string;
   command: string;
   flags: Record<string, unknown>;
-  machine: { cpuModel: string; cores: number; memoryGiB: number; platform: string; arch: string; hostname?: string };
+  machine: { cpuModel: string; cores: number; memoryGiB: number; platform: string; arch: string; loadAverage: { start: number[]; end: number[] } };
   node: string;
   adapter: { name: string; perLibrary: { library: string; name: string }[]; allSame: boolean };
   versions: Record<string, string>;
@@ -79,7 +79,49 @@ export interface RunReport {
   totalSeconds?: number;
 }
 
-export const PEER_ORDER: PeerId[] = ['webgrad', 'webgrad-cpu', 'tfjs', 'jaxjs', 'raw-webgpu'];
+export const PEER_ORDER: PeerId[] = ['webgrad', 'webgrad-cpu', 'tfjs', 'jaxjs', 'raw-webgpu', 'pytorch'];
+
+/** The JSON bench/torch_matmul.py writes (an external peer's figures, merged with --external). */
+export interface ExternalResults {
+  id?: string;
+  label?: string;
+  version?: string;
+  adapter?: string;
+  status?: 'ok' | 'failed';
+  reason?: string;
+  rows?: (Partial<Entry> & { workload: string; case: string; error?: string })[];
+}
+
+/** Adds an external peer's entries to the matching rows (same workload and case). */
+export function mergeExternal(rows: Row[], ext: ExternalResults, source: string): PeerInfo {
+  const id: PeerId = 'pytorch';
+  const info: PeerInfo = {
+    id,
+    label: ext.label ?? 'PyTorch',
+    version: ext.version ?? '?',
+    status: ext.status === 'ok' ? 'ok' : 'failed',
+    adapter: ext.adapter ?? null,
+    notes: [`measured outside this process by bench/torch_matmul.py (${source}); its ratios are computed here against this run's webgrad figures`],
+  };
+  if (ext.status !== 'ok') info.reason = ext.reason ?? 'no status in its results file';
+  const workloads = new Set((ext.rows ?? []).map((r) => r.workload));
+  for (const row of rows) {
+    const r = (ext.rows ?? []).find((x) => x.workload === row.workload && x.case === row.case);
+    if (ext.status !== 'ok') {
+      row.entries[id] = workloads.has(row.workload) || row.workload === 'matmul' ? { status: 'failed', reason: info.reason ?? 'failed' } : { status: 'n/a' };
+    } else if (!r) {
+      row.entries[id] = { status: 'n/a' };
+    } else if (r.error) {
+      row.entries[id] = { status: 'failed', reason: r.error };
+    } else if (r.check && !r.check.ok) {
+      row.entries[id] = { status: 'wrong', check: r.check };
+    } else {
+      const { workload: _w, case: _c, error: _e, ...entry } = r;
+      row.entries[id] = { ...entry, status: 'ok' };
+    }
+  }
+  return info;
+}
 
 /** Ratio of each peer's speed to webgrad's (WebGPU) in the same row. */
 export function computeRatios(rows: Row[]): void {
@@ -131,7 +173,8 @@ export function renderMarkdown(r: RunReport): string {
   };
   lines.push(`# webgrad benchmark: ${r.date}`, '');
   lines.push(`- adapter: **${r.adapter.name}**${r.adapter.allSame ? ' (every library got this same adapter)' : ' (**libraries got different adapters**, see below)'}`);
-  lines.push(`- machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.platform}-${r.machine.arch}`);
+  const la = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
+  lines.push(`- machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.platform}-${r.machine.arch}; load average (1/5/15 min) ${la(r.machine.loadAverage.start)} at start, ${la(r.machine.loadAverage.end)} at end`);
   lines.push(`- node ${r.node}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`- command: \`${r.command}\`${r.totalSeconds !== undefined ? `, ran ${r.totalSeconds.toFixed(0)} s` : ''}`);
   lines.push('');

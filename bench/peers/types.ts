@@ -9,7 +9,8 @@
  * so work queued on the GPU is included in the time.
  */
 
-export type PeerId = 'webgrad' | 'webgrad-cpu' | 'tfjs' | 'jaxjs' | 'raw-webgpu';
+/** 'pytorch' is external: measured by bench/torch_matmul.py and merged with --external. */
+export type PeerId = 'webgrad' | 'webgrad-cpu' | 'tfjs' | 'jaxjs' | 'raw-webgpu' | 'pytorch';
 
 /** A prepared case: inputs already live on the peer's device, nothing timed yet. */
 export interface OpCase {
@@ -47,6 +48,8 @@ export interface MlpModel {
   params(): Promise<MlpParams>;
   /** How the step is written, for the report. */
   readonly how: string;
+  /** Optional breakdown of a step (webgrad: backend stats and time per part). */
+  profile?(n: number): Promise<unknown>;
   dispose(): void | Promise<void>;
 }
 
