@@ -256,3 +256,67 @@ ${main1d(`  if (i >= P.total) { return; }
   let k = ${g} * rstd / P.n;
   out[i] = k * (P.n * DY[i] - DB[j] - xhat * DG[j]);`)}`;
 }
+
+/**
+ * The column-loop forms: one invocation per column walks its n rows (adjacent invocations read
+ * adjacent addresses of each row). No workgroup memory and no barriers, which is what CPU-based
+ * drivers want: on SwiftShader the tree kernels above took 18-22 ms for [128, 512] and these well
+ * under 1 ms. Used for moderate n on software adapters (the host chooses). Sums are two-level
+ * (blocks of 64 rows, then the block sums), so rounding grows like (64 + n/64)·eps, not n·eps.
+ */
+function blockedColumnSum(accs: { name: string; term: string }[], prelude = ''): string {
+  const decl = accs.map((a) => `  var ${a.name} = 0.0;`).join('\n');
+  const inner = accs.map((a) => `b_${a.name} = b_${a.name} + ${a.term};`).join(' ');
+  return `${decl}
+  for (var r0 = 0u; r0 < P.n; r0 = r0 + 64u) {
+    ${accs.map((a) => `var b_${a.name} = 0.0;`).join(' ')}
+    for (var r = r0; r < min(r0 + 64u, P.n); r = r + 1u) {
+      let e = r * P.c + i;${prelude}
+      ${inner}
+    }
+    ${accs.map((a) => `${a.name} = ${a.name} + b_${a.name};`).join(' ')}
+  }`;
+}
+
+export function bnStatsColumnShader(): string {
+  return `
+struct Params { n: u32, c: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> MEAN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> VAR: array<f32>;
+${main1d(`  if (i >= P.c) { return; }
+${blockedColumnSum([{ name: 's', term: 'X[e]' }])}
+  let mean = s / f32(P.n);
+${blockedColumnSum([{ name: 'm2', term: '(X[e] - mean) * (X[e] - mean)' }])}
+  MEAN[i] = mean;
+  VAR[i] = m2 / f32(P.n);`, 64)}`;
+}
+
+/** dgamma, dbeta and dx for one column per invocation (see bnStatsColumnShader). */
+export function bnBackwardColumnShader(gamma: boolean): string {
+  const g = gamma ? '@group(0) @binding(5) var<storage, read> GAMMA: array<f32>;\n' : '';
+  const o = gamma ? 6 : 5;
+  return `
+struct Params { n: u32, c: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read> MEAN: array<f32>;
+@group(0) @binding(4) var<storage, read> VAR: array<f32>;
+${g}@group(0) @binding(${o}) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(${o + 1}) var<storage, read_write> DGAMMA: array<f32>;
+@group(0) @binding(${o + 2}) var<storage, read_write> DBETA: array<f32>;
+${main1d(`  if (i >= P.c) { return; }
+  let mean = MEAN[i];
+  let rstd = inverseSqrt(VAR[i] + P.eps);
+${blockedColumnSum([{ name: 'sdy', term: 'dy' }, { name: 'sdyx', term: 'dy * (X[e] - mean) * rstd' }], '\n      let dy = DY[e];')}
+  DGAMMA[i] = sdyx;
+  DBETA[i] = sdy;
+  let nf = f32(P.n);
+  let k = ${gamma ? 'GAMMA[i]' : '1.0'} * rstd / nf;
+  for (var r = 0u; r < P.n; r = r + 1u) {
+    let e = r * P.c + i;
+    DX[e] = k * (nf * DY[e] - sdy - (X[e] - mean) * rstd * sdyx);
+  }`, 64)}`;
+}

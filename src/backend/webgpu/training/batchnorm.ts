@@ -8,7 +8,9 @@
 import {
   BN_WG,
   bnApplyShader,
+  bnBackwardColumnShader,
   bnBackwardDxShader,
+  bnStatsColumnShader,
   bnBackwardFinalizeShader,
   bnBackwardPartialShader,
   bnStatsFinalizeShader,
@@ -53,6 +55,17 @@ export function columnPlan(n: number, c: number): ColumnPlan {
   return { tc, colTiles: Math.ceil(c / tc), chunkRows, chunks, combineTc, combineTiles: Math.ceil(c / combineTc) };
 }
 
+/**
+ * Software adapters (lavapipe, SwiftShader) run the column-loop kernels for batches up to this many
+ * rows: workgroup barriers are costly there, and an in-order sum of up to 4096 float32 terms stays
+ * well inside the tolerances the tree form meets.
+ */
+const COLUMN_LOOP_MAX_ROWS = 4096;
+
+function columnLoop(ctx: KernelContext, n: number): boolean {
+  return ctx.softwareAdapter && n <= COLUMN_LOOP_MAX_ROWS;
+}
+
 function checkShape(op: string, n: number, c: number): void {
   checkCount(op, 'n', n);
   checkCount(op, 'c', c);
@@ -65,6 +78,15 @@ export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: nu
   if (c === 0) return { mean: ctx.output(0, 'float32', name), variance: ctx.output(0, 'float32', name) };
   // As the CPU twin: the statistics of no rows are 0/0.
   if (n === 0) return { mean: fill(ctx, c, Number.NaN, 'float32'), variance: fill(ctx, c, Number.NaN, 'float32') };
+  if (columnLoop(ctx, n)) {
+    const mean = ctx.output(c, 'float32', name);
+    const variance = ctx.output(c, 'float32', name);
+    const p = new Params(2);
+    p.u32.set([n, c]);
+    const kernel = multiOutputKernel(ctx, 'bn-stats-column', 1, 2, bnStatsColumnShader);
+    ctx.batcher.dispatch(name, kernel, [x.buffer, mean.buffer, variance.buffer], p.u32, Math.ceil(c / 64));
+    return { mean, variance };
+  }
   const plan = columnPlan(n, c);
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
   const pp = new Params(5);
@@ -123,6 +145,18 @@ export function batchNormBackward(
   if (n === 0 || c === 0) {
     // Sums over no rows are 0; dx has no elements.
     return { dx: ctx.output(0, 'float32', name), dgamma: fill(ctx, c, 0, 'float32'), dbeta: fill(ctx, c, 0, 'float32') };
+  }
+  if (columnLoop(ctx, n)) {
+    const dx = ctx.output(n * c, 'float32', name);
+    const dgamma = ctx.output(c, 'float32', name);
+    const dbeta = ctx.output(c, 'float32', name);
+    const inputs = gamma ? [x.buffer, dy.buffer, mean.buffer, variance.buffer, gamma.buffer] : [x.buffer, dy.buffer, mean.buffer, variance.buffer];
+    const p = new Params(3);
+    p.u32.set([n, c]);
+    p.f32[2] = eps;
+    const kernel = multiOutputKernel(ctx, `bn-backward-column:${gamma ? 'g' : '-'}`, inputs.length, 3, () => bnBackwardColumnShader(gamma !== null));
+    ctx.batcher.dispatch(name, kernel, [...inputs, dx.buffer, dgamma.buffer, dbeta.buffer], p.u32, Math.ceil(c / 64));
+    return { dx, dgamma, dbeta };
   }
   const plan = columnPlan(n, c);
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
