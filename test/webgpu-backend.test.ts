@@ -28,9 +28,10 @@ import { sizeClass } from '../src/backend/webgpu/buffer-pool.js';
 import { DeviceHealth } from '../src/backend/webgpu/device.js';
 import { philoxWords } from '../src/random/philox.js';
 import { INT32_UNARY_OPS } from '../shaders/elementwise.js';
+import { ARITH, EXACT, TRANS, type Tol } from './helpers/compare.js';
+import { assertClose, f32, i32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
 
 const EPS = 2 ** -23;
-const INT_POISON = 0x7fc00000;
 
 let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
@@ -45,77 +46,11 @@ afterAll(() => {
 
 // ---------------------------------------------------------------- helpers
 
-/** mulberry32: deterministic test data independent of Philox. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { rand, randInt } = testData(0);
+const poison = (n: number, dtype: DType): void => poisonPool(gpu, [n], dtype);
 
-let seedCounter = 1;
-function rand(n: number, lo = -1, hi = 1, specials: readonly number[] = []): Float32Array {
-  const r = prng(seedCounter++ * 7919);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i < specials.length ? specials[i]! : lo + (hi - lo) * r();
-  return out;
-}
-
-function randInt(n: number, lo: number, hi: number): Int32Array {
-  const r = prng(seedCounter++ * 7919);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + Math.floor(r() * (hi - lo + 1));
-  return out;
-}
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-interface Tol {
-  atol: number;
-  rtol: number;
-}
-const EXACT: Tol = { atol: 0, rtol: 0 };
-const ARITH: Tol = { atol: 1e-7, rtol: 4 * EPS };
-const TRANS: Tol = { atol: 2e-6, rtol: 2e-5 };
-
-function assertClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): void {
-  expect(got.length, `${what}: length`).toBe(expected.length);
-  let bad = 0;
-  let first = '';
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!;
-    const g = got[i]!;
-    let ok: boolean;
-    if (Number.isNaN(e)) ok = Number.isNaN(g);
-    else if (!Number.isFinite(e)) ok = g === e;
-    else ok = Number.isFinite(g) && Math.abs(g - e) <= tol.atol + tol.rtol * Math.abs(e);
-    if (!ok) {
-      if (bad === 0) first = `first at ${i}: got ${g}, expected ${e}`;
-      bad++;
-    }
-  }
-  if (bad) throw new Error(`${what}: ${bad} of ${expected.length} elements differ (${first}; atol ${tol.atol}, rtol ${tol.rtol})`);
-}
-
-/** Fills pooled buffers of `n` elements with poison and returns them to the pool. */
-function poison(n: number, dtype: DType): void {
-  if (n === 0) return;
-  const held: Storage[] = [];
-  for (let c = 0; c < 4; c++) held.push(gpu.fill(n, dtype === 'int32' ? INT_POISON : Number.NaN, dtype));
-  for (const s of held) gpu.release(s);
-  gpu.flush();
-}
-
-interface Input {
-  data: TypedArray;
-  dtype: DType;
-}
-const f32 = (data: Float32Array): Input => ({ data, dtype: 'float32' });
-const i32 = (data: Int32Array): Input => ({ data, dtype: 'int32' });
 
 /**
  * Runs `run` on both backends with the same inputs and compares (int32 outputs exactly). Returns the

@@ -14,6 +14,8 @@ import { CpuBackend } from '../src/backend/cpu/backend.js';
 import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation, type SgdStepOptions } from '../src/backend/training-types.js';
 import type { Backend, DType, Storage, TypedArray } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+import { ARITH, EXACT, TRANS, type Tol } from './helpers/compare.js';
+import { assertBitsEqual, assertClose, f32, i32, maxAbs, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
 import { columnPlan } from '../src/backend/webgpu/training/batchnorm.js';
 import { rowMode } from '../src/backend/webgpu/training/softmax.js';
 
@@ -32,104 +34,14 @@ afterAll(() => {
 
 // ---------------------------------------------------------------- helpers
 
-/** mulberry32: deterministic test data independent of Philox. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { rand, randInt } = testData(17);
+const poison = (sizes: readonly number[]): void => poisonPool(gpu, sizes);
 
-let seedCounter = 1;
-function rand(n: number, lo = -1, hi = 1, specials: readonly number[] = []): Float32Array {
-  const r = prng(seedCounter++ * 7919 + 17);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i < specials.length ? specials[i]! : lo + (hi - lo) * r();
-  return out;
-}
-
-function randInt(n: number, lo: number, hi: number): Int32Array {
-  const r = prng(seedCounter++ * 7919 + 17);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + Math.floor(r() * (hi - lo + 1));
-  return out;
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
-
-interface Tol {
-  atol: number;
-  rtol: number;
-}
-const EXACT: Tol = { atol: 0, rtol: 0 };
-const ARITH: Tol = { atol: 1e-7, rtol: 4 * EPS };
-const TRANS: Tol = { atol: 2e-6, rtol: 2e-5 };
 
 /** A float32 sum of k terms of magnitude <= maxTerm (see test/helpers/compare.ts reductionTol). */
 function sumTol(k: number, maxTerm: number, base: Tol = ARITH): Tol {
   return { atol: base.atol + 16 * Math.sqrt(Math.max(1, k)) * EPS * maxTerm, rtol: base.rtol };
 }
-
-function assertClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): void {
-  expect(got.length, `${what}: length`).toBe(expected.length);
-  let bad = 0;
-  let first = '';
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!;
-    const g = got[i]!;
-    let ok: boolean;
-    if (Number.isNaN(e)) ok = Number.isNaN(g);
-    else if (!Number.isFinite(e)) ok = g === e;
-    else ok = Number.isFinite(g) && Math.abs(g - e) <= tol.atol + tol.rtol * Math.abs(e);
-    if (!ok) {
-      if (bad === 0) first = `first at ${i}: got ${g}, expected ${e}, |diff| ${Math.abs(g - e).toExponential(3)}`;
-      bad++;
-    }
-  }
-  if (bad) throw new Error(`${what}: ${bad} of ${expected.length} elements differ (${first}; atol ${tol.atol.toExponential(2)}, rtol ${tol.rtol.toExponential(2)})`);
-}
-
-/** Bit-for-bit equality of float32 arrays (NaN payloads included). */
-function assertBitsEqual(what: string, got: Float32Array, expected: Float32Array): void {
-  expect(got.length, `${what}: length`).toBe(expected.length);
-  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
-  let bad = 0;
-  let first = '';
-  for (let i = 0; i < e.length; i++) {
-    if (g[i] !== e[i]) {
-      if (bad === 0) first = `first at ${i}: got ${got[i]} (0x${g[i]!.toString(16)}), expected ${expected[i]} (0x${e[i]!.toString(16)})`;
-      bad++;
-    }
-  }
-  if (bad) throw new Error(`${what}: ${bad} of ${e.length} elements differ bitwise (${first})`);
-}
-
-/** Fills pooled buffers of each size with NaN and returns them to the pool. */
-function poison(sizes: readonly number[]): void {
-  const held: Storage[] = [];
-  for (const n of new Set(sizes)) {
-    if (n <= 0) continue;
-    for (let c = 0; c < 4; c++) held.push(gpu.fill(n, Number.NaN, 'float32'));
-  }
-  for (const s of held) gpu.release(s);
-  gpu.flush();
-}
-
-interface Input {
-  data: TypedArray;
-  dtype: DType;
-}
-const f32 = (data: Float32Array): Input => ({ data, dtype: 'float32' });
-const i32 = (data: Int32Array): Input => ({ data, dtype: 'int32' });
 
 /**
  * Runs `run` on both backends with the same inputs, poisoning the pool before the GPU run, and

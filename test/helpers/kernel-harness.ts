@@ -1,0 +1,106 @@
+/**
+ * Helpers for the kernel-level tests (test/webgpu-backend, test/webgpu-training), which drive a
+ * WebGPUBackend and a CpuBackend directly through the Backend interface: deterministic data
+ * independent of Philox, element-wise and bitwise comparison, and pool poisoning.
+ */
+import { expect } from 'vitest';
+import type { Backend, DType, Storage, TypedArray } from '../../src/backend/types.js';
+import type { Tol } from './compare.js';
+
+/** mulberry32: deterministic test data independent of Philox. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fresh arrays per call (each draws from its own stream; `salt` separates test files). */
+export function testData(salt: number) {
+  let counter = 1;
+  const next = () => prng(counter++ * 7919 + salt);
+  return {
+    rand(n: number, lo = -1, hi = 1, specials: readonly number[] = []): Float32Array {
+      const r = next();
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = i < specials.length ? specials[i]! : lo + (hi - lo) * r();
+      return out;
+    },
+    randInt(n: number, lo: number, hi: number): Int32Array {
+      const r = next();
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = lo + Math.floor(r() * (hi - lo + 1));
+      return out;
+    },
+  };
+}
+
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+/** |got − expected| ≤ atol + rtol·|expected| everywhere (NaN and ±Inf must match exactly). */
+export function assertClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): void {
+  expect(got.length, `${what}: length`).toBe(expected.length);
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const g = got[i]!;
+    let ok: boolean;
+    if (Number.isNaN(e)) ok = Number.isNaN(g);
+    else if (!Number.isFinite(e)) ok = g === e;
+    else ok = Number.isFinite(g) && Math.abs(g - e) <= tol.atol + tol.rtol * Math.abs(e);
+    if (!ok) {
+      if (bad === 0) first = `first at ${i}: got ${g}, expected ${e}, |diff| ${Math.abs(g - e).toExponential(3)}`;
+      bad++;
+    }
+  }
+  if (bad) throw new Error(`${what}: ${bad} of ${expected.length} elements differ (${first}; atol ${tol.atol.toExponential(2)}, rtol ${tol.rtol.toExponential(2)})`);
+}
+
+/** Bit-for-bit equality of float32 arrays (NaN payloads included). */
+export function assertBitsEqual(what: string, got: Float32Array, expected: Float32Array): void {
+  expect(got.length, `${what}: length`).toBe(expected.length);
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  let bad = 0;
+  let first = '';
+  for (let i = 0; i < e.length; i++) {
+    if (g[i] !== e[i]) {
+      if (bad === 0) first = `first at ${i}: got ${got[i]} (0x${g[i]!.toString(16)}), expected ${expected[i]} (0x${e[i]!.toString(16)})`;
+      bad++;
+    }
+  }
+  if (bad) throw new Error(`${what}: ${bad} of ${e.length} elements differ bitwise (${first})`);
+}
+
+/** The int32 poison: a float NaN's bit pattern, unlikely as a real result. */
+export const INT_POISON = 0x7fc00000;
+
+/**
+ * Fills pooled buffers of each size with poison (NaN, or INT_POISON for int32) and returns them to
+ * the pool, so an output the kernel fails to write in full shows up.
+ */
+export function poisonPool(gpu: Backend, sizes: readonly number[], dtype: DType = 'float32'): void {
+  const held: Storage[] = [];
+  for (const n of new Set(sizes)) {
+    if (n <= 0) continue;
+    for (let c = 0; c < 4; c++) held.push(gpu.fill(n, dtype === 'int32' ? INT_POISON : Number.NaN, dtype));
+  }
+  for (const s of held) gpu.release(s);
+  gpu.flush();
+}
+
+export interface Input {
+  data: TypedArray;
+  dtype: DType;
+}
+export const f32 = (data: Float32Array): Input => ({ data, dtype: 'float32' });
+export const i32 = (data: Int32Array): Input => ({ data, dtype: 'int32' });
