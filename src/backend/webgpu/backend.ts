@@ -23,6 +23,7 @@ import type { KernelContext } from './context.js';
 import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type DeviceLimits } from './device.js';
 import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
+import { tuneMatmul } from './matmul-tune.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { random } from './random.js';
 import { reduce } from './reduce.js';
@@ -37,7 +38,10 @@ import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../t
 
 export { GpuStorage };
 
-export interface WebGPUBackendOptions extends AcquireDeviceOptions, BatcherOptions {}
+export interface WebGPUBackendOptions extends AcquireDeviceOptions, BatcherOptions {
+  /** Tune the matmul workgroup shape for this adapter at start (cached across runs); default true. */
+  autotune?: boolean;
+}
 
 export const FLOAT64_UNSUPPORTED = 'webgpu backend does not support float64; use float32, or the cpu backend for float64';
 
@@ -50,6 +54,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   readonly batcher: Batcher;
   readonly pipelines: PipelineCache;
   readonly softwareAdapter: boolean;
+  matmulShapes: ReadonlyMap<string, [number, number]> = new Map();
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
   private destroyed = false;
@@ -76,7 +81,9 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
     const { device, adapterInfo, limits, health } = await acquireDevice(options);
-    return new WebGPUBackend(device, adapterInfo, limits, health, options);
+    const backend = new WebGPUBackend(device, adapterInfo, limits, health, options);
+    if (options.autotune ?? true) backend.matmulShapes = await tuneMatmul(backend, adapterInfo);
+    return backend;
   }
 
   // ---- checks and allocation (KernelContext) ----

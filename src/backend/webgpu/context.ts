@@ -13,6 +13,8 @@ export interface KernelContext {
   readonly pipelines: PipelineCache;
   /** The adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly shapes. */
   readonly softwareAdapter: boolean;
+  /** Matmul workgroup shapes per access pattern, from the autotune (empty: the defaults). */
+  readonly matmulShapes: ReadonlyMap<string, [number, number]>;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */
   output(length: number, dtype: DType, op: string): GpuStorage;
   /** Checks that `s` is a live storage of this backend and returns it typed. */

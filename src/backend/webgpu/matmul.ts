@@ -20,15 +20,28 @@ import type { GpuStorage } from './storage.js';
  * layer's forward) is fastest with 4x4 (7.1-8.4 GFLOP/s vs 5.4-7.1 for wider shapes); B read
  * row-major (the dX = dY·W backward) needs a wider x so adjacent invocations read adjacent
  * columns: 16x4 gave 7.9 GFLOP/s against 5.0 with 4x4; A read transposed (dW = dYᵀ·X) varies
- * little (5.2-6.3), 4x4 being as good as any. GPUs get 8x8 (two 32-wide waves).
+ * little (5.2-6.3), 4x4 being as good as any. GPUs get 8x8 (two 32-wide waves). These are the
+ * defaults; the autotune (matmul-tune.ts) replaces them per adapter when it measures better.
  */
-export function workgroupShape(software: boolean, transA: boolean, transB: boolean): [number, number] {
+export function defaultWorkgroupShape(software: boolean, transA: boolean, transB: boolean): WorkgroupShape {
   if (!software) return [MATMUL_WG_X, MATMUL_WG_Y];
   if (!transA && !transB) return [16, 4];
   return [MATMUL_WG_SOFTWARE, MATMUL_WG_SOFTWARE];
 }
 
-export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: MatmulArgs): GpuStorage {
+/** Invocations of a matmul workgroup on x (columns of C) and y (rows). */
+export type WorkgroupShape = [number, number];
+
+/** The key of an access pattern in the tuned-shape table. */
+export function patternKey(transA: boolean, transB: boolean): string {
+  return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+}
+
+/**
+ * `shape` overrides the choice (the autotune uses it); otherwise the backend's tuned shape for this
+ * access pattern, or the measured default above.
+ */
+export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: MatmulArgs, shape?: WorkgroupShape): GpuStorage {
   const a = ctx.input(as, 'matmul');
   const b = ctx.input(bs, 'matmul');
   const bias = args.bias ? ctx.input(args.bias, 'matmul') : null;
@@ -54,7 +67,7 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
     bias: bias !== null,
     activation: args.activation ?? 'none',
   };
-  const [wgX, wgY] = workgroupShape(ctx.softwareAdapter, transA, transB);
+  const [wgX, wgY] = shape ?? ctx.matmulShapes.get(patternKey(transA, transB)) ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const kernel = ctx.pipelines.get(matmulVariantKey(v, wgX, wgY), bias ? 3 : 2, () => matmulShader(v, wgX, wgY));
   const buffers = bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer];
 
