@@ -9,6 +9,11 @@ export interface InitOptions {
    * 'cpu' uses the CPU reference only.
    */
   backend?: BackendName | 'auto';
+  /**
+   * Time a few matmul workgroup shapes on this adapter at start and keep the fastest (default true;
+   * cached per adapter, so it costs about a second once per machine on a software driver).
+   */
+  autotune?: boolean;
 }
 
 export interface InitResult {
@@ -29,7 +34,7 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   }
   try {
     const { WebGPUBackend } = await import('./backend/webgpu/backend.js');
-    const gpu = await WebGPUBackend.create({ errorScopes: engine.debug });
+    const gpu = await WebGPUBackend.create({ errorScopes: engine.debug, autotune: options.autotune ?? true });
     engine.backends.set('webgpu', gpu);
     engine.defaultBackend = 'webgpu';
     return { backend: 'webgpu', adapter: gpu.adapterInfo, fallbackReason: null };
