@@ -296,3 +296,25 @@ describe('device loss', () => {
     resumed.dispose();
   });
 });
+
+describe('debug mode', () => {
+  it('warns about a tensor garbage-collected without dispose() and releases its storage', () => {
+    // A child process: garbage collection has to be forced (--expose-gc) to be deterministic.
+    const script = `
+      const wg = await import('./src/index.ts');
+      wg.setDebug(true);
+      (() => { wg.ones([1000]); })();           // dropped without dispose()
+      const kept = wg.ones([10]);               // still referenced: no warning
+      for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+      console.log('LIVE:' + wg.memory().liveTensors + ':' + wg.memory().liveBytes);
+      kept.dispose();
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: process.cwd(), encoding: 'utf8', timeout: 60_000,
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out).toMatch(/tensor #\d+ of shape \[1000\] was garbage-collected without dispose\(\)/);
+    expect(out).not.toMatch(/shape \[10\] was garbage-collected/);
+    expect(out).toMatch(/LIVE:1:40\b/);
+  });
+});
