@@ -34,6 +34,12 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   }
   try {
     const { WebGPUBackend } = await import('./backend/webgpu/backend.js');
+    // A working device is kept: a second init() must not strand the tensors already on it.
+    const current = engine.backends.get('webgpu');
+    if (current instanceof WebGPUBackend && !current.unusable) {
+      engine.defaultBackend = 'webgpu';
+      return { backend: 'webgpu', adapter: current.adapterInfo, fallbackReason: null };
+    }
     const gpu = await WebGPUBackend.create({ errorScopes: engine.debug, autotune: options.autotune ?? true });
     engine.backends.set('webgpu', gpu);
     engine.defaultBackend = 'webgpu';

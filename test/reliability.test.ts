@@ -318,3 +318,21 @@ describe('debug mode', () => {
     expect(out).toMatch(/LIVE:1:40\b/);
   });
 });
+
+describe('init() twice', () => {
+  it('keeps a working WebGPU device, so tensors already on it stay usable', async () => {
+    const gpu = await webgpuAvailability();
+    if (!gpu.available) {
+      expect(requireWebGPU).toBe(false);
+      return;
+    }
+    const before = getBackend('webgpu');
+    const t = wg.ones([3], { device: 'webgpu' });
+    await wg.init({ backend: 'webgpu' });
+    expect(getBackend('webgpu')).toBe(before);
+    const u = t.add(wg.ones([3], { device: 'webgpu' }));
+    expect(Array.from(await u.data())).toEqual([2, 2, 2]);
+    wg.dispose([t, u]);
+    await wg.init({ backend: 'cpu' }); // the suites expect cpu as the default device
+  });
+});

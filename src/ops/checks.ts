@@ -13,6 +13,9 @@ export function checkTensor(op: string, arg: string, t: unknown): asserts t is T
 
 export function checkSameBackend(op: string, a: Tensor, b: Tensor): void {
   if (a.backend !== b.backend) {
+    if (a.device === b.device) {
+      fail(op, `one tensor belongs to an earlier '${a.device}' device that has since been replaced (by init() after a device loss); recreate it, or reload it from a checkpoint`);
+    }
     fail(op, `tensors live on different backends ('${a.device}' and '${b.device}'); move one with \`await t.to('${a.device}')\``);
   }
 }

@@ -177,6 +177,11 @@ export class WebGPUBackend implements Backend, KernelContext {
     };
   }
 
+  /** True once the device was lost or this backend destroyed: only a fresh backend can continue. */
+  get unusable(): boolean {
+    return this.destroyed || this.health.lost !== null;
+  }
+
   /** Debug mode: validation error scopes around each submit (see Batcher.errorScopes). */
   setDebug(on: boolean): void {
     this.batcher.errorScopes = on;
