@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeEachBackend } from './helpers/backends.js';
 import {
-  caseSeed, checkForward, checkGrad, expectNoLeak, isDifferentiable, type CaseCtx, type OpCase,
+  caseSeed, describeOpCases, expectNoLeak, readAndDispose, type CaseCtx, type OpCase,
 } from './helpers/oracle.js';
 import { ARITH, EPS32, EXACT, TRANS, assertClose, poison, reductionTol, type Tol } from './helpers/compare.js';
 import { AWAY, DISTINCT, FIXED, GRID, INT, SPECIALS, U, maxAbs, sizeOf, type Dist } from './helpers/random-data.js';
@@ -403,35 +403,13 @@ add_({
 // ---------------------------------------------------------------------------------------------
 
 describeEachBackend('op suite vs the CPU float64 reference', (device) => {
-  describe('forward', () => {
-    for (const c of CASES) {
-      const seed = caseSeed(c.name);
-      it(`${c.name} · seed ${seed}`, async () => {
-        await expectNoLeak(c.name, () => checkForward(c, device, seed));
-      });
-    }
-  });
-
-  describe('gradients of sum(op(x)·W)', () => {
-    for (const c of CASES.filter(isDifferentiable)) {
-      const seed = caseSeed(c.name);
-      it(`${c.name} · seed ${seed}`, async () => {
-        await expectNoLeak(`grad of ${c.name}`, () => checkGrad(c, device, seed));
-      });
-    }
-  });
+  describeOpCases(CASES, device);
 });
 
 // ---------------------------------------------------------------------------------------------
 // Creation.
 
-async function read(t: Tensor): Promise<number[]> {
-  try {
-    return Array.from(await t.data());
-  } finally {
-    t.dispose();
-  }
-}
+const read = readAndDispose;
 
 describeEachBackend('creation', (device) => {
   it('zeros / ones / full / zerosLike / onesLike: values, shape, dtype and device', async () => {

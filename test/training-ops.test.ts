@@ -13,7 +13,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { describeEachBackend } from './helpers/backends.js';
-import { caseSeed, checkForward, checkGrad, expectNoLeak, type CaseCtx, type OpCase } from './helpers/oracle.js';
+import { caseSeed, describeOpCases, expectNoLeak, readAndDispose, type CaseCtx, type OpCase } from './helpers/oracle.js';
 import { ARITH, EPS32, EXACT, TRANS, assertClose, poison, reductionTol, type Tol } from './helpers/compare.js';
 import { AWAY, FIXED, SPECIALS, U, draw, maxAbs, prng, sizeOf, type Dist } from './helpers/random-data.js';
 import type { Tensor } from '../src/tensor.js';
@@ -287,34 +287,13 @@ for (const [n, c] of [[2, 1], [17, 33], [300, 65], [3, 257]] as [number, number]
 // ---------------------------------------------------------------------------------------------
 
 describeEachBackend('training ops vs the CPU float64 reference', (device) => {
-  describe('forward', () => {
-    for (const c of CASES) {
-      const seed = caseSeed(c.name);
-      it(`${c.name} · seed ${seed}`, async () => {
-        await expectNoLeak(c.name, () => checkForward(c, device, seed));
-      });
-    }
-  });
-  describe('gradients of sum(op(x)·W), every float input (inputs and parameters)', () => {
-    for (const c of CASES) {
-      const seed = caseSeed(c.name);
-      it(`${c.name} · seed ${seed}`, async () => {
-        await expectNoLeak(`grad of ${c.name}`, () => checkGrad(c, device, seed));
-      });
-    }
-  });
+  describeOpCases(CASES, device, 'gradients of sum(op(x)·W), every float input (inputs and parameters)');
 });
 
 // ---------------------------------------------------------------------------------------------
 // Dropout.
 
-async function read(t: Tensor): Promise<number[]> {
-  try {
-    return Array.from(await t.data());
-  } finally {
-    t.dispose();
-  }
-}
+const read = readAndDispose;
 
 /** Indices where exactly one of the two arrays is zero (different masks). */
 function maskDiff(a: ArrayLike<number>, b: ArrayLike<number>): number[] {

@@ -6,18 +6,7 @@
 import { expect } from 'vitest';
 import type { Backend, DType, Storage, TypedArray } from '../../src/backend/types.js';
 import type { Tol } from './compare.js';
-
-/** mulberry32: deterministic test data independent of Philox. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { maxAbs, prng } from './random-data.js';
 
 /** Fresh arrays per call (each draws from its own stream; `salt` separates test files). */
 export function testData(salt: number) {
@@ -39,11 +28,7 @@ export function testData(salt: number) {
   };
 }
 
-export function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
+export { maxAbs };
 
 /** |got − expected| ≤ atol + rtol·|expected| everywhere (NaN and ±Inf must match exactly). */
 export function assertClose(what: string, got: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): void {

@@ -2,7 +2,7 @@
  * Running one op case on the float64 CPU reference and on a device in float32 (or int32), and
  * comparing outputs and gradients. Used by the op suite; every case draws its own seeded inputs.
  */
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendName, DType } from '../../src/backend/types.js';
 import { Tensor } from '../../src/tensor.js';
 import { memory, tidy, dispose } from '../../src/lifetime.js';
@@ -195,4 +195,36 @@ export async function checkGrad(c: OpCase, device: BackendName, seed: number): P
     const tol: Tol = { atol: base.atol + 16 * Math.sqrt(k) * EPS32 * maxAbs(r), rtol: base.rtol };
     assertClose(`${label}: input ${i} [${s.shape.join(', ')}]`, g, r, s.shape, tol);
   });
+}
+
+/**
+ * The forward and gradient blocks every op suite runs per backend: one test per case, each with
+ * its own seed in the name, each checked for leaks.
+ */
+export function describeOpCases(cases: readonly OpCase[], device: BackendName, gradTitle = 'gradients of sum(op(x)·W)'): void {
+  describe('forward', () => {
+    for (const c of cases) {
+      const seed = caseSeed(c.name);
+      it(`${c.name} · seed ${seed}`, async () => {
+        await expectNoLeak(c.name, () => checkForward(c, device, seed));
+      });
+    }
+  });
+  describe(gradTitle, () => {
+    for (const c of cases.filter(isDifferentiable)) {
+      const seed = caseSeed(c.name);
+      it(`${c.name} · seed ${seed}`, async () => {
+        await expectNoLeak(`grad of ${c.name}`, () => checkGrad(c, device, seed));
+      });
+    }
+  });
+}
+
+/** A tensor's values as a plain array; the tensor is disposed. */
+export async function readAndDispose(t: Tensor): Promise<number[]> {
+  try {
+    return Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
 }
