@@ -10,6 +10,7 @@
  * 1/(1-p), computed on the host as the CPU twin does.
  */
 
+import { main1d } from './common.js';
 import { PHILOX_WGSL } from './philox.js';
 
 /** Invocations per workgroup (each handles one Philox block of 4 elements). */
@@ -37,14 +38,10 @@ struct Params { n: u32, threads: u32, q0lo: u32, q0hi: u32, skip: u32, keylo: u3
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(${DROPOUT_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.x + wid.y * nwg.x) * ${DROPOUT_WG}u + lid;
+${main1d(`  let t = i;
   if (t >= P.threads) { return; }
   let lo = P.q0lo + t;
   let hi = P.q0hi + select(0u, 1u, lo < t);
-  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));${lanes}
-}
+  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));${lanes}`, DROPOUT_WG)}
 `;
 }

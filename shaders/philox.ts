@@ -8,6 +8,7 @@
  * initialisers) can paste it in and call `philox4x32_10`, `philox_unit` and `philox_normal`.
  */
 
+import { main1d } from './common.js';
 import type { RandomKind } from '../src/backend/types.js';
 
 export const PHILOX_WGSL = /* wgsl */ `
@@ -109,14 +110,10 @@ struct Params { n: u32, threads: u32, q0lo: u32, q0hi: u32, skip: u32, keylo: u3
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<${outType}>;
 
-@compute @workgroup_size(${RANDOM_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.x + wid.y * nwg.x) * ${RANDOM_WG}u + lid;
+${main1d(`  let t = i;
   if (t >= P.threads) { return; }
   let lo = P.q0lo + t;
   let hi = P.q0hi + select(0u, 1u, lo < t);
-  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));${body}
-}
+  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));${body}`, RANDOM_WG)}
 `;
 }
