@@ -7,19 +7,24 @@
  */
 
 import type { OutputGradActivation } from '../src/backend/training-types.js';
-import { main1d } from './common.js';
+import { FLOAT_BITS_WGSL, main1d } from './common.js';
 
 export const OUTPUT_GRAD_WGSL: { [K in OutputGradActivation]: string } = {
-  relu: 'select(0.0, dy, y > 0.0)',
-  relu6: 'select(0.0, dy, y > 0.0 && y < 6.0)',
+  // As PyTorch's threshold_backward(dy, y, 0): dy passes unless y <= 0, so also at y = NaN.
+  relu: 'pick(0.0, dy, is_pos(y) || is_nan(y))',
+  relu6: 'pick(0.0, dy, is_pos(y) && order_key(y) < order_key(6.0))',
   sigmoid: 'dy * (y * (1.0 - y))',
   tanh: 'dy * (1.0 - y * y)',
-  leakyRelu: 'select(p * dy, dy, y > 0.0)',
+  leakyRelu: 'pick(p * dy, dy, is_pos(y))',
 };
+
+/** Activations whose gradient at a NaN output is NaN (the relu family decides in its formula). */
+const NAN_IS_NAN: ReadonlySet<OutputGradActivation> = new Set<OutputGradActivation>(['sigmoid', 'tanh']);
 
 /** Uniforms: n, then the f32 bits of p. Bindings: y, dy, out. */
 export function activationGradFromOutputShader(op: OutputGradActivation): string {
   return `
+${FLOAT_BITS_WGSL}
 struct Params { n: u32, bits: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> Y: array<f32>;
@@ -29,5 +34,5 @@ ${main1d(`  if (i >= P.n) { return; }
   let y = Y[i];
   let dy = DY[i];
   let p = bitcast<f32>(P.bits);
-  out[i] = ${OUTPUT_GRAD_WGSL[op]};`)}`;
+  out[i] = ${NAN_IS_NAN.has(op) ? `pick(${OUTPUT_GRAD_WGSL[op]}, y, is_nan(y))` : OUTPUT_GRAD_WGSL[op]};`)}`;
 }

@@ -7,27 +7,61 @@
  */
 
 import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from '../src/backend/types.js';
-import { main1d, uniformAt, vec4Slots, type WgslScalar } from './common.js';
+import { FLOAT_BITS_WGSL, main1d, uniformAt, vec4Slots, type WgslScalar } from './common.js';
 
 /**
  * Numerically careful helpers (float32). WGSL may assume there is no NaN or Inf, so special
  * values are produced by bit-casting a private variable (never a constant expression, which
- * would be a shader-creation error) and detected by testing exponent bits.
+ * would be a shader-creation error) and detected by testing bits (FLOAT_BITS_WGSL), never by
+ * float comparisons. The kernels' wrappers (op_f, grad_f, act) return a NaN input unchanged
+ * before any helper runs, so the helpers see only numbers and ±Inf.
  */
 export const MATH_WGSL = /* wgsl */ `
+${FLOAT_BITS_WGSL}
 var<private> BITS_INF: u32 = 0x7f800000u;
+var<private> BITS_NINF: u32 = 0xff800000u;
 var<private> BITS_NAN: u32 = 0x7fc00000u;
 fn f_inf() -> f32 { return bitcast<f32>(BITS_INF); }
+fn f_ninf() -> f32 { return bitcast<f32>(BITS_NINF); }
 fn f_nan() -> f32 { return bitcast<f32>(BITS_NAN); }
 fn is_non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
 // 1/(1+exp(-x)) for x >= 0 and exp(x)/(1+exp(x)) below, sharing e = exp(-|x|) <= 1: no overflow.
 fn sigmoid_f(x: f32) -> f32 {
   let e = exp(-abs(x));
   let r = 1.0 / (1.0 + e);
-  return select(e * r, r, x >= 0.0);
+  return pick(e * r, r, !is_neg(x));
 }
-// Some drivers overflow inside tanh for large |x|; tanh(15) is 1 in float32.
-fn tanh_f(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
+fn relu_f(x: f32) -> f32 { return pick(0.0, x, is_pos(x)); }
+fn relu6_f(x: f32) -> f32 { return pick(0.0, min_f(x, 6.0), is_pos(x)); }
+fn leaky_f(x: f32, p: f32) -> f32 { return pick(p * x, x, is_pos(x)); }
+fn abs_f(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) & 0x7fffffffu); }
+fn sign_f(x: f32) -> f32 { return pick(pick(0.0, -1.0, is_neg(x)), 1.0, is_pos(x)); }
+// log with log(±0) = -Inf, log(x < 0) = NaN, log(+Inf) = +Inf on every driver, and subnormal x
+// (which a flushing driver would read as 0) taken from its integer mantissa: x = m * 2^-149.
+fn log_f(x: f32) -> f32 {
+  let u = bitcast<u32>(x);
+  if ((u & 0x7fffffffu) == 0u) { return f_ninf(); }
+  if (u > 0x80000000u) { return f_nan(); }
+  if (u == 0x7f800000u) { return x; }
+  if (u < 0x00800000u) { return log(f32(u)) - 103.27892990343185; }
+  return log(x);
+}
+// sqrt with sqrt(±0) = ±0, sqrt(x < 0) = NaN, sqrt(+Inf) = +Inf; subnormals as in log_f
+// (sqrt(m * 2^-149) = sqrt(m) * 2^-74.5).
+fn sqrt_f(x: f32) -> f32 {
+  let u = bitcast<u32>(x);
+  if ((u & 0x7fffffffu) == 0u || u == 0x7f800000u) { return x; }
+  if (u > 0x80000000u) { return f_nan(); }
+  if (u < 0x00800000u) { return sqrt(f32(u)) * 3.7433921e-23; }
+  return sqrt(x);
+}
+// Some drivers overflow inside tanh for large |x|; tanh(15) is 1 in float32. lavapipe's tanh near 0
+// is (e^2x - 1)/(e^2x + 1), which cancels (tanh(1e-38) = 3e-8 there): below |x| = 2^-12, tanh(x)
+// rounds to x in float32, so return x itself.
+fn tanh_f(x: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) < 0x39800000u) { return x; }
+  return tanh(clamp(x, -15.0, 15.0));
+}
 // log(1 + e) for 0 <= e <= 1, accurate for tiny e where 1 + e rounds to 1.
 fn log1p_f(e: f32) -> f32 {
   if (e < 1e-3) { return e * (1.0 - e * (0.5 - e * 0.33333333)); }
@@ -45,19 +79,27 @@ fn erfc_pos(z: f32) -> f32 {
 // Standard normal CDF.
 fn ncdf(x: f32) -> f32 {
   let c = 0.5 * erfc_pos(abs(x) * 0.70710678118654752);
-  return select(c, 1.0 - c, x >= 0.0);
+  return pick(c, 1.0 - c, !is_neg(x));
 }
 fn sigmoid_grad(x: f32) -> f32 { let s = sigmoid_f(x); return s * (1.0 - s); }
-fn tanh_grad(x: f32) -> f32 { let t = tanh_f(x); return 1.0 - t * t; }
+// 1 - tanh^2 = 1/cosh^2 = 4e/(1 + e)^2 with e = exp(-2|x|) <= 1: no cancellation near saturation
+// (1 - t*t from a rounded t loses all digits by |x| = 7) and no overflow.
+fn tanh_grad(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); let d = 1.0 + e; return 4.0 * e / (d * d); }
 fn gelu_f(x: f32) -> f32 { return x * ncdf(x); }
 fn gelu_grad(x: f32) -> f32 { return ncdf(x) + x * 0.39894228040143268 * exp(-0.5 * x * x); }
 // 0.5(1 + tanh(u)) = sigmoid(2u), which stays accurate where 1 + tanh(u) would cancel.
 fn gelu_tanh_u(x: f32) -> f32 { return 0.79788456080286536 * (x + 0.044715 * x * x * x); }
 fn gelu_tanh_f(x: f32) -> f32 { return x * sigmoid_f(2.0 * gelu_tanh_u(x)); }
 fn gelu_tanh_grad(x: f32) -> f32 {
+  // PyTorch gives NaN at ±Inf (its formula multiplies Inf by 0).
+  if (is_non_finite(x)) { return f_nan(); }
   let s = sigmoid_f(2.0 * gelu_tanh_u(x));
+  let bell = s * (1.0 - s);
+  // bell is exactly 0 once the sigmoid saturates: skip the product, so x^2 overflowing (|x| > 1e19)
+  // cannot turn 0 * Inf into NaN (the exact derivative there is 1 or 0).
+  if (is_zero(bell)) { return s; }
   // d/dx [x s] with ds/dx = 2 s (1 - s) du/dx, du/dx = c (1 + 3 * 0.044715 x^2)
-  return s + x * 2.0 * s * (1.0 - s) * 0.79788456080286536 * (1.0 + 0.134145 * x * x);
+  return s + x * 2.0 * bell * 0.79788456080286536 * (1.0 + 0.134145 * x * x);
 }
 // Math.pow semantics for real x and p: negative bases with integer exponents keep their sign,
 // with other exponents give NaN; 0^0 = 1; 0^negative = Inf.
@@ -105,17 +147,17 @@ fn pow_i(a: i32, b: i32) -> i32 {
 export const UNARY_WGSL: { [K in UnaryOp]: string } = {
   neg: '-x',
   exp: 'exp(x)',
-  log: 'log(x)',
-  sqrt: 'sqrt(x)',
-  abs: 'abs(x)',
+  log: 'log_f(x)',
+  sqrt: 'sqrt_f(x)',
+  abs: 'abs_f(x)',
   square: 'x * x',
-  sign: 'sign(x)',
+  sign: 'sign_f(x)',
   reciprocal: '1.0 / x',
   sigmoid: 'sigmoid_f(x)',
   tanh: 'tanh_f(x)',
-  relu: 'max(x, 0.0)',
-  relu6: 'min(max(x, 0.0), 6.0)',
-  leakyRelu: 'select(p * x, x, x > 0.0)',
+  relu: 'relu_f(x)',
+  relu6: 'relu6_f(x)',
+  leakyRelu: 'leaky_f(x, p)',
   gelu: 'gelu_f(x)',
   geluTanh: 'gelu_tanh_f(x)',
   softplus: 'softplus_f(x)',
@@ -123,10 +165,16 @@ export const UNARY_WGSL: { [K in UnaryOp]: string } = {
   addScalar: 'x + p',
   mulScalar: 'x * p',
   rsubScalar: 'p - x',
-  maxScalar: 'max(x, p)',
-  minScalar: 'min(x, p)',
+  maxScalar: 'max_f(x, p)',
+  minScalar: 'min_f(x, p)',
   isNonFinite: 'select(0.0, 1.0, is_non_finite(x))',
 };
+
+/**
+ * float32 unary ops whose result at NaN is not NaN, so the kernel must not return a NaN input
+ * unchanged before evaluating them: isNonFinite (1), powScalar (x^0 = 1).
+ */
+const UNARY_NAN_OWN: ReadonlySet<UnaryOp> = new Set<UnaryOp>(['isNonFinite', 'powScalar']);
 
 /** The unary ops ever called on int32 tensors. */
 export const INT32_UNARY_OPS = [
@@ -156,22 +204,28 @@ export function isInt32UnaryOp(op: UnaryOp): op is Int32UnaryOp {
 export const ACTIVATION_GRAD_WGSL: { [K in ActivationGradOp]: string } = {
   sigmoid: 'dy * sigmoid_grad(x)',
   tanh: 'dy * tanh_grad(x)',
-  relu: 'select(0.0, dy, x > 0.0)',
-  relu6: 'select(0.0, dy, x > 0.0 && x < 6.0)',
-  leakyRelu: 'select(p * dy, dy, x > 0.0)',
+  // PyTorch's threshold_backward: 0 where x <= 0, so dy passes at NaN (and at subnormal x > 0).
+  relu: 'pick(0.0, dy, is_pos(x) || is_nan(x))',
+  // PyTorch's (vectorized) hardtanh_backward: dy only where 0 < x < 6, so 0 at NaN.
+  relu6: 'pick(0.0, dy, is_pos(x) && order_key(x) < order_key(6.0))',
+  // dy where x > 0, else slope·dy (also at NaN, as PyTorch).
+  leakyRelu: 'pick(p * dy, dy, is_pos(x))',
   gelu: 'dy * gelu_grad(x)',
   geluTanh: 'dy * gelu_tanh_grad(x)',
   softplus: 'dy * sigmoid_f(x)',
 };
 
+/** The smooth activations, whose gradient at NaN is NaN (the relu family decides in its formula). */
+const ACTIVATION_GRAD_NAN_IS_NAN: ReadonlySet<ActivationGradOp> = new Set<ActivationGradOp>(['sigmoid', 'tanh', 'gelu', 'geluTanh', 'softplus']);
+
 /** Activation applied to a scalar `v` in the matmul epilogue (p is leakyRelu's slope). */
 export const EPILOGUE_WGSL: { [K in EpilogueActivation]: string } = {
   none: 'v',
-  relu: 'max(v, 0.0)',
-  relu6: 'min(max(v, 0.0), 6.0)',
+  relu: 'relu_f(v)',
+  relu6: 'relu6_f(v)',
   sigmoid: 'sigmoid_f(v)',
   tanh: 'tanh_f(v)',
-  leakyRelu: 'select(p * v, v, v > 0.0)',
+  leakyRelu: 'leaky_f(v, p)',
   gelu: 'gelu_f(v)',
   geluTanh: 'gelu_tanh_f(v)',
 };
@@ -182,12 +236,13 @@ export const BINARY_WGSL: { [K in BinaryOp]: string } = {
   sub: 'a - b',
   mul: 'a * b',
   div: 'a / b',
-  maximum: 'max(a, b)',
-  minimum: 'min(a, b)',
+  maximum: 'max_f(a, b)',
+  minimum: 'min_f(a, b)',
   pow: 'pow_f(a, b)',
-  eq: 'select(0.0, 1.0, a == b)',
-  gt: 'select(0.0, 1.0, a > b)',
-  ge: 'select(0.0, 1.0, a >= b)',
+  // Comparisons on order keys: false whenever NaN is involved, exact on subnormals, -0 == +0.
+  eq: 'select(0.0, 1.0, !is_nan(a) && !is_nan(b) && order_key(a) == order_key(b))',
+  gt: 'select(0.0, 1.0, !is_nan(a) && !is_nan(b) && order_key(a) > order_key(b))',
+  ge: 'select(0.0, 1.0, !is_nan(a) && !is_nan(b) && order_key(a) >= order_key(b))',
 };
 
 /** int32 binary expressions: wrapping add/sub/mul, division truncating toward zero with x/0 = 0. */
@@ -250,13 +305,15 @@ export function unaryShader(op: UnaryOp, t: WgslScalar, vec4 = false): string {
   else if (isInt32UnaryOp(op)) expr = UNARY_WGSL_I32[op];
   else throw new Error(`webgpu: unary op '${op}' is not defined for int32`);
   const T = storageType(t, vec4);
+  // NaN in, NaN out (the input itself), decided on the bits before the op's formula runs.
+  const nanGuard = t === 'f32' && !UNARY_NAN_OWN.has(op) ? 'if (is_nan(x)) { return x; } ' : '';
   return `
 ${MATH_WGSL}
 struct Params { n: u32, bits: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> out: array<${T}>;
-fn op_f(x: ${t}, p: ${t}) -> ${t} { return ${expr}; }
+fn op_f(x: ${t}, p: ${t}) -> ${t} { ${nanGuard}return ${expr}; }
 ${main1d(`  if (i >= P.n) { return; }
   let x = X[i];
   let p = bitcast<${t}>(P.bits);
@@ -272,7 +329,7 @@ struct Params { n: u32, bits: u32 }
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 @group(0) @binding(2) var<storage, read> DY: array<${T}>;
 @group(0) @binding(3) var<storage, read_write> out: array<${T}>;
-fn grad_f(x: f32, dy: f32, p: f32) -> f32 { return ${ACTIVATION_GRAD_WGSL[op]}; }
+fn grad_f(x: f32, dy: f32, p: f32) -> f32 { ${ACTIVATION_GRAD_NAN_IS_NAN.has(op) ? 'if (is_nan(x)) { return x; } ' : ''}return ${ACTIVATION_GRAD_WGSL[op]}; }
 ${main1d(`  if (i >= P.n) { return; }
   let x = X[i];
   let dy = DY[i];

@@ -151,7 +151,7 @@ struct Params { m: u32, k: u32, n: u32, aBatchStride: u32, bBatchStride: u32, yO
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
 ${biasDecl}@group(0) @binding(${outBinding}) var<storage, read_write> C: array<${cT}>;
 
-fn act(v: f32, p: f32) -> f32 { return ${act}; }
+fn act(v: f32, p: f32) -> f32 { ${v.activation === 'none' ? '' : 'if (is_nan(v)) { return v; } '}return ${act}; }
 fn epi(v: vec4<f32>, p: f32) -> vec4<f32> {
   return vec4<f32>(act(v.x, p), act(v.y, p), act(v.z, p), act(v.w, p));
 }

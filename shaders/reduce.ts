@@ -11,12 +11,17 @@
  */
 
 import type { ReduceOp } from '../src/backend/types.js';
-import { main1d, type WgslScalar } from './common.js';
+import { FLOAT_BITS_WGSL, main1d, type WgslScalar } from './common.js';
 
-export const REDUCE_COMBINE_WGSL: { [K in ReduceOp]: (acc: string, v: string) => string } = {
-  sum: (acc, v) => `${acc} + ${v}`,
-  max: (acc, v) => `max(${acc}, ${v})`,
-};
+/** How two partial results combine; float max propagates NaN on every driver (max_f, bit tests). */
+export function reduceCombine(op: ReduceOp, t: WgslScalar): (acc: string, v: string) => string {
+  if (op === 'sum') return (acc, v) => `${acc} + ${v}`;
+  return t === 'f32' ? (acc, v) => `max_f(${acc}, ${v})` : (acc, v) => `max(${acc}, ${v})`;
+}
+
+function helpers(op: ReduceOp, t: WgslScalar): string {
+  return op === 'max' && t === 'f32' ? FLOAT_BITS_WGSL : '';
+}
 
 /** Invocations per workgroup of the tree kernel. */
 export const TREE_WG = 256;
@@ -25,7 +30,7 @@ export const TREE_WG = 256;
 export function loopReduceShader(op: ReduceOp, t: WgslScalar): string {
   const init = op === 'sum' ? `${t}(0)` : 'X[base + start * P.inner]';
   const first = op === 'sum' ? 'start' : 'start + 1u';
-  return `
+  return `${helpers(op, t)}
 struct Params { n: u32, length: u32, inner: u32, chunk: u32, nChunks: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<${t}>;
@@ -40,7 +45,7 @@ ${main1d(`  if (i >= P.n) { return; }
   let base = o * P.length * P.inner + j;
   var acc: ${t} = ${init};
   for (var l = ${first}; l < end; l = l + 1u) {
-    acc = ${REDUCE_COMBINE_WGSL[op]('acc', 'X[base + l * P.inner]')};
+    acc = ${reduceCombine(op, t)('acc', 'X[base + l * P.inner]')};
   }
   out[i] = acc;`)}`;
 }
@@ -48,8 +53,8 @@ ${main1d(`  if (i >= P.n) { return; }
 /** Uniforms: groups (outer * nChunks), length, chunk, nChunks. Output g = row * nChunks + chunk. */
 export function treeReduceShader(op: ReduceOp, t: WgslScalar): string {
   const init = op === 'sum' ? `${t}(0)` : 'X[row + start]';
-  const combine = REDUCE_COMBINE_WGSL[op];
-  return `
+  const combine = reduceCombine(op, t);
+  return `${helpers(op, t)}
 struct Params { groups: u32, length: u32, chunk: u32, nChunks: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<${t}>;

@@ -13,7 +13,7 @@
  * expression is ever NaN (that would be a shader-creation error).
  */
 
-import { WG_1D } from './common.js';
+import { FLOAT_BITS_WGSL, WG_1D } from './common.js';
 
 export type RowMode = { kind: 'loop' } | { kind: 'tree'; wg: number };
 
@@ -45,7 +45,8 @@ function shared(mode: RowMode): string {
 
 /** Declares `name` = the max or sum over the row of term(j) (a WGSL expression in u32 j). */
 function rowReduce(mode: RowMode, name: string, op: 'max' | 'sum', term: (j: string) => string): string {
-  const combine = (a: string, b: string) => (op === 'max' ? `max(${a}, ${b})` : `${a} + ${b}`);
+  // max_f propagates NaN (bit tests): a row holding NaN is NaN throughout, as in PyTorch.
+  const combine = (a: string, b: string) => (op === 'max' ? `max_f(${a}, ${b})` : `${a} + ${b}`);
   if (mode.kind === 'loop') {
     const init = op === 'max' ? term('0u') : '0.0';
     const first = op === 'max' ? '1u' : '0u';
@@ -80,6 +81,7 @@ const NAN_WGSL = `var<private> ROW_NAN_BITS: u32 = 0x7fc00000u;`;
 export function softmaxShader(log: boolean, mode: RowMode): string {
   const write = log ? 'out[o + j] = (X[o + j] - m) - lse;' : 'out[o + j] = exp(X[o + j] - m) / s;';
   return `
+${FLOAT_BITS_WGSL}
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -97,6 +99,7 @@ export function softmaxGradShader(log: boolean, mode: RowMode): string {
   const term = log ? (j: string) => `DY[o + ${j}]` : (j: string) => `DY[o + ${j}] * Y[o + ${j}]`;
   const write = log ? 'out[o + j] = DY[o + j] - exp(Y[o + j]) * s;' : 'out[o + j] = Y[o + j] * (DY[o + j] - s);';
   return `
+${FLOAT_BITS_WGSL}
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> Y: array<f32>;
@@ -120,6 +123,7 @@ export function softmaxCrossEntropyShader(mode: RowMode): string {
   const store = `out[row] = select(qnan, (m + log(s)) - X[o + lab], valid);`;
   return `
 ${NAN_WGSL}
+${FLOAT_BITS_WGSL}
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -141,6 +145,7 @@ export function softmaxCrossEntropyGradShader(mode: RowMode): string {
   const write = `out[o + j] = select(qnan, (exp(X[o + j] - m) / s - select(0.0, 1.0, j == lab)) * d, valid);`;
   return `
 ${NAN_WGSL}
+${FLOAT_BITS_WGSL}
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;

@@ -8,7 +8,7 @@ import { uniformFromWord, philoxWords } from '../../random/philox.js';
 
 /** f'(x) expressed through y = f(x). */
 export const OUTPUT_DERIVATIVE: { [K in OutputGradActivation]: (y: number, p: number) => number } = {
-  relu: (y) => (y > 0 ? 1 : 0),
+  relu: (y) => (y <= 0 ? 0 : 1), // PyTorch's threshold_backward(dy, y, 0): dy passes at y = NaN
   relu6: (y) => (y > 0 && y < 6 ? 1 : 0),
   sigmoid: (y) => y * (1 - y),
   tanh: (y) => 1 - y * y,

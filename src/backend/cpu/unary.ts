@@ -75,11 +75,17 @@ export function isIntUnaryOp(op: UnaryOp): op is IntUnaryOp {
   return (INT_UNARY_OPS as readonly string[]).includes(op);
 }
 
-/** Derivatives f'(x) of the activations (p: leakyRelu's slope). Finite at |x| = 100. */
+/**
+ * Derivatives f'(x) of the activations (p: leakyRelu's slope). Finite at |x| = 100; at NaN and ±Inf
+ * as PyTorch (test/fixtures/nan_numerics.json): NaN for the smooth ones at NaN, relu 1, relu6 0,
+ * leakyRelu the slope.
+ */
 export const ACTIVATION_DERIVATIVE: { [K in ActivationGradOp]: (x: number, p: number) => number } = {
-  relu: (x) => (x > 0 ? 1 : 0), // relu'(0) = 0, as PyTorch
+  // PyTorch's threshold_backward: 0 where x <= 0 (so relu'(0) = 0), else 1, NaN included.
+  relu: (x) => (x <= 0 ? 0 : 1),
+  // PyTorch's vectorized hardtanh_backward: 1 only inside (0, 6), so 0 at NaN.
   relu6: (x) => (x > 0 && x < 6 ? 1 : 0),
-  leakyRelu: (x, p) => (x > 0 ? 1 : p),
+  leakyRelu: (x, p) => (x > 0 ? 1 : p), // slope at NaN, as PyTorch
   sigmoid: (x) => {
     const s = sigmoid(x);
     return s * (1 - s);
@@ -90,6 +96,8 @@ export const ACTIVATION_DERIVATIVE: { [K in ActivationGradOp]: (x: number, p: nu
   },
   gelu: (x) => normalCdf(x) + x * normalPdf(x),
   geluTanh: (x) => {
+    // PyTorch gives NaN at ±Inf (its formula multiplies Inf by 0); the bell shortcut below would give 1 or 0.
+    if (!Number.isFinite(x)) return NaN;
     // f = x·σ(2u), u = c·(x + k·x³)  ⇒  f' = σ(2u) + 2x·σ(2u)·σ(−2u)·c·(1 + 3k·x²)
     // (the σ forms avoid the cancellation in 1 + tanh u and 1 − tanh²u for very negative x).
     const u2 = 2 * GELU_TANH_C * (x + GELU_TANH_K * x * x * x);
