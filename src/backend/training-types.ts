@@ -58,7 +58,8 @@ export interface TrainingKernels {
   softmaxGrad(y: Storage, dy: Storage, rows: number, cols: number, log: boolean): Storage;
   /**
    * Per-row loss −log softmax(logits)[label] over [n, c] with int32 labels [n], stable (log-sum-exp
-   * with the max subtracted). A label outside [0, c) gives NaN for its row.
+   * with the max subtracted). A label outside [0, c) gives NaN for its row and is an error: thrown
+   * here by the CPU backend, recorded on the device and thrown by the next read on WebGPU.
    */
   softmaxCrossEntropy(logits: Storage, labels: Storage, n: number, c: number): Storage;
   /** (softmax(logits) − onehot(label))·dLoss[row], over [n, c]; dLoss has n elements. */

@@ -90,6 +90,12 @@ export interface Backend extends TrainingKernels {
   flush(): void;
   /** Debug mode on or off (extra validation where a backend has any). */
   setDebug?(on: boolean): void;
+  /**
+   * Element 0 of the float storage x must be finite, else a WebgradError with `message(value)`
+   * (`op` names the caller). The CPU backend throws here; WebGPU tests it on the device and throws
+   * at the next read() of any storage, so the check costs no readback.
+   */
+  assertFinite(x: Storage, op: string, message: (value: number) => string): void;
 
   // ---- kernels ----
   fill(length: number, value: number, dtype: DType): Storage;

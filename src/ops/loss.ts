@@ -21,8 +21,10 @@ function reduce(op: string, perRow: Tensor, reduction: Reduction): Tensor {
 
 /**
  * Cross-entropy of logits [N, C] against int32 class labels [N], averaged by default (as
- * torch.nn.functional.cross_entropy). The CPU backend throws on a label outside [0, C) at this call;
- * the GPU kernel gives that row a NaN loss instead (checking there would need a readback).
+ * torch.nn.functional.cross_entropy). A label outside [0, C) is an error naming the label and its
+ * row: the CPU backend throws at this call; on WebGPU the labels are checked on the device (a
+ * readback here would stall every step) and the next read of any tensor throws, while the row's
+ * loss is NaN.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
   const op = 'crossEntropy';

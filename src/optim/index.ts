@@ -6,5 +6,6 @@ export type { SGDOptions } from './sgd.js';
 export { Adam, AdamW } from './adam.js';
 export type { AdamOptions } from './adam.js';
 export { clipGradNorm, clipGradValue } from './clip.js';
+export type { ClipGradNormOptions } from './clip.js';
 export { l1Penalty, l2Penalty } from './regularizers.js';
 export { LRScheduler, StepLR, CosineAnnealingLR } from './schedulers.js';

@@ -13,6 +13,7 @@ import {
 } from '../types.js';
 import { philoxNormal, philoxUniform, philoxWords } from '../../random/philox.js';
 import { CpuStorage, cpuStorage } from './storage.js';
+import { WebgradError } from '../../errors.js';
 import { activationGradKernel, unaryKernel } from './unary.js';
 import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
 import { reduceKernel } from './reduce.js';
@@ -86,6 +87,11 @@ export class CpuBackend implements Backend {
   }
 
   flush(): void {}
+
+  assertFinite(x: Storage, op: string, message: (value: number) => string): void {
+    const v = cpuStorage(op, 'x', x).data[0];
+    if (v !== undefined && !Number.isFinite(v)) throw new WebgradError(message(v));
+  }
 
   // ---- kernels ----
 

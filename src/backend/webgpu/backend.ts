@@ -20,6 +20,7 @@ import {
 import { Batcher, type BatcherOptions, type BatcherStats } from './batcher.js';
 import { BufferPool } from './buffer-pool.js';
 import type { KernelContext } from './context.js';
+import { DeviceAsserts } from './device-asserts.js';
 import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type DeviceLimits } from './device.js';
 import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
@@ -54,6 +55,8 @@ export class WebGPUBackend implements Backend, KernelContext {
   readonly batcher: Batcher;
   readonly pipelines: PipelineCache;
   readonly softwareAdapter: boolean;
+  /** Checks recorded on the device (labels, errorIfNonfinite), reported by the next read. */
+  readonly asserts: DeviceAsserts;
   matmulShapes: ReadonlyMap<string, [number, number]> = new Map();
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
@@ -77,6 +80,7 @@ export class WebGPUBackend implements Backend, KernelContext {
     this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, limits.maxBufferSize, 'webgrad staging');
     this.pipelines = new PipelineCache(device, health);
     this.batcher = new Batcher(device, health, limits, [this.pool], options);
+    this.asserts = new DeviceAsserts(device);
   }
 
   static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
@@ -148,10 +152,15 @@ export class WebGPUBackend implements Backend, KernelContext {
     if (s.length === 0) return out;
     const bytes = s.byteSize;
     const staging = this.staging.acquire(bytes, 'output');
-    this.batcher.copyEncoder().copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+    const encoder = this.batcher.copyEncoder();
+    encoder.copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
+    // Device-side checks recorded since the last read travel in the same submission.
+    const checks = this.asserts.pending ? this.staging.acquire(this.asserts.bytes, 'output') : null;
+    const taken = checks ? this.asserts.take(encoder, checks) : null;
     this.batcher.flush();
+    if (checks) this.asserts.reset();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+      await Promise.all([staging.mapAsync(GPUMapMode.READ, 0, bytes), checks?.mapAsync(GPUMapMode.READ, 0, this.asserts.bytes)]);
     } catch (e) {
       this.health.check();
       throw new Error(`webgpu: read: mapping the staging buffer failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -160,6 +169,13 @@ export class WebGPUBackend implements Backend, KernelContext {
     staging.unmap();
     this.staging.release(staging, false);
     this.health.check();
+    if (checks && taken) {
+      const words = new Uint32Array(checks.getMappedRange(0, this.asserts.bytes).slice(0));
+      checks.unmap();
+      this.staging.release(checks, false);
+      const failure = DeviceAsserts.failure(words, taken);
+      if (failure) throw failure;
+    }
     return out;
   }
 
@@ -172,8 +188,8 @@ export class WebGPUBackend implements Backend, KernelContext {
   memoryStats(): BackendMemoryStats {
     return {
       pooledBytes: this.pool.pooledBytes + this.staging.pooledBytes,
-      allocatedBytes: this.pool.allocatedBytes + this.staging.allocatedBytes + this.batcher.uniformBytes,
-      buffersCreated: this.pool.buffersCreated + this.staging.buffersCreated + 1,
+      allocatedBytes: this.pool.allocatedBytes + this.staging.allocatedBytes + this.batcher.uniformBytes + this.asserts.bytes,
+      buffersCreated: this.pool.buffersCreated + this.staging.buffersCreated + 2,
     };
   }
 
@@ -221,7 +237,13 @@ export class WebGPUBackend implements Backend, KernelContext {
     this.pool.destroy();
     this.staging.destroy();
     this.batcher.destroy();
+    this.asserts.destroy();
     this.device.destroy();
+  }
+
+  assertFinite(x: Storage, op: string, message: (value: number) => string): void {
+    this.check();
+    this.asserts.checkFinite(this, op, x, message);
   }
 
   // ---- kernels ----

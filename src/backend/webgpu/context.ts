@@ -2,6 +2,7 @@
 
 import type { DType, Storage } from '../types.js';
 import type { Batcher } from './batcher.js';
+import type { DeviceAsserts } from './device-asserts.js';
 import type { DeviceLimits } from './device.js';
 import type { PipelineCache } from './pipeline-cache.js';
 import type { GpuStorage } from './storage.js';
@@ -15,6 +16,8 @@ export interface KernelContext {
   readonly softwareAdapter: boolean;
   /** Matmul workgroup shapes per access pattern, from the autotune (empty: the defaults). */
   readonly matmulShapes: ReadonlyMap<string, [number, number]>;
+  /** Device-side checks reported by the next read (cross-entropy labels, errorIfNonfinite). */
+  readonly asserts: DeviceAsserts;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */
   output(length: number, dtype: DType, op: string): GpuStorage;
   /** Checks that `s` is a live storage of this backend and returns it typed. */

@@ -88,6 +88,8 @@ export function softmaxCrossEntropy(ctx: KernelContext, logitss: Storage, labels
   const mode = rowMode(c);
   const kernel = ctx.pipelines.get(`sce:${rowModeKey(mode)}`, 2, () => softmaxCrossEntropyShader(mode));
   ctx.batcher.dispatch(name, kernel, [logits.buffer, labels.buffer, out.buffer], rowParams(n, c), rowGroups(mode, n));
+  // A label outside [0, c) makes its row NaN here and is reported, with its row, by the next read.
+  ctx.asserts.checkLabels(ctx, 'crossEntropy', labels, n, c);
   return out;
 }
 
