@@ -14,11 +14,15 @@ export interface Dataset {
   source: string;
 }
 
-/** Checks a dataset's invariants once at load, so training never meets a bad label on the GPU. */
+/** Checks a dataset's invariants once at load, so training never meets a bad label or a NaN/Inf feature on the GPU. */
 export function validateDataset(d: Dataset): Dataset {
   const where = `dataset '${d.source}'`;
   if (d.x.length !== d.n * d.features) throw new WebgradError(`${where}: ${d.x.length} feature values for ${d.n} rows of ${d.features}`);
   if (d.labels.length !== d.n) throw new WebgradError(`${where}: ${d.labels.length} labels for ${d.n} rows`);
+  for (let i = 0; i < d.x.length; i++) {
+    const v = d.x[i]!;
+    if (!Number.isFinite(v)) throw new WebgradError(`${where}: feature value ${v} at index ${i} (row ${Math.floor(i / d.features)}, feature ${i % d.features}) is not finite; NaN or Inf input would train to a NaN model`);
+  }
   for (let i = 0; i < d.n; i++) {
     const l = d.labels[i]!;
     if (!(l >= 0 && l < d.classes)) throw new WebgradError(`${where}: label ${l} at row ${i} is outside the ${d.classes} classes [0, ${d.classes})`);

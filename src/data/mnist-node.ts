@@ -41,6 +41,13 @@ function toDataset(imagesPath: string, labelsPath: string): Dataset {
   if (labels.dims.length !== 1) throw new WebgradError(`loadMnist: ${labelsPath} should hold [n] labels, has dimensions [${labels.dims.join(', ')}]`);
   const [n, rows, cols] = images.dims as [number, number, number];
   if (labels.dims[0] !== n) throw new WebgradError(`loadMnist: ${imagesPath} has ${n} images but ${labelsPath} has ${labels.dims[0]} labels`);
+  // Float IDX files can hold NaN or ±Inf; such an input trains to a NaN model, so refuse it here.
+  const bad = images.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const per = rows * cols;
+    const at = bad % per;
+    throw new WebgradError(`loadMnist: ${imagesPath} holds a non-finite pixel value ${images.data[bad]} at element ${bad} (image ${Math.floor(bad / per)}, row ${Math.floor(at / cols)}, column ${at % cols}); NaN or Inf input would train to a NaN model`);
+  }
   const x = new Float32Array(n * rows * cols);
   for (let i = 0; i < x.length; i++) x[i] = images.data[i]! / 255;
   return validateDataset({ x, labels: Int32Array.from(labels.data), n, features: rows * cols, classes: 10, imageSize: rows, source: imagesPath });
