@@ -388,7 +388,7 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
     await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(rand(n))], (be, [l, lab, d]) => [be.softmaxCrossEntropyGrad(l!, lab!, d!, n, c)], [{ atol: 4e-6, rtol: 2e-5 }]);
   });
 
-  it('a label outside [0, c) makes its row NaN (the CPU throws instead)', async () => {
+  it('a label outside [0, c) makes its row NaN and fails the next read (the CPU throws at the call)', async () => {
     for (const c of [5, 100]) {
       const n = 6;
       const logits = rand(n * c, -3, 3);
@@ -406,7 +406,9 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
       const glab = gpu.upload(labels, 'int32');
       const gd = gpu.upload(dLoss, 'float32');
       poison([n, n * c]);
-      assertClose(`softmaxCrossEntropy bad labels c ${c}`, await gpu.read(gpu.softmaxCrossEntropy(gl, glab, n, c)), expectedLoss, { atol: 8e-6, rtol: 2e-6 });
+      const loss = gpu.softmaxCrossEntropy(gl, glab, n, c);
+      await expect(gpu.read(loss)).rejects.toThrow(new RegExp(`crossEntropy: label -1 at row 1 is outside the ${c} classes`));
+      assertClose(`softmaxCrossEntropy bad labels c ${c}`, await gpu.read(loss), expectedLoss, { atol: 8e-6, rtol: 2e-6 });
       assertClose(`softmaxCrossEntropyGrad bad labels c ${c}`, await gpu.read(gpu.softmaxCrossEntropyGrad(gl, glab, gd, n, c)), expectedGrad, { atol: 4e-6, rtol: 2e-5 });
       expect(() => cpu.softmaxCrossEntropy(cpu.upload(logits, 'float32'), cpu.upload(labels, 'int32'), n, c)).toThrow(/outside/);
     }

@@ -82,14 +82,14 @@ export function softmaxCrossEntropy(ctx: KernelContext, logitss: Storage, labels
   const logits = f32Input(ctx, logitss, name, 'logits', n * c);
   const labels = labelsInput(ctx, labelss, name, n);
   if (n === 0) return ctx.output(0, 'float32', name);
+  // A label outside [0, c) makes its row NaN below and is reported, with its row, by the next read.
+  ctx.asserts.checkLabels(ctx, 'crossEntropy', labels, n, c);
   // No class holds any label: every row is NaN.
   if (c === 0) return fill(ctx, n, Number.NaN, 'float32');
   const out = ctx.output(n, 'float32', name);
   const mode = rowMode(c);
   const kernel = ctx.pipelines.get(`sce:${rowModeKey(mode)}`, 2, () => softmaxCrossEntropyShader(mode));
   ctx.batcher.dispatch(name, kernel, [logits.buffer, labels.buffer, out.buffer], rowParams(n, c), rowGroups(mode, n));
-  // A label outside [0, c) makes its row NaN here and is reported, with its row, by the next read.
-  ctx.asserts.checkLabels(ctx, 'crossEntropy', labels, n, c);
   return out;
 }
 
