@@ -134,3 +134,27 @@ describeEachBackend('scatter-add determinism', (device) => {
     });
   });
 });
+
+describeEachBackend('core ops: empty tensors and out-of-range indices', (device) => {
+  it('empty slices, empty cat parts, padding an empty tensor, indexing an empty axis', async () => {
+    await expectNoLeak('empties', async () => {
+      const x = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3], device });
+      const e = zeros([2, 0], { device });
+      const got = tidy(() => ({
+        emptySlice: slice(x, 1, 2, 1),
+        catWithEmpty: cat([e, x, e], 1),
+        padEmpty: pad(e, [1, 1], 9),
+        cumsumEmpty: cumsum(e, 1),
+        selectFromEmptyAxis: indexSelect(e, 1, tensor([0, -1], { dtype: 'int32', device })),
+        oneHotOut: oneHot(tensor([2, 5, -1], { dtype: 'int32', device }), 3),
+      }));
+      expect(got.emptySlice.shape).toEqual([2, 0]);
+      expect(Array.from(await got.catWithEmpty.data())).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(Array.from(await got.padEmpty.data())).toEqual([9, 9, 9, 9]);
+      expect(got.cumsumEmpty.shape).toEqual([2, 0]);
+      expect(Array.from(await got.selectFromEmptyAxis.data())).toEqual([NaN, NaN, NaN, NaN]);
+      expect(Array.from(await got.oneHotOut.data())).toEqual([0, 0, 1, 0, 0, 0, 0, 0, 0]);
+      dispose([x, e, ...Object.values(got)]);
+    });
+  });
+});
