@@ -3,9 +3,9 @@
  * scatterAdd, select, stridedWrite, cumsum. Each validates sizes, allocates its output and
  * writes its uniforms here, in one place per kernel.
  */
-import { WG_1D, vec4Slots, wgslType } from '../../../shaders/common.js';
+import { WG_1D, vec4Slots, wgslType, type WgslScalar } from '../../../shaders/common.js';
 import { argReduceShader } from '../../../shaders/argreduce.js';
-import { gatherShader, scatterAddShader } from '../../../shaders/indexing.js';
+import { gatherShader, histogramShader, placeShader, scatterAddShader, segmentSumShader } from '../../../shaders/indexing.js';
 import { selectShader, stridedWriteShader } from '../../../shaders/select.js';
 import { cumsumShader } from '../../../shaders/scan.js';
 import type { ArgReduceOp, IndexLayout, Storage } from '../types.js';
@@ -74,11 +74,40 @@ export function scatterAdd(ctx: KernelContext, srcs: Storage, indices: Storage, 
   if (n === 0) return ctx.output(0, src.dtype, 'scatterAdd');
   if (count === 0) return fill(ctx, n, 0, src.dtype);
   const t = wgslType(src.dtype);
+  if (layout === 'shared') return scatterAddShared(ctx, src, ix, outer, length, inner, count, t);
   const out = ctx.output(n, src.dtype, 'scatterAdd');
   const kernel = ctx.pipelines.get(`scatteradd:${layout}:${t}`, 2, () => scatterAddShader(layout, t));
   const p = new Params(4);
   p.u32.set([n, length, inner, count]);
   ctx.batcher.dispatch('scatterAdd', kernel, [src.buffer, ix.buffer, out.buffer], p.u32, groups(n));
+  return out;
+}
+
+/** The bucketed path for a shared index list (see shaders/indexing.ts): deterministic, ~linear. */
+function scatterAddShared(ctx: KernelContext, src: GpuStorage, ix: GpuStorage, outer: number, length: number, inner: number, count: number, t: WgslScalar): GpuStorage {
+  const op = 'scatterAdd';
+  const p2 = new Params(2);
+  p2.u32.set([count, length]);
+  // 1. counts per index.
+  const counts = fill(ctx, length, 0, 'int32');
+  ctx.batcher.dispatch(op, ctx.pipelines.get('scatteradd:histogram', 1, histogramShader), [ix.buffer, counts.buffer], p2.u32, groups(count));
+  // 2. start[l] = Σ counts[< l], start[length] = the in-range total: write counts at offset 1 of zeros, then an inclusive scan.
+  const shifted = fill(ctx, length + 1, 0, 'int32');
+  stridedWrite(ctx, shifted, counts, [length], [1], 1);
+  ctx.releaseStorage(counts);
+  const start = cumsum(ctx, shifted, 1, length + 1, 1, false);
+  ctx.releaseStorage(shifted);
+  // 3. each bucket's sources in ascending order.
+  const list = ctx.output(count, 'int32', op);
+  ctx.batcher.dispatch(op, ctx.pipelines.get('scatteradd:place', 2, placeShader), [ix.buffer, start.buffer, list.buffer], p2.u32, groups(count));
+  // 4. each output element sums its bucket.
+  const n = outer * length * inner;
+  const out = ctx.output(n, src.dtype, op);
+  const p4 = new Params(4);
+  p4.u32.set([n, length, inner, count]);
+  ctx.batcher.dispatch(op, ctx.pipelines.get(`scatteradd:segsum:${t}`, 3, () => segmentSumShader(t)), [src.buffer, start.buffer, list.buffer, out.buffer], p4.u32, groups(n));
+  ctx.releaseStorage(start);
+  ctx.releaseStorage(list);
   return out;
 }
 
