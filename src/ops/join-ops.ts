@@ -23,14 +23,14 @@ export interface Window {
   offset: number;
 }
 
-function readWindow(x: Tensor, w: Window): Tensor {
-  return Tensor._fromStorage(x.backend, x.backend.strided(x._storage('slice'), w.shape, w.strides, w.offset), w.shape);
+function readWindow(op: string, x: Tensor, w: Window): Tensor {
+  return Tensor._fromStorage(x.backend, x.backend.strided(x._storage(op), w.shape, w.strides, w.offset), w.shape);
 }
 
-function writeWindows(like: Tensor, outShape: readonly number[], value: number, parts: readonly { x: Tensor; w: Window }[]): Tensor {
+function writeWindows(op: string, like: Tensor, outShape: readonly number[], value: number, parts: readonly { x: Tensor; w: Window }[]): Tensor {
   const backend = like.backend;
   const storage = backend.fill(sizeOf(outShape), value, like.dtype);
-  for (const { x, w } of parts) backend.stridedWrite(storage, x._storage('cat'), w.shape, w.strides, w.offset);
+  for (const { x, w } of parts) backend.stridedWrite(storage, x._storage(op), w.shape, w.strides, w.offset);
   return Tensor._fromStorage(backend, storage, outShape);
 }
 
@@ -120,7 +120,7 @@ function sliceWindow(op: string, x: Tensor, axis: number, start: number, count: 
     strides: strides.map((s, i) => (i === axis ? s * step : s)),
     offset: start * strides[axis]!,
   };
-  const out = readWindow(x, w);
+  const out = readWindow(op, x, w);
   return record('slice', [x], out, () => ({ inShape: x.shape, window: w }));
 }
 
@@ -155,7 +155,7 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
     at += x.shape[a]!;
     return { x, w };
   });
-  const out = writeWindows(first, outShape, 0, parts);
+  const out = writeWindows(op, first, outShape, 0, parts);
   return record('embed', tensors, out, () => ({ windows: parts.map((p) => p.w) }));
 }
 
@@ -242,7 +242,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   }
   const strides = stridesOf(outShape);
   const w: Window = { shape: x.shape, strides, offset: before.reduce((o, b, d) => o + b * strides[d]!, 0) };
-  const out = writeWindows(x, outShape, value, [{ x, w }]);
+  const out = writeWindows(op, x, outShape, value, [{ x, w }]);
   return record('embed', [x], out, () => ({ windows: [w] }));
 }
 
@@ -260,5 +260,5 @@ export const joinGrads: GradRules<'where' | 'slice' | 'embed'> = {
     dy.backend.stridedWrite(storage, dy._storage('slice'), window.shape, window.strides, window.offset);
     return [Tensor._fromStorage(dy.backend, storage, inShape)];
   },
-  embed: (dy, { windows }, needs) => windows.map((w, i) => (needs[i] ? readWindow(dy, w) : null)),
+  embed: (dy, { windows }, needs) => windows.map((w, i) => (needs[i] ? readWindow('embed', dy, w) : null)),
 };
