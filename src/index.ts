@@ -44,3 +44,11 @@ export { Trainer, NonFiniteLossError } from './train/trainer.js';
 export type { TrainConfig, EpochMetrics } from './train/trainer.js';
 export { GradientHealthMonitor, formatHealth, VANISHING_RATIO, EXPLODING_RATIO } from './train/health.js';
 export type { HealthReport, LayerHealth } from './train/health.js';
+// Core tensor ops (issue 12, part 1).
+export { argmax, argmin, min, maxDim, minDim, gather, indexSelect } from './ops/index-ops.js';
+export type { ValuesAndIndices } from './ops/index-ops.js';
+export { where, slice, narrow, cat, concat, stack, split, chunk, pad } from './ops/join-ops.js';
+export { variance, std, cumsum, oneHot } from './ops/stats.js';
+export type { VarOptions } from './ops/stats.js';
+export { binaryCrossEntropyWithLogits, nllLoss, smoothL1Loss, huberLoss, crossEntropyWithSmoothing } from './ops/losses-extra.js';
+export type { LossReduction } from './ops/losses-extra.js';

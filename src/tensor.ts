@@ -19,6 +19,9 @@ import * as shapeOps from './ops/shape-ops.js';
 import * as mm from './ops/matmul.js';
 import * as softmaxOps from './ops/softmax.js';
 import { castTo, onesLike, fromData } from './ops/creation.js';
+import * as indexOps from './ops/index-ops.js';
+import * as joinOps from './ops/join-ops.js';
+import * as stats from './ops/stats.js';
 
 /** A nested array of numbers, as `tensor()` accepts and `array()` returns. */
 export type NestedArray = number | NestedArray[];
@@ -265,6 +268,17 @@ export class Tensor {
   softmax(axis = -1): Tensor { return softmaxOps.softmax(this, axis); }
   logSoftmax(axis = -1): Tensor { return softmaxOps.logSoftmax(this, axis); }
   cast(dtype: DType): Tensor { return castTo(this, dtype); }
+  // Core ops (issue 12): same code as the free functions.
+  argmax(axis?: number, keepdim = false): Tensor { return indexOps.argmax(this, axis, keepdim); }
+  argmin(axis?: number, keepdim = false): Tensor { return indexOps.argmin(this, axis, keepdim); }
+  min(axis?: number | number[], keepdim = false): Tensor { return indexOps.min(this, axis, keepdim); }
+  var(axis?: number | number[], options?: stats.VarOptions): Tensor { return stats.variance(this, axis, options); }
+  std(axis?: number | number[], options?: stats.VarOptions): Tensor { return stats.std(this, axis, options); }
+  cumsum(axis: number): Tensor { return stats.cumsum(this, axis); }
+  slice(axis: number, start?: number, stop?: number, step?: number): Tensor { return joinOps.slice(this, axis, start, stop, step); }
+  narrow(axis: number, start: number, length: number): Tensor { return joinOps.narrow(this, axis, start, length); }
+  gather(axis: number, index: Tensor): Tensor { return indexOps.gather(this, axis, index); }
+  indexSelect(axis: number, index: Tensor): Tensor { return indexOps.indexSelect(this, axis, index); }
 
   toString(): string {
     if (!this.ref) return `Tensor(#${this.id}, disposed)`;

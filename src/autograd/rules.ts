@@ -19,6 +19,10 @@ import { batchNormGrads } from '../ops/batchnorm.js';
 import { softmaxGrads } from '../ops/softmax.js';
 import { lossGrads } from '../ops/loss.js';
 import type { OutputGradActivation } from '../backend/training-types.js';
+import type { IndexLayout } from '../backend/types.js';
+import { indexGrads } from '../ops/index-ops.js';
+import { joinGrads, type Window } from '../ops/join-ops.js';
+import { statsGrads } from '../ops/stats.js';
 
 export interface OpSaved {
   add: { aShape: readonly number[]; bShape: readonly number[] };
@@ -39,6 +43,11 @@ export interface OpSaved {
   batchNorm: { x: Tensor; mean: Tensor; variance: Tensor; weight: Tensor | null; hasBias: boolean; eps: number };
   softmax: { y: Tensor; log: boolean };
   crossEntropy: { logits: Tensor; labels: Tensor };
+  gather: { indices: Tensor; layout: IndexLayout; outer: number; length: number; inner: number; count: number; inShape: readonly number[] };
+  where: { cond: Tensor };
+  slice: { inShape: readonly number[]; window: Window };
+  embed: { windows: readonly Window[] };
+  cumsum: { outer: number; length: number; inner: number };
 }
 
 export type OpName = keyof OpSaved;
@@ -58,6 +67,7 @@ export function gradRule<K extends OpName>(op: K): GradRule<K> {
   table ??= {
     ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads,
     ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...softmaxGrads, ...lossGrads,
+    ...indexGrads, ...joinGrads, ...statsGrads,
   };
   return table[op];
 }

@@ -74,7 +74,48 @@ export interface MatmulArgs {
 /** Which distribution a Philox draw produces. 'bits' returns the raw u32 words bit-cast to int32. */
 export type RandomKind = 'uniform' | 'normal' | 'bits';
 
-export interface Backend extends TrainingKernels {
+/** Index-returning reductions. */
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+/**
+ * Where the indices of gather/scatterAdd come from: 'perElement' reads indices laid out like the
+ * output [outer, count, inner] (torch.gather); 'shared' reads one list of `count` indices used by
+ * every (outer, inner) pair (torch.index_select).
+ */
+export type IndexLayout = 'perElement' | 'shared';
+
+/** The kernels of the core tensor ops (selection, indexing, scans); part of the Backend interface. */
+export interface CoreOpKernels {
+  /**
+   * Index (int32) of the largest / smallest element along the middle axis of x viewed as
+   * [outer, length, inner] -> [outer, inner]; the first on ties, and the first NaN if any (as
+   * PyTorch). length must be at least 1.
+   */
+  argReduce(op: ArgReduceOp, x: Storage, outer: number, length: number, inner: number): Storage;
+  /**
+   * out[o, c, i] = x[o, idx, i] with x viewed as [outer, length, inner], out as [outer, count,
+   * inner], idx from int32 `indices` laid out as `layout` says. An index outside [0, length)
+   * gives NaN (float) or 0 (int32).
+   */
+  gather(x: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage;
+  /**
+   * The adjoint of gather: out [outer, length, inner] starts at 0 and receives src[o, c, i] at
+   * [o, idx, i]; repeated indices accumulate in ascending c (deterministic on every backend);
+   * indices outside [0, length) are skipped.
+   */
+  scatterAdd(src: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage;
+  /** Elementwise cond ? a : b over equal-length storages; cond is any dtype, true where non-zero (NaN is true). */
+  select(cond: Storage, a: Storage, b: Storage): Storage;
+  /**
+   * In place: dst[offset + Σ ij·strides[j]] = src[i0..ik] (src contiguous of shape srcShape). The
+   * inverse of `strided`; the addressed positions must be distinct. Serves slice gradients, pad, cat.
+   */
+  stridedWrite(dst: Storage, src: Storage, srcShape: readonly number[], strides: readonly number[], offset: number): void;
+  /** Inclusive prefix sum along the middle axis of [outer, length, inner]; from the end when `reverse`. */
+  cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage;
+}
+
+export interface Backend extends TrainingKernels, CoreOpKernels {
   readonly name: BackendName;
 
   // ---- memory ----

@@ -5,3 +5,4 @@ export type { LayerOptions, BatchNormOptions } from './layers.js';
 export * as init from './init.js';
 export { crossEntropy, mse } from '../ops/loss.js';
 export type { Reduction } from '../ops/loss.js';
+export { binaryCrossEntropyWithLogits, nllLoss, smoothL1Loss, huberLoss, crossEntropyWithSmoothing } from '../ops/losses-extra.js';

@@ -19,6 +19,8 @@ import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
 import { reduceKernel } from './reduce.js';
 import { stridedIndexRange, stridedKernel } from './strided.js';
 import { matmulKernel } from './matmul.js';
+import { argReduceCpu, cumsumCpu, gatherCpu, scatterAddCpu, selectCpu, stridedWriteCpu } from './core-ops.js';
+import type { ArgReduceOp, IndexLayout } from '../types.js';
 import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
 import {
   activationGradFromOutputKernel, adamStepKernel, batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel,
@@ -324,5 +326,35 @@ export class CpuBackend implements Backend {
   adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, options: AdamStepOptions): void {
     const [ps, gs, ms, vs] = this.operands('adamStep', [['param', param, param.length], ['grad', grad, param.length], ['m', m, param.length], ['v', v, param.length]]);
     adamStepKernel(ps!, gs!, ms!, vs!, options);
+  }
+
+  // ---- core-op kernels (loops in core-ops.ts) ----
+
+  private counted(s: CpuStorage): Storage {
+    return this.wrap(s.dtype, s.data);
+  }
+
+  argReduce(op: ArgReduceOp, x: Storage, outer: number, length: number, inner: number): Storage {
+    return this.counted(argReduceCpu(op, x, outer, length, inner));
+  }
+
+  gather(x: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
+    return this.counted(gatherCpu(x, indices, layout, outer, length, inner, count));
+  }
+
+  scatterAdd(src: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
+    return this.counted(scatterAddCpu(src, indices, layout, outer, length, inner, count));
+  }
+
+  select(cond: Storage, a: Storage, b: Storage): Storage {
+    return this.counted(selectCpu(cond, a, b));
+  }
+
+  stridedWrite(dst: Storage, src: Storage, srcShape: readonly number[], strides: readonly number[], offset: number): void {
+    stridedWriteCpu(dst, src, srcShape, strides, offset);
+  }
+
+  cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage {
+    return this.counted(cumsumCpu(x, outer, length, inner, reverse));
   }
 }

@@ -30,6 +30,8 @@ import { random } from './random.js';
 import { reduce } from './reduce.js';
 import { GpuStorage } from './storage.js';
 import { strided } from './strided.js';
+import * as core from './core-ops.js';
+import type { ArgReduceOp, IndexLayout } from '../types.js';
 import { activationGradFromOutput } from './training/activation-output.js';
 import { batchNormApply, batchNormBackward, batchNormStats } from './training/batchnorm.js';
 import { dropout } from './training/dropout.js';
@@ -349,5 +351,37 @@ export class WebGPUBackend implements Backend, KernelContext {
   adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, options: AdamStepOptions): void {
     this.check();
     adamStep(this, param, grad, m, v, options);
+  }
+
+  // ---- core-op kernels (see core-ops.ts) ----
+
+  argReduce(op: ArgReduceOp, x: Storage, outer: number, length: number, inner: number): Storage {
+    this.check();
+    return core.argReduce(this, op, x, outer, length, inner);
+  }
+
+  gather(x: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
+    this.check();
+    return core.gather(this, x, indices, layout, outer, length, inner, count);
+  }
+
+  scatterAdd(src: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
+    this.check();
+    return core.scatterAdd(this, src, indices, layout, outer, length, inner, count);
+  }
+
+  select(cond: Storage, a: Storage, b: Storage): Storage {
+    this.check();
+    return core.select(this, cond, a, b);
+  }
+
+  stridedWrite(dst: Storage, src: Storage, srcShape: readonly number[], strides: readonly number[], offset: number): void {
+    this.check();
+    core.stridedWrite(this, dst, src, srcShape, strides, offset);
+  }
+
+  cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage {
+    this.check();
+    return core.cumsum(this, x, outer, length, inner, reverse);
   }
 }

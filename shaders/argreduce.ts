@@ -1,0 +1,31 @@
+/**
+ * argmax / argmin along the middle axis of x viewed as [outer, length, inner]: one invocation per
+ * (outer, inner) output, looping over the axis. The first index wins ties; the first NaN wins
+ * outright (as PyTorch). NaN is found by a bit test, never by a comparison, because WGSL lets
+ * drivers assume there is no NaN (spec 15.7.2).
+ */
+import type { ArgReduceOp } from '../src/backend/types.js';
+import { main1d, type WgslScalar } from './common.js';
+
+/** Uniforms: n (outputs), length, inner. Output: int32 indices. */
+export function argReduceShader(op: ArgReduceOp, t: WgslScalar): string {
+  const better = op === 'argmax' ? 'v > best' : 'v < best';
+  const isNan = t === 'f32' ? '(bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u' : 'false';
+  return `
+struct Params { n: u32, length: u32, inner: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> out: array<i32>;
+${main1d(`  if (i >= P.n) { return; }
+  let j = i % P.inner;
+  let o = i / P.inner;
+  let base = o * P.length * P.inner + j;
+  var best: ${t} = X[base];
+  var bi = 0u;
+  for (var l = 0u; l < P.length; l = l + 1u) {
+    let v = X[base + l * P.inner];
+    if (${isNan}) { bi = l; break; }
+    if (${better}) { best = v; bi = l; }
+  }
+  out[i] = i32(bi);`)}`;
+}
