@@ -166,11 +166,6 @@ export class Batcher {
     this.bindGroups.forgetBuffer(buffer);
   }
 
-  /** Forgets every cached bind group. */
-  clearBindGroups(): void {
-    this.bindGroups.clear();
-  }
-
   /** Submits the open batch, if any. */
   flush(): void {
     if (!this.dirty) return;
@@ -237,7 +232,10 @@ export class Batcher {
     while (this.pendingSubmits > max && this.inFlight.length > 0) {
       waited = true;
       const oldest = this.inFlight[0]!;
-      await oldest.done;
+      // A lost or destroyed device may never report the work done: stop waiting then (the caller's
+      // next check throws the loss).
+      const lost = await Promise.race([oldest.done.then(() => false), this.device.lost.then(() => true)]);
+      if (lost) break;
       if (this.inFlight[0] === oldest) this.inFlight.shift();
     }
     if (waited) this.counters.throttleWaits++;

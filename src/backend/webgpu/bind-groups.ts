@@ -247,10 +247,6 @@ export class BindGroupCache {
     }
   }
 
-  clear(): void {
-    for (const entry of [...this.entries.values()]) this.drop(entry);
-  }
-
   destroy(): void {
     this.entries.clear();
     this.byBuffer.clear();
