@@ -36,7 +36,14 @@ class EngineState {
 
 export const engine = new EngineState();
 
+const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'webgpu'];
+
+/** The backend for a `device` option (or the default one); an unknown name is refused here, at the call. */
 export function getBackend(name?: BackendName): Backend {
+  if (name !== undefined && !BACKEND_NAMES.includes(name)) {
+    const got = typeof name === 'string' ? `'${name}'` : String(name);
+    throw new WebgradError(`device must be one of ${BACKEND_NAMES.map((b) => `'${b}'`).join(', ')}, got ${got}`);
+  }
   const key = name ?? engine.defaultBackend;
   const backend = engine.backends.get(key);
   if (!backend) {
@@ -82,4 +89,15 @@ export function popScope(frame: ScopeFrame, kept: Set<Tensor>): void {
 export function setDebug(on: boolean): void {
   engine.debug = on;
   for (const b of engine.backends.values()) b.setDebug?.(on);
+}
+
+/**
+ * Submits the GPU work queued so far and waits only while more than a few submits are unfinished
+ * on the device (4 by default). Ops are synchronous and encode lazily, so they cannot wait for the
+ * GPU themselves: a loop that never reads back should await this once per step, which keeps its
+ * work in flight (and the host memory behind it) bounded. It returns without waiting when the GPU
+ * keeps up, and does nothing on the CPU backend.
+ */
+export async function settle(): Promise<void> {
+  for (const b of [...engine.backends.values()]) await b.settle?.();
 }

@@ -3,7 +3,7 @@ export { Tensor } from './tensor.js';
 export type { NestedArray, TensorLike } from './tensor.js';
 export type { DType, BackendName, TypedArray } from './backend/types.js';
 export { init, defaultDevice } from './init.js';
-export { setDebug } from './engine.js';
+export { setDebug, settle } from './engine.js';
 export type { InitOptions, InitResult } from './init.js';
 export { tidy, keep, dispose, noGrad, memory } from './lifetime.js';
 export type { MemoryInfo } from './lifetime.js';

@@ -129,6 +129,8 @@ export interface Backend extends TrainingKernels, CoreOpKernels {
   memoryStats(): BackendMemoryStats;
   /** Submits pending work (no-op where work is synchronous). */
   flush(): void;
+  /** Submits pending work and waits while more than a few submits are unfinished (bounds work in flight). */
+  settle?(): Promise<void>;
   /** Debug mode on or off (extra validation where a backend has any). */
   setDebug?(on: boolean): void;
   /**

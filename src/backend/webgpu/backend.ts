@@ -37,6 +37,7 @@ import { batchNormApply, batchNormBackward, batchNormStats } from './training/ba
 import { dropout } from './training/dropout.js';
 import { adamStep, sgdStep } from './training/optimizer.js';
 import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './training/softmax.js';
+import { WebgradError } from '../../errors.js';
 import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
 
 export { GpuStorage };
@@ -50,6 +51,8 @@ export const FLOAT64_UNSUPPORTED = 'webgpu backend does not support float64; use
 
 export interface WebGPUStats extends BatcherStats {
   pipelinesCreated: number;
+  /** Device buffers created (storage pool, staging pool, uniform slots). */
+  buffersCreated: number;
 }
 
 export class WebGPUBackend implements Backend, KernelContext {
@@ -83,6 +86,8 @@ export class WebGPUBackend implements Backend, KernelContext {
     this.pipelines = new PipelineCache(device, health);
     this.batcher = new Batcher(device, health, limits, [this.pool], options);
     this.asserts = new DeviceAsserts(device);
+    // A destroyed buffer must not stay bound in a cached bind group (it would be kept alive there).
+    this.pool.onDestroy = (b) => this.batcher.forgetBuffer(b);
   }
 
   static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
@@ -100,7 +105,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   }
 
   private checkDType(dtype: DType, op: string): void {
-    if (dtype === 'float64') throw new Error(`${FLOAT64_UNSUPPORTED} (op: ${op})`);
+    if (dtype === 'float64') throw new WebgradError(`${op}: ${FLOAT64_UNSUPPORTED}`);
   }
 
   private newStorage(length: number, dtype: DType, op: string, purpose: 'output' | 'upload'): GpuStorage {
@@ -109,7 +114,7 @@ export class WebGPUBackend implements Backend, KernelContext {
     const bytes = length * 4;
     const max = this.limits.maxStorageBufferBindingSize;
     if (bytes > max) {
-      throw new Error(
+      throw new WebgradError(
         `webgpu: ${op}: a ${dtype} tensor of ${length} elements needs ${bytes} bytes, more than this device's ` +
           `maxStorageBufferBindingSize of ${max} bytes`,
       );
@@ -149,6 +154,11 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   async read(storage: Storage): Promise<TypedArray> {
     this.check();
+    // A read is an await point: hold the work in flight to the bound before adding to it.
+    if (this.batcher.pendingSubmits > this.batcher.submitLimit) {
+      await this.batcher.throttle();
+      this.check();
+    }
     const s = this.input(storage, 'read');
     const out = typedArrayFor(s.dtype, s.length);
     if (s.length === 0) return out;
@@ -191,7 +201,8 @@ export class WebGPUBackend implements Backend, KernelContext {
     return {
       pooledBytes: this.pool.pooledBytes + this.staging.pooledBytes,
       allocatedBytes: this.pool.allocatedBytes + this.staging.allocatedBytes + this.batcher.uniformBytes + this.asserts.bytes,
-      buffersCreated: this.pool.buffersCreated + this.staging.buffersCreated + 2,
+      // + 1: the persistent device-asserts buffer.
+      buffersCreated: this.pool.buffersCreated + this.staging.buffersCreated + this.batcher.uniformBuffers + 1,
     };
   }
 
@@ -205,9 +216,16 @@ export class WebGPUBackend implements Backend, KernelContext {
     this.batcher.errorScopes = on;
   }
 
-  /** Submits, dispatch and pipeline counts (for tests and benchmarks). */
+  /**
+   * Counters for tests and benchmarks: submits, dispatches, bind groups created/evicted/cached,
+   * submits pending on the GPU (now and at most), pipelines and buffers created.
+   */
   stats(): WebGPUStats {
-    return { ...this.batcher.stats, pipelinesCreated: this.pipelines.pipelinesCreated };
+    return {
+      ...this.batcher.stats,
+      pipelinesCreated: this.pipelines.pipelinesCreated,
+      buffersCreated: this.memoryStats().buffersCreated,
+    };
   }
 
   flush(): void {
@@ -219,16 +237,27 @@ export class WebGPUBackend implements Backend, KernelContext {
   trimPool(): void {
     this.check();
     this.batcher.flush();
+    // Bind groups that bind a destroyed buffer are dropped as it goes (pool.onDestroy).
     this.pool.trim();
     this.staging.trim();
-    this.batcher.clearBindGroups();
   }
 
   /** Waits until the GPU has finished all submitted work (surfacing any error it reported). */
   async sync(): Promise<void> {
     this.check();
-    this.batcher.flush();
+    await this.batcher.throttle(0);
     await this.device.queue.onSubmittedWorkDone();
+    this.health.check();
+  }
+
+  /**
+   * Submits what is encoded and waits only while more than `maxPendingSubmits` submits are
+   * unfinished on the GPU: the await point that bounds the work in flight of a loop that never
+   * reads back. Returns at once when the GPU keeps up.
+   */
+  async settle(): Promise<void> {
+    this.check();
+    await this.batcher.throttle();
     this.health.check();
   }
 
@@ -252,11 +281,13 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   fill(length: number, value: number, dtype: DType): Storage {
     this.check();
+    this.checkDType(dtype, 'fill');
     return ew.fill(this, length, value, dtype);
   }
 
   cast(x: Storage, dtype: DType): Storage {
     this.check();
+    this.checkDType(dtype, 'cast');
     return ew.cast(this, x, dtype);
   }
 

@@ -1,15 +1,19 @@
 /**
  * Command batching: one lazily created command encoder with one open compute pass. A kernel encodes
- * its dispatch and returns at once; the batch is submitted on `flush()`, before a readback, when
- * the pending dispatches exceed a bound, or when the uniform arena is full.
+ * its dispatch and returns at once; the batch is submitted on `flush()`, before a readback, or when
+ * the pending dispatches exceed a bound.
  *
- * Uniform parameters live in an arena: a CPU-side ArrayBuffer of slots aligned to the device's
- * minUniformBufferOffsetAlignment, copied with one `queue.writeBuffer` into a single GPU uniform
- * buffer right before the batch is submitted, and bound at its slot's offset. Reusing the same GPU
- * buffer for every batch is safe: queue operations are ordered, so the writeBuffer for batch N+1
- * lands after batch N's commands have consumed the old contents.
+ * Bind groups and their uniform parameters come from the BindGroupCache (bind-groups.ts): nothing
+ * is created per dispatch in the steady state, and the changed uniform bytes are uploaded once per
+ * submit.
+ *
+ * Work in flight: every submit is followed by `onSubmittedWorkDone`, so the batcher knows how many
+ * submits the GPU has not finished (`pendingSubmits`). Ops are synchronous and cannot wait, so the
+ * wait happens at the asynchronous points: `throttle()` (called by reads, `sync()` and the public
+ * `settle()`) submits and then waits for the oldest submits until at most `maxPendingSubmits` remain.
  */
 
+import { BindGroupCache, type BindGroupStats } from './bind-groups.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { DeviceHealth, DeviceLimits } from './device.js';
 import type { Kernel } from './pipeline-cache.js';
@@ -19,19 +23,29 @@ export type Workgroups = number | readonly [number, number, number];
 export interface BatcherOptions {
   /** Submit once this many dispatches are pending. */
   maxPendingDispatches?: number;
-  /** Bytes of uniform arena per batch. */
-  arenaBytes?: number;
+  /** Submits the GPU may have unfinished before `throttle()` waits for the oldest; default 4. */
+  maxPendingSubmits?: number;
+  /** Bind groups kept in the cache (each holds a uniform slot); default 4096. */
+  maxBindGroups?: number;
   /** Wrap each submit in a validation error scope (debug mode); default off. */
   errorScopes?: boolean;
 }
 
-export interface BatcherStats {
+export interface BatcherStats extends BindGroupStats {
   submits: number;
   dispatches: number;
-  bindGroupsCreated: number;
+  /** Submits not yet reported finished by the GPU (as seen by JavaScript). */
+  pendingSubmits: number;
+  /** The most submits ever pending right after a submit. */
+  maxPendingSubmits: number;
+  /** Times `throttle()` had to wait for the GPU. */
+  throttleWaits: number;
 }
 
-const MAX_BIND_GROUPS = 4096;
+interface InFlight {
+  serial: number;
+  done: Promise<void>;
+}
 
 export class Batcher {
   private encoder: GPUCommandEncoder | null = null;
@@ -39,20 +53,16 @@ export class Batcher {
   private pending = 0;
   /** Commands were encoded since the last submit (dispatches or copies). */
   private dirty = false;
-  private readonly arena: ArrayBuffer;
-  private readonly arenaU8: Uint8Array;
-  /** What the GPU uniform buffer holds (a prefix of `uploadedBytes` bytes). */
-  private readonly uploaded: Uint8Array;
-  private uploadedBytes = 0;
-  private arenaUsed = 0;
-  private readonly uniformBuffer: GPUBuffer;
-  private readonly align: number;
+  /** Serial of the open (unsubmitted) batch; bind-group entries record the batch that used them. */
+  private batchSerial = 1;
   private readonly maxPending: number;
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
+  readonly submitLimit: number;
+  private readonly bindGroups: BindGroupCache;
   private batchOps: string[] = [];
-  readonly stats: BatcherStats = { submits: 0, dispatches: 0, bindGroupsCreated: 0 };
+  private submitted = 0;
+  private completed = 0;
+  private readonly inFlight: InFlight[] = [];
+  private counters = { submits: 0, dispatches: 0, maxPendingSubmits: 0, throttleWaits: 0 };
   /**
    * Debug mode: an error scope per submit names the batch's ops in a validation error. Off by
    * default because each scope costs a promise round trip per submit (it doubled the tiny-op
@@ -68,22 +78,20 @@ export class Batcher {
     options: BatcherOptions = {},
   ) {
     this.maxPending = options.maxPendingDispatches ?? 256;
+    this.submitLimit = Math.max(1, options.maxPendingSubmits ?? 4);
     this.errorScopes = options.errorScopes ?? false;
-    this.align = Math.max(limits.minUniformBufferOffsetAlignment, 16);
-    const bytes = Math.max(options.arenaBytes ?? 65536, this.align * 4);
-    this.arena = new ArrayBuffer(bytes);
-    this.arenaU8 = new Uint8Array(this.arena);
-    this.uploaded = new Uint8Array(bytes);
-    this.uniformBuffer = device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      label: 'webgrad uniform arena',
-    });
+    const align = Math.max(limits.minUniformBufferOffsetAlignment, 16);
+    this.bindGroups = new BindGroupCache(device, align, Math.max(64, options.maxBindGroups ?? 4096));
   }
 
-  /** Bytes of the uniform arena's GPU buffer (counted by the backend's memory stats). */
+  /** Bytes of the uniform slot buffers (counted by the backend's memory stats). */
   get uniformBytes(): number {
-    return this.uniformBuffer.size;
+    return this.bindGroups.uniformBytes;
+  }
+
+  /** Uniform slot buffers created so far. */
+  get uniformBuffers(): number {
+    return this.bindGroups.pageCount;
   }
 
   /** True while commands are encoded but not submitted. */
@@ -91,13 +99,13 @@ export class Batcher {
     return this.dirty;
   }
 
-  private bufferId(b: GPUBuffer): number {
-    let id = this.bufferIds.get(b);
-    if (id === undefined) {
-      id = this.nextBufferId++;
-      this.bufferIds.set(b, id);
-    }
-    return id;
+  /** Submits the GPU has not reported finished yet. */
+  get pendingSubmits(): number {
+    return this.submitted - this.completed;
+  }
+
+  get stats(): BatcherStats {
+    return { ...this.counters, pendingSubmits: this.pendingSubmits, ...this.bindGroups.stats() };
   }
 
   private currentPass(): GPUComputePassEncoder {
@@ -131,60 +139,31 @@ export class Batcher {
    * `params` are the bytes of the kernel's uniform struct.
    */
   dispatch(op: string, kernel: Kernel, buffers: readonly GPUBuffer[], params: ArrayBufferView, workgroups: Workgroups): void {
-    const size = Math.ceil(Math.max(params.byteLength, 16) / 16) * 16;
-    let offset = Math.ceil(this.arenaUsed / this.align) * this.align;
-    if (offset + size > this.arena.byteLength) {
-      this.flush();
-      offset = 0;
-    }
-    this.arenaU8.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), offset);
-    this.arenaUsed = offset + size;
-
-    // The uniform slot's offset is baked into the bind group rather than passed as a dynamic offset:
-    // dynamic uniform offsets measured ~80 µs more per dispatch on lavapipe, and the offsets repeat
-    // from one training step (or one repeated op) to the next, so these bind groups are reused.
-    const layout = kernel.layout;
-    let key = `${layout.id}|${offset}|${size}`;
-    for (const b of buffers) key += `|${this.bufferId(b)}`;
-    let bg = this.bindGroups.get(key);
-    if (!bg) {
-      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset, size } }];
-      buffers.forEach((buffer, i) => entries.push({ binding: 1 + i, resource: { buffer } }));
-      bg = this.device.createBindGroup({ layout: layout.bindGroupLayout, entries });
-      this.bindGroups.set(key, bg);
-      this.stats.bindGroupsCreated++;
-    }
-
     const [x, y, z] = typeof workgroups === 'number' ? this.fold(workgroups) : workgroups;
+    let bg = this.bindGroups.bind(kernel.layout, buffers, params, this.batchSerial);
+    if (!bg) {
+      // Every cached bind group is used by the open batch: submit it, then entries can be reused.
+      this.flush();
+      bg = this.bindGroups.bind(kernel.layout, buffers, params, this.batchSerial)!;
+    }
     const pass = this.currentPass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bg);
     pass.dispatchWorkgroups(x, y, z);
     this.dirty = true;
     this.pending++;
-    this.stats.dispatches++;
+    this.counters.dispatches++;
     this.health.lastOp = op;
     if (this.errorScopes) this.batchOps.push(op);
     if (this.pending >= this.maxPending) this.flush();
   }
 
   /**
-   * True when the GPU uniform buffer already holds this batch's parameters: a training step or a
-   * repeated op writes the same uniforms in the same order every time, and skipping the upload
-   * saves a staging copy per submit.
+   * Drops the cached bind groups that bind `buffer`; the pool calls it before destroying a buffer
+   * (only buffers no unsubmitted command uses are destroyed).
    */
-  private arenaUnchanged(): boolean {
-    if (this.arenaUsed > this.uploadedBytes) return false;
-    const a = this.arenaU8;
-    const b = this.uploaded;
-    for (let i = 0; i < this.arenaUsed; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-
-  /** Forgets cached bind groups (after pool buffers were destroyed). */
-  clearBindGroups(): void {
-    this.bindGroups.clear();
+  forgetBuffer(buffer: GPUBuffer): void {
+    this.bindGroups.forgetBuffer(buffer);
   }
 
   /** Submits the open batch, if any. */
@@ -196,11 +175,7 @@ export class Batcher {
     }
     const encoder = this.encoder!;
     this.encoder = null;
-    if (this.arenaUsed > 0 && !this.arenaUnchanged()) {
-      this.device.queue.writeBuffer(this.uniformBuffer, 0, this.arena, 0, this.arenaUsed);
-      this.uploaded.set(this.arenaU8.subarray(0, this.arenaUsed));
-      this.uploadedBytes = Math.max(this.uploadedBytes, this.arenaUsed);
-    }
+    this.bindGroups.upload();
     const ops = this.batchOps;
     if (this.errorScopes) {
       this.device.pushErrorScope('validation');
@@ -218,16 +193,55 @@ export class Batcher {
     } else {
       this.device.queue.submit([encoder.finish()]);
     }
+    this.track();
     this.batchOps = [];
-    this.arenaUsed = 0;
     this.pending = 0;
     this.dirty = false;
-    this.stats.submits++;
+    this.batchSerial++;
+    this.counters.submits++;
     for (const p of this.pools) p.onSubmit();
   }
 
+  /** Follows one submit to completion, so `pendingSubmits` and `throttle()` know the GPU's progress. */
+  private track(): void {
+    const serial = ++this.submitted;
+    const done = this.device.queue.onSubmittedWorkDone().then(
+      () => {
+        // Queue completions are in order: this one finishing means every earlier one has too.
+        if (serial > this.completed) this.completed = serial;
+        while (this.inFlight.length > 0 && this.inFlight[0]!.serial <= this.completed) this.inFlight.shift();
+      },
+      () => {
+        // A lost device never finishes; count it done so no throttle waits forever (calls then throw).
+        if (serial > this.completed) this.completed = serial;
+      },
+    );
+    this.inFlight.push({ serial, done });
+    const pending = this.pendingSubmits;
+    if (pending > this.counters.maxPendingSubmits) this.counters.maxPendingSubmits = pending;
+  }
+
+  /**
+   * Submits the open batch and waits until at most `max` submits are unfinished on the GPU (the
+   * oldest first). This is where a loop that never reads back is held to a bounded amount of work
+   * in flight: ops are synchronous, so the wait has to be at an `await`.
+   */
+  async throttle(max: number = this.submitLimit): Promise<void> {
+    this.flush();
+    let waited = false;
+    while (this.pendingSubmits > max && this.inFlight.length > 0) {
+      waited = true;
+      const oldest = this.inFlight[0]!;
+      // A lost or destroyed device may never report the work done: stop waiting then (the caller's
+      // next check throws the loss).
+      const lost = await Promise.race([oldest.done.then(() => false), this.device.lost.then(() => true)]);
+      if (lost) break;
+      if (this.inFlight[0] === oldest) this.inFlight.shift();
+    }
+    if (waited) this.counters.throttleWaits++;
+  }
+
   destroy(): void {
-    this.bindGroups.clear();
-    this.uniformBuffer.destroy();
+    this.bindGroups.destroy();
   }
 }

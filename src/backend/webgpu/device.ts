@@ -4,6 +4,8 @@
  * Node-specific is pulled into a browser bundle.
  */
 
+import { WebgradError } from '../../errors.js';
+
 export interface AcquireDeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Options passed to Dawn's `create()` in Node, e.g. ['backend=vulkan', 'adapter=llvmpipe']. */
@@ -87,7 +89,7 @@ async function nodeGpu(options: string[]): Promise<GPU> {
   try {
     mod = (await importNodeOnly('webgpu')) as DawnModule;
   } catch (e) {
-    throw new Error(
+    throw new WebgradError(
       `webgpu: no navigator.gpu, and the npm package 'webgpu' (Dawn for Node) could not be loaded: ` +
         `${e instanceof Error ? e.message : String(e)}. Install it with 'npm install webgpu'.`,
     );
@@ -141,15 +143,15 @@ async function describeVulkanDrivers(): Promise<string> {
   }
 }
 
-async function noAdapterError(node: boolean): Promise<Error> {
+async function noAdapterError(node: boolean): Promise<WebgradError> {
   if (!node) {
-    return new Error(
+    return new WebgradError(
       'webgpu: navigator.gpu.requestAdapter() returned no adapter. The browser has WebGPU disabled or no usable GPU; ' +
         'in Chromium try --enable-unsafe-webgpu (headless Chromium runs WebGPU on its built-in SwiftShader with that flag).',
     );
   }
   const drivers = await describeVulkanDrivers();
-  return new Error(
+  return new WebgradError(
     `webgpu: no WebGPU adapter was found. Tried Dawn (the npm package 'webgpu') on its Vulkan backend; ` +
       `Vulkan drivers seen: ${drivers}. Dawn needs a Vulkan driver it accepts; without a GPU use a software one: ` +
       `Debian 12's default Mesa 22 lavapipe (lvp_icd.json from bookworm's mesa-vulkan-drivers) is rejected by Dawn, ` +

@@ -1,7 +1,8 @@
 /**
  * A short autotune of the matmul workgroup shape, per adapter and per access pattern (how A and B
- * are read), run once when the backend starts and cached: in memory, and across runs in Node (a JSON
- * file in the OS temp folder) or in the browser (localStorage), keyed by the adapter's description.
+ * are read), run once when the backend starts and cached across runs, keyed by the adapter's
+ * description: in Node a JSON file in the per-user cache folder, in browsers localStorage, validated
+ * on read and written atomically (tune-cache.ts).
  *
  * The shape does not change any result (each output element is the same sum in the same order),
  * only speed, so a noisy measurement can cost time but never correctness. Each candidate runs a
@@ -10,6 +11,7 @@
  */
 import type { KernelContext } from './context.js';
 import { matmul, defaultWorkgroupShape, patternKey, type WorkgroupShape } from './matmul.js';
+import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, type TuneRecord } from './tune-cache.js';
 
 /** The access patterns of a linear layer's three products: forward (B transposed), dX, dW. */
 const PATTERNS: readonly { transA: boolean; transB: boolean }[] = [
@@ -25,61 +27,17 @@ const N = 512;
 const ROUNDS = 5;
 /** A candidate must beat the default by this factor to replace it (noise is not a reason to change). */
 const MARGIN = 0.9;
-const CACHE_VERSION = 1;
 
-interface TuneCache {
-  version: number;
-  shapes: Record<string, WorkgroupShape>;
-}
-
-function cacheKey(adapter: string): string {
-  return `webgrad-matmul-tune:${adapter}`;
-}
-
-async function loadCache(adapter: string): Promise<Record<string, WorkgroupShape> | null> {
-  const raw = await storage().get(cacheKey(adapter));
-  if (!raw) return null;
-  try {
-    const parsed = JSON.parse(raw) as TuneCache;
-    return parsed.version === CACHE_VERSION ? parsed.shapes : null;
-  } catch {
-    return null;
+/** The rules a stored result must meet to be used (see tune-cache.ts). */
+function cacheRules(ctx: KernelContext): TuneCacheRules {
+  const allowed: WorkgroupShape[] = [...CANDIDATES];
+  for (const software of [false, true]) {
+    for (const p of PATTERNS) allowed.push(defaultWorkgroupShape(software, p.transA, p.transB));
   }
-}
-
-/** Where tune results persist: localStorage in browsers, a temp file in Node, else nowhere. */
-function storage(): { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<void> } {
-  const ls = (globalThis as { localStorage?: Storage }).localStorage;
-  if (ls) {
-    return { get: async (k) => ls.getItem(k), set: async (k, v) => ls.setItem(k, v) };
-  }
-  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
-  if (!isNode) return { get: async () => null, set: async () => undefined };
-  const nodeOnly = (s: string): Promise<unknown> => import(/* @vite-ignore */ /* webpackIgnore: true */ s);
-  const file = async (k: string): Promise<string> => {
-    const os = (await nodeOnly('node:os')) as typeof import('node:os');
-    const path = (await nodeOnly('node:path')) as typeof import('node:path');
-    let h = 0;
-    for (const ch of k) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
-    return path.join(os.tmpdir(), `webgrad-matmul-tune-${h.toString(16)}.json`);
-  };
   return {
-    async get(k) {
-      const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
-      try {
-        return fs.readFileSync(await file(k), 'utf8');
-      } catch {
-        return null;
-      }
-    },
-    async set(k, v) {
-      const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
-      try {
-        fs.writeFileSync(await file(k), v);
-      } catch {
-        /* a read-only temp folder only costs a re-tune next time */
-      }
-    },
+    patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),
+    allowed,
+    maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
   };
 }
 
@@ -112,7 +70,11 @@ async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boo
  * else measured now (and cached).
  */
 export async function tuneMatmul(ctx: TuneContext, adapter: string): Promise<Map<string, WorkgroupShape>> {
-  const cached = await loadCache(adapter);
+  const store = tuneStore();
+  const rules = cacheRules(ctx);
+  const raw = await store.get(adapter);
+  // Anything malformed, stale, planted or for another adapter is ignored: re-tuned and rewritten.
+  const cached = raw === null ? null : parseTuneRecord(raw, adapter, rules);
   if (cached) return new Map(Object.entries(cached));
   const shapes: Record<string, WorkgroupShape> = {};
   const a = ctx.upload(new Float32Array(M * K).fill(0.5), 'float32');
@@ -130,6 +92,6 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string): Promise<Map
     ctx.release(a);
     ctx.release(b);
   }
-  await storage().set(cacheKey(adapter), JSON.stringify({ version: CACHE_VERSION, shapes } satisfies TuneCache));
+  await store.set(adapter, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, shapes } satisfies TuneRecord));
   return new Map(Object.entries(shapes));
 }

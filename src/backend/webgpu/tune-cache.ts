@@ -1,0 +1,176 @@
+/**
+ * Where the matmul autotune keeps its result between runs, and how a stored result is trusted.
+ *
+ * Node: one JSON file per adapter in a per-user cache folder, `$XDG_CACHE_HOME/webgrad` or else
+ * `~/.cache/webgrad` (created with mode 0700), never a fixed name in the shared temp folder, where
+ * another user could plant a file. Browsers: localStorage, as before. Elsewhere: nowhere.
+ *
+ * A stored result is only a speed hint, so anything doubtful is ignored (and the caller re-tunes
+ * and rewrites it): text that is not JSON, another version of the format (stale), another adapter,
+ * missing or extra access patterns, a shape that is not one the tune could have chosen. A write
+ * goes to a temporary file in the same folder and is renamed over the old one, so a reader (another
+ * process) sees the old file or the new one, never half of one. Failing to read or write only costs
+ * a re-tune.
+ */
+
+export type TuneShape = [number, number];
+
+/** Bumped when the format or the matmul kernels change, so older results are stale. */
+export const TUNE_CACHE_VERSION = 2;
+
+export interface TuneRecord {
+  version: number;
+  adapter: string;
+  shapes: Record<string, TuneShape>;
+}
+
+export interface TuneCacheRules {
+  /** The access-pattern keys a complete result has, exactly. */
+  patterns: readonly string[];
+  /** Shapes the tune can choose; anything else is refused. */
+  allowed: readonly TuneShape[];
+  /** Largest x·y the device runs in one workgroup. */
+  maxInvocations: number;
+}
+
+/** The shapes of a stored result when it is well-formed, current and for this adapter; else null. */
+export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRules): Record<string, TuneShape> | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!isPlainObject(v)) return null;
+  if (v['version'] !== TUNE_CACHE_VERSION || v['adapter'] !== adapter) return null;
+  const shapes = v['shapes'];
+  if (!isPlainObject(shapes)) return null;
+  const keys = Object.keys(shapes);
+  if (keys.length !== rules.patterns.length || !rules.patterns.every((p) => keys.includes(p))) return null;
+  const out: Record<string, TuneShape> = {};
+  for (const p of rules.patterns) {
+    const s = shapes[p];
+    if (!Array.isArray(s) || s.length !== 2) return null;
+    const [x, y] = s as unknown[];
+    if (!Number.isInteger(x) || !Number.isInteger(y)) return null;
+    if (!rules.allowed.some(([ax, ay]) => ax === x && ay === y)) return null;
+    if ((x as number) * (y as number) > rules.maxInvocations) return null;
+    out[p] = [x as number, y as number];
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+export interface TuneStore {
+  /** Where it lives, for messages and tests. */
+  readonly where: string;
+  get(adapter: string): Promise<string | null>;
+  set(adapter: string, value: string): Promise<void>;
+}
+
+function hashKey(s: string): string {
+  // FNV-1a, 32 bits: a file name per adapter; the adapter string inside the file is what is checked.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+type NodeEnv = { versions?: { node?: string }; env?: Record<string, string | undefined>; pid?: number };
+
+function nodeProcess(): NodeEnv | undefined {
+  const p = (globalThis as { process?: NodeEnv }).process;
+  return typeof p?.versions?.node === 'string' ? p : undefined;
+}
+
+const nodeOnly = (s: string): Promise<unknown> => import(/* @vite-ignore */ /* webpackIgnore: true */ s);
+
+/** The per-user cache folder in Node: $XDG_CACHE_HOME/webgrad, else ~/.cache/webgrad (null if neither is known). */
+export async function nodeCacheDir(): Promise<string | null> {
+  const proc = nodeProcess();
+  if (!proc) return null;
+  const path = (await nodeOnly('node:path')) as typeof import('node:path');
+  const xdg = proc.env?.['XDG_CACHE_HOME'];
+  // The XDG spec says a relative path is invalid and must be ignored.
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'webgrad');
+  const os = (await nodeOnly('node:os')) as typeof import('node:os');
+  let home = '';
+  try {
+    home = os.homedir();
+  } catch {
+    return null;
+  }
+  return home ? path.join(home, '.cache', 'webgrad') : null;
+}
+
+/** The file a Node process keeps an adapter's result in. */
+export async function nodeCacheFile(adapter: string): Promise<string | null> {
+  const dir = await nodeCacheDir();
+  if (!dir) return null;
+  const path = (await nodeOnly('node:path')) as typeof import('node:path');
+  return path.join(dir, `matmul-tune-${hashKey(adapter)}.json`);
+}
+
+function nodeStore(): TuneStore {
+  return {
+    where: 'the per-user cache folder ($XDG_CACHE_HOME/webgrad or ~/.cache/webgrad)',
+    async get(adapter) {
+      const file = await nodeCacheFile(adapter);
+      if (!file) return null;
+      const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
+      try {
+        return fs.readFileSync(file, 'utf8');
+      } catch {
+        return null;
+      }
+    },
+    async set(adapter, value) {
+      const file = await nodeCacheFile(adapter);
+      if (!file) return;
+      const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
+      const path = (await nodeOnly('node:path')) as typeof import('node:path');
+      const tmp = `${file}.${nodeProcess()?.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`;
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(tmp, value, { mode: 0o600 });
+        fs.renameSync(tmp, file);
+      } catch {
+        // A read-only or full disk only costs a re-tune next time; leave no temporary file behind.
+        try {
+          fs.rmSync(tmp, { force: true });
+        } catch {
+          /* nothing more to do */
+        }
+      }
+    },
+  };
+}
+
+/** Where tune results persist: localStorage in browsers, the per-user cache folder in Node, else nowhere. */
+export function tuneStore(): TuneStore {
+  const ls = (globalThis as { localStorage?: Storage }).localStorage;
+  if (ls) {
+    const key = (adapter: string) => `webgrad-matmul-tune:${adapter}`;
+    return {
+      where: 'localStorage',
+      get: async (adapter) => {
+        try {
+          return ls.getItem(key(adapter));
+        } catch {
+          return null;
+        }
+      },
+      set: async (adapter, value) => {
+        try {
+          ls.setItem(key(adapter), value);
+        } catch {
+          /* quota or privacy mode: only costs a re-tune */
+        }
+      },
+    };
+  }
+  if (nodeProcess()) return nodeStore();
+  return { where: 'nowhere', get: async () => null, set: async () => undefined };
+}
