@@ -44,3 +44,5 @@ export { Trainer, NonFiniteLossError } from './train/trainer.js';
 export type { TrainConfig, EpochMetrics } from './train/trainer.js';
 export { GradientHealthMonitor, formatHealth, VANISHING_RATIO, EXPLODING_RATIO } from './train/health.js';
 export type { HealthReport, LayerHealth } from './train/health.js';
+// Saving and loading (safetensors bytes, IndexedDB, downloads; files are in 'webgrad/node').
+export * as safetensors from './io/safetensors-namespace.js';

@@ -416,9 +416,9 @@ describe('optimizer stateDict / loadStateDict: resuming is exact (CPU float64)',
   it('loading an optimizer state of the wrong shape throws and keeps the current state', () => {
     const w = zeros([3, 2], { dtype: 'float64' }).requiresGrad_(true);
     const opt = new optim.Adam([w], { lr: 0.1 });
-    const bad: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['0.expAvg', zeros([2, 3], { dtype: 'float64' })]]) };
-    expect(() => opt.loadStateDict(bad)).toThrow(/state '0.expAvg' of shape \[2, 3\] does not match parameter 0 of shape \[3, 2\]/);
-    const none: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['1.expAvg', zeros([3, 2], { dtype: 'float64' })]]) };
+    const bad: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['0.exp_avg', zeros([2, 3], { dtype: 'float64' })]]) };
+    expect(() => opt.loadStateDict(bad)).toThrow(/state '0.exp_avg' of shape \[2, 3\] does not match parameter 0 of shape \[3, 2\]/);
+    const none: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['1.exp_avg', zeros([3, 2], { dtype: 'float64' })]]) };
     expect(() => opt.loadStateDict(none)).toThrow(/no such parameter/);
     expect(opt.stepCount).toBe(0);
     dispose([[...bad.tensors.values()], [...none.tensors.values()], w]);
@@ -430,7 +430,7 @@ describe('optimizer stateDict / loadStateDict: resuming is exact (CPU float64)',
     const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.9 });
     w.grad = tensor([0.5, 0.5, -1], { dtype: 'float64' });
     opt.step();
-    const velocity = await values(opt.stateDict().tensors.get('0.momentum')!);
+    const velocity = await values(opt.stateDict().tensors.get('0.momentum_buffer')!);
     let error: unknown = null;
     try {
       opt.loadStateDict(opt.stateDict());
@@ -438,7 +438,7 @@ describe('optimizer stateDict / loadStateDict: resuming is exact (CPU float64)',
       error = e;
     }
     expect(error === null ? null : String(error)).toBeNull();
-    expect(await values(opt.stateDict().tensors.get('0.momentum')!)).toEqual(velocity);
+    expect(await values(opt.stateDict().tensors.get('0.momentum_buffer')!)).toEqual(velocity);
     opt.dispose();
     w.dispose();
   });
