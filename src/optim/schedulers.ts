@@ -49,7 +49,9 @@ export abstract class LRScheduler {
     // Compute every group's value first, so a bad value (from a user's lambda) changes nothing.
     const lrs = this.optimizer.paramGroups.map((_, i) => {
       const lr = this.lrAt(epoch, this.baseLrs[i]!, i);
-      if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) fail(`${this.name}.step`, `epoch ${epoch} gives group ${i} an lr of ${String(lr)} (expected a non-negative finite number)`);
+      // Only finiteness here: PyTorch lets a schedule go negative (OneCycleLR's linear last phase
+      // does at step == totalSteps, a value no step uses); optimizer.step() refuses a negative lr.
+      if (typeof lr !== 'number' || !Number.isFinite(lr)) fail(`${this.name}.step`, `epoch ${epoch} gives group ${i} an lr of ${String(lr)} (expected a finite number)`);
       return lr;
     });
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]!));
