@@ -73,7 +73,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('the header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
-  const rawMeta = header.__metadata__ ?? {};
+  const rawMeta = Object.hasOwn(header, '__metadata__') ? header.__metadata__ : {};
   if (typeof rawMeta !== 'object' || rawMeta === null || Array.isArray(rawMeta)) bad(`__metadata__ must be an object of strings, got ${JSON.stringify(rawMeta)}`);
   for (const [k, v] of Object.entries(rawMeta as object)) if (typeof v !== 'string') bad(`__metadata__ '${k}' must be a string, got ${JSON.stringify(v)}`);
   const metadata = rawMeta as Record<string, string>;
