@@ -52,6 +52,12 @@ function makeScheduler(name: string, opt: optim.Optimizer): Stepper {
   }
   if (name === 'OneCycleLR no momentum cycling, pct 0.4') return new optim.OneCycleLR(opt, 1, { totalSteps: 20, pctStart: 0.4, cycleMomentum: false });
   if (name === 'OneCycleLR to total_steps') return new optim.OneCycleLR(opt, 0.3, { totalSteps: 10 });
+  if (name === 'SequentialLR LinearLR warmup 5 then cosine 15') {
+    return new optim.SequentialLR(opt, [new optim.LinearLR(opt, { startFactor: 0.1, totalIters: 5 }), new optim.CosineAnnealingLR(opt, 15)], [5]);
+  }
+  if (name === 'SequentialLR LinearLR, StepLR, cosine past T_max') {
+    return new optim.SequentialLR(opt, [new optim.LinearLR(opt, { startFactor: 0.5, totalIters: 3 }), new optim.StepLR(opt, 4, 0.5), new optim.CosineAnnealingLR(opt, 6, 0.001)], [3, 11]);
+  }
   if (name === 'ReduceLROnPlateau min rel patience 2 cooldown 1') {
     const s = new optim.ReduceLROnPlateau(opt, { mode: 'min', factor: 0.5, patience: 2, cooldown: 1, minLr: [0.02, 0.001] });
     return { step: (m) => s.step(m!) };
@@ -68,7 +74,7 @@ function snap(opt: optim.Optimizer): Snap {
   return groups[0]!.betas ? { lr: groups.map((g) => g.lr), beta1: groups.map((g) => g.betas![0]) } : { lr: groups.map((g) => g.lr), momentum: groups.map((g) => g.momentum!) };
 }
 
-describe('PyTorch parity: LinearLR, LambdaLR, OneCycleLR, ReduceLROnPlateau on two parameter groups', () => {
+describe('PyTorch parity: LinearLR, LambdaLR, OneCycleLR, SequentialLR, ReduceLROnPlateau on two parameter groups', () => {
   const TOL = { atol: 1e-15, rtol: 1e-12 };
   for (const c of FIX.schedules) {
     it(`${c.name}: lr${c.optimizer === 'SGD' ? ' and momentum' : ' and beta1'} of both groups over ${c.history.length - 1} steps`, () => {
@@ -120,6 +126,10 @@ describe('PyTorch parity: LinearLR, LambdaLR, OneCycleLR, ReduceLROnPlateau on t
     expect(() => new optim.OneCycleLR(opt, 0.1)).toThrow(/OneCycleLR: give totalSteps, or epochs and stepsPerEpoch/);
     expect(() => new optim.OneCycleLR(opt, [0.1, 0.2], { totalSteps: 5 })).toThrow(/maxLr has 2 values but the optimizer has 1 parameter groups/);
     expect(() => new optim.ReduceLROnPlateau(opt, { factor: 1 })).toThrow(/ReduceLROnPlateau: factor must be in \[0, 1\), got 1/);
+    const other = new optim.SGD([p], { lr: 0.1 });
+    expect(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, 2), new optim.StepLR(other, 2)], [3])).toThrow(/SequentialLR: every scheduler must belong to the same optimizer/);
+    expect(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, 2), new optim.StepLR(opt, 2)], [3, 4])).toThrow(/SequentialLR: expected 1 milestone\(s\) for 2 schedulers, got 2/);
+    other.dispose();
     expect(opt.lr).toBe(0.1);
     // A lambda that returns NaN: the step throws and the lr stays.
     const s = new optim.LambdaLR(opt, (e) => (e === 2 ? Number.NaN : 1));

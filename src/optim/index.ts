@@ -12,4 +12,5 @@ export type { LinearLROptions } from './schedulers.js';
 export { OneCycleLR } from './one-cycle.js';
 export type { OneCycleLROptions } from './one-cycle.js';
 export { ReduceLROnPlateau } from './plateau.js';
+export { SequentialLR } from './sequential.js';
 export type { ReduceLROnPlateauOptions } from './plateau.js';

@@ -103,7 +103,7 @@ export class OneCycleLR extends LRScheduler {
     throw new Error('unreachable');
   }
 
-  protected lrAt(step: number, _base: number, group: number): number {
+  lrAt(step: number, _base: number, group: number): number {
     const { phase, pct } = this.where(step);
     const lrs = this.lrs[group]!;
     if (this.momenta) {

@@ -37,7 +37,8 @@ export abstract class LRScheduler {
     return this.baseLrs[0]!;
   }
 
-  protected abstract lrAt(epoch: number, baseLr: number, group: number): number;
+  /** Group `group`'s lr at `epoch` from its starting lr `baseLr` (a closed form; SequentialLR composes these). */
+  abstract lrAt(epoch: number, baseLr: number, group: number): number;
 
   /** Subclasses call this at the end of their constructor: PyTorch's initial step (epoch 0). */
   protected start(): void {
@@ -79,7 +80,7 @@ export class StepLR extends LRScheduler {
     if (!(gamma > 0)) fail('StepLR', `gamma must be positive, got ${gamma}`);
     this.start();
   }
-  protected lrAt(epoch: number, base: number): number {
+  lrAt(epoch: number, base: number): number {
     return base * this.gamma ** Math.floor(epoch / this.stepSize);
   }
 }
@@ -92,7 +93,7 @@ export class CosineAnnealingLR extends LRScheduler {
     if (!(etaMin >= 0)) fail('CosineAnnealingLR', `etaMin must be non-negative, got ${etaMin}`);
     this.start();
   }
-  protected lrAt(epoch: number, base: number): number {
+  lrAt(epoch: number, base: number): number {
     return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
   }
 }
@@ -121,7 +122,7 @@ export class LinearLR extends LRScheduler {
     positiveInt('LinearLR', 'totalIters', this.totalIters);
     this.start();
   }
-  protected lrAt(epoch: number, base: number): number {
+  lrAt(epoch: number, base: number): number {
     return base * (this.startFactor + ((this.endFactor - this.startFactor) * Math.min(epoch, this.totalIters)) / this.totalIters);
   }
 }
@@ -137,7 +138,7 @@ export class LambdaLR extends LRScheduler {
     this.lambdas = list;
     this.start();
   }
-  protected lrAt(epoch: number, base: number, group: number): number {
+  lrAt(epoch: number, base: number, group: number): number {
     return base * this.lambdas[group]!(epoch);
   }
 }
