@@ -24,6 +24,8 @@ interface TrajCase {
   biasGroup?: { lr?: number; weight_decay?: number; betas?: [number, number]; amsgrad?: boolean };
   steps: { weight: number[]; bias: number[] }[];
   stateNames: string[];
+  /** The loss leaves the bias out (so it gets no gradient) before this step. */
+  biasGradFromStep?: number;
 }
 interface Fixture {
   schedules: SchedCase[];
@@ -177,7 +179,7 @@ describeEachBackend('PyTorch parity: amsgrad and parameter groups (mse(linear(x,
         const opt = makeTrajOptimizer(c, W, b);
         for (const [i, expected] of c.steps.entries()) {
           opt.zeroGrad();
-          const loss = tidy(() => mse(linear(x, W, b), targets[i]!));
+          const loss = tidy(() => mse(linear(x, W, i >= (c.biasGradFromStep ?? 0) ? b : null), targets[i]!));
           loss.backward();
           loss.dispose();
           opt.step();
@@ -229,7 +231,7 @@ describe('optimizer refusals (each a WebgradError at the call; nothing changed, 
     dispose([w, b]);
   });
 
-  it('loadStateDict refuses a wrong dtype, a negative or fractional step, a NaN lr, an unknown state name, plain arrays and bad groups', async () => {
+  it('loadStateDict refuses a wrong dtype, a negative or fractional step, a NaN lr, an unknown state name, plain arrays, bad groups and bad per-parameter steps', async () => {
     await expectNoLeak('optimizer loadStateDict refusals', async () => {
       const w = param();
       const opt = new optim.Adam([w], { lr: 0.1 });
@@ -250,6 +252,7 @@ describe('optimizer refusals (each a WebgradError at the call; nothing changed, 
         [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ lr: 0.1 }, { lr: 0.2 }] }, /paramGroups must be an array of 1 group\(s\), got 2/],
         [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ lr: 0.1, betas: [0.9, 2] }] }, /paramGroups\[0\]\.betas\[1\] must be in \[0, 1\), got 2/],
         [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ momentum: 0.9 }] }, /paramGroups\[0\]\.momentum = 0\.9 does not fit this Adam/],
+        [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [2] }, /paramSteps must hold 1 integers in \[0, step = 1\], got \[2\]/],
       ];
       for (const [state, message] of bad) {
         expect(() => opt.loadStateDict(state)).toThrow(WebgradError);

@@ -59,8 +59,10 @@ export class Adam extends Optimizer<AdamGroup> {
     const m = this.stateFor(index, 'exp_avg').t;
     const v = this.stateFor(index, 'exp_avg_sq').t;
     const [beta1, beta2] = g.betas;
-    const bc1 = 1 - beta1 ** this.stepCount;
-    const bc2 = 1 - beta2 ** this.stepCount;
+    // This parameter's own update count, as PyTorch's per-parameter 'step'.
+    const step = this.paramSteps[index]!;
+    const bc1 = 1 - beta1 ** step;
+    const bc2 = 1 - beta2 ** step;
     if (g.amsgrad) {
       this.amsgradUpdate(param, grad, m, v, this.stateFor(index, 'max_exp_avg_sq').t, g, bc1, bc2);
       return;

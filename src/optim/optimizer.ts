@@ -37,6 +37,11 @@ export interface OptimizerState {
   paramGroups?: Record<string, HyperValue>[];
   /** Per-parameter state tensors, keyed "<param index>.<name>" (e.g. "0.exp_avg", "1.momentum_buffer"). */
   tensors: Map<string, Tensor>;
+  /**
+   * Updates each parameter has received (PyTorch's per-parameter 'step'; a parameter without a
+   * gradient on a step is not counted). Optional when loading: absent, every parameter gets `step`.
+   */
+  paramSteps?: number[];
 }
 
 function isTensorList(items: unknown[]): items is Tensor[] {
@@ -49,6 +54,8 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
   readonly paramGroups: ParamGroup<H>[];
   /** Steps taken so far. */
   stepCount = 0;
+  /** Updates per parameter (Adam's bias correction uses these, as PyTorch's per-parameter step). */
+  protected paramSteps: number[] = [];
   protected readonly state = new Map<string, Tensor>();
   /** The per-parameter state names this optimizer keeps (PyTorch's names). */
   protected abstract readonly stateNames: readonly string[];
@@ -88,6 +95,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     if (seen.size === 0) fail(name, 'got an empty parameter list');
     this.paramGroups = groups;
     this.params = groups.flatMap((g) => g.params);
+    this.paramSteps = this.params.map(() => 0);
   }
 
   /**
@@ -115,7 +123,10 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     let index = 0;
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (p.grad) this.update(p, p.grad, index, g);
+        if (p.grad) {
+          this.paramSteps[index]!++;
+          this.update(p, p.grad, index, g);
+        }
         index++;
       }
     }
@@ -149,7 +160,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
       const { params: _omit, ...hyper } = g;
       return JSON.parse(JSON.stringify(hyper)) as Record<string, HyperValue>;
     });
-    return { step: this.stepCount, lr: this.lr, paramGroups, tensors: new Map(this.state) };
+    return { step: this.stepCount, lr: this.lr, paramGroups, tensors: new Map(this.state), paramSteps: [...this.paramSteps] };
   }
 
   /**
@@ -164,6 +175,12 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     checkNonNegative(op, 'lr', s.lr);
     if (!(s.tensors instanceof Map)) fail(op, `tensors must be a Map of "<param index>.<name>" → Tensor, got ${Array.isArray(s.tensors) ? 'an array' : typeof s.tensors}`);
     const groups = s.paramGroups === undefined ? null : this.checkGroups(op, s.paramGroups);
+    if (s.paramSteps !== undefined) {
+      const ps: unknown = s.paramSteps;
+      if (!Array.isArray(ps) || ps.length !== this.params.length || !ps.every((v) => Number.isInteger(v) && v >= 0 && v <= s.step)) {
+        fail(op, `paramSteps must hold ${this.params.length} integers in [0, step = ${s.step}], got ${JSON.stringify(ps)}`);
+      }
+    }
     for (const [key, t] of s.tensors as Map<unknown, unknown>) {
       const m = typeof key === 'string' ? /^(\d+)\.(.+)$/.exec(key) : null;
       if (!m) fail(op, `state key ${JSON.stringify(key)} is not "<param index>.<name>"`);
@@ -183,6 +200,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     this.state.clear();
     for (const [key, t] of copies) this.state.set(key, t);
     this.stepCount = s.step;
+    this.paramSteps = s.paramSteps ? [...s.paramSteps] : this.params.map(() => s.step);
     if (groups) groups.forEach((h, i) => Object.assign(this.paramGroups[i]!, h));
     else this.lr = s.lr;
   }
