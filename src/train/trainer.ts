@@ -62,6 +62,13 @@ function correctCount(logits: Tensor, labels: Tensor): Tensor {
   });
 }
 
+/** The optimizer a configuration asks for (also used to learn which state entries a checkpoint must hold). */
+export function buildOptimizer(config: TrainConfig, params: Tensor[]): Optimizer {
+  return config.optimizer === 'adam'
+    ? new Adam(params, { lr: config.lr, weightDecay: config.weightDecay })
+    : new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+}
+
 export class Trainer {
   readonly model: Sequential;
   readonly optimizer: Optimizer;
@@ -87,10 +94,7 @@ export class Trainer {
     } finally {
       engine.defaultBackend = prev;
     }
-    const params = this.model.parameters();
-    this.optimizer = config.optimizer === 'adam'
-      ? new Adam(params, { lr: config.lr, weightDecay: config.weightDecay })
-      : new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    this.optimizer = buildOptimizer(config, this.model.parameters());
     this.monitor = new GradientHealthMonitor(this.model);
   }
 
