@@ -4,8 +4,8 @@
  * (.safetensors), a resumable checkpoint, metrics.json and a loss/accuracy chart (metrics.svg).
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { init } from '../init.js';
 import { loadEmbeddedDigits, loadMnistDir } from '../data/mnist-node.js';
 import { Trainer } from '../train/trainer.js';
@@ -139,7 +139,17 @@ function prepareOut(out: string, write: (path: string, bytes: Uint8Array) => voi
   try {
     mkdirSync(out, { recursive: true });
   } catch (e) {
-    throw new WebgradError(`train: cannot create the --out folder ${out}: ${fsProblem(e)}`);
+    // Node's recursive mkdir reports ENOENT for a read-only parent; a plain mkdir of the last
+    // component, when its parent exists, gives the true reason (EROFS, EACCES...).
+    let cause = e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(dirname(out))) {
+      try {
+        mkdirSync(out);
+      } catch (again) {
+        cause = again;
+      }
+    }
+    throw new WebgradError(`train: cannot create the --out folder ${out}: ${fsProblem(cause)}`);
   }
   // A real write (not access(): it would not see a read-only mount's or a full disk's refusal of data).
   const probe = join(out, `.webgrad-write-test.${process.pid}`);
@@ -240,6 +250,9 @@ async function runTraining(opts: CliOptions, out: string, write: (path: string, 
         write(checkpointPath, await encodeCheckpoint(trainer));
         lastCheckpoint = { path: checkpointPath, epoch: trainer.epoch };
         await hooks.afterEpoch?.(trainer.epoch);
+        // On the CPU backend every await above resolves as a microtask: yield to the event loop once
+        // per epoch so signals (Ctrl-C, SIGTERM: the lock is released) are handled.
+        await new Promise((r) => setImmediate(r));
       } catch (e) {
         if (await deviceWasLost(started.backend, e)) {
           const resume = lastCheckpoint
