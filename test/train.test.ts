@@ -26,6 +26,7 @@ import { Sequential, Linear, ReLU } from '../src/nn/layers.js';
 import { SGD } from '../src/optim/sgd.js';
 import { WebgradError } from '../src/errors.js';
 import type { Tensor } from '../src/tensor.js';
+import { expectError } from './helpers/expect-error.js';
 
 const digits = loadEmbeddedDigits();
 /** Rows spread over the whole set, so every class is present. */
@@ -64,9 +65,11 @@ function metrics(m: EpochMetrics, health = true): Partial<EpochMetrics> {
 }
 
 async function expectRejects(p: Promise<unknown> | (() => unknown), type: Function, ...patterns: RegExp[]): Promise<Error> {
+  // A call (not an already-running promise) goes through the shared helper, which also asserts memory() unchanged.
+  if (!(p instanceof Promise)) return expectError(p, patterns, { type: type as new () => Error });
   let caught: unknown = null;
   try {
-    await (typeof p === 'function' ? p() : p);
+    await p;
   } catch (e) {
     caught = e;
   }
