@@ -14,7 +14,7 @@ import { parseTrainArgs } from '../src/cli/main.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { readCheckpointMeta } from '../src/train/checkpoint.js';
 import { requireWebGPU, webgpuAvailability } from './helpers/backends.js';
-import { expectError } from './helpers/expect-error.js';
+import { expectError, expectErrorSync } from './helpers/expect-error.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'webgrad.mjs');
@@ -76,8 +76,8 @@ describe('parseTrainArgs', () => {
   }
 
   it('a negative number given as a separate argument, or an unknown option, is refused naming the option', () => {
-    expect(() => parseTrainArgs(['--epochs', '-1'])).toThrow(/--epochs/);
-    expect(() => parseTrainArgs(['--bogus'])).toThrow(/--bogus/);
+    expectErrorSync(() => parseTrainArgs(['--epochs', '-1']), /--epochs/);
+    expectErrorSync(() => parseTrainArgs(['--bogus']), /--bogus/);
   });
 });
 
