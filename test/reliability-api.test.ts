@@ -167,6 +167,25 @@ describe('GradientHealthMonitor', () => {
   });
 });
 
+describe('backward(gradient) on another backend', () => {
+  it('is refused naming both backends; .grad does not move device', async () => {
+    const gpu = await webgpuAvailability();
+    if (!gpu.available) {
+      expect(requireWebGPU).toBe(false);
+      return;
+    }
+    const x = wg.ones([3], { device: 'webgpu' }).requiresGrad_();
+    const y = x.mul(2);
+    const g = wg.ones([3], { device: 'cpu' });
+    await expectError(() => y.backward(g), [/^backward:/, /gradient lives on 'cpu' but the tensor on 'webgpu'/, /\.to\('webgpu'\)/], { device: 'webgpu' });
+    expect(x.grad).toBeNull();
+    const ok = await g.to('webgpu');
+    y.backward(ok);
+    expect(x.grad!.device).toBe('webgpu');
+    wg.dispose([x, y, g, ok]);
+  });
+});
+
 describe('webgpu availability is explicit here', () => {
   it('reports whether the WebGPU blocks ran', async () => {
     const a = await webgpuAvailability();
