@@ -19,6 +19,9 @@ try {
   process.exitCode = await mod.main(process.argv.slice(2));
 } catch (e) {
   // Errors webgrad raises on purpose carry a complete message; anything else keeps its stack.
-  console.error(e && e.name && /Webgrad|NonFinite/.test(e.name) ? `error: ${e.message}` : e);
+  if (e && e.name && /Webgrad|NonFinite/.test(e.name)) console.error(`error: ${e.message}`);
+  // A file-system failure the CLI did not word itself (it has a code such as ENOSPC): still one line, no stack.
+  else if (e && typeof e.code === 'string' && typeof e.syscall === 'string') console.error(`error: ${e.syscall}${e.path ? ` ${e.path}` : ''}: ${e.message}`);
+  else console.error(e);
   process.exitCode = 1;
 }

@@ -214,6 +214,12 @@ export class Tensor {
     }
     let seed: Tensor;
     if (gradient) {
+      if (gradient.isDisposed) fail('backward', `gradient (tensor #${gradient.id}) was disposed and cannot be used`);
+      // A seed of another dtype or backend would silently turn every .grad into it (int32 grads, or grads on another device).
+      if (gradient.backend !== this.backend) {
+        fail('backward', `gradient lives on '${gradient.device}' but the tensor on '${this.device}'${gradient.device === this.device ? ' (an earlier device, replaced since)' : `; move it with \`await gradient.to('${this.device}')\``}`);
+      }
+      if (gradient.dtype !== this.dtype) fail('backward', `gradient has dtype ${gradient.dtype} but the tensor has dtype ${this.dtype}; convert it with .cast('${this.dtype}')`);
       if (gradient.shape.join() !== this.shape.join()) {
         fail('backward', `gradient has shape ${shapeStr(gradient.shape)} but the tensor has shape ${shapeStr(this.shape)}`);
       }

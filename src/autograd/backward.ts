@@ -58,12 +58,15 @@ function applyRule<K extends OpName>(node: Node<K>, dy: Tensor): (Tensor | null)
 
 function accumulate(map: Map<Node, Tensor>, node: Node, g: Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
   const prev = map.get(node);
-  if (prev) {
+  if (!prev) {
+    map.set(node, g);
+    return;
+  }
+  try {
     map.set(node, add(prev, g));
     prev.dispose();
-    g.dispose();
-  } else {
-    map.set(node, g);
+  } finally {
+    g.dispose(); // if add threw, prev is still in the map and runBackward's cleanup disposes it
   }
 }
 
@@ -75,9 +78,12 @@ function accumulateLeaf(target: GradTarget, g: Tensor, add: (a: Tensor, b: Tenso
   }
   if (leaf.grad) {
     const old = leaf.grad;
-    leaf.grad = add(old, g);
-    old.dispose();
-    g.dispose();
+    try {
+      leaf.grad = add(old, g);
+      old.dispose();
+    } finally {
+      g.dispose(); // if add threw, the leaf keeps its old gradient
+    }
   } else {
     leaf.grad = g;
   }
@@ -93,7 +99,7 @@ export function runBackward(
 ): void {
   const rootNode = root._node;
   if (!rootNode) {
-    // A leaf: its gradient is the seed itself.
+    // A leaf: its gradient is the seed itself (accumulateLeaf disposes it if accumulating throws).
     accumulateLeaf({ node: null, leaf: root, shape: root.shape }, seed, add);
     return;
   }
@@ -112,20 +118,30 @@ export function runBackward(
       const dy = grads.get(node);
       if (!dy) continue;
       grads.delete(node);
-      const inputGrads = applyRule(node, dy);
-      dy.dispose();
-      node.targets.forEach((target, i) => {
-        const g = inputGrads[i];
-        if (!target || !g) {
-          g?.dispose();
-          return;
-        }
-        if (!sameShape(g.shape, target.shape)) {
-          fail('backward', `internal: rule '${node.op}' gave a gradient of shape ${shapeStr(g.shape)} for an input of shape ${shapeStr(target.shape)}`);
-        }
-        if (target.node) accumulate(grads, target.node, g, add);
-        else accumulateLeaf(target, g, add);
-      });
+      let inputGrads: (Tensor | null)[];
+      try {
+        inputGrads = applyRule(node, dy);
+      } finally {
+        dy.dispose(); // also when the rule throws (a lost device, a failed kernel): nothing leaks
+      }
+      try {
+        node.targets.forEach((target, i) => {
+          const g = inputGrads[i];
+          inputGrads[i] = null; // handed over below: the cleanup must not dispose it twice
+          if (!target || !g) {
+            g?.dispose();
+            return;
+          }
+          if (!sameShape(g.shape, target.shape)) {
+            g.dispose();
+            fail('backward', `internal: rule '${node.op}' gave a gradient of shape ${shapeStr(g.shape)} for an input of shape ${shapeStr(target.shape)}`);
+          }
+          if (target.node) accumulate(grads, target.node, g, add);
+          else accumulateLeaf(target, g, add);
+        });
+      } finally {
+        for (const g of inputGrads) g?.dispose();
+      }
       if (!options.retainGraph) node.freeSaved();
     }
   } finally {

@@ -7,6 +7,7 @@
 import type { Tensor } from '../tensor.js';
 import type { OpName, OpSaved } from './rules.js';
 import { engine } from '../engine.js';
+import { WebgradError } from '../errors.js';
 
 /** Where an input's gradient goes: into an upstream node, or into a leaf's `.grad`. */
 export interface GradTarget {
@@ -32,7 +33,7 @@ export class Node<K extends OpName = OpName> {
 
   get saved(): OpSaved[K] {
     if (this.freed || this.savedData === null) {
-      throw new Error(
+      throw new WebgradError(
         `backward: the graph through '${this.op}' was already freed by an earlier backward(); ` +
           'call backward({ retainGraph: true }) the first time to differentiate twice',
       );

@@ -51,3 +51,17 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
     }
   }
 }
+
+/**
+ * Class labels from an IDX array: every value must be an integer (a float label such as 2.7 is a
+ * corrupt or wrong file, and truncating it would train on wrong classes silently).
+ */
+export function idxLabels(a: IdxArray, source = 'IDX labels'): Int32Array {
+  const out = new Int32Array(a.data.length);
+  for (let i = 0; i < a.data.length; i++) {
+    const v = a.data[i]!;
+    if (!Number.isInteger(v) || Math.abs(v) > 2 ** 31 - 1) throw new WebgradError(`readIdx: ${source}: label ${v} at index ${i} is not an integer class index (a label file holds integers; is this an image file?)`);
+    out[i] = v;
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { parseIdx } from './idx.js';
+import { parseIdx, idxLabels } from './idx.js';
 import type { Dataset } from './dataset.js';
 import { validateDataset } from './dataset.js';
 import { WebgradError } from '../errors.js';
@@ -50,7 +50,7 @@ function toDataset(imagesPath: string, labelsPath: string): Dataset {
   }
   const x = new Float32Array(n * rows * cols);
   for (let i = 0; i < x.length; i++) x[i] = images.data[i]! / 255;
-  return validateDataset({ x, labels: Int32Array.from(labels.data), n, features: rows * cols, classes: 10, imageSize: rows, source: imagesPath });
+  return validateDataset({ x, labels: idxLabels(labels, labelsPath), n, features: rows * cols, classes: 10, imageSize: rows, source: imagesPath });
 }
 
 /** The standard train/test split from a folder of MNIST-format IDX files. */

@@ -3,7 +3,8 @@ import type { Backend, BackendName, DType, RandomKind, TypedArray } from '../bac
 import { typedArrayFor } from '../backend/types.js';
 import { engine, getBackend } from '../engine.js';
 import { fail, shapeStr } from '../errors.js';
-import { checkShape, sizeOf } from '../shape.js';
+import { sizeOf } from '../shape.js';
+import { checkDType, checkInt32Values, checkShapeArg } from './checks.js';
 import { Tensor } from '../tensor.js';
 import type { NestedArray } from '../tensor.js';
 import { needsGrad } from '../autograd/node.js';
@@ -34,7 +35,9 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
 }
 
 /** @internal Uploads host values to a backend as a new tensor. */
-export function fromData(values: ArrayLike<number>, shape: readonly number[], dtype: DType, backend: Backend): Tensor {
+export function fromData(values: ArrayLike<number>, shape: readonly number[], dtype: DType, backend: Backend, op = 'tensor'): Tensor {
+  checkDType(op, dtype);
+  if (dtype === 'int32') checkInt32Values(op, values);
   beginOp('tensor (uploaded data)');
   const data = typedArrayFor(dtype, values.length);
   for (let i = 0; i < values.length; i++) data[i] = values[i]!;
@@ -75,16 +78,19 @@ export function tensor(data: NestedArray | TypedArray | number[], opts: CreateOp
     flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity as 1) as number[] : [data as number];
     shape = opts.shape ?? inferred;
   }
-  checkShape(op, 'shape', shape);
+  checkShapeArg(op, 'shape', shape);
   if (sizeOf(shape) !== flat.length) fail(op, `shape ${shapeStr(shape)} holds ${sizeOf(shape)} elements but the data has ${flat.length}`);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : 'float32');
   return finish(fromData(flat, shape, dtype, getBackend(opts.device)), opts);
 }
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
-  checkShape('full', 'shape', shape);
-  const backend = getBackend(opts.device);
+  checkShapeArg('full', 'shape', shape);
+  if (typeof value !== 'number') fail('full', `value must be a number, got ${value === null ? 'null' : typeof value}`);
   const dtype = opts.dtype ?? 'float32';
+  checkDType('full', dtype);
+  if (dtype === 'int32') checkInt32Values('full', [value]);
+  const backend = getBackend(opts.device);
   beginOp('full');
   return finish(Tensor._fromStorage(backend, backend.fill(sizeOf(shape), value, dtype), shape), opts);
 }
@@ -101,11 +107,15 @@ export const onesLike = (t: Tensor): Tensor => full(t.shape, 1, likeOpts(t));
 /** Values start, start+step, ... below stop (like torch.arange). */
 export function arange(start: number, stop?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) fail('arange', `step must be a finite non-zero number, got ${step}`);
+  if (typeof start !== 'number' || !Number.isFinite(start)) fail('arange', `start must be a finite number, got ${String(start)}`);
+  if (typeof stop !== 'number' || !Number.isFinite(stop)) fail('arange', `stop must be a finite number, got ${String(stop)}`);
+  if (typeof step !== 'number' || step === 0 || !Number.isFinite(step)) fail('arange', `step must be a finite non-zero number, got ${String(step)}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const values = Array.from({ length: n }, (_, i) => start + i * step);
+  if (!Number.isSafeInteger(n) || n >= 2 ** 32) fail('arange', `[${start}, ${stop}) in steps of ${step} would hold ${n} values, more than a tensor can`);
   const dtype = opts.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
-  return finish(fromData(values, [n], dtype, getBackend(opts.device)), opts);
+  checkDType('arange', dtype);
+  const values = Array.from({ length: n }, (_, i) => start + i * step);
+  return finish(fromData(values, [n], dtype, getBackend(opts.device), 'arange'), opts);
 }
 
 /** @internal Picks (seed, offset) for a draw: an explicit seed starts its own stream at 0; otherwise the global stream advances. */
@@ -123,8 +133,9 @@ export function drawPosition(kind: RandomKind, length: number, seed: number | un
 
 function random(kind: RandomKind, shape: readonly number[], opts: RandomOptions): Tensor {
   const op = kind === 'normal' ? 'randn' : 'rand';
-  checkShape(op, 'shape', shape);
+  checkShapeArg(op, 'shape', shape);
   const dtype = opts.dtype ?? 'float32';
+  checkDType(op, dtype);
   if (dtype === 'int32') fail(op, 'dtype must be float32 or float64');
   const backend = getBackend(opts.device);
   const { seed, offset } = drawPosition(kind, sizeOf(shape), opts.seed);
@@ -146,6 +157,7 @@ export function manualSeed(seed: number): void {
 
 /** Converts to another dtype (float→int truncates toward zero). Not differentiable. */
 export function castTo(x: Tensor, dtype: DType): Tensor {
+  checkDType('cast', dtype);
   if (needsGrad([x]) && !dtype.startsWith('float')) fail('cast', 'casting a tensor that requires grad to an integer dtype would cut the graph; detach() it first');
   beginOp('cast');
   const out = Tensor._fromStorage(x.backend, x.backend.cast(x._storage('cast'), dtype), x.shape);

@@ -11,9 +11,13 @@ import { tidy } from '../lifetime.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
-function reduce(op: string, perRow: Tensor, reduction: Reduction): Tensor {
+/** Checked before any tensor is made, so a bad reduction leaves nothing behind. */
+function checkReduction(op: string, reduction: unknown): asserts reduction is Reduction {
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') fail(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+}
+
+function reduce(perRow: Tensor, reduction: Reduction): Tensor {
   if (reduction === 'none') return perRow;
-  if (reduction !== 'mean' && reduction !== 'sum') fail(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   const r = reduction === 'mean' ? mean(perRow) : sum(perRow);
   perRow.dispose();
   return r;
@@ -32,6 +36,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   checkTensor(op, 'labels', labels);
   checkFloat(op, 'logits', logits);
   checkSameBackend(op, logits, labels);
+  checkReduction(op, reduction);
   if (logits.rank !== 2) fail(op, `logits must be 2-D [N, C], got ${shapeStr(logits.shape)}`);
   const [n, c] = logits.shape as [number, number];
   if (labels.dtype !== 'int32') fail(op, `labels must be int32 class indices, got ${labels.dtype}`);
@@ -39,7 +44,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   const b = logits.backend;
   const perRow = Tensor._fromStorage(b, b.softmaxCrossEntropy(logits._storage(op), labels._storage(op), n, c), [n]);
   const recorded = record('crossEntropy', [logits], perRow, (save) => ({ logits: save(logits), labels: save(labels) }));
-  return reduce(op, recorded, reduction);
+  return reduce(recorded, reduction);
 }
 
 /** Mean squared error between prediction and target of the same shape. */
@@ -47,9 +52,13 @@ export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = '
   const op = 'mse';
   checkTensor(op, 'prediction', prediction);
   checkTensor(op, 'target', target);
+  checkSameBackend(op, prediction, target);
+  checkFloat(op, 'prediction', prediction);
+  if (prediction.dtype !== target.dtype) fail(op, `prediction is ${prediction.dtype} but target is ${target.dtype}; convert one with .cast('${prediction.dtype}')`);
+  checkReduction(op, reduction);
   if (prediction.shape.join() !== target.shape.join()) fail(op, `prediction ${shapeStr(prediction.shape)} and target ${shapeStr(target.shape)} must have the same shape`);
   const perElement = tidy(() => square(sub(prediction, target)));
-  return reduce(op, perElement, reduction);
+  return reduce(perElement, reduction);
 }
 
 export const lossGrads: GradRules<'crossEntropy'> = {

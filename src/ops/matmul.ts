@@ -31,7 +31,13 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean, 
   if (k !== k2) {
     fail(op, `inner dimensions differ: ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} @ ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''} (${k} vs ${k2})`);
   }
-  const batchShape = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
+  // Broadcasting the batch dimensions: an error names both operands' full shapes, not only their batch parts.
+  let batchShape: number[];
+  try {
+    batchShape = broadcastShapes(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    return fail(op, `the batch dimensions of ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be broadcast together (${shapeStr(a.shape.slice(0, -2))} vs ${shapeStr(b.shape.slice(0, -2))})`);
+  }
   const batch = sizeOf(batchShape);
   // An operand whose batch dims differ from the result's but are not all 1 is materialised.
   const operand = (t: Tensor): { t: Tensor; stride: number; temp: boolean } => {

@@ -2,14 +2,15 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd/node.js';
 import type { GradRules } from '../autograd/rules.js';
-import { checkShape, normalizeAxis, sizeOf, stridesOf } from '../shape.js';
+import { normalizeAxis, sizeOf, stridesOf } from '../shape.js';
 import { fail, shapeStr } from '../errors.js';
-import { checkTensor } from './checks.js';
+import { checkAxesArg, checkShapeArg, checkTensor } from './checks.js';
 import { sumTo } from './reduce.js';
 
 /** A new shape with the same elements; one dimension may be -1 (inferred). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('reshape', 'input', x);
+  if (!Array.isArray(shape)) checkShapeArg('reshape', 'shape', shape);
   const inferIdx = shape.indexOf(-1);
   if (shape.filter((d) => d === -1).length > 1) fail('reshape', `only one dimension can be -1, got ${shapeStr(shape)}`);
   let target = [...shape];
@@ -18,7 +19,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     if (known === 0 || x.size % known !== 0) fail('reshape', `cannot infer the -1 in ${shapeStr(shape)} for ${x.size} elements (input shape ${shapeStr(x.shape)})`);
     target[inferIdx] = x.size / known;
   }
-  checkShape('reshape', 'shape', target);
+  checkShapeArg('reshape', 'shape', target);
   if (sizeOf(target) !== x.size) fail('reshape', `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(target)} (${sizeOf(target)} elements)`);
   target = Object.freeze(target) as number[];
   const out = x._view(target);
@@ -28,6 +29,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Reorders dimensions: out.shape[i] = x.shape[perm[i]]. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   checkTensor('permute', 'input', x);
+  checkAxesArg('permute', 'perm', perm);
   const dims = perm.map((p) => normalizeAxis('permute', p, x.rank));
   if (dims.length !== x.rank || new Set(dims).size !== dims.length) {
     fail('permute', `perm ${JSON.stringify(perm)} must list each of the ${x.rank} dimensions exactly once`);
@@ -52,7 +54,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 /** Broadcasts to a larger shape (NumPy rules) and materialises the result. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('expand', 'input', x);
-  checkShape('expand', 'shape', shape);
+  checkShapeArg('expand', 'shape', shape);
   const lead = shape.length - x.rank;
   if (lead < 0) fail('expand', `cannot expand shape ${shapeStr(x.shape)} to the smaller rank of ${shapeStr(shape)}`);
   const inStrides = stridesOf(x.shape);

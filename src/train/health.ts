@@ -137,10 +137,12 @@ export class GradientHealthMonitor {
           const out = layer.forward(h);
           if (layer instanceof Linear) lastLinear = layer;
           if (layer instanceof Activation && lastLinear && ['relu', 'relu6', 'leakyRelu'].includes(layer.fusable ?? '')) {
-            // A unit is dead when it is not positive for any example.
-            const alive = max(gt(out, 0), 0);
-            fractions.push([lastLinear, sum(alive).mul(-1 / alive.size).add(1)]);
-            alive.dispose();
+            // A unit is dead when it is not positive for any example. tidy: the comparison, the
+            // per-unit maxima and the partial sums are temporaries; only the fraction survives.
+            fractions.push([lastLinear, tidy(() => {
+              const alive = max(gt(out, 0), 0);
+              return sum(alive).mul(-1 / alive.size).add(1);
+            })]);
           }
           if (h !== probe) h.dispose();
           h = out;

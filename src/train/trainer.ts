@@ -19,6 +19,7 @@ import { engine } from '../engine.js';
 import { manualSeed, arange } from '../ops/creation.js';
 import { eq, mul, add } from '../ops/binary.js';
 import { max, sum } from '../ops/reduce.js';
+import { isNonFinite } from '../ops/unary.js';
 import { GradientHealthMonitor } from './health.js';
 import type { HealthReport } from './health.js';
 import { WebgradError } from '../errors.js';
@@ -62,6 +63,13 @@ function correctCount(logits: Tensor, labels: Tensor): Tensor {
   });
 }
 
+/** The optimizer a configuration asks for (also used to learn which state entries a checkpoint must hold). */
+export function buildOptimizer(config: TrainConfig, params: Tensor[]): Optimizer {
+  return config.optimizer === 'adam'
+    ? new Adam(params, { lr: config.lr, weightDecay: config.weightDecay })
+    : new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+}
+
 export class Trainer {
   readonly model: Sequential;
   readonly optimizer: Optimizer;
@@ -87,10 +95,7 @@ export class Trainer {
     } finally {
       engine.defaultBackend = prev;
     }
-    const params = this.model.parameters();
-    this.optimizer = config.optimizer === 'adam'
-      ? new Adam(params, { lr: config.lr, weightDecay: config.weightDecay })
-      : new SGD(params, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    this.optimizer = buildOptimizer(config, this.model.parameters());
     this.monitor = new GradientHealthMonitor(this.model);
   }
 
@@ -150,6 +155,7 @@ export class Trainer {
     if (!Number.isFinite(loss)) {
       throw new NonFiniteLossError(`train: the loss became ${loss} during epoch ${epoch} (lr ${this.optimizer.lr}); stopping without writing a checkpoint. Try a smaller learning rate or gradient clipping; run with the numerics check (--check-numerics, or setNumericsCheck(true)) to find the first op that produced it.`);
     }
+    await this.stopIfStateNonFinite(epoch);
     const test = await this.evaluate(this.data.test);
     this.epoch = epoch;
     const metrics: EpochMetrics = {
@@ -158,6 +164,32 @@ export class Trainer {
     };
     this.history.push(metrics);
     return metrics;
+  }
+
+  /**
+   * Every floating-point parameter and buffer tested for NaN/Inf on the device, with one readback
+   * (a second only to name the culprit). A finite loss proves nothing on WebGPU: WGSL may drop NaN
+   * semantics, so NaN inputs can leave a finite loss beside NaN weights.
+   */
+  private async stopIfStateNonFinite(epoch: number): Promise<void> {
+    const named = [...this.model.stateDict()].filter(([, t]) => t.dtype.startsWith('float'));
+    if (named.length === 0) return;
+    const flags = noGrad(() => tidy(() => named.map(([, t]) => keep(max(isNonFinite(t).reshape([-1]))))));
+    try {
+      const total = noGrad(() => tidy(() => flags.reduce<Tensor | null>((acc, f) => (acc ? add(acc, f) : f.mul(1)), null)!));
+      let any: number;
+      try {
+        any = await total.item();
+      } finally {
+        total.dispose();
+      }
+      if (any === 0) return;
+      const bad: string[] = [];
+      for (let i = 0; i < named.length; i++) if ((await flags[i]!.item()) > 0) bad.push(`'${named[i]![0]}'`);
+      throw new NonFiniteLossError(`train: after epoch ${epoch}, ${bad.join(', ')} ${bad.length === 1 ? 'holds' : 'hold'} NaN or Inf (lr ${this.optimizer.lr}); stopping without writing a checkpoint or model. Check the data for NaN/Inf values, try a smaller learning rate or gradient clipping, or run with the numerics check (--check-numerics) to find the first op that produced it.`);
+    } finally {
+      for (const f of flags) f.dispose();
+    }
   }
 
   private async stopIfNonFinite(epoch: number, step: number): Promise<void> {

@@ -12,7 +12,7 @@ import {
   type RandomKind, type ReduceOp, type Storage, type TypedArray, type UnaryOp,
 } from '../types.js';
 import { philoxNormal, philoxUniform, philoxWords } from '../../random/philox.js';
-import { CpuStorage, cpuStorage } from './storage.js';
+import { CpuStorage, cpuStorage, allocCpuArray } from './storage.js';
 import { WebgradError } from '../../errors.js';
 import { activationGradKernel, unaryKernel } from './unary.js';
 import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
@@ -63,7 +63,7 @@ export class CpuBackend implements Backend {
   }
 
   private alloc(dtype: DType, length: number): TypedArray {
-    return typedArrayFor(dtype, length);
+    return allocCpuArray(dtype, length); // a clear error for tensors too large for one typed array
   }
 
   // ---- memory ----

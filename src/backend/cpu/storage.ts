@@ -1,4 +1,6 @@
 import type { DType, Storage, TypedArray } from '../types.js';
+import { typedArrayFor, bytesPerElement } from '../types.js';
+import { WebgradError } from '../../errors.js';
 
 const EMPTY = new Float32Array(0);
 
@@ -44,4 +46,27 @@ export function cpuStorage(kernel: string, arg: string, s: Storage): CpuStorage 
   }
   if (s.released) throw new Error(`cpu.${kernel}: ${arg} was released and cannot be used`);
   return s;
+}
+
+/**
+ * The most elements one CPU tensor may hold: each lives in one JavaScript typed array, and V8
+ * refuses lengths of 2^32 and more (smaller engines refuse sooner; that failure is caught below).
+ */
+export const CPU_MAX_ELEMENTS = 2 ** 32 - 1;
+
+/**
+ * Allocates a tensor's typed array, or throws a WebgradError naming the size and the limit instead
+ * of the engine's bare RangeError ("Invalid typed array length").
+ */
+export function allocCpuArray(dtype: DType, length: number): TypedArray {
+  const describe = (): string => `a ${dtype} tensor of ${length} elements (${length * bytesPerElement(dtype)} bytes)`;
+  if (length > CPU_MAX_ELEMENTS) {
+    throw new WebgradError(`cpu: ${describe()} is larger than the CPU backend allows (${CPU_MAX_ELEMENTS} elements per tensor, the JavaScript typed-array limit)`);
+  }
+  try {
+    return typedArrayFor(dtype, length);
+  } catch (e) {
+    if (e instanceof RangeError) throw new WebgradError(`cpu: cannot allocate ${describe()}: ${e.message} (out of memory?)`);
+    throw e;
+  }
 }

@@ -5,6 +5,7 @@
 import type { TypedArray } from '../types.js';
 import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
 import { uniformFromWord, philoxWords } from '../../random/philox.js';
+import { WebgradError } from '../../errors.js';
 
 /** f'(x) expressed through y = f(x). */
 export const OUTPUT_DERIVATIVE: { [K in OutputGradActivation]: (y: number, p: number) => number } = {
@@ -97,7 +98,7 @@ export function softmaxGradKernel(y: TypedArray, dy: TypedArray, rows: number, c
 
 function checkLabel(kernel: string, label: number, row: number, c: number): void {
   if (!Number.isInteger(label) || label < 0 || label >= c) {
-    throw new Error(`cpu.${kernel}: label ${label} at row ${row} is outside the ${c} classes [0, ${c})`);
+    throw new WebgradError(`cpu.${kernel}: label ${label} at row ${row} is outside the ${c} classes [0, ${c})`);
   }
 }
 
