@@ -37,7 +37,7 @@ export function saturation(act: LabActivation, values: Float32Array): { share: n
 
 export function drawHistograms(canvas: HTMLCanvasElement, act: LabActivation, layers: Float32Array[] | null, step: number | null): void {
   const rowH = layers && layers.length > 12 ? 22 : 30;
-  const { ctx, w } = fitCanvas(canvas, Math.max(60, (layers?.length ?? 0) * rowH + 18));
+  const { ctx, w } = fitCanvas(canvas, Math.max(60, (layers?.length ?? 0) * rowH + 32));
   ctx.font = '11px system-ui, sans-serif';
   ctx.fillStyle = '#667085';
   if (!layers || layers.length === 0) {
@@ -78,8 +78,5 @@ export function drawHistograms(canvas: HTMLCanvasElement, act: LabActivation, la
   const [lo, hi] = range(act, layers[0]!);
   const bottom = layers.length * rowH + 13;
   ctx.fillText(act === 'sigmoid' || act === 'tanh' ? `${lo} … ${hi}` : `each row from its min to its max${dropsZeros(act) ? ', zeros left out' : ''}`, labelW, bottom);
-  if (step !== null) {
-    ctx.textAlign = 'right';
-    ctx.fillText(`batch of step ${step}`, labelW + plotW, bottom);
-  }
+  if (step !== null) ctx.fillText(`the training batch of step ${step}`, labelW, bottom + 14);
 }
