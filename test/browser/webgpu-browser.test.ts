@@ -309,7 +309,7 @@ describe('browser: the lab page [webgpu]', () => {
   }, 180_000);
 
   for (const width of [390, 1440]) {
-    it(`has no horizontal overflow at ${width} px, after training (screenshot in out/browser/)`, async ({ skip }) => {
+    it(`has no horizontal overflow and no empty holes at ${width} px, after training (screenshot in out/browser/)`, async ({ skip }) => {
       requireAdapter(missing, skip);
       const p = await browser.context.newPage();
       try {
@@ -324,6 +324,17 @@ describe('browser: the lab page [webgpu]', () => {
           .filter((e) => !e.closest('.scroll-x') && e.getBoundingClientRect().right > innerWidth + 0.5)
           .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${(e as HTMLElement).className}`));
         expect(wide).toEqual([]);
+        // No empty stretch of page under a panel: the next panel below it (or the end of the grid) follows within the grid gap.
+        const holes = await p.evaluate(() => {
+          const panels = Array.from(document.querySelectorAll('main > section')).map((e) => ({ id: e.getAttribute('aria-labelledby'), r: e.getBoundingClientRect() }));
+          const end = document.querySelector('main')!.getBoundingClientRect().bottom;
+          return panels.flatMap((a) => {
+            const below = panels.filter((b) => b !== a && b.r.top >= a.r.bottom - 1 && b.r.left < a.r.right - 1 && b.r.right > a.r.left + 1);
+            const gap = (below.length ? Math.min(...below.map((b) => b.r.top)) : end) - a.r.bottom;
+            return gap > 17 ? [`${a.id}: ${gap.toFixed(0)} px empty below`] : [];
+          });
+        });
+        expect(holes).toEqual([]);
         mkdirSync(join(repoRoot, 'out', 'browser'), { recursive: true });
         const shot = join(repoRoot, 'out', 'browser', `lab-${width}.png`);
         await p.screenshot({ path: shot, fullPage: true });
