@@ -228,7 +228,7 @@ describe('browser: the lab page [webgpu]', () => {
     }
   });
 
-  it('a knob changed during training restarts it with the new configuration; Stop stops it', async () => {
+  it('a knob changed during training restarts it with the new configuration; Stop and Reset stop it', async () => {
     const p = await browser.context.newPage();
     try {
       let s = await open(p, `${server.url}?data=circles&depth=3&width=8&healthEvery=4`);
@@ -253,6 +253,15 @@ describe('browser: the lab page [webgpu]', () => {
       const d = s.inputDelays;
       console.log(`lab input delay while training: ${d.length} events, max ${Math.max(...d).toFixed(1)} ms; long tasks: ${s.longTasks.length}, longest ${Math.max(0, ...s.longTasks).toFixed(0)} ms`);
       expect(d.length).toBeGreaterThan(0);
+      // Reset during a run stops it and leaves a fresh, idle network.
+      await p.getByRole('button', { name: 'Continue', exact: true }).click();
+      await p.waitForFunction((n) => (window as unknown as { webgradLab: { step: number } }).webgradLab.step > n + 1, stoppedAt);
+      const b2 = (await lab(p)).builds;
+      await p.getByRole('button', { name: 'Reset', exact: true }).click();
+      await p.waitForFunction((b) => (window as unknown as { webgradLab: { builds: number } }).webgradLab.builds > b, b2);
+      await p.waitForTimeout(300);
+      s = await lab(p);
+      expect([s.running, s.step, s.config.activation]).toEqual([false, 0, 'tanh']);
     } finally {
       await p.close();
     }

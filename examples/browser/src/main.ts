@@ -146,6 +146,8 @@ async function dataFor(c: LabConfig): Promise<{ train: Dataset; test: Dataset }>
 }
 
 /** Mini-batches of one epoch in a seeded order, with the labels kept on the host for accuracy. */
+// Shuffles read their own region of the seed's Philox stream (2^40 words in), far from the words
+// that initialisation and dropout draw from its start.
 function* epochBatches(d: Dataset, batch: number, seed: number, epoch: number, device: BackendName): Generator<{ x: ReturnType<typeof tensor>; y: ReturnType<typeof tensor>; labels: Int32Array }> {
   const order = seededPermutation(d.n, seed, 2 ** 40 + epoch * d.n);
   const size = Math.min(batch, d.n);
@@ -397,7 +399,7 @@ async function halt(): Promise<void> {
 // Configuration changes are applied one after another, in the order they were made.
 let applying: Promise<void> = Promise.resolve();
 
-/** Sets a configuration: URL and knobs at once; the network is rebuilt and, if it was training, restarted. */
+/** Sets a configuration: URL and knobs at once; the network is rebuilt and, if it was training (or `start`), restarted. */
 function applyConfig(next: LabConfig, opts: { start?: boolean; steps?: number; preset?: string | null } = {}): Promise<void> {
   const wasRunning = state.running;
   state.config = next;
@@ -420,7 +422,7 @@ function applyConfig(next: LabConfig, opts: { start?: boolean; steps?: number; p
       return;
     }
     setButtons();
-    if (wasRunning || opts.start) void run();
+    if (opts.start ?? wasRunning) void run();
     else setStatus('Ready. Press Start.');
   });
   return applying;
@@ -459,10 +461,15 @@ stopBtn.addEventListener('click', () => {
   setStatus('Stopping after this step…');
 });
 resetBtn.addEventListener('click', () => {
-  void applyConfig(readKnobs(state.config)).then(() => setStatus('Reset: a freshly initialised network.'));
+  // Reset stops: the same configuration (and preset, with its step bound), freshly initialised, not started.
+  const preset = PRESETS.find((p) => p.id === state.preset);
+  void applyConfig(readKnobs(state.config), { start: false, preset: preset?.id ?? null, ...(preset ? { steps: preset.steps } : {}) })
+    .then(() => setStatus('Reset: a freshly initialised network. Press Start.'));
 });
 $('copy-link').addEventListener('click', () => {
-  void navigator.clipboard?.writeText(location.href).then(() => setStatus('Link copied.'), () => setStatus(`Link: ${location.href}`));
+  const shown = (): void => setStatus(`Link to this experiment: ${location.href}`);
+  if (navigator.clipboard) navigator.clipboard.writeText(location.href).then(() => setStatus('Link copied.'), shown);
+  else shown();
 });
 
 // Responsiveness, measured rather than assumed: input-to-handler delay and long tasks while training.
