@@ -354,8 +354,9 @@ describe('browser: the lab page [webgpu]', () => {
     }, 120_000);
   }
 
-  it('runs the benchmark panel on WebGPU and on the CPU backend', async ({ skip }) => {
+  it('runs the benchmark panel on WebGPU and on the CPU backend; its table fits a 390 px window', async ({ skip }) => {
     requireAdapter(missing, skip);
+    await page.setViewportSize({ width: 390, height: 900 });
     await page.getByRole('button', { name: 'Run benchmarks', exact: true }).click();
     await page.waitForFunction(() => {
       const d = (window as unknown as { webgradLab: { bench: unknown; error: string | null } }).webgradLab;
@@ -373,6 +374,12 @@ describe('browser: the lab page [webgpu]', () => {
       }
     }
     expect(await page.locator('.bench-table tbody tr').count()).toBe(3);
+    const fit = await page.evaluate(() => {
+      const t = document.querySelector('.bench-table')!.getBoundingClientRect();
+      return { right: t.right, inner: innerWidth, scroll: document.documentElement.scrollWidth };
+    });
+    expect(fit.right, 'the benchmark table is cut off').toBeLessThanOrEqual(fit.inner);
+    expect(fit.scroll).toBeLessThanOrEqual(fit.inner);
   }, 120_000);
 });
 
