@@ -77,3 +77,20 @@ export function watch(page: Page, log: string[]): void {
 export function tail(log: string[], n = 20): string {
   return log.slice(-n).join('\n');
 }
+
+/** Message for a page without an adapter; prints a loud banner when WebGPU is not required. */
+export function noAdapter(what: string, reason: string | null): string {
+  const message = `${what}: the page found no WebGPU adapter (${reason ?? 'no reason given'})`;
+  if (!requireWebGPU) {
+    const bar = '!'.repeat(78);
+    console.warn(`\n${bar}\n!! Browser WebGPU tests NOT RUN: ${message}.\n!! Set CI=true or WEBGRAD_REQUIRE_WEBGPU=1 to make this a failure.\n${bar}\n`);
+  }
+  return message;
+}
+
+/** In a test that needs WebGPU: fails under CI (CI=true), skips visibly elsewhere. */
+export function requireAdapter(message: string | null, skip: () => void): void {
+  if (message === null) return;
+  if (requireWebGPU) throw new Error(`${message}; WebGPU is required here (CI=true)`);
+  skip();
+}

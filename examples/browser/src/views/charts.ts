@@ -1,4 +1,7 @@
-/** Live line charts (uPlot): loss and accuracy against the training step. */
+/**
+ * Live line charts (uPlot) against the training step: the loss on a log axis (so a fall from 2.3 to
+ * 0.01 and a blow-up to 1e30 both stay readable) and the accuracy on an axis zoomed to its range.
+ */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
@@ -17,16 +20,20 @@ export class LiveChart {
   private readonly xs: number[] = [];
   private readonly ys: (number | null)[][];
   private pending = false;
+  private readonly log: boolean;
 
-  constructor(target: HTMLElement, series: SeriesSpec[], opts: { yLabel: string; yRange?: [number, number] }) {
+  constructor(target: HTMLElement, series: SeriesSpec[], opts: { yLabel: string; log?: boolean; zoom?: [number, number] }) {
     this.ys = series.map(() => []);
-    const width = Math.max(280, Math.floor(target.clientWidth || 480));
+    this.log = opts.log ?? false;
+    const width = Math.max(200, Math.floor(target.clientWidth || 480));
     const options: uPlot.Options = {
       width,
       height: 220,
       scales: {
         x: { time: false },
-        y: opts.yRange ? { range: opts.yRange } : { range: (_u, min, max) => [Math.min(0, min), max > min ? max * 1.05 : min + 1] },
+        y: opts.log
+          ? { distr: 3, log: 10 }
+          : { range: (_u, min, max) => zoomedRange(min, max, opts.zoom ?? [-Infinity, Infinity]) },
       },
       axes: [
         { label: 'step', stroke: '#556', grid: { stroke: '#e6e8ee' }, ticks: { stroke: '#d0d4de' } },
@@ -53,8 +60,9 @@ export class LiveChart {
     }).observe(target);
   }
 
-  /** Appends (or, for the same step, overwrites) values; null leaves a series without a point. */
-  push(step: number, values: (number | null)[]): void {
+  /** Appends (or, for the same step, overwrites) values; null (or, on a log axis, a value that is not positive and finite) leaves no point. */
+  push(step: number, raw: (number | null)[]): void {
+    const values = raw.map((v) => (v === null || !Number.isFinite(v) || (this.log && v <= 0) ? null : v));
     const last = this.xs.length - 1;
     if (last >= 0 && this.xs[last] === step) {
       values.forEach((v, i) => {
@@ -67,10 +75,18 @@ export class LiveChart {
     this.redraw();
   }
 
+  /** Empties the chart and resets both axes (no stale x range from the last run). */
   clear(): void {
     this.xs.length = 0;
     for (const y of this.ys) y.length = 0;
-    this.redraw();
+    this.plot.setData([this.xs, ...this.ys] as uPlot.AlignedData, true);
+    this.plot.setScale('x', { min: 0, max: 10 });
+  }
+
+  /** The x range drawn now; for tests. */
+  get xRange(): [number, number] {
+    const x = this.plot.scales.x!;
+    return [x.min ?? NaN, x.max ?? NaN];
   }
 
   /** Batches redraws to one per frame (or per macrotask when frames are throttled). */
@@ -82,4 +98,11 @@ export class LiveChart {
       this.plot.setData([this.xs, ...this.ys] as uPlot.AlignedData);
     }, 0);
   }
+}
+
+/** The data's range with 8 % padding, clamped to `bounds` (accuracy: [0, 100]). */
+function zoomedRange(min: number | null, max: number | null, bounds: [number, number]): [number, number] {
+  if (min === null || max === null) return [bounds[0] === -Infinity ? 0 : bounds[0], bounds[1] === Infinity ? 1 : bounds[1]];
+  const pad = Math.max((max - min) * 0.08, 0.5);
+  return [Math.max(bounds[0], min - pad), Math.min(bounds[1], max + pad)];
 }
