@@ -15,7 +15,7 @@ import { SGD } from '../optim/sgd.js';
 import { Adam } from '../optim/adam.js';
 import { crossEntropy } from '../ops/loss.js';
 import { tidy, noGrad, keep } from '../lifetime.js';
-import { engine } from '../engine.js';
+import { engine, settle } from '../engine.js';
 import { manualSeed, arange } from '../ops/creation.js';
 import { eq, mul, add } from '../ops/binary.js';
 import { max, sum } from '../ops/reduce.js';
@@ -146,6 +146,8 @@ export class Trainer {
       batch.x.dispose();
       batch.y.dispose();
       onStep?.(step, total);
+      // Bounded work in flight: a long epoch never reads back, so let the GPU catch up to a few submits.
+      await settle();
     }
     const loss = (await (lossSum as Tensor | null)?.item() ?? NaN) / seen;
     const trainCorrect = (await (correct as Tensor | null)?.item()) ?? 0;
