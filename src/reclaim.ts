@@ -140,9 +140,13 @@ export function reclaimPoint(): Promise<void> | void {
   collecting = (async () => {
     try {
       if (collector === undefined) collector = await findCollector();
+      const before = stats.reclaimedTensors;
       collector?.();
       stats.collections++;
+      // The finalizers run in tasks of their own after the collection; one more turn when the first
+      // found none (seen right after the collector was first looked up).
       await nextTask();
+      if (stats.reclaimedTensors === before) await nextTask();
     } finally {
       baseTensors = engine.liveTensors;
       baseBytes = engine.liveBytes;
