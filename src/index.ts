@@ -1,4 +1,6 @@
 /** webgrad's public API. */
+// Tensor implements Symbol.dispose (`using`): consumers' type-checks need the lib that declares it.
+/// <reference lib="esnext.disposable" preserve="true" />
 export { Tensor } from './tensor.js';
 export type { NestedArray, TensorLike } from './tensor.js';
 export type { DType, BackendName, TypedArray } from './backend/types.js';
