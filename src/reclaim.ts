@@ -2,9 +2,9 @@
  * The safety net for tensors dropped without dispose(), always on.
  *
  * - Every user tensor is registered with a FinalizationRegistry. When the garbage collector finds
- *   one unreachable and undisposed, its storage and its tape node are released (the callback runs
- *   as its own task, between the user's jobs, so never in the middle of an op). Debug mode also
- *   warns about each one, so the leak gets fixed.
+ *   one unreachable and undisposed, it is queued, and its storage and tape node are released at
+ *   the next safe point where the engine reclaims (below), so `memory()` never changes behind a
+ *   program's back. Debug mode warns about each one and releases it at once, so the leak is seen.
  * - JavaScript collects when *its* heap is under pressure, and GPU buffers are invisible to it: a
  *   loop that leaks small JS objects holding large GPU buffers could run the device out before the
  *   collector runs. So the engine watches its own counters (live tensors and bytes) and, past a
@@ -40,14 +40,14 @@ export interface ReclaimStats {
 
 const stats: ReclaimStats = { reclaimedTensors: 0, collections: 0, growthWarned: false };
 
-const registry = new FinalizationRegistry<ReclaimRecord>((record) => {
-  const { ref, node, id, shape } = record;
+/** Tensors found unreachable by the collector, released at the next safe point (see `reclaimPoint`). */
+const pending: ReclaimRecord[] = [];
+
+function release(record: ReclaimRecord): void {
+  const { ref, node } = record;
   record.ref = null;
   record.node = null;
   if (!ref || ref.released) return;
-  if (engine.debug) {
-    console.warn(`webgrad (debug): tensor #${id} of shape ${shapeStr(shape)} was garbage-collected without dispose(); releasing its storage. Use tidy(), dispose() or \`using\`.`);
-  }
   engine.liveTensors--;
   stats.reclaimedTensors++;
   try {
@@ -56,6 +56,19 @@ const registry = new FinalizationRegistry<ReclaimRecord>((record) => {
   } catch {
     // The storage belonged to a backend that is gone (device lost or replaced): nothing to free.
   }
+}
+
+const registry = new FinalizationRegistry<ReclaimRecord>((record) => {
+  if (!record.ref || record.ref.released) return;
+  if (engine.debug) {
+    // Debug mode: say so at once, and release at once, so the leak is seen where it happens.
+    console.warn(`webgrad (debug): tensor #${record.id} of shape ${shapeStr(record.shape)} was garbage-collected without dispose(); releasing its storage. Use tidy(), dispose() or \`using\`.`);
+    release(record);
+    return;
+  }
+  // Otherwise only at a safe point the engine chooses: memory() does not change under a program's
+  // feet whenever the collector happens to run, only when the engine reclaims on purpose.
+  pending.push(record);
 });
 
 /** Registers a new user tensor; `record` must not reference the tensor itself. */
@@ -78,11 +91,13 @@ export function reclaimStats(): Readonly<ReclaimStats> {
 /** Live tensors and bytes right after the last collection: growth is measured from there. */
 let baseTensors = 0;
 let baseBytes = 0;
-const MIN_TENSOR_GROWTH = 256;
+const MIN_TENSOR_GROWTH = 1024;
 const MIN_BYTE_GROWTH = 64 * 2 ** 20;
 /** The collector, once found (null: none available here; undefined: not looked for yet). */
 let collector: (() => void) | null | undefined;
 let collecting: Promise<void> | null = null;
+/** The growth watch asks for one collection before it warns (below). */
+let collectionWanted = false;
 
 /** True when memory grew enough since the last collection that one is worth its cost. */
 export function underPressure(): boolean {
@@ -136,17 +151,18 @@ async function findCollector(): Promise<(() => void) | null> {
  */
 export function reclaimPoint(): Promise<void> | void {
   if (collecting) return collecting;
-  if (!underPressure()) return;
+  if (!underPressure() && !collectionWanted) return;
+  collectionWanted = false;
   collecting = (async () => {
     try {
       if (collector === undefined) collector = await findCollector();
-      const before = stats.reclaimedTensors;
       collector?.();
       stats.collections++;
       // The finalizers run in tasks of their own after the collection; one more turn when the first
       // found none (seen right after the collector was first looked up).
       await nextTask();
-      if (stats.reclaimedTensors === before) await nextTask();
+      if (pending.length === 0) await nextTask();
+      for (const record of pending.splice(0)) release(record);
     } finally {
       baseTensors = engine.liveTensors;
       baseBytes = engine.liveBytes;
@@ -170,6 +186,7 @@ let lastSample = -1;
 let streak = 0;
 let reclaimedAtSample = 0;
 let liveAtStreakStart = 0;
+let askedAtStreak = false;
 
 /** Called once per backward(): the step boundary of a training loop. */
 export function stepTick(): void {
@@ -184,7 +201,15 @@ export function stepTick(): void {
     streak = 0;
   }
   lastSample = live;
+  if (streak === 0) askedAtStreak = false;
   if (streak >= WINDOWS_TO_WARN && !stats.growthWarned && !engine.debug) {
+    // Before warning, ask for one collection at the next safe point: a loop that awaits is then
+    // reclaimed (and the streak ends); a loop that never reaches one gets the warning a window later.
+    if (!askedAtStreak) {
+      askedAtStreak = true;
+      collectionWanted = true;
+      return;
+    }
     stats.growthWarned = true;
     const steps = streak * WINDOW;
     console.warn(
@@ -202,6 +227,8 @@ export function resetReclaimWatch(): void {
   ticks = 0;
   lastSample = -1;
   streak = 0;
+  askedAtStreak = false;
+  collectionWanted = false;
   reclaimedAtSample = stats.reclaimedTensors;
   stats.growthWarned = false;
   baseTensors = engine.liveTensors;
