@@ -96,6 +96,8 @@ const MIN_BYTE_GROWTH = 64 * 2 ** 20;
 /** The collector, once found (null: none available here; undefined: not looked for yet). */
 let collector: (() => void) | null | undefined;
 let collecting: Promise<void> | null = null;
+/** Macrotask turns to wait for the finalizers after a collection that found nothing yet. */
+const MAX_TURNS = 8;
 /** The growth watch asks for one collection before it warns (below). */
 let collectionWanted = false;
 
@@ -156,12 +158,13 @@ export function reclaimPoint(): Promise<void> | void {
   collecting = (async () => {
     try {
       if (collector === undefined) collector = await findCollector();
+      // Some may be queued already (the collector runs on its own too); wait for this collection's.
+      const queued = pending.length;
       collector?.();
       stats.collections++;
-      // The finalizers run in tasks of their own after the collection; one more turn when the first
-      // found none (seen right after the collector was first looked up).
-      await nextTask();
-      if (pending.length === 0) await nextTask();
+      // The finalizers run in tasks of their own after the collection (in Node, queued behind the
+      // event loop's current phase): wait a few turns until they have delivered something.
+      for (let turn = 0; turn < MAX_TURNS && (turn === 0 || pending.length === queued); turn++) await nextTask();
       for (const record of pending.splice(0)) release(record);
     } finally {
       baseTensors = engine.liveTensors;
