@@ -26,7 +26,7 @@ for (let epoch = 1; epoch <= 15; epoch++) {
       optimizer.step();
       return loss;                   // ...except the one it returns
     });
-    total += await loss.item();      // reading is async; the step itself never waits for the GPU
+    total += await loss.item();      // the step's one wait for the GPU: reading is async
     wg.dispose([x, y, loss]);
   }
   console.log(`epoch ${epoch}: loss ${(total / loader.length).toFixed(4)}`);
