@@ -1,4 +1,6 @@
 /** webgrad's public API. */
+// Tensor implements Symbol.dispose (`using`): consumers' type-checks need the lib that declares it.
+/// <reference lib="esnext.disposable" preserve="true" />
 export { Tensor } from './tensor.js';
 export type { NestedArray, TensorLike } from './tensor.js';
 export type { DType, BackendName, TypedArray } from './backend/types.js';
@@ -36,6 +38,9 @@ export type { Dataset } from './data/dataset.js';
 export { validateDataset, subset } from './data/dataset.js';
 export { batches, seededPermutation } from './data/loader.js';
 export type { Batch, BatchOptions } from './data/loader.js';
+export { DataLoader } from './data/data-loader.js';
+export type { DataLoaderOptions, BatchOf } from './data/data-loader.js';
+export type { Column } from './data/columns.js';
 export { parseIdx } from './data/idx.js';
 export type { IdxArray } from './data/idx.js';
 export { buildMlp, describeMlp } from './train/mlp.js';

@@ -2,6 +2,7 @@
 import { engine, popScope, pushScope, untrack } from './engine.js';
 import { Tensor } from './tensor.js';
 import type { BackendName } from './backend/types.js';
+import { reclaimStats } from './reclaim.js';
 
 /** Collects the tensors inside a value returned from a scope (a tensor, arrays and plain objects of them). */
 function tensorsIn(value: unknown, into = new Set<Tensor>()): Set<Tensor> {
@@ -81,6 +82,8 @@ export interface MemoryInfo {
   liveStorages: number;
   /** Bytes in those storages. */
   liveBytes: number;
+  /** Tensors garbage-collected without dispose() whose storage the engine released (see src/reclaim.ts). */
+  reclaimedTensors: number;
   /** Per backend: bytes pooled for reuse, bytes ever allocated, device buffers ever created. */
   backends: Partial<Record<BackendName, { pooledBytes: number; allocatedBytes: number; buffersCreated: number }>>;
 }
@@ -88,5 +91,8 @@ export interface MemoryInfo {
 export function memory(): MemoryInfo {
   const backends: MemoryInfo['backends'] = {};
   for (const [name, b] of engine.backends) backends[name] = b.memoryStats();
-  return { liveTensors: engine.liveTensors, liveStorages: engine.liveStorages, liveBytes: engine.liveBytes, backends };
+  return {
+    liveTensors: engine.liveTensors, liveStorages: engine.liveStorages, liveBytes: engine.liveBytes,
+    reclaimedTensors: reclaimStats().reclaimedTensors, backends,
+  };
 }

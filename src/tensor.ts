@@ -22,23 +22,15 @@ import { castTo, onesLike, fromData } from './ops/creation.js';
 import * as indexOps from './ops/index-ops.js';
 import * as joinOps from './ops/join-ops.js';
 import * as stats from './ops/stats.js';
+import { registerTensor, unregisterTensor, reclaimPoint, stepTick } from './reclaim.js';
+import type { ReclaimRecord } from './reclaim.js';
+import { notePlacement } from './placement.js';
+import { formatTensor, rememberValues, forgetValues, inspectSymbol } from './format.js';
 
 /** A nested array of numbers, as `tensor()` accepts and `array()` returns. */
 export type NestedArray = number | NestedArray[];
 
 let nextTensorId = 0;
-
-/**
- * The safety net for tensors dropped without dispose(), active in debug mode only: it warns (so
- * the leak gets fixed) and releases the storage (so the process survives meanwhile).
- */
-interface LeakRecord { ref: StorageRef | null; id: number; shape: readonly number[] }
-const leakRegistry = new FinalizationRegistry<LeakRecord>(({ ref, id, shape }) => {
-  if (!ref || ref.released) return;
-  console.warn(`webgrad (debug): tensor #${id} of shape ${shapeStr(shape)} was garbage-collected without dispose(); releasing its storage. Use tidy(), dispose() or \`using\`.`);
-  ref.release();
-  engine.liveTensors--;
-});
 
 export type TensorLike = Tensor | number;
 
@@ -48,13 +40,12 @@ export class Tensor {
   requiresGrad = false;
   /** The accumulated gradient after `backward()`; owned by this tensor and disposed with it. */
   grad: Tensor | null = null;
-  /** @internal The tape node that produced this tensor (null for leaves and untracked results). */
-  _node: Node | null = null;
   private ref: StorageRef | null;
   /** @internal Handles the tape keeps are not user tensors: not counted, not scoped. */
   private readonly internal: boolean;
-  /** Debug mode: what the leak registry releases if this tensor is collected undisposed (kept in step with _assign). */
-  private leakRecord: LeakRecord | null = null;
+  /** What the reclaim registry releases if this tensor is collected undisposed (kept in step with _assign and _node). */
+  private reclaimRecord: ReclaimRecord | null = null;
+  private node: Node | null = null;
 
   /** @internal Use the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(ref: StorageRef, readonly shape: readonly number[], internal = false) {
@@ -63,11 +54,19 @@ export class Tensor {
     if (!internal) {
       engine.liveTensors++;
       trackInScope(this);
-      if (engine.debug) {
-        this.leakRecord = { ref, id: this.id, shape };
-        leakRegistry.register(this, this.leakRecord, this);
-      }
+      this.reclaimRecord = { ref, node: null, id: this.id, shape };
+      registerTensor(this, this.reclaimRecord);
+      notePlacement(this, ref.backend.name);
     }
+  }
+
+  /** @internal The tape node that produced this tensor (null for leaves and untracked results). */
+  get _node(): Node | null {
+    return this.node;
+  }
+  set _node(node: Node | null) {
+    this.node = node;
+    if (this.reclaimRecord) this.reclaimRecord.node = node;
   }
 
   /** @internal Wraps a fresh storage from a kernel. */
@@ -94,7 +93,9 @@ export class Tensor {
 
   /** @internal The backend storage, checked alive. */
   _storage(op: string): Storage {
-    return this._storageRef(op).storage;
+    const ref = this._storageRef(op);
+    if (op.endsWith('.step')) forgetValues(ref); // an optimizer writes it in place: printed values go stale
+    return ref.storage;
   }
 
   get dtype(): DType {
@@ -128,7 +129,8 @@ export class Tensor {
     if (!this.internal) {
       engine.liveTensors--;
       untrack(this);
-      leakRegistry.unregister(this);
+      unregisterTensor(this);
+      this.reclaimRecord = null;
     }
   }
 
@@ -147,7 +149,7 @@ export class Tensor {
     src.retain();
     ref.release();
     this.ref = src;
-    if (this.leakRecord) this.leakRecord.ref = src;
+    if (this.reclaimRecord) this.reclaimRecord.ref = src;
   }
 
   // ---- reading ----
@@ -156,7 +158,10 @@ export class Tensor {
     const ref = this._storageRef('data');
     ref.retain(); // keep the storage alive across the await even if disposed meanwhile
     try {
-      return await ref.backend.read(ref.storage);
+      await reclaimPoint(); // an async safe point: tensors dropped without dispose() are reclaimed here under pressure
+      const values = await ref.backend.read(ref.storage);
+      rememberValues(ref, this.shape, values); // what toString() shows from now on
+      return values;
     } finally {
       ref.release();
     }
@@ -232,6 +237,7 @@ export class Tensor {
     }
     untrack(seed);
     runBackward(this, seed, binary.add, options);
+    stepTick(); // one backward() per training step: where steady growth of live tensors is noticed
   }
 
   // ---- op methods (same code as the free functions) ----
@@ -286,8 +292,22 @@ export class Tensor {
   gather(axis: number, index: Tensor): Tensor { return indexOps.gather(this, axis, index); }
   indexSelect(axis: number, index: Tensor): Tensor { return indexOps.indexSelect(this, axis, index); }
 
+  /**
+   * Shape, dtype and device, and the values (abbreviated like PyTorch's) once they have been read;
+   * `await t.print()` reads and prints them.
+   */
   toString(): string {
-    if (!this.ref) return `Tensor(#${this.id}, disposed)`;
-    return `Tensor(shape=${shapeStr(this.shape)}, dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return formatTensor(this, this.ref);
+  }
+
+  /** What Node's console.log and util.inspect show. */
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+
+  /** Reads the values and prints the tensor (console.log), PyTorch-style. */
+  async print(): Promise<void> {
+    await this.data();
+    console.log(this.toString());
   }
 }

@@ -113,7 +113,10 @@ function pct(x: number): string {
 
 async function progressBar(total: number, label: string): Promise<{ update(n: number): void; stop(): void }> {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
-  const { SingleBar, Presets } = (await import('cli-progress')).default;
+  // cli-progress is an optional peer (library users do not get it); without it, no bar.
+  const mod = await import('cli-progress').catch(() => null);
+  if (!mod) return { update() {}, stop() {} };
+  const { SingleBar, Presets } = mod.default;
   const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} steps | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
   bar.start(total, 0);
   return { update: (n) => bar.update(n), stop: () => bar.stop() };

@@ -8,6 +8,9 @@ import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import type { BackendName } from '../backend/types.js';
 import { fail } from '../errors.js';
+import { DataLoader } from './data-loader.js';
+import type { BatchOf } from './data-loader.js';
+import type { Column } from './columns.js';
 
 /** Where shuffles start in a seed's Philox stream. */
 export const SHUFFLE_STREAM_OFFSET = 2 ** 50;
@@ -40,9 +43,24 @@ export interface BatchOptions {
   device?: BackendName;
 }
 
-/** The batches of one epoch (tensors created lazily, one batch at a time; the caller disposes them). */
-export function* batches(d: Dataset, epoch: number, o: BatchOptions): Generator<Batch> {
-  if (!Number.isInteger(o.batchSize) || o.batchSize <= 0) fail('batches', `batchSize must be a positive integer, got ${o.batchSize}`);
+/**
+ * The batches of one epoch (tensors created lazily, one batch at a time; the caller disposes them).
+ * Given a classification Dataset it yields `{ x, y, size }` with int32 labels; given columns (any
+ * arrays sharing their first dimension: features and float regression targets, or several inputs)
+ * it yields one tensor per column, `[x, y, ...]`.
+ */
+export function batches(d: Dataset, epoch: number, o: BatchOptions): Generator<Batch>;
+export function batches<C extends readonly Column[]>(columns: C, epoch: number, o: BatchOptions): Generator<BatchOf<C>>;
+export function batches(d: Dataset | readonly Column[], epoch: number, o: BatchOptions): Generator<Batch> | Generator<Tensor[]> {
+  if (!o || !Number.isInteger(o.batchSize) || o.batchSize <= 0) fail('batches', `batchSize must be a positive integer, got ${o?.batchSize}`);
+  if (Array.isArray(d)) {
+    const loader = new DataLoader(d, { batchSize: o.batchSize, shuffle: o.shuffle, dropLast: o.dropLast ?? false, seed: o.seed, ...(o.device ? { device: o.device } : {}) });
+    return loader.epochBatches(epoch) as Generator<Tensor[]>;
+  }
+  return datasetBatches(d as Dataset, epoch, o);
+}
+
+function* datasetBatches(d: Dataset, epoch: number, o: BatchOptions): Generator<Batch> {
   // Each epoch reads its own range of the seed's stream, far above the words that initialisation and
   // dropout draw from the start of the same seed's stream (2^50 words in), so the two never overlap.
   const order = o.shuffle ? seededPermutation(d.n, o.seed, SHUFFLE_STREAM_OFFSET + epoch * d.n) : Int32Array.from({ length: d.n }, (_, i) => i);

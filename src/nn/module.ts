@@ -8,6 +8,8 @@ import { fail, shapeStr } from '../errors.js';
 import { noGrad } from '../lifetime.js';
 import { keep } from '../lifetime.js';
 import { clone } from '../ops/shape-ops.js';
+import { defaultExtraRepr, moduleRepr, summary } from './repr.js';
+import { inspectSymbol } from '../format.js';
 
 export abstract class Module {
   private readonly params = new Map<string, Tensor>();
@@ -118,6 +120,41 @@ export abstract class Module {
         copy.dispose();
       }
     });
+  }
+
+  // ---- printing (src/nn/repr.ts) ----
+  /** Direct children with their names, in registration order. */
+  namedChildren(): [string, Module][] {
+    return [...this.children];
+  }
+
+  /** Parameters this module holds itself (not its children's). */
+  namedOwnParameters(): [string, Tensor][] {
+    return [...this.params];
+  }
+
+  /** Buffers this module holds itself. */
+  namedOwnBuffers(): [string, Tensor][] {
+    return [...this.buffers];
+  }
+
+  /** The settings shown inside the printed form, PyTorch's extra_repr (override in your own modules). */
+  extraRepr(): string {
+    return defaultExtraRepr(this);
+  }
+
+  /** The architecture, as PyTorch's print(model) shows it. */
+  toString(): string {
+    return moduleRepr(this);
+  }
+
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+
+  /** A table of parameter counts per layer, with the totals. */
+  summary(): string {
+    return summary(this);
   }
 
   /** Disposes every parameter and buffer. */
