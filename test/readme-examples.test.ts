@@ -38,6 +38,10 @@ describe('README examples', () => {
     expect(rows[0]![1]).toBeGreaterThan(0.9);
     expect(rows[1]![0]).toBeGreaterThan(0.9);
     expect(rows[2]![1]).toBeGreaterThan(0.9);
+    // argmax-based accuracy over the 1,024 training points.
+    const accuracy = /^accuracy: ([\d.]+) %$/m.exec(out);
+    expect(accuracy, out).not.toBeNull();
+    expect(Number(accuracy![1])).toBeGreaterThan(90);
   });
 
   it('the minimal Node program runs and fits y = 2x - 1', () => {

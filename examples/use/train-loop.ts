@@ -37,4 +37,8 @@ model.eval();
 const probe = wg.tensor([[0.5, 0.5], [0.5, -0.5], [-0.5, -0.5]]);
 const probabilities = wg.noGrad(() => model.forward(probe).softmax());
 await probabilities.print(); // rows near [0, 1], [1, 0], [0, 1]
-wg.dispose([probe, probabilities]);
+const all = wg.tensor(points);
+const target = wg.tensor(labels, { dtype: 'int32' });
+const accuracy = wg.noGrad(() => model.forward(all).argmax(1).eq(target).cast('float32').mean());
+console.log(`accuracy: ${((await accuracy.item()) * 100).toFixed(1)} %`); // argmax: the predicted class
+wg.dispose([probe, probabilities, all, target, accuracy]);
