@@ -56,9 +56,9 @@ describeEachBackend('non-finite weights stop the epoch before anything is writte
   it('a poisoned batch-norm running variance (the loss stays finite): the check names the tensor', async () => {
     const t = new Trainer(config, { train: synthetic(128, 1), test: synthetic(32, 2) }, device);
     const nan = full([8], NaN, { device });
-    t.model.loadStateDict(new Map([['1.runningVar', nan]]), { strict: false });
+    t.model.loadStateDict(new Map([['1.running_var', nan]]), { strict: false });
     nan.dispose();
-    await expectStopped(t, [/after epoch 1/, /'1\.runningVar'/, /NaN or Inf/, /stopping without writing/]);
+    await expectStopped(t, [/after epoch 1/, /'1\.running_var'/, /NaN or Inf/, /stopping without writing/]);
     t.dispose();
   });
 });
