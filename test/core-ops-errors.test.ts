@@ -7,22 +7,17 @@
 import { describe, expect, it } from 'vitest';
 import { describeEachBackend } from './helpers/backends.js';
 import { expectNoLeak } from './helpers/oracle.js';
+import { expectErrorSync } from './helpers/expect-error.js';
 import {
-  WebgradError, argmax, argmin, cat, chunk, crossEntropyWithSmoothing, cumsum, gather, huberLoss, indexSelect, maxDim,
+  argmax, argmin, cat, chunk, crossEntropyWithSmoothing, cumsum, gather, huberLoss, indexSelect, maxDim,
   min, minDim, narrow, nllLoss, oneHot, pad, slice, smoothL1Loss, split, stack, std, sum, tensor, binaryCrossEntropyWithLogits,
   variance, where, zeros, dispose, mul, tidy,
 } from '../src/index.js';
 import type { Tensor } from '../src/tensor.js';
 
+/** The refusal goes through the shared helper (WebgradError, memory() unchanged across the call). */
 function expectOpError(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected a WebgradError matching ${pattern}`).toBeInstanceOf(WebgradError);
-  expect((caught as Error).message).toMatch(pattern);
+  expectErrorSync(fn, pattern);
 }
 
 /** Operands made before the leak check starts (so only what the op itself allocates is counted). */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMnistDir } from '../src/data/mnist-node.js';
 import { validateDataset } from '../src/data/dataset.js';
-import { WebgradError } from '../src/errors.js';
+import { expectErrorSync } from './helpers/expect-error.js';
 
 /** IDX bytes of big-endian float32 (type 0x0d) or u8 (0x08) elements. */
 function idx(type: 'u8' | 'f32', dims: number[], values: ArrayLike<number>): Uint8Array {
@@ -42,14 +42,9 @@ function writeFloatMnist(bad: number | null, at: number): string {
   return dir;
 }
 
+/** The refusal's message; the shared helper checks it is a WebgradError and that nothing leaked. */
 function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(WebgradError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a refusal');
+  return expectErrorSync(fn, []).message;
 }
 
 describe('non-finite input is refused at load', () => {

@@ -13,7 +13,7 @@ import { readIdxFile, loadMnistDir, loadEmbeddedDigits } from '../src/data/mnist
 import { subset } from '../src/data/dataset.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { seededPermutation, batches } from '../src/data/loader.js';
-import { WebgradError } from '../src/errors.js';
+import { expectErrorSync } from './helpers/expect-error.js';
 
 const TYPE = { u8: 0x08, i32: 0x0c, f32: 0x0d } as const;
 
@@ -41,21 +41,10 @@ function freshDir(): string {
   return mkdtempSync(join(tmpRoot, 'd'));
 }
 
-/** Expects `fn` to throw a WebgradError whose message matches every pattern. */
-function expectRefused(fn: () => unknown, ...patterns: (RegExp | string)[]): WebgradError {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(WebgradError);
-  const message = (caught as Error).message;
-  for (const p of patterns) {
-    if (typeof p === 'string') expect(message).toContain(p);
-    else expect(message).toMatch(p);
-  }
-  return caught as WebgradError;
+/** Expects `fn` to throw a WebgradError whose message matches (or contains) every pattern, with nothing leaked. */
+function expectRefused(fn: () => unknown, ...patterns: (RegExp | string)[]): void {
+  const asRegExp = (p: RegExp | string): RegExp => (typeof p === 'string' ? new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : p);
+  expectErrorSync(fn, patterns.map(asRegExp));
 }
 
 describe('parseIdx', () => {

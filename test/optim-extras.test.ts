@@ -12,8 +12,9 @@ import { assertClose } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/oracle.js';
 import type { Tensor } from '../src/tensor.js';
 import type { BackendName } from '../src/backend/types.js';
-import { linear, mse, optim, tensor, tidy, zeros, WebgradError } from '../src/index.js';
+import { linear, mse, optim, tensor, tidy, zeros } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
+import { expectErrorSync } from './helpers/expect-error.js';
 
 interface Arr { shape: number[]; values: number[] }
 type Snap = { lr: number[]; momentum?: number[]; beta1?: number[] };
@@ -101,7 +102,7 @@ describe('PyTorch parity: LinearLR, LambdaLR, OneCycleLR, SequentialLR, ReduceLR
       if (c.name === 'OneCycleLR to total_steps') {
         // One step past totalSteps: PyTorch raises ValueError; webgrad a clear error, lr untouched.
         const before = snap(opt);
-        expect(() => sched.step()).toThrow(/OneCycleLR\.step: tried to step 11 times, but totalSteps is 10/);
+        expectErrorSync(() => sched.step(), /OneCycleLR\.step: tried to step 11 times, but totalSteps is 10/);
         expect(snap(opt)).toEqual(before);
       }
       opt.dispose();
@@ -123,20 +124,20 @@ describe('PyTorch parity: LinearLR, LambdaLR, OneCycleLR, SequentialLR, ReduceLR
   it('bad schedule arguments throw at construction and change nothing', () => {
     const p = zeros([1], { dtype: 'float64' }).requiresGrad_(true);
     const opt = new optim.SGD([p], { lr: 0.1 });
-    expect(() => new optim.LinearLR(opt, { startFactor: 0 })).toThrow(/LinearLR: startFactor must be in \(0, 1\], got 0/);
-    expect(() => new optim.LambdaLR(opt, [(e) => e, (e) => e])).toThrow(/LambdaLR: expected 1 functions/);
-    expect(() => new optim.OneCycleLR(opt, 0.1)).toThrow(/OneCycleLR: give totalSteps, or epochs and stepsPerEpoch/);
-    expect(() => new optim.OneCycleLR(opt, [0.1, 0.2], { totalSteps: 5 })).toThrow(/maxLr has 2 values but the optimizer has 1 parameter groups/);
-    expect(() => new optim.ReduceLROnPlateau(opt, { factor: 1 })).toThrow(/ReduceLROnPlateau: factor must be in \[0, 1\), got 1/);
+    expectErrorSync(() => new optim.LinearLR(opt, { startFactor: 0 }), /LinearLR: startFactor must be in \(0, 1\], got 0/);
+    expectErrorSync(() => new optim.LambdaLR(opt, [(e) => e, (e) => e]), /LambdaLR: expected 1 functions/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 0.1), /OneCycleLR: give totalSteps, or epochs and stepsPerEpoch/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, [0.1, 0.2], { totalSteps: 5 }), /maxLr has 2 values but the optimizer has 1 parameter groups/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { factor: 1 }), /ReduceLROnPlateau: factor must be in \[0, 1\), got 1/);
     const other = new optim.SGD([p], { lr: 0.1 });
-    expect(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, 2), new optim.StepLR(other, 2)], [3])).toThrow(/SequentialLR: every scheduler must belong to the same optimizer/);
-    expect(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, 2), new optim.StepLR(opt, 2)], [3, 4])).toThrow(/SequentialLR: expected 1 milestone\(s\) for 2 schedulers, got 2/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, 2), new optim.StepLR(other, 2)], [3]), /SequentialLR: every scheduler must belong to the same optimizer/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [new optim.StepLR(opt, 2), new optim.StepLR(opt, 2)], [3, 4]), /SequentialLR: expected 1 milestone\(s\) for 2 schedulers, got 2/);
     other.dispose();
     expect(opt.lr).toBe(0.1);
     // A lambda that returns NaN: the step throws and the lr stays.
     const s = new optim.LambdaLR(opt, (e) => (e === 2 ? Number.NaN : 1));
     s.step();
-    expect(() => s.step()).toThrow(/LambdaLR\.step: epoch 2 gives group 0 an lr of NaN/);
+    expectErrorSync(() => s.step(), /LambdaLR\.step: epoch 2 gives group 0 an lr of NaN/);
     expect(opt.lr).toBe(0.1);
     opt.dispose();
     p.dispose();
@@ -201,19 +202,18 @@ describe('optimizer refusals (each a WebgradError at the call; nothing changed, 
   it('the same parameter twice (in one list, or in two groups) is refused, as PyTorch does', () => {
     const w = param();
     const b = param([3]);
-    expect(() => new optim.SGD([w, b, w], { lr: 0.1 })).toThrow(WebgradError);
-    expect(() => new optim.SGD([w, b, w], { lr: 0.1 })).toThrow(/SGD: parameter 2 is the same tensor as parameter 0; each parameter may appear only once/);
-    expect(() => new optim.Adam([{ params: [w] }, { params: [b, w] }])).toThrow(/Adam: group 1, parameter 1 is the same tensor as group 0, parameter 0/);
+    expectErrorSync(() => new optim.SGD([w, b, w], { lr: 0.1 }), /SGD: parameter 2 is the same tensor as parameter 0; each parameter may appear only once/);
+    expectErrorSync(() => new optim.Adam([{ params: [w] }, { params: [b, w] }]), /Adam: group 1, parameter 1 is the same tensor as group 0, parameter 0/);
     dispose([w, b]);
   });
 
   it('bad groups: an unknown option, a bad value in one group, a mix of tensors and groups', () => {
     const w = param();
     const b = param([3]);
-    expect(() => new optim.SGD([{ params: [w] }, { params: [b], weight_decay: 0 } as never], { lr: 0.1 })).toThrow(/SGD: group 1 has an unknown option 'weight_decay'/);
-    expect(() => new optim.Adam([{ params: [w] }, { params: [b], betas: [0.9, 1] }])).toThrow(/Adam: group 1: betas\[1\] must be in \[0, 1\), got 1/);
-    expect(() => new optim.SGD([w, { params: [b] }] as never, { lr: 0.1 })).toThrow(/SGD: params must be all tensors, or all parameter groups/);
-    expect(() => new optim.SGD([{ params: [] }], { lr: 0.1 })).toThrow(/SGD: got an empty parameter list/);
+    expectErrorSync(() => new optim.SGD([{ params: [w] }, { params: [b], weight_decay: 0 } as never], { lr: 0.1 }), /SGD: group 1 has an unknown option 'weight_decay'/);
+    expectErrorSync(() => new optim.Adam([{ params: [w] }, { params: [b], betas: [0.9, 1] }]), /Adam: group 1: betas\[1\] must be in \[0, 1\), got 1/);
+    expectErrorSync(() => new optim.SGD([w, { params: [b] }] as never, { lr: 0.1 }), /SGD: params must be all tensors, or all parameter groups/);
+    expectErrorSync(() => new optim.SGD([{ params: [] }], { lr: 0.1 }), /SGD: got an empty parameter list/);
     dispose([w, b]);
   });
 
@@ -224,7 +224,7 @@ describe('optimizer refusals (each a WebgradError at the call; nothing changed, 
     w.grad = tensor([[1, 1, 1], [1, 1, 1]], { dtype: 'float64' });
     b.grad = tensor([1, 1, 1], { dtype: 'float64' });
     opt.paramGroups[1]!.lr = Number.NaN;
-    expect(() => opt.step()).toThrow(/SGD: group 1: lr must be a non-negative finite number, got NaN/);
+    expectErrorSync(() => opt.step(), /SGD: group 1: lr must be a non-negative finite number, got NaN/);
     expect(Array.from(await w.data())).toEqual([0, 0, 0, 0, 0, 0]);
     expect(opt.stepCount).toBe(0);
     opt.dispose();
@@ -255,8 +255,7 @@ describe('optimizer refusals (each a WebgradError at the call; nothing changed, 
         [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [2] }, /paramSteps must hold 1 integers in \[0, step = 1\], got \[2\]/],
       ];
       for (const [state, message] of bad) {
-        expect(() => opt.loadStateDict(state)).toThrow(WebgradError);
-        expect(() => opt.loadStateDict(state)).toThrow(message);
+        expectErrorSync(() => opt.loadStateDict(state), message);
         expect({ step: opt.stepCount, lr: opt.lr, m: Array.from(await opt.stateDict().tensors.get('0.exp_avg')!.data()) }).toEqual(before);
       }
       // The good state (with its groups) round-trips.
@@ -282,8 +281,8 @@ describe('optimizer loadStateDict: state on another backend [webgpu]', () => {
     const w = zeros([2, 2], { device: 'webgpu' }).requiresGrad_(true);
     const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.9 });
     const onCpu = zeros([2, 2], { device: 'cpu' });
-    expect(() => opt.loadStateDict({ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', onCpu]]) }))
-      .toThrow(/SGD\.loadStateDict: state '0\.momentum_buffer' lives on 'cpu' but parameter 0 on 'webgpu'/);
+    expectErrorSync(() => opt.loadStateDict({ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', onCpu]]) }),
+      /SGD\.loadStateDict: state '0\.momentum_buffer' lives on 'cpu' but parameter 0 on 'webgpu'/);
     expect(opt.stepCount).toBe(0);
     expect(opt.stateDict().tensors.size).toBe(0);
     dispose([w, onCpu]);

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { resolveObjectURL } from 'node:buffer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectNoLeak } from './helpers/oracle.js';
-import { manualSeed, nn, safetensors, zeros, WebgradError } from '../src/index.js';
+import { manualSeed, nn, safetensors, zeros } from '../src/index.js';
 import { saveFile, loadFile, loadModelFile } from '../src/node.js';
 import type { Tensor } from '../src/tensor.js';
+import { expectError, expectErrorSync } from './helpers/expect-error.js';
 
 function mlp(): nn.Sequential {
   return new nn.Sequential(new nn.Linear(4, 5), new nn.BatchNorm1d(5), new nn.ReLU(), new nn.Linear(5, 2));
@@ -70,23 +71,22 @@ describe('wg.safetensors: save, load, loadModel', () => {
     const t = zeros([2]);
     const gone = zeros([2]);
     gone.dispose();
-    await expect(safetensors.save([t] as never)).rejects.toThrow(/safetensors\.save: expected a Map or object of named tensors, or a Module, got an array/);
-    await expect(safetensors.save({ w: [1, 2] } as never)).rejects.toThrow(/safetensors\.save: 'w' must be a Tensor, got a plain array/);
-    await expect(safetensors.save({ __metadata__: t })).rejects.toThrow(/invalid tensor name "__metadata__"/);
-    await expect(safetensors.save({ w: gone })).rejects.toThrow(/'w' was disposed/);
-    await expect(safetensors.save({ w: t }, { epoch: 3 } as never)).rejects.toThrow(/metadata 'epoch' must be a string/);
+    await expectError(() => safetensors.save([t] as never), /safetensors\.save: expected a Map or object of named tensors, or a Module, got an array/);
+    await expectError(() => safetensors.save({ w: [1, 2] } as never), /safetensors\.save: 'w' must be a Tensor, got a plain array/);
+    await expectError(() => safetensors.save({ __metadata__: t }), /invalid tensor name "__metadata__"/);
+    await expectError(() => safetensors.save({ w: gone }), /'w' was disposed/);
+    await expectError(() => safetensors.save({ w: t }, { epoch: 3 } as never), /metadata 'epoch' must be a string/);
     await expect(safetensors.save({ w: t })).resolves.toBeInstanceOf(Uint8Array);
     t.dispose();
   });
 
   it('load: a null header entry, a non-string metadata value, or a non-bytes argument is refused clearly', () => {
     const bytes = handBuilt({ w: null }, new Uint8Array(0));
-    expect(() => safetensors.load(bytes)).toThrow(WebgradError);
-    expect(() => safetensors.load(bytes)).toThrow(/not a valid safetensors file: 'w' must be an object \{dtype, shape, data_offsets\}, got null/);
-    expect(() => safetensors.load(handBuilt({ w: 3 }, new Uint8Array(0)))).toThrow(/'w' must be an object/);
-    expect(() => safetensors.load(handBuilt({ __metadata__: { a: 1 } }, new Uint8Array(0)))).toThrow(/__metadata__ 'a' must be a string, got 1/);
-    expect(() => safetensors.load(handBuilt({ __metadata__: null }, new Uint8Array(0)))).toThrow(/__metadata__ must be an object of strings/);
-    expect(() => safetensors.load('abc' as never)).toThrow(/safetensors\.load: expected a Uint8Array or ArrayBuffer/);
+    expectErrorSync(() => safetensors.load(bytes), /not a valid safetensors file: 'w' must be an object \{dtype, shape, data_offsets\}, got null/);
+    expectErrorSync(() => safetensors.load(handBuilt({ w: 3 }, new Uint8Array(0))), /'w' must be an object/);
+    expectErrorSync(() => safetensors.load(handBuilt({ __metadata__: { a: 1 } }, new Uint8Array(0))), /__metadata__ 'a' must be a string, got 1/);
+    expectErrorSync(() => safetensors.load(handBuilt({ __metadata__: null }, new Uint8Array(0))), /__metadata__ must be an object of strings/);
+    expectErrorSync(() => safetensors.load('abc' as never), /safetensors\.load: expected a Uint8Array or ArrayBuffer/);
   });
 
   it('I64 (PyTorch\'s integer buffers) reads as int32; a value outside int32 is refused', async () => {
@@ -96,8 +96,8 @@ describe('wg.safetensors: save, load, loadModel', () => {
     expect(Array.from(await tensors.get('n')!.data())).toEqual([3, -7]);
     disposeAll(tensors);
     const big = new Uint8Array(new BigInt64Array([2n ** 31n]).buffer);
-    expect(() => safetensors.load(handBuilt({ n: { dtype: 'I64', shape: [], data_offsets: [0, 8] } }, big))).toThrow(/'n' is I64 and element 0 \(2147483648\) is outside the int32 range/);
-    expect(() => safetensors.load(handBuilt({ n: { dtype: 'I64', shape: [2], data_offsets: [0, 8] } }, big))).toThrow(/needs 16 bytes but its offsets span 8/);
+    expectErrorSync(() => safetensors.load(handBuilt({ n: { dtype: 'I64', shape: [], data_offsets: [0, 8] } }, big)), /'n' is I64 and element 0 \(2147483648\) is outside the int32 range/);
+    expectErrorSync(() => safetensors.load(handBuilt({ n: { dtype: 'I64', shape: [2], data_offsets: [0, 8] } }, big)), /needs 16 bytes but its offsets span 8/);
   });
 
   it('loadModel with a mismatched file throws naming the tensor and leaves the module as it was, holding nothing', async () => {
@@ -106,9 +106,9 @@ describe('wg.safetensors: save, load, loadModel', () => {
       const bytes = await safetensors.save(small);
       const m = mlp();
       const before = await snapshot(m);
-      expect(() => safetensors.loadModel(m, bytes)).toThrow(/loadStateDict: the state does not fit this model: '0\.weight' has shape \[3, 4\] but the model expects \[5, 4\]/);
+      expectErrorSync(() => safetensors.loadModel(m, bytes), /loadStateDict: the state does not fit this model: '0\.weight' has shape \[3, 4\] but the model expects \[5, 4\]/);
       expect(await snapshot(m)).toEqual(before);
-      expect(() => safetensors.loadModel({} as never, bytes)).toThrow(/safetensors\.loadModel: expected a Module/);
+      expectErrorSync(() => safetensors.loadModel({} as never, bytes), /safetensors\.loadModel: expected a Module/);
       small.dispose();
       m.dispose();
     });
@@ -118,11 +118,10 @@ describe('wg.safetensors: save, load, loadModel', () => {
     const m = mlp();
     const before = await snapshot(m);
     const plain = Object.fromEntries(m.stateDict());
-    expect(() => m.loadStateDict(plain as never)).toThrow(WebgradError);
-    expect(() => m.loadStateDict(plain as never)).toThrow(/loadStateDict: state must be a Map of name → Tensor .* got a plain object; wrap it with new Map\(Object\.entries\(obj\)\)/);
+    expectErrorSync(() => m.loadStateDict(plain as never), /loadStateDict: state must be a Map of name → Tensor .* got a plain object; wrap it with new Map\(Object\.entries\(obj\)\)/);
     const arrays = new Map(Object.entries(before));
-    expect(() => m.loadStateDict(arrays as never)).toThrow(/loadStateDict: state '0\.weight' must be a Tensor, got a plain array/);
-    expect(() => m.loadStateDict(null as never)).toThrow(/got null/);
+    expectErrorSync(() => m.loadStateDict(arrays as never), /loadStateDict: state '0\.weight' must be a Tensor, got a plain array/);
+    expectErrorSync(() => m.loadStateDict(null as never), /got null/);
     expect(await snapshot(m)).toEqual(before);
     m.dispose();
   });
@@ -145,8 +144,8 @@ describe('webgrad/node: saveFile, loadFile, loadModelFile', () => {
       const b = mlp();
       expect(loadModelFile(b, path)).toEqual({ architecture: 'mlp' });
       expect(await snapshot(b)).toEqual(await snapshot(a));
-      expect(() => loadFile(join(dir, 'nope.safetensors'))).toThrow(/loadFile: file not found: .*nope\.safetensors/);
-      await expect(saveFile(a, '' as never)).rejects.toThrow(/saveFile: path must be a non-empty string/);
+      expectErrorSync(() => loadFile(join(dir, 'nope.safetensors')), /loadFile: file not found: .*nope\.safetensors/);
+      await expectError(() => saveFile(a, '' as never), /saveFile: path must be a non-empty string/);
       a.dispose();
       b.dispose();
     } finally {
@@ -271,12 +270,12 @@ describe('browser saving (fake IndexedDB and document; the real-browser run is t
       expect(await snapshot(b)).toEqual(await snapshot(a));
       await safetensors.deleteFromIndexedDB('other', opts);
       expect(await safetensors.listIndexedDB(opts)).toEqual(['digits-mlp']);
-      await expect(safetensors.loadFromIndexedDB('other', opts)).rejects.toThrow(/loadFromIndexedDB: no model named 'other' in IndexedDB database 'webgrad'/);
+      await expectError(() => safetensors.loadFromIndexedDB('other', opts), /loadFromIndexedDB: no model named 'other' in IndexedDB database 'webgrad'/);
       const db = idb.dbs.get('webgrad')!;
       expect(db.closed).toBe(7);
       // A record someone else wrote under that name.
       db.stores.get('models')!.set('foreign', { hello: 1 });
-      await expect(safetensors.loadFromIndexedDB('foreign', opts)).rejects.toThrow(/the IndexedDB record 'foreign' was not written by saveToIndexedDB/);
+      await expectError(() => safetensors.loadFromIndexedDB('foreign', opts), /the IndexedDB record 'foreign' was not written by saveToIndexedDB/);
       a.dispose();
       b.dispose();
     });
@@ -284,9 +283,9 @@ describe('browser saving (fake IndexedDB and document; the real-browser run is t
 
   it('globalThis.indexedDB is used when none is passed; without one, or when it fails, a clear error', async () => {
     const m = new nn.Linear(2, 2);
-    await expect(safetensors.saveToIndexedDB('x', m)).rejects.toThrow(/saveToIndexedDB: IndexedDB is not available here/);
-    await expect(safetensors.saveToIndexedDB('', m, undefined, { indexedDB: asFactory(new FakeIndexedDB()) })).rejects.toThrow(/model name must be a non-empty string/);
-    await expect(safetensors.saveToIndexedDB('x', m, undefined, { indexedDB: asFactory(new FakeIndexedDB(true)) })).rejects.toThrow(/could not open IndexedDB database 'webgrad': quota exceeded/);
+    await expectError(() => safetensors.saveToIndexedDB('x', m), /saveToIndexedDB: IndexedDB is not available here/);
+    await expectError(() => safetensors.saveToIndexedDB('', m, undefined, { indexedDB: asFactory(new FakeIndexedDB()) }), /model name must be a non-empty string/);
+    await expectError(() => safetensors.saveToIndexedDB('x', m, undefined, { indexedDB: asFactory(new FakeIndexedDB(true)) }), /could not open IndexedDB database 'webgrad': quota exceeded/);
     const idb = new FakeIndexedDB();
     vi.stubGlobal('indexedDB', idb);
     await safetensors.saveTo('indexeddb://via-url', m, undefined, { database: 'mine' });
@@ -312,7 +311,7 @@ describe('browser saving (fake IndexedDB and document; the real-browser run is t
     expect(Array.from(await tensors.get('bias')!.data())).toEqual(Array.from(await m.bias!.data()));
     disposeAll(tensors);
     vi.unstubAllGlobals();
-    await expect(safetensors.download('w', m)).rejects.toThrow(/download: there is no document to download from/);
+    await expectError(() => safetensors.download('w', m), /download: there is no document to download from/);
     m.dispose();
   });
 
@@ -327,11 +326,11 @@ describe('browser saving (fake IndexedDB and document; the real-browser run is t
     const { tensors } = await safetensors.loadFrom('https://example.test/model.safetensors');
     expect([...tensors.keys()].sort()).toEqual(['bias', 'weight']);
     disposeAll(tensors);
-    await expect(safetensors.loadFrom('https://example.test/missing')).rejects.toThrow(/loadFrom: fetching https:\/\/example\.test\/missing failed: HTTP 404/);
+    await expectError(() => safetensors.loadFrom('https://example.test/missing'), /loadFrom: fetching https:\/\/example\.test\/missing failed: HTTP 404/);
     expect(fetched).toEqual(['https://example.test/model.safetensors', 'https://example.test/missing']);
-    await expect(safetensors.loadFrom('downloads://x')).rejects.toThrow(/loadFrom: unsupported source 'downloads:\/\/x'/);
-    await expect(safetensors.saveTo('file://x', m)).rejects.toThrow(/saveTo: unsupported destination 'file:\/\/x'/);
-    await expect(safetensors.saveTo('model', m)).rejects.toThrow(/saveTo: expected a URL such as 'indexeddb:\/\/my-model'/);
+    await expectError(() => safetensors.loadFrom('downloads://x'), /loadFrom: unsupported source 'downloads:\/\/x'/);
+    await expectError(() => safetensors.saveTo('file://x', m), /saveTo: unsupported destination 'file:\/\/x'/);
+    await expectError(() => safetensors.saveTo('model', m), /saveTo: expected a URL such as 'indexeddb:\/\/my-model'/);
     m.dispose();
   });
 });

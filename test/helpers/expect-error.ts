@@ -48,7 +48,7 @@ export async function expectError(bad: () => unknown, patterns: RegExp | RegExp[
 }
 
 /** The synchronous form, for calls that must throw before returning (no await in between). */
-export function expectErrorSync(bad: () => unknown, patterns: RegExp | RegExp[]): Error {
+export function expectErrorSync(bad: () => unknown, patterns: RegExp | RegExp[], opts: Pick<ExpectErrorOptions, 'type'> = {}): Error {
   const before = snapshot();
   let caught: unknown = undefined;
   let threw = false;
@@ -59,7 +59,7 @@ export function expectErrorSync(bad: () => unknown, patterns: RegExp | RegExp[])
     threw = true;
   }
   expect(threw, 'the call should have thrown').toBe(true);
-  expect(caught).toBeInstanceOf(WebgradError);
+  expect(caught, `expected a ${(opts.type ?? WebgradError).name}, got ${String(caught)}`).toBeInstanceOf(opts.type ?? WebgradError);
   const message = (caught as Error).message;
   for (const p of Array.isArray(patterns) ? patterns : [patterns]) expect(message).toMatch(p);
   expect(snapshot(), `memory() changed across the refused call (${message})`).toEqual(before);

@@ -53,7 +53,7 @@ export class DeviceHealth {
   /** Throws if the device was lost or an error was recorded since the last check (which clears it). */
   check(): void {
     if (this.lost) {
-      throw new Error(
+      throw new WebgradError(
         `webgpu: the device was lost (reason: ${this.lost.reason}${this.lost.message ? `; ${this.lost.message}` : ''}); ` +
           `every call on this backend and its tensors fails now; call \`await init({ backend: 'webgpu' })\` for a fresh device (and reload from a checkpoint)`,
       );
@@ -61,7 +61,7 @@ export class DeviceHealth {
     const e = this.lastError;
     if (e) {
       this.lastError = null;
-      throw new Error(`webgpu: a GPU error was reported after encoding op '${e.op}': ${e.message}`);
+      throw new WebgradError(`webgpu: a GPU error was reported after encoding op '${e.op}': ${e.message}`);
     }
   }
 }
