@@ -98,6 +98,33 @@ describe('customGrad: gradcheck on float64 CPU', () => {
 describeEachBackend('customGrad', (device: BackendName) => {
   const leaf = (data: number[], shape: number[], requiresGrad = true): Tensor => wg.tensor(data, { device, shape, requiresGrad });
 
+  it('the README example: w.grad = clamp(exp(w), -1, 1) + [|w| <= 1]', async () => {
+    const clippedExp = wg.customGrad((x: wg.Tensor) => {
+      const y = x.exp();
+      return { value: y, grad: (dy: wg.Tensor) => [dy.mul(y).clamp(-1, 1)] };
+    }, { name: 'clippedExp' });
+    const steSign = wg.customGrad((x: wg.Tensor) => ({
+      value: wg.sign(x),
+      grad: (dy: wg.Tensor) => [dy.mul(x.abs().le(1))],
+    }));
+    await expectNoLeak('readme', async () => {
+      const w = wg.tensor([-2, 0.5, 3], { device }).requiresGrad_();
+      const loss = wg.tidy(() => clippedExp(w).add(steSign(w)).sum());
+      loss.backward();
+      expectClose(await arr(w.grad), [Math.exp(-2), 1 + 1, 1], 1e-6, 'w.grad');
+      wg.dispose([w, loss]);
+    });
+  });
+
+  it('a forward with an integer value is refused when it would be recorded', async () => {
+    const toInt = wg.customGrad((x: Tensor) => ({ value: x.cast('int32'), grad: (dy: Tensor) => [dy] }), { name: 'toInt' });
+    const x = leaf([1, 2], [2]);
+    await expectError(() => toInt(x), [/customGrad 'toInt'/, /must be floating-point to be differentiated, got int32/]);
+    const y = wg.noGrad(() => toInt(x));
+    expect(y.dtype).toBe('int32');
+    wg.dispose([x, y]);
+  });
+
   it('the user backward is really used: a constant gradient shows up in x.grad', async () => {
     const constGrad = wg.customGrad((x: Tensor) => ({ value: x.exp(), grad: (dy: Tensor) => [wg.full(x.shape, 7, { device: dy.device })] }));
     await expectNoLeak('constant grad', async () => {
