@@ -11,6 +11,7 @@ export { WebgradError } from './errors.js';
 export type { BackwardOptions } from './autograd/backward.js';
 export { customGrad } from './autograd/custom.js';
 export type { CustomGradResult, CustomGradOptions, CustomGradients } from './autograd/custom.js';
+export * as autograd from './autograd/index.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, manualSeed } from './ops/creation.js';
 export type { CreateOptions, RandomOptions } from './ops/creation.js';
 export { add, sub, mul, div, maximum, minimum, eq, gt, ge, lt, le } from './ops/binary.js';

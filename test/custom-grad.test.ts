@@ -34,6 +34,33 @@ const bilinear = wg.customGrad((a: Tensor, alpha: number, b: Tensor) => {
   return { value, grad: (dy: Tensor) => [dy.mul(b.add(a.mul(2 * alpha))), dy.mul(a)] };
 }, { name: 'bilinear' });
 
+/** The class form: torch.autograd.Function-style, same sigmoid, saving y with ctx. */
+class ClassSigmoid extends wg.autograd.Function {
+  static forward(ctx: wg.autograd.FunctionCtx, x: Tensor): Tensor {
+    const y = wg.sigmoid(x);
+    ctx.saveForBackward(y);
+    return y;
+  }
+  static backward(ctx: wg.autograd.FunctionCtx, dy: Tensor): Tensor[] {
+    const [y] = ctx.savedTensors;
+    return [dy.mul(y!).mul(y!.neg().add(1))];
+  }
+}
+
+/** The class form with two inputs, one not needing a gradient, and a deliberately wrong-shaped gradient when asked. */
+class ClassScale extends wg.autograd.Function {
+  static forward(ctx: wg.autograd.FunctionCtx, x: Tensor, s: Tensor, broken: boolean): Tensor {
+    ctx.saveForBackward(x, s);
+    ctx.broken = broken;
+    return x.mul(s);
+  }
+  static backward(ctx: wg.autograd.FunctionCtx, dy: Tensor): (Tensor | null)[] {
+    const [x, s] = ctx.savedTensors;
+    if (ctx.broken) return [dy.sum(), null];
+    return [dy.mul(s!), ctx.needsInputGrad[1] ? dy.mul(x!).sum() : null];
+  }
+}
+
 function vals(n: number, seed: number, lo = -2, hi = 2): number[] {
   return Array.from(draw(U(lo, hi), n, prng(seed), 'float64'));
 }
@@ -56,6 +83,14 @@ describe('customGrad: gradcheck on float64 CPU', () => {
   it('custom sigmoid passes central differences', async () => {
     const r = await assertGradcheck('customSigmoid', (x) => customSigmoid(x), [{ shape: [3, 4], values: vals(12, 1) }]);
     expect(r.checked).toBe(12);
+  });
+
+  it('the class form (autograd.Function) passes central differences, for one and two inputs', async () => {
+    await assertGradcheck('ClassSigmoid', (x) => ClassSigmoid.apply(x!), [{ shape: [2, 3], values: vals(6, 11) }]);
+    await assertGradcheck('ClassScale', (x, s) => ClassScale.apply(x!, s!, false), [
+      { shape: [2, 3], values: vals(6, 12) },
+      { shape: [], values: [0.8] },
+    ]);
   });
 
   it('two-input op with a non-tensor argument passes central differences for both inputs', async () => {
@@ -125,6 +160,29 @@ describeEachBackend('customGrad', (device: BackendName) => {
     wg.dispose([x, y]);
   });
 
+  it('the class form: needsInputGrad, and a bad gradient names the class', async () => {
+    await expectNoLeak('class', async () => {
+      const x = leaf([1, 2], [2]);
+      const s = wg.tensor(3, { device });
+      const y = ClassScale.apply(x, s, false);
+      const seed = wg.onesLike(y);
+      y.backward(seed);
+      expect(await arr(x.grad)).toEqual([3, 3]);
+      expect(s.grad).toBeNull();
+      wg.dispose([x, s, y, seed]);
+    });
+    await expectError(() => {
+      const x = leaf([1, 2], [2]);
+      const s = wg.tensor(3, { device });
+      const loss = wg.tidy(() => ClassScale.apply(x, s, true).sum());
+      try {
+        loss.backward();
+      } finally {
+        wg.dispose([x, s, loss]);
+      }
+    }, [/customGrad 'ClassScale'/, /gradient for input 0 has shape \[\] but the input has shape \[2\]/], { device });
+  });
+
   it('the user backward is really used: a constant gradient shows up in x.grad', async () => {
     const constGrad = wg.customGrad((x: Tensor) => ({ value: x.exp(), grad: (dy: Tensor) => [wg.full(x.shape, 7, { device: dy.device })] }));
     await expectNoLeak('constant grad', async () => {
@@ -154,6 +212,7 @@ describeEachBackend('customGrad', (device: BackendName) => {
     const cases: { name: string; shapes: number[][]; f: (...xs: Tensor[]) => Tensor }[] = [
       { name: 'customSigmoid', shapes: [[4, 5]], f: (x) => customSigmoid(x!) },
       { name: 'steSign', shapes: [[4, 5]], f: (x) => steSign(x!) },
+      { name: 'ClassSigmoid', shapes: [[4, 5]], f: (x) => ClassSigmoid.apply(x!) },
       { name: 'bilinear', shapes: [[3, 4], [3, 4]], f: (a, b) => bilinear(a!, 0.7, b!) },
     ];
     for (const [k, c] of cases.entries()) {
