@@ -83,9 +83,11 @@ export function record<K extends OpName>(
   inputs: readonly Tensor[],
   out: Tensor,
   makeSaved: (save: (t: Tensor) => Tensor) => OpSaved[K],
+  owned: readonly Tensor[] = [],
 ): Tensor {
   if (!needsGrad(inputs)) return out;
-  const savedTensors: Tensor[] = [];
+  // `owned`: tensors handed to the node outright (a custom op's forward), disposed when it frees its saved tensors.
+  const savedTensors: Tensor[] = [...owned];
   const save = (t: Tensor): Tensor => {
     const handle = t._internalHandle();
     savedTensors.push(handle);

@@ -23,6 +23,7 @@ import type { IndexLayout } from '../backend/types.js';
 import { indexGrads } from '../ops/index-ops.js';
 import { joinGrads, type Window } from '../ops/join-ops.js';
 import { statsGrads } from '../ops/stats.js';
+import { customGrads, type CustomSaved } from './custom.js';
 
 export interface OpSaved {
   add: { aShape: readonly number[]; bShape: readonly number[] };
@@ -48,6 +49,7 @@ export interface OpSaved {
   slice: { inShape: readonly number[]; window: Window };
   embed: { windows: readonly Window[] };
   cumsum: { outer: number; length: number; inner: number };
+  custom: CustomSaved;
 }
 
 export type OpName = keyof OpSaved;
@@ -67,7 +69,7 @@ export function gradRule<K extends OpName>(op: K): GradRule<K> {
   table ??= {
     ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads,
     ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...softmaxGrads, ...lossGrads,
-    ...indexGrads, ...joinGrads, ...statsGrads,
+    ...indexGrads, ...joinGrads, ...statsGrads, ...customGrads,
   };
   return table[op];
 }
