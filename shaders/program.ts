@@ -25,7 +25,8 @@ export type UniformDecls = Readonly<Record<string, UniformType>>;
 
 export type Access = 'read' | 'read_write';
 export interface BindingDecl {
-  readonly type: ScalarType;
+  /** Element type of the array<...> the binding holds. */
+  readonly type: ScalarType | VectorType;
   readonly access: Access;
 }
 export type BindingDecls = Readonly<Record<string, BindingDecl>>;
@@ -205,4 +206,21 @@ ${linear}${body}
     });
 
   return { decl, key, access, bindingNames, fields, uniformBytes: bytes, wgsl, pack, order };
+}
+
+/**
+ * Memoizes a declaration function by its (primitive) arguments, so a specialisation's program (its
+ * layout and key) is computed once, not per dispatch.
+ */
+export function kernelFamily<A extends readonly (string | number | boolean)[], R>(declare: (...args: A) => R): (...args: A) => R {
+  const cache = new Map<string, R>();
+  return (...args: A): R => {
+    const k = args.join('|');
+    let r = cache.get(k);
+    if (r === undefined) {
+      r = declare(...args);
+      cache.set(k, r);
+    }
+    return r;
+  };
 }
