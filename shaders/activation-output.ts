@@ -6,7 +6,7 @@
  * OUTPUT_DERIVATIVE in src/backend/cpu/training.ts.
  */
 
-import type { OutputGradActivation } from '../src/backend/training-types.js';
+import type { OutputGradActivation } from './kernel-types.js';
 import { FLOAT_BITS_WGSL, WG_1D } from './common.js';
 import { defineKernel, kernelFamily } from './program.js';
 

@@ -6,7 +6,7 @@
  * gradient), `a`/`b` (binary operands), and may call the helpers of MATH_WGSL.
  */
 
-import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from '../src/backend/types.js';
+import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from './kernel-types.js';
 import { FLOAT_BITS_WGSL, uniformAt, WG_1D, type WgslScalar } from './common.js';
 import { defineKernel, kernelFamily } from './program.js';
 

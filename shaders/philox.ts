@@ -9,7 +9,7 @@
  */
 
 import { defineKernel, kernelFamily } from './program.js';
-import type { RandomKind } from '../src/backend/types.js';
+import type { RandomKind } from './kernel-types.js';
 
 export const PHILOX_WGSL = /* wgsl */ `
 const PHILOX_M0: u32 = 0xD2511F53u;

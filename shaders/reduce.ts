@@ -10,7 +10,7 @@
  *    through the chunk, then a tree reduction in workgroup memory.
  */
 
-import type { ReduceOp } from '../src/backend/types.js';
+import type { ReduceOp } from './kernel-types.js';
 import { FLOAT_BITS_WGSL, WG_1D, type WgslScalar } from './common.js';
 import { defineKernel } from './program.js';
 

@@ -144,3 +144,16 @@ describe('[webgpu] a declared kernel dispatched', () => {
     expect(gpu.pipelines.program(same).layout).toBe(kernel.layout);
   });
 });
+
+describe('shaders/ is a leaf folder', () => {
+  it('imports nothing outside shaders/ (src/backend re-exports what both need)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = new URL('../shaders/', import.meta.url);
+    const outside: string[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      const src = readFileSync(new URL(f, dir), 'utf8');
+      for (const m of src.matchAll(/\bfrom\s+'([^']+)'/g)) if (!m[1]!.startsWith('./')) outside.push(`${f}: ${m[1]}`);
+    }
+    expect(outside).toEqual([]);
+  });
+});
