@@ -6,8 +6,9 @@
  * OUTPUT_DERIVATIVE in src/backend/cpu/training.ts.
  */
 
-import type { OutputGradActivation } from '../src/backend/training-types.js';
-import { FLOAT_BITS_WGSL, main1d } from './common.js';
+import type { OutputGradActivation } from './kernel-types.js';
+import { FLOAT_BITS_WGSL, WG_1D } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 export const OUTPUT_GRAD_WGSL: { [K in OutputGradActivation]: string } = {
   // As PyTorch's threshold_backward(dy, y, 0): dy passes unless y <= 0, so also at y = NaN.
@@ -21,18 +22,18 @@ export const OUTPUT_GRAD_WGSL: { [K in OutputGradActivation]: string } = {
 /** Activations whose gradient at a NaN output is NaN (the relu family decides in its formula). */
 const NAN_IS_NAN: ReadonlySet<OutputGradActivation> = new Set<OutputGradActivation>(['sigmoid', 'tanh']);
 
-/** Uniforms: n, then the f32 bits of p. Bindings: y, dy, out. */
-export function activationGradFromOutputShader(op: OutputGradActivation): string {
-  return `
-${FLOAT_BITS_WGSL}
-struct Params { n: u32, bits: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read> DY: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${main1d(`  if (i >= P.n) { return; }
+/** dy·f'(y); uniforms n and the f32 bits of p. */
+export const activationGradFromOutputKernel = kernelFamily((op: OutputGradActivation) =>
+  defineKernel({
+    name: `actgrad-out:${op}`,
+    bindings: { Y: { type: 'f32', access: 'read' }, DY: { type: 'f32', access: 'read' }, out: { type: 'f32', access: 'read_write' } },
+    uniforms: { n: 'u32', bits: 'u32' },
+    workgroupSize: WG_1D,
+    helpers: FLOAT_BITS_WGSL,
+    body: `  if (i >= P.n) { return; }
   let y = Y[i];
   let dy = DY[i];
   let p = bitcast<f32>(P.bits);
-  out[i] = ${NAN_IS_NAN.has(op) ? `pick(${OUTPUT_GRAD_WGSL[op]}, y, is_nan(y))` : OUTPUT_GRAD_WGSL[op]};`)}`;
-}
+  out[i] = ${NAN_IS_NAN.has(op) ? `pick(${OUTPUT_GRAD_WGSL[op]}, y, is_nan(y))` : OUTPUT_GRAD_WGSL[op]};`,
+  }),
+);

@@ -4,7 +4,7 @@
  * outright (as PyTorch). NaN is found by a bit test, never by a comparison, because WGSL lets
  * drivers assume there is no NaN (spec 15.7.2).
  */
-import type { ArgReduceOp } from '../src/backend/types.js';
+import type { ArgReduceOp } from './kernel-types.js';
 import { main1d, type WgslScalar } from './common.js';
 
 /** Uniforms: n (outputs), length, inner. Output: int32 indices. */

@@ -1,6 +1,6 @@
 /** Pieces shared by the WGSL generators: element types, the folded linear id, uniform arrays. */
 
-import type { DType } from '../src/backend/types.js';
+import type { DType } from './kernel-types.js';
 
 export type WgslScalar = 'f32' | 'i32';
 

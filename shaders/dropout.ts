@@ -10,38 +10,33 @@
  * 1/(1-p), computed on the host as the CPU twin does.
  */
 
-import { main1d } from './common.js';
-import { PHILOX_WGSL } from './philox.js';
+import { PHILOX_BLOCK_WGSL, PHILOX_UNIFORMS_AND, PHILOX_WGSL } from './philox.js';
+import { defineKernel } from './program.js';
 
 /** Invocations per workgroup (each handles one Philox block of 4 elements). */
 export const DROPOUT_WG = 64;
 
 /**
  * Uniforms: n, threads, q0 (lo, hi: the first block), skip (elements of the first block before
- * the offset), key (lo, hi), threshold, scale (f32). Bindings: x, out.
+ * the offset), key (lo, hi), threshold, scale (f32).
  */
-export function dropoutShader(): string {
-  let lanes = '';
-  for (let lane = 0; lane < 4; lane++) {
-    const w = ['w.x', 'w.y', 'w.z', 'w.w'][lane]!;
-    lanes += `
+export const dropoutKernel = defineKernel({
+  name: 'dropout',
+  bindings: { X: { type: 'f32', access: 'read' }, out: { type: 'f32', access: 'read_write' } },
+  uniforms: PHILOX_UNIFORMS_AND({ threshold: 'u32', scale: 'f32' }),
+  workgroupSize: DROPOUT_WG,
+  helpers: PHILOX_WGSL,
+  body: () => {
+    let lanes = '';
+    for (let lane = 0; lane < 4; lane++) {
+      const w = ['w.x', 'w.y', 'w.z', 'w.w'][lane]!;
+      lanes += `
   { let g = 4u * t + ${lane}u;
     if (g >= P.skip && g - P.skip < P.n) {
       let k = g - P.skip;
       out[k] = select(0.0, X[k] * P.scale, (${w} >> 8u) >= P.threshold);
     } }`;
-  }
-  return `
-${PHILOX_WGSL}
-struct Params { n: u32, threads: u32, q0lo: u32, q0hi: u32, skip: u32, keylo: u32, keyhi: u32, threshold: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-${main1d(`  let t = i;
-  if (t >= P.threads) { return; }
-  let lo = P.q0lo + t;
-  let hi = P.q0hi + select(0u, 1u, lo < t);
-  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));${lanes}`, DROPOUT_WG)}
-`;
-}
+    }
+    return `${PHILOX_BLOCK_WGSL}${lanes}`;
+  },
+});

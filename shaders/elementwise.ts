@@ -6,8 +6,9 @@
  * gradient), `a`/`b` (binary operands), and may call the helpers of MATH_WGSL.
  */
 
-import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from '../src/backend/types.js';
-import { FLOAT_BITS_WGSL, main1d, uniformAt, vec4Slots, type WgslScalar } from './common.js';
+import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from './kernel-types.js';
+import { FLOAT_BITS_WGSL, uniformAt, WG_1D, type WgslScalar } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 /**
  * Numerically careful helpers (float32). WGSL may assume there is no NaN or Inf, so special
@@ -265,7 +266,7 @@ export const BINARY_WGSL_I32: { [K in BinaryOp]: string } = {
  * bound ops need on GPUs and on CPU drivers alike; the scalar form handles the rest. In both, `P.n`
  * counts the elements the kernel indexes (vectors for the vec4 form).
  */
-function storageType(t: WgslScalar, vec4: boolean): string {
+function storageType(t: WgslScalar, vec4: boolean): WgslScalar | `vec4<${WgslScalar}>` {
   return vec4 ? `vec4<${t}>` : t;
 }
 
@@ -276,30 +277,35 @@ function lanes(vec4: boolean, t: WgslScalar, name: string, args: string[]): stri
   return `vec4<${t}>(${['x', 'y', 'z', 'w'].map(lane).join(', ')})`;
 }
 
-/** Uniforms of fill/cast/unary/activationGrad: n, then a 32-bit parameter (bit pattern of p). */
-export function fillShader(t: WgslScalar, vec4 = false): string {
+/** fill/cast/unary/activationGrad take n, then a 32-bit parameter (bit pattern of p). */
+const N_BITS = { n: 'u32', bits: 'u32' } as const;
+
+export const fillKernel = kernelFamily((t: WgslScalar, vec4: boolean) => {
   const T = storageType(t, vec4);
-  return `
-struct Params { n: u32, bits: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<${T}>;
-${main1d(`  if (i >= P.n) { return; }\n  out[i] = ${T}(bitcast<${t}>(P.bits));`)}`;
-}
+  return defineKernel({
+    name: `fill:${t}:${vec4 ? 'v4' : 's'}`,
+    bindings: { out: { type: T, access: 'read_write' } },
+    uniforms: N_BITS,
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }\n  out[i] = ${T}(bitcast<${t}>(P.bits));`,
+  });
+});
 
 /**
  * Element type conversion. float32 -> int32 truncates toward zero like the CPU reference within
  * the i32 range; outside it WGSL saturates (the CPU's ToInt32 wraps) and NaN is unspecified.
  */
-export function castShader(from: WgslScalar, to: WgslScalar): string {
-  return `
-struct Params { n: u32, bits: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> x: array<${from}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${to}>;
-${main1d(`  if (i >= P.n) { return; }\n  out[i] = ${to}(x[i]);`)}`;
-}
+export const castKernel = kernelFamily((from: WgslScalar, to: WgslScalar) =>
+  defineKernel({
+    name: `cast:${from}:${to}`,
+    bindings: { x: { type: from, access: 'read' }, out: { type: to, access: 'read_write' } },
+    uniforms: N_BITS,
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }\n  out[i] = ${to}(x[i]);`,
+  }),
+);
 
-export function unaryShader(op: UnaryOp, t: WgslScalar, vec4 = false): string {
+export const unaryKernel = kernelFamily((op: UnaryOp, t: WgslScalar, vec4: boolean) => {
   let expr: string;
   if (t === 'f32') expr = UNARY_WGSL[op];
   else if (isInt32UnaryOp(op)) expr = UNARY_WGSL_I32[op];
@@ -307,35 +313,36 @@ export function unaryShader(op: UnaryOp, t: WgslScalar, vec4 = false): string {
   const T = storageType(t, vec4);
   // NaN in, NaN out (the input itself), decided on the bits before the op's formula runs.
   const nanGuard = t === 'f32' && !UNARY_NAN_OWN.has(op) ? 'if (is_nan(x)) { return x; } ' : '';
-  return `
-${MATH_WGSL}
-struct Params { n: u32, bits: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${T}>;
-fn op_f(x: ${t}, p: ${t}) -> ${t} { ${nanGuard}return ${expr}; }
-${main1d(`  if (i >= P.n) { return; }
+  return defineKernel({
+    name: `unary:${op}:${t}:${vec4 ? 'v4' : 's'}`,
+    bindings: { X: { type: T, access: 'read' }, out: { type: T, access: 'read_write' } },
+    uniforms: N_BITS,
+    workgroupSize: WG_1D,
+    helpers: () => `${MATH_WGSL}
+fn op_f(x: ${t}, p: ${t}) -> ${t} { ${nanGuard}return ${expr}; }`,
+    body: () => `  if (i >= P.n) { return; }
   let x = X[i];
   let p = bitcast<${t}>(P.bits);
-  out[i] = ${lanes(vec4, t, 'op_f', ['x', 'p'])};`)}`;
-}
+  out[i] = ${lanes(vec4, t, 'op_f', ['x', 'p'])};`,
+  });
+});
 
-export function activationGradShader(op: ActivationGradOp, vec4 = false): string {
+export const activationGradKernel = kernelFamily((op: ActivationGradOp, vec4: boolean) => {
   const T = storageType('f32', vec4);
-  return `
-${MATH_WGSL}
-struct Params { n: u32, bits: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${T}>;
-@group(0) @binding(2) var<storage, read> DY: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> out: array<${T}>;
-fn grad_f(x: f32, dy: f32, p: f32) -> f32 { ${ACTIVATION_GRAD_NAN_IS_NAN.has(op) ? 'if (is_nan(x)) { return x; } ' : ''}return ${ACTIVATION_GRAD_WGSL[op]}; }
-${main1d(`  if (i >= P.n) { return; }
+  return defineKernel({
+    name: `actgrad:${op}:${vec4 ? 'v4' : 's'}`,
+    bindings: { X: { type: T, access: 'read' }, DY: { type: T, access: 'read' }, out: { type: T, access: 'read_write' } },
+    uniforms: N_BITS,
+    workgroupSize: WG_1D,
+    helpers: () => `${MATH_WGSL}
+fn grad_f(x: f32, dy: f32, p: f32) -> f32 { ${ACTIVATION_GRAD_NAN_IS_NAN.has(op) ? 'if (is_nan(x)) { return x; } ' : ''}return ${ACTIVATION_GRAD_WGSL[op]}; }`,
+    body: () => `  if (i >= P.n) { return; }
   let x = X[i];
   let dy = DY[i];
   let p = bitcast<f32>(P.bits);
-  out[i] = ${lanes(vec4, 'f32', 'grad_f', ['x', 'dy', 'p'])};`)}`;
-}
+  out[i] = ${lanes(vec4, 'f32', 'grad_f', ['x', 'dy', 'p'])};`,
+  });
+});
 
 /**
  * How a binary operand is indexed: 'same' (its index is the output's), 'scalar' (element 0),
@@ -343,45 +350,57 @@ ${main1d(`  if (i >= P.n) { return; }
  */
 export type OperandMode = 'same' | 'scalar' | 'strided';
 
-/**
- * Uniforms: n, rank, then (when an operand is strided) shape, strides of a and strides of b,
- * each array<vec4<u32>, vec4Slots(rank)>.
- */
-export function binaryShader(op: BinaryOp, t: WgslScalar, aMode: OperandMode, bMode: OperandMode, rank: number, vec4 = false): string {
+function binaryParts(op: BinaryOp, t: WgslScalar, aMode: OperandMode, bMode: OperandMode, rank: number, vec4: boolean) {
   const expr = t === 'f32' ? BINARY_WGSL[op] : BINARY_WGSL_I32[op];
-  const strided = aMode === 'strided' || bMode === 'strided';
-  if (vec4 && strided) throw new Error('webgpu: the vec4 binary kernel takes only same-shape and scalar operands');
   // In the vec4 form a 'same' operand is read as vec4 and a 'scalar' one is splat from element 0.
   const T = storageType(t, vec4);
-  const operandType = (mode: OperandMode) => (mode === 'same' ? T : t);
+  const operandType = (mode: OperandMode): WgslScalar | `vec4<${WgslScalar}>` => (mode === 'same' ? T : t);
   const read = (mode: OperandMode, name: string) => (mode === 'same' ? `${name}[i]` : vec4 ? `${T}(${name}[0])` : `${name}[0]`);
-  const slots = vec4Slots(rank);
-  const fields = strided
-    ? `, shape: array<vec4<u32>, ${slots}>, sa: array<vec4<u32>, ${slots}>, sb: array<vec4<u32>, ${slots}>`
-    : '';
-  let index = '';
-  if (strided) {
-    index += '  var r = i;\n  var ia = 0u;\n  var ib = 0u;\n';
-    for (let d = rank - 1; d >= 0; d--) {
-      const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
-      index += `  { let c = ${c};`;
-      if (aMode === 'strided') index += ` ia += c * ${uniformAt('P.sa', d)};`;
-      if (bMode === 'strided') index += ` ib += c * ${uniformAt('P.sb', d)};`;
-      if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
-      index += ' }\n';
-    }
-  }
   const at = (mode: OperandMode, name: string, idx: string) => (mode === 'strided' ? `${name}[${idx}]` : read(mode, name));
-  return `
-${MATH_WGSL}
-struct Params { n: u32, rank: u32${fields} }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> A: array<${operandType(aMode)}>;
-@group(0) @binding(2) var<storage, read> B: array<${operandType(bMode)}>;
-@group(0) @binding(3) var<storage, read_write> out: array<${T}>;
-fn op_f(a: ${t}, b: ${t}) -> ${t} { return ${expr}; }
-${main1d(`  if (i >= P.n) { return; }
+  const body = (index: string) => `  if (i >= P.n) { return; }
 ${index}  let a = ${at(aMode, 'A', 'ia')};
   let b = ${at(bMode, 'B', 'ib')};
-  out[i] = ${lanes(vec4, t, 'op_f', ['a', 'b'])};`)}`;
+  out[i] = ${lanes(vec4, t, 'op_f', ['a', 'b'])};`;
+  return {
+    name: `binary:${op}:${t}:${aMode}:${bMode}:${rank}:${vec4 ? 'v4' : 's'}`,
+    bindings: {
+      A: { type: operandType(aMode), access: 'read' },
+      B: { type: operandType(bMode), access: 'read' },
+      out: { type: T, access: 'read_write' },
+    } as const,
+    helpers: () => `${MATH_WGSL}
+fn op_f(a: ${t}, b: ${t}) -> ${t} { return ${expr}; }`,
+    body,
+  };
 }
+
+/** Binary op with both operands 'same' or 'scalar' (scalar or vec4 form). */
+export const binaryKernel = kernelFamily((op: BinaryOp, t: WgslScalar, aMode: OperandMode, bMode: OperandMode, vec4: boolean) => {
+  if (aMode === 'strided' || bMode === 'strided') throw new Error('webgpu: binaryKernel takes same-shape and scalar operands; use binaryStridedKernel');
+  const parts = binaryParts(op, t, aMode, bMode, 0, vec4);
+  return defineKernel({ ...parts, uniforms: { n: 'u32', rank: 'u32' }, workgroupSize: WG_1D, body: () => parts.body('') });
+});
+
+/** Binary op with at least one strided operand: shape, strides of a (sa) and of b (sb) over `rank` axes. */
+export const binaryStridedKernel = kernelFamily((op: BinaryOp, t: WgslScalar, aMode: OperandMode, bMode: OperandMode, rank: number) => {
+  if (aMode !== 'strided' && bMode !== 'strided') throw new Error('webgpu: binaryStridedKernel needs a strided operand');
+  const parts = binaryParts(op, t, aMode, bMode, rank, false);
+  const arr = { array: 'u32', length: rank } as const;
+  return defineKernel({
+    ...parts,
+    uniforms: { n: 'u32', rank: 'u32', shape: arr, sa: arr, sb: arr },
+    workgroupSize: WG_1D,
+    body: () => {
+      let index = '  var r = i;\n  var ia = 0u;\n  var ib = 0u;\n';
+      for (let d = rank - 1; d >= 0; d--) {
+        const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
+        index += `  { let c = ${c};`;
+        if (aMode === 'strided') index += ` ia += c * ${uniformAt('P.sa', d)};`;
+        if (bMode === 'strided') index += ` ib += c * ${uniformAt('P.sb', d)};`;
+        if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
+        index += ' }\n';
+      }
+      return parts.body(index);
+    },
+  });
+});

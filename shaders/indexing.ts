@@ -14,7 +14,7 @@
  *    its sources in ascending order) -> segmentSum (each output element sums its own bucket).
  *    Cost count² (rank) + count + length + outer·inner·(length + count) instead of the product.
  */
-import type { IndexLayout } from '../src/backend/types.js';
+import type { IndexLayout } from './kernel-types.js';
 import { main1d, type WgslScalar } from './common.js';
 
 function indexExpr(layout: IndexLayout, c: string, o: string, j: string): string {

@@ -11,7 +11,7 @@
  * operand is bound as array<vec4<f32>> and 4 consecutive elements come in one load.
  */
 
-import type { EpilogueActivation } from '../src/backend/types.js';
+import type { EpilogueActivation } from './kernel-types.js';
 import { EPILOGUE_WGSL, MATH_WGSL } from './elementwise.js';
 
 /**

@@ -9,17 +9,18 @@
  * AdamW decay factor 1 − lr·wd, as the CPU twin computes them in float64 before multiplying.
  */
 
-import { main1d } from './common.js';
+import { WG_1D } from './common.js';
+import { defineKernel } from './program.js';
 
 /** SGD flags (the `flags` uniform). */
 export const SGD_NESTEROV = 1;
 export const SGD_FIRST_STEP = 2;
 
-/**
- * Uniforms: n, flags, lr, momentum, oneMinusDampening, weightDecay.
- * Bindings: grad, param (read_write), [velocity (read_write)].
- */
-export function sgdShader(withVelocity: boolean): string {
+const F32_READ = { type: 'f32', access: 'read' } as const;
+const F32_RW = { type: 'f32', access: 'read_write' } as const;
+const SGD_UNIFORMS = { n: 'u32', flags: 'u32', lr: 'f32', momentum: 'f32', oneMinusDampening: 'f32', weightDecay: 'f32' } as const;
+
+function sgdBody(withVelocity: boolean): string {
   const update = withVelocity
     ? `
   var buf = g;
@@ -27,36 +28,50 @@ export function sgdShader(withVelocity: boolean): string {
   VEL[i] = buf;
   if ((P.flags & ${SGD_NESTEROV}u) != 0u) { g = g + P.momentum * buf; } else { g = buf; }`
     : '';
-  return `
-struct Params { n: u32, flags: u32, lr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read_write> PARAM: array<f32>;
-${withVelocity ? '@group(0) @binding(3) var<storage, read_write> VEL: array<f32>;' : ''}
-${main1d(`  if (i >= P.n) { return; }
+  return `  if (i >= P.n) { return; }
   let p = PARAM[i];
   var g = G[i] + P.weightDecay * p;${update}
-  PARAM[i] = p - P.lr * g;`)}`;
+  PARAM[i] = p - P.lr * g;`;
 }
 
-/**
- * Uniforms: n, decoupled (0/1), lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, weightDecay,
- * decay (1 − lr·wd), biasCorrection1, biasCorrection2.
- * Bindings: grad, param, m, v (the last three read_write).
- */
-export function adamShader(): string {
-  return `
-struct Params {
-  n: u32, decoupled: u32, lr: f32, beta1: f32,
-  oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32,
-  weightDecay: f32, decay: f32, biasCorrection1: f32, biasCorrection2: f32,
-}
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read_write> PARAM: array<f32>;
-@group(0) @binding(3) var<storage, read_write> M: array<f32>;
-@group(0) @binding(4) var<storage, read_write> V: array<f32>;
-${main1d(`  if (i >= P.n) { return; }
+/** SGD without a velocity buffer: grad read-only, param read_write. */
+export const sgdKernel = defineKernel({
+  name: 'sgd:plain',
+  bindings: { G: F32_READ, PARAM: F32_RW },
+  uniforms: SGD_UNIFORMS,
+  workgroupSize: WG_1D,
+  body: () => sgdBody(false),
+});
+
+/** SGD with momentum: the velocity is bound read_write after the param. */
+export const sgdMomentumKernel = defineKernel({
+  name: 'sgd:momentum',
+  bindings: { G: F32_READ, PARAM: F32_RW, VEL: F32_RW },
+  uniforms: SGD_UNIFORMS,
+  workgroupSize: WG_1D,
+  body: () => sgdBody(true),
+});
+
+/** Adam and AdamW (decoupled); decay = 1 − lr·wd. Param, m and v are read_write. */
+export const adamKernel = defineKernel({
+  name: 'adam',
+  bindings: { G: F32_READ, PARAM: F32_RW, M: F32_RW, V: F32_RW },
+  uniforms: {
+    n: 'u32',
+    decoupled: 'u32',
+    lr: 'f32',
+    beta1: 'f32',
+    oneMinusBeta1: 'f32',
+    beta2: 'f32',
+    oneMinusBeta2: 'f32',
+    eps: 'f32',
+    weightDecay: 'f32',
+    decay: 'f32',
+    biasCorrection1: 'f32',
+    biasCorrection2: 'f32',
+  },
+  workgroupSize: WG_1D,
+  body: `  if (i >= P.n) { return; }
   var p = PARAM[i];
   var g = G[i];
   if (P.decoupled != 0u) { p = p * P.decay; } else { g = g + P.weightDecay * p; }
@@ -66,5 +81,5 @@ ${main1d(`  if (i >= P.n) { return; }
   V[i] = v;
   let mHat = m / P.biasCorrection1;
   let vHat = v / P.biasCorrection2;
-  PARAM[i] = p - (P.lr * mHat) / (sqrt(vHat) + P.eps);`)}`;
-}
+  PARAM[i] = p - (P.lr * mHat) / (sqrt(vHat) + P.eps);`,
+});

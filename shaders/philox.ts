@@ -8,8 +8,8 @@
  * initialisers) can paste it in and call `philox4x32_10`, `philox_unit` and `philox_normal`.
  */
 
-import { main1d } from './common.js';
-import type { RandomKind } from '../src/backend/types.js';
+import { defineKernel, kernelFamily } from './program.js';
+import type { RandomKind } from './kernel-types.js';
 
 export const PHILOX_WGSL = /* wgsl */ `
 const PHILOX_M0: u32 = 0xD2511F53u;
@@ -83,11 +83,22 @@ export function randomValuesPerBlock(kind: RandomKind): number {
 }
 
 /**
- * One invocation per Philox block. Uniforms: n (values), threads, q0 (lo, hi: the first block's
- * counter), skip (values of the first block before the draw's offset), key (lo, hi).
- * Value i = per * t + lane - skip for invocation t.
+ * The uniforms every Philox kernel starts with: n (values), threads, q0 (lo, hi: the first block's
+ * counter), skip (values of the first block before the draw's offset), key (lo, hi); then `more`.
  */
-export function randomShader(kind: RandomKind): string {
+export function PHILOX_UNIFORMS_AND<const M extends Readonly<Record<string, 'u32' | 'f32' | 'i32'>>>(more: M) {
+  return { n: 'u32', threads: 'u32', q0lo: 'u32', q0hi: 'u32', skip: 'u32', keylo: 'u32', keyhi: 'u32', ...more } as const;
+}
+
+/** Start of a Philox kernel's main: invocation t computes block q0 + t into `w`. */
+export const PHILOX_BLOCK_WGSL = `  let t = i;
+  if (t >= P.threads) { return; }
+  let lo = P.q0lo + t;
+  let hi = P.q0hi + select(0u, 1u, lo < t);
+  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));`;
+
+/** One invocation per Philox block. Value i = per * t + lane - skip for invocation t. */
+export const randomKernel = kernelFamily((kind: RandomKind) => {
   const outType = kind === 'bits' ? 'u32' : 'f32';
   let body: string;
   if (kind === 'normal') {
@@ -104,16 +115,12 @@ export function randomShader(kind: RandomKind): string {
   if (base + 2 >= 0 && u32(base + 2) < P.n) { out[base + 2] = ${val('w.z')}; }
   if (base + 3 >= 0 && u32(base + 3) < P.n) { out[base + 3] = ${val('w.w')}; }`;
   }
-  return `
-${PHILOX_WGSL}
-struct Params { n: u32, threads: u32, q0lo: u32, q0hi: u32, skip: u32, keylo: u32, keyhi: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<${outType}>;
-
-${main1d(`  let t = i;
-  if (t >= P.threads) { return; }
-  let lo = P.q0lo + t;
-  let hi = P.q0hi + select(0u, 1u, lo < t);
-  let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));${body}`, RANDOM_WG)}
-`;
-}
+  return defineKernel({
+    name: `random:${kind}`,
+    bindings: { out: { type: outType, access: 'read_write' } },
+    uniforms: PHILOX_UNIFORMS_AND({}),
+    workgroupSize: RANDOM_WG,
+    helpers: PHILOX_WGSL,
+    body: `${PHILOX_BLOCK_WGSL}${body}`,
+  });
+});

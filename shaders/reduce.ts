@@ -10,8 +10,9 @@
  *    through the chunk, then a tree reduction in workgroup memory.
  */
 
-import type { ReduceOp } from '../src/backend/types.js';
-import { FLOAT_BITS_WGSL, main1d, type WgslScalar } from './common.js';
+import type { ReduceOp } from './kernel-types.js';
+import { FLOAT_BITS_WGSL, WG_1D, type WgslScalar } from './common.js';
+import { defineKernel } from './program.js';
 
 /** How two partial results combine; float max propagates NaN on every driver (max_f, bit tests). */
 export function reduceCombine(op: ReduceOp, t: WgslScalar): (acc: string, v: string) => string {
@@ -26,16 +27,17 @@ function helpers(op: ReduceOp, t: WgslScalar): string {
 /** Invocations per workgroup of the tree kernel. */
 export const TREE_WG = 256;
 
-/** Uniforms: n (outputs of this pass), length, inner, chunk, nChunks. */
-export function loopReduceShader(op: ReduceOp, t: WgslScalar): string {
+function declareLoop(op: ReduceOp, t: WgslScalar) {
   const init = op === 'sum' ? `${t}(0)` : 'X[base + start * P.inner]';
   const first = op === 'sum' ? 'start' : 'start + 1u';
-  return `${helpers(op, t)}
-struct Params { n: u32, length: u32, inner: u32, chunk: u32, nChunks: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-${main1d(`  if (i >= P.n) { return; }
+  return defineKernel({
+    name: `reduce-loop:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    /** n: outputs of this pass. */
+    uniforms: { n: 'u32', length: 'u32', inner: 'u32', chunk: 'u32', nChunks: 'u32' },
+    workgroupSize: WG_1D,
+    helpers: helpers(op, t),
+    body: () => `  if (i >= P.n) { return; }
   let j = i % P.inner;
   let q = i / P.inner;
   let c = q % P.nChunks;
@@ -47,24 +49,22 @@ ${main1d(`  if (i >= P.n) { return; }
   for (var l = ${first}; l < end; l = l + 1u) {
     acc = ${reduceCombine(op, t)('acc', 'X[base + l * P.inner]')};
   }
-  out[i] = acc;`)}`;
+  out[i] = acc;`,
+  });
 }
 
-/** Uniforms: groups (outer * nChunks), length, chunk, nChunks. Output g = row * nChunks + chunk. */
-export function treeReduceShader(op: ReduceOp, t: WgslScalar): string {
+/** groups = outer * nChunks; output g = row * nChunks + chunk. */
+function declareTree(op: ReduceOp, t: WgslScalar) {
   const init = op === 'sum' ? `${t}(0)` : 'X[row + start]';
   const combine = reduceCombine(op, t);
-  return `${helpers(op, t)}
-struct Params { groups: u32, length: u32, chunk: u32, nChunks: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-var<workgroup> sh: array<${t}, ${TREE_WG}>;
-
-@compute @workgroup_size(${TREE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let g = wid.x + wid.y * nwg.x;
+  return defineKernel({
+    name: `reduce-tree:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { groups: 'u32', length: 'u32', chunk: 'u32', nChunks: 'u32' },
+    workgroupSize: TREE_WG,
+    helpers: () => `${helpers(op, t)}
+var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
+    body: () => `  let g = wid.x + wid.y * nwg.x;
   if (g >= P.groups) { return; }
   let c = g % P.nChunks;
   let row = (g / P.nChunks) * P.length;
@@ -79,7 +79,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     if (lid < s) { sh[lid] = ${combine('sh[lid]', 'sh[lid + s]')}; }
   }
-  if (lid == 0u) { out[g] = sh[0]; }
+  if (lid == 0u) { out[g] = sh[0]; }`,
+  });
 }
-`;
+
+export type LoopReduceKernel = ReturnType<typeof declareLoop>;
+export type TreeReduceKernel = ReturnType<typeof declareTree>;
+const loops = new Map<string, LoopReduceKernel>();
+const trees = new Map<string, TreeReduceKernel>();
+
+/** One invocation per (outer, chunk, inner) output, looping over its chunk. */
+export function loopReduceKernel(op: ReduceOp, t: WgslScalar): LoopReduceKernel {
+  const key = `${op}:${t}`;
+  let k = loops.get(key);
+  if (!k) loops.set(key, (k = declareLoop(op, t)));
+  return k;
+}
+
+/** One workgroup per (row, chunk), tree reduction in workgroup memory. */
+export function treeReduceKernel(op: ReduceOp, t: WgslScalar): TreeReduceKernel {
+  const key = `${op}:${t}`;
+  let k = trees.get(key);
+  if (!k) trees.set(key, (k = declareTree(op, t)));
+  return k;
 }

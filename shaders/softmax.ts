@@ -14,6 +14,7 @@
  */
 
 import { FLOAT_BITS_WGSL, WG_1D } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 export type RowMode = { kind: 'loop' } | { kind: 'tree'; wg: number };
 
@@ -22,19 +23,14 @@ export function rowModeKey(mode: RowMode): string {
   return mode.kind === 'loop' ? 'loop' : `tree${mode.wg}`;
 }
 
-function entry(mode: RowMode): string {
-  const wg = mode.kind === 'loop' ? WG_1D : mode.wg;
-  const head = `@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {`;
+/** First statements of main: the row this invocation (loop) or workgroup (tree) handles, and its offset. */
+function rowStart(mode: RowMode): string {
   if (mode.kind === 'loop') {
-    return `${head}
-  let row = (wid.x + wid.y * nwg.x) * ${wg}u + lid;
+    return `  let row = (wid.x + wid.y * nwg.x) * ${WG_1D}u + lid;
   if (row >= P.rows) { return; }
   let o = row * P.cols;`;
   }
-  return `${head}
-  let row = wid.x + wid.y * nwg.x;
+  return `  let row = wid.x + wid.y * nwg.x;
   if (row >= P.rows) { return; }
   let o = row * P.cols;`;
 }
@@ -77,39 +73,59 @@ function forEachColumn(mode: RowMode, body: string): string {
 
 const NAN_WGSL = `var<private> ROW_NAN_BITS: u32 = 0x7fc00000u;`;
 
-/** Uniforms: rows, cols. Bindings: x, out. */
-export function softmaxShader(log: boolean, mode: RowMode): string {
+const F32_READ = { type: 'f32', access: 'read' } as const;
+const F32_OUT = { type: 'f32', access: 'read_write' } as const;
+const I32_READ = { type: 'i32', access: 'read' } as const;
+const ROWS_COLS = { rows: 'u32', cols: 'u32' } as const;
+
+/** The mode from its primitive parts (kernelFamily keys by primitive arguments). */
+function modeOf(wg: number): RowMode {
+  return wg === 0 ? { kind: 'loop' } : { kind: 'tree', wg };
+}
+/** 0 for the loop mode, else the tree's workgroup size. */
+function modeWg(mode: RowMode): number {
+  return mode.kind === 'loop' ? 0 : mode.wg;
+}
+function wgOf(mode: RowMode): number {
+  return mode.kind === 'loop' ? WG_1D : mode.wg;
+}
+
+const softmaxFamily = kernelFamily((log: boolean, treeWg: number) => {
+  const mode = modeOf(treeWg);
   const write = log ? 'out[o + j] = (X[o + j] - m) - lse;' : 'out[o + j] = exp(X[o + j] - m) / s;';
-  return `
-${FLOAT_BITS_WGSL}
-struct Params { rows: u32, cols: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${shared(mode)}
+  return defineKernel({
+    name: `softmax:${log ? 'log' : 'exp'}:${rowModeKey(mode)}`,
+    bindings: { X: F32_READ, out: F32_OUT },
+    uniforms: ROWS_COLS,
+    workgroupSize: wgOf(mode),
+    helpers: () => `${FLOAT_BITS_WGSL}\n${shared(mode)}`,
+    body: () => `${rowStart(mode)}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
+  let lse = log(s);${forEachColumn(mode, write)}`,
+  });
+});
 
-${entry(mode)}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
-  let lse = log(s);${forEachColumn(mode, write)}
-}
-`;
+/** softmax or logSoftmax over rows of [rows, cols]. */
+export function softmaxKernel(log: boolean, mode: RowMode) {
+  return softmaxFamily(log, modeWg(mode));
 }
 
-/** dx = y·(dy − Σ dy·y), or dx = dy − exp(y)·Σ dy for logSoftmax. Uniforms: rows, cols. Bindings: y, dy, out. */
-export function softmaxGradShader(log: boolean, mode: RowMode): string {
+const softmaxGradFamily = kernelFamily((log: boolean, treeWg: number) => {
+  const mode = modeOf(treeWg);
   const term = log ? (j: string) => `DY[o + ${j}]` : (j: string) => `DY[o + ${j}] * Y[o + ${j}]`;
   const write = log ? 'out[o + j] = DY[o + j] - exp(Y[o + j]) * s;' : 'out[o + j] = Y[o + j] * (DY[o + j] - s);';
-  return `
-${FLOAT_BITS_WGSL}
-struct Params { rows: u32, cols: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read> DY: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${shared(mode)}
+  return defineKernel({
+    name: `softmax-grad:${log ? 'log' : 'exp'}:${rowModeKey(mode)}`,
+    bindings: { Y: F32_READ, DY: F32_READ, out: F32_OUT },
+    uniforms: ROWS_COLS,
+    workgroupSize: wgOf(mode),
+    helpers: () => `${FLOAT_BITS_WGSL}\n${shared(mode)}`,
+    body: () => `${rowStart(mode)}${rowReduce(mode, 's', 'sum', term)}${forEachColumn(mode, write)}`,
+  });
+});
 
-${entry(mode)}${rowReduce(mode, 's', 'sum', term)}${forEachColumn(mode, write)}
-}
-`;
+/** dx = y·(dy − Σ dy·y), or dx = dy − exp(y)·Σ dy for logSoftmax. */
+export function softmaxGradKernel(log: boolean, mode: RowMode) {
+  return softmaxGradFamily(log, modeWg(mode));
 }
 
 const LABEL_WGSL = `
@@ -118,44 +134,40 @@ const LABEL_WGSL = `
   let lab = select(0u, u32(label), valid);
   let qnan = bitcast<f32>(ROW_NAN_BITS);`;
 
-/** loss[row] = max + log Σ exp(x − max) − x[label]. Uniforms: rows, cols. Bindings: logits, labels (i32), out [rows]. */
-export function softmaxCrossEntropyShader(mode: RowMode): string {
+const sceFamily = kernelFamily((treeWg: number) => {
+  const mode = modeOf(treeWg);
   const store = `out[row] = select(qnan, (m + log(s)) - X[o + lab], valid);`;
-  return `
-${NAN_WGSL}
-${FLOAT_BITS_WGSL}
-struct Params { rows: u32, cols: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> L: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${shared(mode)}
+  return defineKernel({
+    name: `sce:${rowModeKey(mode)}`,
+    bindings: { X: F32_READ, L: I32_READ, out: F32_OUT },
+    uniforms: ROWS_COLS,
+    workgroupSize: wgOf(mode),
+    helpers: () => `${NAN_WGSL}\n${FLOAT_BITS_WGSL}\n${shared(mode)}`,
+    body: () => `${rowStart(mode)}${LABEL_WGSL}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
+  ${mode.kind === 'loop' ? store : `if (lid == 0u) { ${store} }`}`,
+  });
+});
 
-${entry(mode)}${LABEL_WGSL}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
-  ${mode.kind === 'loop' ? store : `if (lid == 0u) { ${store} }`}
-}
-`;
+/** loss[row] = max + log Σ exp(x − max) − x[label]; out has `rows` elements. */
+export function softmaxCrossEntropyKernel(mode: RowMode) {
+  return sceFamily(modeWg(mode));
 }
 
-/**
- * (softmax(x) − onehot(label))·dLoss[row]. Uniforms: rows, cols.
- * Bindings: logits, labels (i32), dLoss [rows], out.
- */
-export function softmaxCrossEntropyGradShader(mode: RowMode): string {
+const sceGradFamily = kernelFamily((treeWg: number) => {
+  const mode = modeOf(treeWg);
   const write = `out[o + j] = select(qnan, (exp(X[o + j] - m) / s - select(0.0, 1.0, j == lab)) * d, valid);`;
-  return `
-${NAN_WGSL}
-${FLOAT_BITS_WGSL}
-struct Params { rows: u32, cols: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> L: array<i32>;
-@group(0) @binding(3) var<storage, read> DL: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-${shared(mode)}
+  return defineKernel({
+    name: `sce-grad:${rowModeKey(mode)}`,
+    bindings: { X: F32_READ, L: I32_READ, DL: F32_READ, out: F32_OUT },
+    uniforms: ROWS_COLS,
+    workgroupSize: wgOf(mode),
+    helpers: () => `${NAN_WGSL}\n${FLOAT_BITS_WGSL}\n${shared(mode)}`,
+    body: () => `${rowStart(mode)}${LABEL_WGSL}
+  let d = DL[row];${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}${forEachColumn(mode, write)}`,
+  });
+});
 
-${entry(mode)}${LABEL_WGSL}
-  let d = DL[row];${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}${forEachColumn(mode, write)}
-}
-`;
+/** (softmax(x) − onehot(label))·dLoss[row]; DL has `rows` elements. */
+export function softmaxCrossEntropyGradKernel(mode: RowMode) {
+  return sceGradFamily(modeWg(mode));
 }

@@ -3,23 +3,38 @@
  * u32 bit patterns, so one pipeline per rank serves float32 and int32.
  */
 
-import { main1d, uniformAt, vec4Slots } from './common.js';
+import { uniformAt, WG_1D } from './common.js';
+import { defineKernel } from './program.js';
 
-/** Uniforms: n, rank, offset (i32), pad, shape: array<vec4<u32>>, strides: array<vec4<i32>>. */
-export function stridedShader(rank: number): string {
-  const slots = vec4Slots(rank);
-  let index = '  var r = i;\n  var idx = P.offset;\n';
-  for (let d = rank - 1; d >= 0; d--) {
-    const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
-    index += `  { let c = ${c}; idx += i32(c) * ${uniformAt('P.strides', d)};`;
-    if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
-    index += ' }\n';
+function declare(rank: number) {
+  return defineKernel({
+    name: `strided:${rank}`,
+    bindings: { X: { type: 'u32', access: 'read' }, out: { type: 'u32', access: 'read_write' } },
+    uniforms: { n: 'u32', rank: 'u32', offset: 'i32', shape: { array: 'u32', length: rank }, strides: { array: 'i32', length: rank } },
+    workgroupSize: WG_1D,
+    body: () => {
+      let index = '  var r = i;\n  var idx = P.offset;\n';
+      for (let d = rank - 1; d >= 0; d--) {
+        const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
+        index += `  { let c = ${c}; idx += i32(c) * ${uniformAt('P.strides', d)};`;
+        if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
+        index += ' }\n';
+      }
+      return `  if (i >= P.n) { return; }
+${index}  out[i] = X[u32(idx)];`;
+    },
+  });
+}
+
+export type StridedKernel = ReturnType<typeof declare>;
+const byRank = new Map<number, StridedKernel>();
+
+/** The strided gather for outputs of `rank` (collapsed) dimensions. */
+export function stridedKernel(rank: number): StridedKernel {
+  let k = byRank.get(rank);
+  if (!k) {
+    k = declare(rank);
+    byRank.set(rank, k);
   }
-  return `
-struct Params { n: u32, rank: u32, offset: i32, pad: u32, shape: array<vec4<u32>, ${slots}>, strides: array<vec4<i32>, ${slots}> }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-${main1d(`  if (i >= P.n) { return; }
-${index}  out[i] = X[u32(idx)];`)}`;
+  return k;
 }

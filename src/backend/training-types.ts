@@ -5,9 +5,9 @@
  */
 import type { Storage } from './types.js';
 
-/** Activations whose derivative can be recovered from the output alone (fused linear layers keep only y). */
-export const OUTPUT_GRAD_ACTIVATIONS = ['relu', 'relu6', 'sigmoid', 'tanh', 'leakyRelu'] as const;
-export type OutputGradActivation = (typeof OUTPUT_GRAD_ACTIVATIONS)[number];
+export { OUTPUT_GRAD_ACTIVATIONS, type OutputGradActivation } from '../../shaders/kernel-types.js';
+import type { OutputGradActivation } from '../../shaders/kernel-types.js';
+
 
 export interface SgdStepOptions {
   lr: number;

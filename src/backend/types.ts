@@ -8,8 +8,33 @@
  */
 
 import type { TrainingKernels } from './training-types.js';
+export {
+  ACTIVATION_GRAD_OPS,
+  BINARY_OPS,
+  REDUCE_OPS,
+  UNARY_OPS,
+  type ActivationGradOp,
+  type ArgReduceOp,
+  type BinaryOp,
+  type DType,
+  type EpilogueActivation,
+  type IndexLayout,
+  type RandomKind,
+  type ReduceOp,
+  type UnaryOp,
+} from '../../shaders/kernel-types.js';
+import type {
+  ActivationGradOp,
+  ArgReduceOp,
+  BinaryOp,
+  DType,
+  EpilogueActivation,
+  IndexLayout,
+  RandomKind,
+  ReduceOp,
+  UnaryOp,
+} from '../../shaders/kernel-types.js';
 
-export type DType = 'float32' | 'float64' | 'int32';
 export type BackendName = 'cpu' | 'webgpu';
 
 /** The typed array that holds (or is read back from) a tensor of each dtype. */
@@ -28,28 +53,7 @@ export interface Storage {
   readonly length: number;
 }
 
-/** Elementwise one-input ops. `param` is used by leakyRelu (slope), pow (exponent), scalar ops. */
-export const UNARY_OPS = [
-  'neg', 'exp', 'log', 'sqrt', 'abs', 'square', 'sign', 'reciprocal',
-  'sigmoid', 'tanh', 'relu', 'relu6', 'leakyRelu', 'gelu', 'geluTanh', 'softplus',
-  'powScalar', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar',
-  'isNonFinite',
-] as const;
-export type UnaryOp = (typeof UNARY_OPS)[number];
 
-/** Activations whose gradient dy·f'(x) has a dedicated kernel (one pass instead of several ops). */
-export const ACTIVATION_GRAD_OPS = ['sigmoid', 'tanh', 'relu', 'relu6', 'leakyRelu', 'gelu', 'geluTanh', 'softplus'] as const;
-export type ActivationGradOp = (typeof ACTIVATION_GRAD_OPS)[number];
-
-/** Elementwise two-input ops with NumPy broadcasting. Comparisons return 1 or 0 in the input dtype. */
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'eq', 'gt', 'ge'] as const;
-export type BinaryOp = (typeof BINARY_OPS)[number];
-
-export const REDUCE_OPS = ['sum', 'max'] as const;
-export type ReduceOp = (typeof REDUCE_OPS)[number];
-
-/** Activations a fused matmul epilogue may apply. */
-export type EpilogueActivation = 'none' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'leakyRelu' | 'gelu' | 'geluTanh';
 
 export interface MatmulArgs {
   /** Number of independent products. */
@@ -71,18 +75,6 @@ export interface MatmulArgs {
   alpha?: number;
 }
 
-/** Which distribution a Philox draw produces. 'bits' returns the raw u32 words bit-cast to int32. */
-export type RandomKind = 'uniform' | 'normal' | 'bits';
-
-/** Index-returning reductions. */
-export type ArgReduceOp = 'argmax' | 'argmin';
-
-/**
- * Where the indices of gather/scatterAdd come from: 'perElement' reads indices laid out like the
- * output [outer, count, inner] (torch.gather); 'shared' reads one list of `count` indices used by
- * every (outer, inner) pair (torch.index_select).
- */
-export type IndexLayout = 'perElement' | 'shared';
 
 /** The kernels of the core tensor ops (selection, indexing, scans); part of the Backend interface. */
 export interface CoreOpKernels {

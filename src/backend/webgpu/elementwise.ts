@@ -1,17 +1,19 @@
 /** Host side of fill, cast, unary, activationGrad and broadcasting binary ops. */
 
 import {
-  activationGradShader,
-  binaryShader,
-  castShader,
-  fillShader,
+  activationGradKernel,
+  binaryKernel,
+  binaryStridedKernel,
+  castKernel,
+  fillKernel,
   isInt32UnaryOp,
-  unaryShader,
+  unaryKernel,
   type OperandMode,
 } from '../../../shaders/elementwise.js';
 import { WG_1D, wgslType } from '../../../shaders/common.js';
 import type { ActivationGradOp, BinaryOp, DType, Storage, UnaryOp } from '../types.js';
-import { Params, scalarBits, type KernelContext } from './context.js';
+import { scalarBits, type KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import type { GpuStorage } from './storage.js';
 
 function groups(n: number): number {
@@ -34,11 +36,7 @@ export function fill(ctx: KernelContext, length: number, value: number, dtype: D
   const out = ctx.output(length, dtype, 'fill');
   if (length === 0) return out;
   const w = width(length);
-  const kernel = ctx.pipelines.get(`fill:${t}:${w.vec4 ? 'v4' : 's'}`, 0, () => fillShader(t, w.vec4));
-  const p = new Params(2);
-  p.u32[0] = w.count;
-  p.u32[1] = scalarBits(value, dtype);
-  ctx.batcher.dispatch('fill', kernel, [out.buffer], p.u32, groups(w.count));
+  dispatchKernel(ctx, 'fill', fillKernel(t, w.vec4), { out: out.buffer }, { n: w.count, bits: scalarBits(value, dtype) }, groups(w.count));
   return out;
 }
 
@@ -48,10 +46,7 @@ export function cast(ctx: KernelContext, xs: Storage, dtype: DType): GpuStorage 
   const to = wgslType(dtype);
   const out = ctx.output(x.length, dtype, 'cast');
   if (x.length === 0) return out;
-  const kernel = ctx.pipelines.get(`cast:${from}:${to}`, 1, () => castShader(from, to));
-  const p = new Params(2);
-  p.u32[0] = x.length;
-  ctx.batcher.dispatch('cast', kernel, [x.buffer, out.buffer], p.u32, groups(x.length));
+  dispatchKernel(ctx, 'cast', castKernel(from, to), { x: x.buffer, out: out.buffer }, { n: x.length, bits: 0 }, groups(x.length));
   return out;
 }
 
@@ -63,11 +58,8 @@ export function unary(ctx: KernelContext, op: UnaryOp, xs: Storage, param: numbe
   const out = ctx.output(x.length, x.dtype, name);
   if (x.length === 0) return out;
   const w = width(x.length);
-  const kernel = ctx.pipelines.get(`unary:${op}:${t}:${w.vec4 ? 'v4' : 's'}`, 1, () => unaryShader(op, t, w.vec4));
-  const p = new Params(2);
-  p.u32[0] = w.count;
-  p.u32[1] = scalarBits(param, x.dtype);
-  ctx.batcher.dispatch(name, kernel, [x.buffer, out.buffer], p.u32, groups(w.count));
+  const values = { n: w.count, bits: scalarBits(param, x.dtype) };
+  dispatchKernel(ctx, name, unaryKernel(op, t, w.vec4), { X: x.buffer, out: out.buffer }, values, groups(w.count));
   return out;
 }
 
@@ -80,11 +72,8 @@ export function activationGrad(ctx: KernelContext, op: ActivationGradOp, xs: Sto
   const out = ctx.output(x.length, 'float32', name);
   if (x.length === 0) return out;
   const w = width(x.length);
-  const kernel = ctx.pipelines.get(`actgrad:${op}:${w.vec4 ? 'v4' : 's'}`, 2, () => activationGradShader(op, w.vec4));
-  const p = new Params(2);
-  p.u32[0] = w.count;
-  p.u32[1] = scalarBits(param, 'float32');
-  ctx.batcher.dispatch(name, kernel, [x.buffer, dy.buffer, out.buffer], p.u32, groups(w.count));
+  const values = { n: w.count, bits: scalarBits(param, 'float32') };
+  dispatchKernel(ctx, name, activationGradKernel(op, w.vec4), { X: x.buffer, DY: dy.buffer, out: out.buffer }, values, groups(w.count));
   return out;
 }
 
@@ -168,18 +157,12 @@ export function binary(
   const rank = strided ? c.shape.length : 0;
   const vec4 = !strided && useVec4(n);
   const count = vec4 ? n / 4 : n;
-  const kernel = ctx.pipelines.get(`binary:${op}:${t}:${aMode}:${bMode}:${rank}:${vec4 ? 'v4' : 's'}`, 2, () => binaryShader(op, t, aMode, bMode, rank, vec4));
-  const slots = Math.max(1, Math.ceil(rank / 4)) * 4;
-  const p = new Params(strided ? 4 + 3 * slots : 2);
-  p.u32[0] = count;
-  p.u32[1] = rank;
+  const buffers = { A: a.buffer, B: b.buffer, out: out.buffer };
   if (strided) {
-    for (let d = 0; d < rank; d++) {
-      p.u32[4 + d] = c.shape[d]!;
-      p.u32[4 + slots + d] = c.sa[d]!;
-      p.u32[4 + 2 * slots + d] = c.sb[d]!;
-    }
+    const values = { n: count, rank, shape: c.shape, sa: c.sa, sb: c.sb };
+    dispatchKernel(ctx, name, binaryStridedKernel(op, t, aMode, bMode, rank), buffers, values, groups(count));
+  } else {
+    dispatchKernel(ctx, name, binaryKernel(op, t, aMode, bMode, vec4), buffers, { n: count, rank }, groups(count));
   }
-  ctx.batcher.dispatch(name, kernel, [a.buffer, b.buffer, out.buffer], p.u32, groups(count));
   return out;
 }

@@ -1,15 +1,20 @@
 /**
- * Compute pipelines cached by key, shader modules by source string, and the explicit layouts every
- * kernel shares: binding 0 is the kernel's uniform parameters (a slot in the
- * batcher's arena), bindings 1..inputs are read-only storage, binding inputs+1 is the output.
+ * The one cache of compute pipelines (by key), shader modules (by source string) and explicit
+ * layouts (by the access of their storage bindings). Binding 0 of every layout is the kernel's
+ * uniform parameters (a slot of the batcher's bind-group cache), then storage bindings in order:
+ * read-only or read_write. Kernels declared with defineKernel (shaders/program.ts) bring their own
+ * key, source and binding accesses; the older `get(key, inputs, ...)` path means `inputs` read-only
+ * bindings and one read_write output.
  */
 
+import type { Access, BindingDecls, KernelProgram, UniformDecls } from '../../../shaders/program.js';
 import type { DeviceHealth } from './device.js';
 
 export interface KernelLayout {
-  /** Small integer identifying the layout in bind-group cache keys. */
+  /** Small integer identifying the layout in bind-group cache keys (unique per cache). */
   readonly id: number;
-  readonly inputs: number;
+  /** Access of each storage binding (binding 1 + index). */
+  readonly access: readonly Access[];
   readonly bindGroupLayout: GPUBindGroupLayout;
   readonly pipelineLayout: GPUPipelineLayout;
 }
@@ -23,7 +28,7 @@ export interface Kernel {
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, Kernel>();
-  private readonly layouts: KernelLayout[] = [];
+  private readonly layouts = new Map<string, KernelLayout>();
   pipelinesCreated = 0;
 
   constructor(
@@ -31,21 +36,33 @@ export class PipelineCache {
     private readonly health: DeviceHealth,
   ) {}
 
+  /** The layout with `inputs` read-only bindings then one read_write output. */
   layout(inputs: number): KernelLayout {
-    const cached = this.layouts[inputs];
+    return this.layoutFor([...Array<Access>(inputs).fill('read'), 'read_write']);
+  }
+
+  /** The layout whose storage bindings have these accesses, in binding order. */
+  layoutFor(access: readonly Access[]): KernelLayout {
+    const sig = access.map((a) => (a === 'read' ? 'r' : 'w')).join('');
+    const cached = this.layouts.get(sig);
     if (cached) return cached;
     const entries: GPUBindGroupLayoutEntry[] = [
       { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
     ];
-    for (let i = 0; i < inputs; i++) {
-      entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
-    }
-    entries.push({ binding: 1 + inputs, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
-    const bindGroupLayout = this.device.createBindGroupLayout({ entries, label: `webgrad ${inputs}-input layout` });
-    const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-    const layout: KernelLayout = { id: inputs, inputs, bindGroupLayout, pipelineLayout };
-    this.layouts[inputs] = layout;
+    access.forEach((a, i) => {
+      entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' } });
+    });
+    const label = `webgrad layout ${sig}`;
+    const bindGroupLayout = this.device.createBindGroupLayout({ entries, label });
+    const pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout], label });
+    const layout: KernelLayout = { id: this.layouts.size, access: [...access], bindGroupLayout, pipelineLayout };
+    this.layouts.set(sig, layout);
     return layout;
+  }
+
+  /** The pipeline of a declared kernel (shaders/program.ts); its key names its interface. */
+  program<B extends BindingDecls, U extends UniformDecls>(prog: KernelProgram<B, U>): Kernel {
+    return this.build(prog.key, prog.access, () => prog.wgsl());
   }
 
   /**
@@ -55,8 +72,15 @@ export class PipelineCache {
   get(key: string, inputs: number, source: () => string, constants?: Record<string, number>): Kernel {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
+    return this.build(key, [...Array<Access>(inputs).fill('read'), 'read_write'], source, constants);
+  }
+
+  /** The pipeline for `key` with storage bindings of these accesses; `source` is called only on a miss. */
+  build(key: string, access: readonly Access[], source: () => string, constants?: Record<string, number>): Kernel {
+    const hit = this.pipelines.get(key);
+    if (hit) return hit;
     const code = source();
-    const layout = this.layout(inputs);
+    const layout = this.layoutFor(access);
     this.device.pushErrorScope('validation');
     let module = this.modules.get(code);
     if (!module) {

@@ -1,8 +1,9 @@
 /** Host side of the Philox4x32-10 draws (uniform, normal, raw bits). */
 
-import { RANDOM_WG, randomShader, randomValuesPerBlock } from '../../../shaders/philox.js';
+import { RANDOM_WG, randomKernel, randomValuesPerBlock } from '../../../shaders/philox.js';
 import type { DType, RandomKind } from '../types.js';
-import { Params, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import type { GpuStorage } from './storage.js';
 
 const TWO32 = 4294967296;
@@ -25,9 +26,7 @@ export function random(ctx: KernelContext, kind: RandomKind, length: number, see
   const q0 = Math.floor(offset / per);
   const skip = offset - q0 * per;
   const threads = Math.ceil((skip + length) / per);
-  const p = new Params(7);
-  p.u32.set([length, threads, q0 % TWO32, Math.floor(q0 / TWO32), skip, seed % TWO32, Math.floor(seed / TWO32)]);
-  const kernel = ctx.pipelines.get(`random:${kind}`, 0, () => randomShader(kind));
-  ctx.batcher.dispatch(name, kernel, [out.buffer], p.u32, Math.ceil(threads / RANDOM_WG));
+  const values = { n: length, threads, q0lo: q0 % TWO32, q0hi: Math.floor(q0 / TWO32), skip, keylo: seed % TWO32, keyhi: Math.floor(seed / TWO32) };
+  dispatchKernel(ctx, name, randomKernel(kind), { out: out.buffer }, values, Math.ceil(threads / RANDOM_WG));
   return out;
 }

@@ -5,9 +5,10 @@
  */
 
 import { WG_1D, wgslType } from '../../../shaders/common.js';
-import { loopReduceShader, TREE_WG, treeReduceShader } from '../../../shaders/reduce.js';
+import { loopReduceKernel, TREE_WG, treeReduceKernel } from '../../../shaders/reduce.js';
 import type { ReduceOp, Storage } from '../types.js';
-import { Params, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import { fill } from './elementwise.js';
 import type { GpuStorage } from './storage.js';
 
@@ -43,19 +44,15 @@ export function reduce(ctx: KernelContext, op: ReduceOp, xs: Storage, outer: num
       const chunk = Math.ceil(len / chunks);
       const groups = outer * chunks;
       next = ctx.output(groups, x.dtype, name);
-      const kernel = ctx.pipelines.get(`reduce-tree:${op}:${t}`, 1, () => treeReduceShader(op, t));
-      const p = new Params(4);
-      p.u32.set([groups, len, chunk, chunks]);
-      ctx.batcher.dispatch(name, kernel, [cur.buffer, next.buffer], p.u32, groups);
+      const values = { groups, length: len, chunk, nChunks: chunks };
+      dispatchKernel(ctx, name, treeReduceKernel(op, t), { X: cur.buffer, out: next.buffer }, values, groups);
     } else {
       const chunk = len <= LOOP_MAX_SINGLE ? len : Math.max(256, Math.ceil(Math.sqrt(len)));
       chunks = Math.ceil(len / chunk);
       const n = outer * chunks * inner;
       next = ctx.output(n, x.dtype, name);
-      const kernel = ctx.pipelines.get(`reduce-loop:${op}:${t}`, 1, () => loopReduceShader(op, t));
-      const p = new Params(5);
-      p.u32.set([n, len, inner, chunk, chunks]);
-      ctx.batcher.dispatch(name, kernel, [cur.buffer, next.buffer], p.u32, Math.ceil(n / WG_1D));
+      const values = { n, length: len, inner, chunk, nChunks: chunks };
+      dispatchKernel(ctx, name, loopReduceKernel(op, t), { X: cur.buffer, out: next.buffer }, values, Math.ceil(n / WG_1D));
     }
     if (cur !== x) ctx.releaseStorage(cur);
     cur = next;

@@ -1,9 +1,10 @@
 /** Host side of the strided gather (transpose, permute, broadcastTo, slices). */
 
-import { WG_1D, vec4Slots } from '../../../shaders/common.js';
-import { stridedShader } from '../../../shaders/strided.js';
+import { WG_1D } from '../../../shaders/common.js';
+import { stridedKernel } from '../../../shaders/strided.js';
 import type { Storage } from '../types.js';
-import { Params, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import type { GpuStorage } from './storage.js';
 
 /** Drops size-1 axes and merges neighbours that are contiguous in the source. */
@@ -36,16 +37,6 @@ export function strided(ctx: KernelContext, xs: Storage, outShape: readonly numb
   if (n === 0) return out;
   const c = collapseStrided(outShape, strides);
   const rank = c.shape.length;
-  const slots = vec4Slots(rank) * 4;
-  const kernel = ctx.pipelines.get(`strided:${rank}`, 1, () => stridedShader(rank));
-  const p = new Params(4 + 2 * slots);
-  p.u32[0] = n;
-  p.u32[1] = rank;
-  p.i32[2] = offset;
-  for (let d = 0; d < rank; d++) {
-    p.u32[4 + d] = c.shape[d]!;
-    p.i32[4 + slots + d] = c.strides[d]!;
-  }
-  ctx.batcher.dispatch('strided', kernel, [x.buffer, out.buffer], p.u32, Math.ceil(n / WG_1D));
+  dispatchKernel(ctx, 'strided', stridedKernel(rank), { X: x.buffer, out: out.buffer }, { n, rank, offset, shape: c.shape, strides: c.strides }, Math.ceil(n / WG_1D));
   return out;
 }

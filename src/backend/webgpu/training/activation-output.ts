@@ -1,10 +1,11 @@
 /** Host side of activationGradFromOutput: dy·f'(x) from y = f(x). */
 
-import { activationGradFromOutputShader } from '../../../../shaders/activation-output.js';
+import { activationGradFromOutputKernel } from '../../../../shaders/activation-output.js';
 import { WG_1D } from '../../../../shaders/common.js';
 import { OUTPUT_GRAD_ACTIVATIONS, type OutputGradActivation } from '../../training-types.js';
 import type { Storage } from '../../types.js';
-import { Params, scalarBits, type KernelContext } from '../context.js';
+import { scalarBits, type KernelContext } from '../context.js';
+import { dispatchKernel } from '../dispatch.js';
 import type { GpuStorage } from '../storage.js';
 import { f32Input } from './kernels.js';
 
@@ -15,10 +16,7 @@ export function activationGradFromOutput(ctx: KernelContext, op: OutputGradActiv
   const dy = f32Input(ctx, dys, name, 'dy', y.length);
   const out = ctx.output(y.length, 'float32', name);
   if (y.length === 0) return out;
-  const kernel = ctx.pipelines.get(`actgrad-out:${op}`, 2, () => activationGradFromOutputShader(op));
-  const p = new Params(2);
-  p.u32[0] = y.length;
-  p.u32[1] = scalarBits(param, 'float32');
-  ctx.batcher.dispatch(name, kernel, [y.buffer, dy.buffer, out.buffer], p.u32, Math.ceil(y.length / WG_1D));
+  const values = { n: y.length, bits: scalarBits(param, 'float32') };
+  dispatchKernel(ctx, name, activationGradFromOutputKernel(op), { Y: y.buffer, DY: dy.buffer, out: out.buffer }, values, Math.ceil(y.length / WG_1D));
   return out;
 }

@@ -1,8 +1,9 @@
 /** Host side of dropout: the Philox mask is regenerated in the kernel from (seed, offset). */
 
-import { DROPOUT_WG, dropoutShader } from '../../../../shaders/dropout.js';
+import { DROPOUT_WG, dropoutKernel } from '../../../../shaders/dropout.js';
 import type { Storage } from '../../types.js';
-import { Params, type KernelContext } from '../context.js';
+import type { KernelContext } from '../context.js';
+import { dispatchKernel } from '../dispatch.js';
 import type { GpuStorage } from '../storage.js';
 import { f32Input } from './kernels.js';
 
@@ -25,13 +26,19 @@ export function dropout(ctx: KernelContext, xs: Storage, p: number, seed: number
   const q0 = Math.floor(offset / 4);
   const skip = offset - q0 * 4;
   const threads = Math.ceil((skip + x.length) / 4);
-  const params = new Params(9);
-  params.u32.set([x.length, threads, q0 % TWO32, Math.floor(q0 / TWO32), skip, seed % TWO32, Math.floor(seed / TWO32)]);
-  // u = k·2^-24 >= p  <=>  k >= ceil(p·2^24) (p·2^24 is exact in float64): the CPU's test, exactly.
-  params.u32[7] = Math.ceil(p * 2 ** 24);
-  // The CPU twin rounds the scale to float32 the same way.
-  params.f32[8] = 1 / (1 - p);
-  const kernel = ctx.pipelines.get('dropout', 1, () => dropoutShader());
-  ctx.batcher.dispatch('dropout', kernel, [x.buffer, out.buffer], params.u32, Math.ceil(threads / DROPOUT_WG));
+  const values = {
+    n: x.length,
+    threads,
+    q0lo: q0 % TWO32,
+    q0hi: Math.floor(q0 / TWO32),
+    skip,
+    keylo: seed % TWO32,
+    keyhi: Math.floor(seed / TWO32),
+    // u = k·2^-24 >= p  <=>  k >= ceil(p·2^24) (p·2^24 is exact in float64): the CPU's test, exactly.
+    threshold: Math.ceil(p * 2 ** 24),
+    // The CPU twin rounds the scale to float32 the same way (pack writes it as f32).
+    scale: 1 / (1 - p),
+  };
+  dispatchKernel(ctx, 'dropout', dropoutKernel, { X: x.buffer, out: out.buffer }, values, Math.ceil(threads / DROPOUT_WG));
   return out;
 }

@@ -1,11 +1,12 @@
 /** Host side of the in-place optimizer steps (SGD with momentum/nesterov, Adam and AdamW). */
 
 import { WG_1D } from '../../../../shaders/common.js';
-import { adamShader, SGD_FIRST_STEP, SGD_NESTEROV, sgdShader } from '../../../../shaders/optimizer.js';
+import { adamKernel, SGD_FIRST_STEP, SGD_NESTEROV, sgdKernel, sgdMomentumKernel } from '../../../../shaders/optimizer.js';
 import type { AdamStepOptions, SgdStepOptions } from '../../training-types.js';
 import type { Storage } from '../../types.js';
-import { Params, type KernelContext } from '../context.js';
-import { checkDistinct, f32Input, multiOutputKernel } from './kernels.js';
+import type { KernelContext } from '../context.js';
+import { dispatchKernel } from '../dispatch.js';
+import { checkDistinct, f32Input } from './kernels.js';
 
 export function sgdStep(ctx: KernelContext, params: Storage, grads: Storage, velocity: Storage | null, o: SgdStepOptions): void {
   const param = f32Input(ctx, params, 'sgdStep', 'param', params.length);
@@ -15,17 +16,17 @@ export function sgdStep(ctx: KernelContext, params: Storage, grads: Storage, vel
   checkDistinct('sgdStep', [['param', param], ['grad', grad], ['velocity', vel]]);
   const n = param.length;
   if (n === 0) return;
-  const p = new Params(6);
-  p.u32[0] = n;
-  p.u32[1] = (o.nesterov ? SGD_NESTEROV : 0) | (o.firstStep ? SGD_FIRST_STEP : 0);
-  p.f32[2] = o.lr;
-  p.f32[3] = o.momentum;
-  p.f32[4] = 1 - o.dampening;
-  p.f32[5] = o.weightDecay;
-  const withVelocity = vel !== null;
-  const kernel = multiOutputKernel(ctx, `sgd:${withVelocity ? 'momentum' : 'plain'}`, 1, withVelocity ? 2 : 1, () => sgdShader(withVelocity));
-  const buffers = withVelocity ? [grad.buffer, param.buffer, vel.buffer] : [grad.buffer, param.buffer];
-  ctx.batcher.dispatch('sgdStep', kernel, buffers, p.u32, Math.ceil(n / WG_1D));
+  const values = {
+    n,
+    flags: (o.nesterov ? SGD_NESTEROV : 0) | (o.firstStep ? SGD_FIRST_STEP : 0),
+    lr: o.lr,
+    momentum: o.momentum,
+    oneMinusDampening: 1 - o.dampening,
+    weightDecay: o.weightDecay,
+  };
+  const groups = Math.ceil(n / WG_1D);
+  if (vel) dispatchKernel(ctx, 'sgdStep', sgdMomentumKernel, { G: grad.buffer, PARAM: param.buffer, VEL: vel.buffer }, values, groups);
+  else dispatchKernel(ctx, 'sgdStep', sgdKernel, { G: grad.buffer, PARAM: param.buffer }, values, groups);
 }
 
 export function adamStep(ctx: KernelContext, params: Storage, grads: Storage, ms: Storage, vs: Storage, o: AdamStepOptions): void {
@@ -36,10 +37,20 @@ export function adamStep(ctx: KernelContext, params: Storage, grads: Storage, ms
   checkDistinct('adamStep', [['param', param], ['grad', grad], ['m', m], ['v', v]]);
   const n = param.length;
   if (n === 0) return;
-  const p = new Params(12);
-  p.u32[0] = n;
-  p.u32[1] = o.decoupled ? 1 : 0;
-  p.f32.set([o.lr, o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, o.eps, o.weightDecay, 1 - o.lr * o.weightDecay, o.biasCorrection1, o.biasCorrection2], 2);
-  const kernel = multiOutputKernel(ctx, 'adam', 1, 3, () => adamShader());
-  ctx.batcher.dispatch('adamStep', kernel, [grad.buffer, param.buffer, m.buffer, v.buffer], p.u32, Math.ceil(n / WG_1D));
+  const values = {
+    n,
+    decoupled: o.decoupled ? 1 : 0,
+    lr: o.lr,
+    beta1: o.beta1,
+    oneMinusBeta1: 1 - o.beta1,
+    beta2: o.beta2,
+    oneMinusBeta2: 1 - o.beta2,
+    eps: o.eps,
+    weightDecay: o.weightDecay,
+    decay: 1 - o.lr * o.weightDecay,
+    biasCorrection1: o.biasCorrection1,
+    biasCorrection2: o.biasCorrection2,
+  };
+  const buffers = { G: grad.buffer, PARAM: param.buffer, M: m.buffer, V: v.buffer };
+  dispatchKernel(ctx, 'adamStep', adamKernel, buffers, values, Math.ceil(n / WG_1D));
 }

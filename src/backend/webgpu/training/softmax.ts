@@ -6,15 +6,15 @@
 
 import { WG_1D } from '../../../../shaders/common.js';
 import {
-  rowModeKey,
-  softmaxCrossEntropyGradShader,
-  softmaxCrossEntropyShader,
-  softmaxGradShader,
-  softmaxShader,
+  softmaxCrossEntropyGradKernel,
+  softmaxCrossEntropyKernel,
+  softmaxGradKernel,
+  softmaxKernel,
   type RowMode,
 } from '../../../../shaders/softmax.js';
 import type { Storage } from '../../types.js';
-import { Params, type KernelContext } from '../context.js';
+import type { KernelContext } from '../context.js';
+import { dispatchKernel } from '../dispatch.js';
 import { fill } from '../elementwise.js';
 import type { GpuStorage } from '../storage.js';
 import { checkCount, f32Input } from './kernels.js';
@@ -33,13 +33,6 @@ function rowGroups(mode: RowMode, rows: number): number {
   return mode.kind === 'loop' ? Math.ceil(rows / WG_1D) : rows;
 }
 
-function rowParams(rows: number, cols: number): Uint32Array {
-  const p = new Params(2);
-  p.u32[0] = rows;
-  p.u32[1] = cols;
-  return p.u32;
-}
-
 function checkShape(op: string, rows: number, cols: number): void {
   checkCount(op, 'rows', rows);
   checkCount(op, 'cols', cols);
@@ -52,8 +45,7 @@ export function softmax(ctx: KernelContext, xs: Storage, rows: number, cols: num
   const out = ctx.output(rows * cols, 'float32', name);
   if (rows * cols === 0) return out;
   const mode = rowMode(cols);
-  const kernel = ctx.pipelines.get(`softmax:${log ? 'log' : 'exp'}:${rowModeKey(mode)}`, 1, () => softmaxShader(log, mode));
-  ctx.batcher.dispatch(name, kernel, [x.buffer, out.buffer], rowParams(rows, cols), rowGroups(mode, rows));
+  dispatchKernel(ctx, name, softmaxKernel(log, mode), { X: x.buffer, out: out.buffer }, { rows, cols }, rowGroups(mode, rows));
   return out;
 }
 
@@ -65,8 +57,7 @@ export function softmaxGrad(ctx: KernelContext, ys: Storage, dys: Storage, rows:
   const out = ctx.output(rows * cols, 'float32', name);
   if (rows * cols === 0) return out;
   const mode = rowMode(cols);
-  const kernel = ctx.pipelines.get(`softmax-grad:${log ? 'log' : 'exp'}:${rowModeKey(mode)}`, 2, () => softmaxGradShader(log, mode));
-  ctx.batcher.dispatch(name, kernel, [y.buffer, dy.buffer, out.buffer], rowParams(rows, cols), rowGroups(mode, rows));
+  dispatchKernel(ctx, name, softmaxGradKernel(log, mode), { Y: y.buffer, DY: dy.buffer, out: out.buffer }, { rows, cols }, rowGroups(mode, rows));
   return out;
 }
 
@@ -88,8 +79,8 @@ export function softmaxCrossEntropy(ctx: KernelContext, logitss: Storage, labels
   if (c === 0) return fill(ctx, n, Number.NaN, 'float32');
   const out = ctx.output(n, 'float32', name);
   const mode = rowMode(c);
-  const kernel = ctx.pipelines.get(`sce:${rowModeKey(mode)}`, 2, () => softmaxCrossEntropyShader(mode));
-  ctx.batcher.dispatch(name, kernel, [logits.buffer, labels.buffer, out.buffer], rowParams(n, c), rowGroups(mode, n));
+  const buffers = { X: logits.buffer, L: labels.buffer, out: out.buffer };
+  dispatchKernel(ctx, name, softmaxCrossEntropyKernel(mode), buffers, { rows: n, cols: c }, rowGroups(mode, n));
   return out;
 }
 
@@ -102,7 +93,7 @@ export function softmaxCrossEntropyGrad(ctx: KernelContext, logitss: Storage, la
   const out = ctx.output(n * c, 'float32', name);
   if (n * c === 0) return out;
   const mode = rowMode(c);
-  const kernel = ctx.pipelines.get(`sce-grad:${rowModeKey(mode)}`, 3, () => softmaxCrossEntropyGradShader(mode));
-  ctx.batcher.dispatch(name, kernel, [logits.buffer, labels.buffer, dLoss.buffer, out.buffer], rowParams(n, c), rowGroups(mode, n));
+  const buffers = { X: logits.buffer, L: labels.buffer, DL: dLoss.buffer, out: out.buffer };
+  dispatchKernel(ctx, name, softmaxCrossEntropyGradKernel(mode), buffers, { rows: n, cols: c }, rowGroups(mode, n));
   return out;
 }
