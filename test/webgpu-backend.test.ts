@@ -37,7 +37,7 @@ let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
 
 beforeAll(async () => {
-  gpu = await WebGPUBackend.create();
+  gpu = await WebGPUBackend.create({ autotune: false });
 });
 
 afterAll(() => {
@@ -180,7 +180,7 @@ describe('webgpu backend: memory', () => {
   });
 
   it('surfaces an asynchronous GPU error on the next call, naming the last op', async () => {
-    const other = await WebGPUBackend.create();
+    const other = await WebGPUBackend.create({ autotune: false });
     try {
       const x = other.upload(rand(4), 'float32');
       other.unary('exp', x, 0);
