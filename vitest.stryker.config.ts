@@ -24,7 +24,8 @@ const CPU_SUITES = [
   'test/cpu-backend.test.ts',
   'test/fuzz.test.ts',
   'test/ties.test.ts',
-  'test/op-values.test.ts',
+  'test/dropout-threshold.test.ts',
+  'test/mlp-parity.test.ts',
 ];
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
 
