@@ -75,6 +75,8 @@ function runParams<T>(numRuns: number, plugin: fc.Plugin<T>): fc.Parameters<T> {
     noDefaultPlugins: true,
     // Shrinking a GPU failure reruns it many times: stop shrinking (and report the smallest so far) in time.
     interruptAfterTimeLimit: timeoutFor(numRuns) - 15_000,
+    // A run cut short by the time limit is a failure, not a pass over fewer graphs.
+    markInterruptAsFailure: true,
   };
 }
 
@@ -138,6 +140,7 @@ describeEachBackend('fuzz: random graphs in float32 vs the CPU float64 reference
       runParams(RUNS, reporter(`fuzz on ${device}`, (r) => buildPlan(r))),
     );
     expectMemoryBack(before);
+    if (!PATH) expect(stats.runs, 'graphs checked').toBe(RUNS);
     const ops = [...stats.ops].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
     console.log(
       `fuzz on ${device}: ${stats.runs} graphs, ${stats.steps} steps, at most ${(100 * stats.used).toFixed(1)}% of a tolerance used; ` +
@@ -162,9 +165,11 @@ describe('fuzz: CPU float64 gradients vs central finite differences (smooth ops)
   it(`analytic gradients match finite differences (${runs} graphs, seed ${SEED})`, async () => {
     const before = memory();
     const planOf = (r: Recipe): Plan => buildPlan(r, true);
+    let checked = 0;
     await fc.assert(
       fc.asyncProperty(recipeArb({ ops: SMOOTH_MACROS }), async (recipe) => {
         const plan = planOf(recipe);
+        checked++;
         if (!plan.smooth) throw new Error('the smooth-op generator produced a kinked op');
         const ref = await runPlan(plan, { device: 'cpu', dtype: 'float64' });
         const leafIds = [...ref.grads.keys()];
@@ -202,6 +207,7 @@ describe('fuzz: CPU float64 gradients vs central finite differences (smooth ops)
       runParams(runs, reporter('finite differences', planOf)),
     );
     expectMemoryBack(before);
+    if (!PATH) expect(checked, 'graphs checked').toBe(runs);
   }, timeoutFor(runs));
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   mulhi32, philox4x32, philoxNormal, philoxUniform, philoxWords, uniformFromWord,
 } from '../src/random/philox.js';
+import { prng } from './helpers/random-data.js';
 
 const TWO_32 = 2 ** 32;
 
@@ -17,7 +18,8 @@ describe('philox4x32 block', () => {
 
   it('mulhi32 is the high word of the exact 64-bit product', () => {
     const values = [0, 1, 2, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0xd2511f53, 0xcd9e8d57, 0x12345678];
-    for (let i = 0; i < 200; i++) values.push(Math.floor(Math.random() * TWO_32));
+    const rnd = prng(0x9e3779b9); // seeded: a failure reproduces
+    for (let i = 0; i < 200; i++) values.push(Math.floor(rnd() * TWO_32));
     for (const a of values) {
       for (const b of values.slice(0, 20)) {
         const expected = Number((BigInt(a) * BigInt(b)) >> 32n);

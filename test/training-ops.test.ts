@@ -201,15 +201,17 @@ for (const s of [[17, 33], [257], [], [3, 1, 5], [65, 257]]) {
 // ---------------------------------------------------------------------------------------------
 // batchNorm in training mode (batch statistics), affine or not; n 2..300, c 1..257. Channel j's
 // values are offset_j + scale_j·U(−1, 1) (offsets in ±1, scales 0.5..2), so the mean really has to
-// be subtracted. `r2` = max over channels of max x²/var: the conditioning of the variance, which
-// scales the float32 error of a one-pass (E[x²] − mean²) variance; the tolerances allow for it.
+// be subtracted. `r2[j]` = max x²/var over channel j: the conditioning of channel j's variance and
+// of x − mean, which scales the float32 error of its outputs. The output tolerance is per channel
+// (a max over channels let one ill-conditioned channel of [2, 257] widen all the others' bound to
+// several times the outputs' size, so a variance 30 % off passed); `r2max` is for the gradients.
 
-function channelData(n: number, c: number, seed: number): { values: number[]; r2: number } {
+function channelData(n: number, c: number, seed: number): { values: number[]; r2: Float64Array; r2max: number } {
   const rnd = prng(seed);
   const off = Array.from({ length: c }, () => -1 + 2 * rnd());
   const scale = Array.from({ length: c }, () => 0.5 + 1.5 * rnd());
   const values = Array.from({ length: n * c }, (_, i) => Math.fround(off[i % c]! + scale[i % c]! * (2 * rnd() - 1)));
-  let r2 = 1;
+  const r2 = new Float64Array(c);
   for (let j = 0; j < c; j++) {
     let m = 0;
     for (let i = 0; i < n; i++) m += values[i * c + j]! / n;
@@ -219,9 +221,9 @@ function channelData(n: number, c: number, seed: number): { values: number[]; r2
       v += (values[i * c + j]! - m) ** 2 / n;
       mx = Math.max(mx, values[i * c + j]! ** 2);
     }
-    r2 = Math.max(r2, mx / v);
+    r2[j] = Math.max(1, mx / v);
   }
-  return { values, r2 };
+  return { values, r2, r2max: Math.max(...r2) };
 }
 
 /** JS float64 batch norm in training mode: out, batch mean and biased variance. */
@@ -247,15 +249,16 @@ type Affine = 'affine' | 'none' | 'weight only' | 'bias only';
 const BN_SHAPES: [number, number][] = [[2, 1], [2, 257], [3, 17], [17, 33], [65, 3], [300, 1], [300, 65], [33, 257], [257, 5]];
 function addBatchNorm(n: number, c: number, affine: Affine): void {
   const name = `batchNorm train [${n},${c}] ${affine}`;
-  const { values, r2 } = channelData(n, c, caseSeed(name));
+  const { values, r2, r2max } = channelData(n, c, caseSeed(name));
   const hasW = affine === 'affine' || affine === 'weight only';
   const hasB = affine === 'affine' || affine === 'bias only';
   const inputs = [f([n, c], FIXED(values)), ...(hasW ? [f([c], AWAY(0.5, 2))] : []), ...(hasB ? [f([c], U(-1, 1))] : [])];
-  const cond = Math.sqrt(n) * r2;
+  const cond = Math.sqrt(n) * r2max;
+  const atolOf = (j: number): number => 1e-6 + 4 * Math.sqrt(n) * r2[j]! * EPS32 * (hasW ? 2 : 1);
   add_({
     name, inputs,
     run: (x, p, q) => batchNorm(x, null, null, hasW ? p! : null, hasB ? (hasW ? q! : p!) : null, { training: true }),
-    tol: { atol: 1e-6 + 4 * cond * EPS32 * (hasW ? 2 : 1), rtol: 1e-5 },
+    tol: { atol: atolOf(0), rtol: 1e-5, atolAt: (i) => atolOf(i % c) },
     // x̂ carries the conditioning into dx and dweight (n = 2 with two close values is ill-conditioned).
     gradK: hasW ? [cond * cond, cond * cond, n] : [cond * cond, n],
     gradTol: { atol: 1e-5, rtol: 1e-4 },
@@ -467,7 +470,7 @@ describeEachBackend('batchNorm running statistics', (device) => {
         let r2 = 1;
         for (let step = 0; step < 3; step++) {
           const data = channelData(n, c, seed + 10 + step);
-          r2 = Math.max(r2, data.r2);
+          r2 = Math.max(r2, data.r2max);
           const js = bnTrainJs(data.values, n, c, w, b);
           eMean = eMean.map((v, j) => (1 - m) * v + m * js.mean[j]!);
           eVar = eVar.map((v, j) => (1 - m) * v + (m * js.variance[j]! * n) / (n - 1));

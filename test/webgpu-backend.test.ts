@@ -37,7 +37,7 @@ let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
 
 beforeAll(async () => {
-  gpu = await WebGPUBackend.create();
+  gpu = await WebGPUBackend.create({ autotune: false });
 });
 
 afterAll(() => {
@@ -183,14 +183,16 @@ describe('webgpu backend: memory', () => {
   });
 
   it('surfaces an asynchronous GPU error on the next call, naming the last op', async () => {
-    const other = await WebGPUBackend.create();
+    const other = await WebGPUBackend.create({ autotune: false });
     try {
       const x = other.upload(rand(4), 'float32');
       other.unary('exp', x, 0);
+      // Wait for the event itself, not a fixed time: listeners run in the order they were added,
+      // so the engine's handler (set at creation) has recorded the error when this one resolves.
+      const raised = new Promise<void>((resolve) => other.device.addEventListener('uncapturederror', () => resolve(), { once: true }));
       // An invalid buffer (MAP_READ with STORAGE) raises an uncaptured validation error.
       other.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
-      await other.device.queue.onSubmittedWorkDone();
-      await new Promise((r) => setTimeout(r, 50));
+      await raised;
       expect(() => other.unary('neg', x, 0)).toThrow(/GPU error .*unary exp/s);
     } finally {
       other.destroy();

@@ -25,7 +25,7 @@ let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
 
 beforeAll(async () => {
-  gpu = await WebGPUBackend.create();
+  gpu = await WebGPUBackend.create({ autotune: false });
 });
 
 afterAll(() => {

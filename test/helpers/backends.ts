@@ -18,11 +18,15 @@ export interface WebGPUAvailability {
 
 let cached: Promise<WebGPUAvailability> | null = null;
 
-/** Brings up the WebGPU backend once per test file (worker), keeping 'cpu' the default device. */
+/**
+ * Brings up the WebGPU backend once per test file (worker), keeping 'cpu' the default device. No
+ * autotune: the tests run the default matmul shapes (test/webgpu-kernel-paths forces every other),
+ * never one picked by timing or read from a cache other processes write.
+ */
 export function webgpuAvailability(): Promise<WebGPUAvailability> {
   cached ??= (async () => {
     try {
-      const r = await init({ backend: 'webgpu' });
+      const r = await init({ backend: 'webgpu', autotune: false });
       engine.defaultBackend = 'cpu';
       return { available: true, reason: null, adapter: r.adapter };
     } catch (e) {

@@ -14,6 +14,12 @@ export const EPS32 = 2 ** -23;
 export interface Tol {
   atol: number;
   rtol: number;
+  /**
+   * Per-element absolute tolerance (flat index), replacing `atol` where given: for outputs whose
+   * error bound differs by element (batch norm's conditioning is per channel), so one badly
+   * conditioned element does not widen the bound of all the others.
+   */
+  atolAt?: (index: number) => number;
 }
 
 export const EXACT: Tol = { atol: 0, rtol: 0 };
@@ -64,7 +70,7 @@ export function findMismatch(
     if (Number.isNaN(e)) ok = Number.isNaN(g);
     else if (!Number.isFinite(e)) ok = g === e;
     else {
-      limit = tol.atol + tol.rtol * Math.abs(e);
+      limit = (tol.atolAt ? tol.atolAt(i) : tol.atol) + tol.rtol * Math.abs(e);
       ok = Number.isFinite(g) && Math.abs(g - e) <= limit; // false for NaN
     }
     if (!ok) {

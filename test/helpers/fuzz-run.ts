@@ -535,9 +535,27 @@ export function judge(plan: Plan, r: Reference, got: RunResult, device: string):
   return { gradsCompared: true, ambiguity: null, used };
 }
 
-/** The reference run and `n` simulated-rounding runs of a plan (CPU, float64). */
+/**
+ * The reference run and `n` simulated-rounding runs of a plan (CPU, float64).
+ *
+ * The simulated runs evaluate kinked ops through lockedStep, the test's own statement of each rule
+ * (values and gradients), not the engine's. So that a disagreement between the two (an engine rule
+ * that drops ties, say) cannot pass as rounding spread and widen the tolerance to cover itself,
+ * the locked rules are first run without simulated rounding: an independent float64 reference that
+ * must agree with the engine's float64 run to float64 precision, or the plan fails here.
+ */
 export async function reference(plan: Plan, n: number, salt: number): Promise<Reference> {
   const ref = await runPlan(plan, { device: 'cpu', dtype: 'float64' });
+  const locked = await runPlan(plan, { device: 'cpu', dtype: 'float64', branches: ref.values });
+  const f64 = (r: Float64Array): Tol => ({ rtol: 1e-9, atol: 1e-300 + 1e-10 * maxAbs(r) });
+  for (const [i, s] of plan.steps.entries()) {
+    const msg = mismatchMessage(`forward v${i} = ${stepStr(s)}: the engine vs the independent (locked) rule`, ref.values[i]!, locked.values[i]!, plan.info[i]!.shape, f64(locked.values[i]!));
+    if (msg) throw new Error(msg);
+  }
+  for (const [leaf, g] of locked.grads) {
+    const msg = mismatchMessage(`gradient of leaf v${leaf}: the engine's rules vs the independent (locked) rules`, ref.grads.get(leaf)!, g, plan.info[leaf]!.shape, f64(g));
+    if (msg) throw new Error(msg);
+  }
   const sims: RunResult[] = [];
   for (let k = 0; k < n; k++) {
     sims.push(await runPlan(plan, { device: 'cpu', dtype: 'float64', salt: (salt + Math.imul(k + 1, 0x61c88647)) >>> 0, branches: ref.values }));

@@ -11,6 +11,7 @@ import {
 } from '../../../shaders/matmul.js';
 import type { MatmulArgs, Storage } from '../types.js';
 import { Params, scalarBits, type KernelContext } from './context.js';
+import { kernelChoice } from './kernel-choice.js';
 import type { GpuStorage } from './storage.js';
 
 /**
@@ -38,8 +39,9 @@ export function patternKey(transA: boolean, transB: boolean): string {
 }
 
 /**
- * `shape` overrides the choice (the autotune uses it); otherwise the backend's tuned shape for this
- * access pattern, or the measured default above.
+ * `shape` overrides the choice (the autotune uses it); then a shape forced by the test hook
+ * (kernel-choice.ts); otherwise the backend's tuned shape for this access pattern, or the measured
+ * default above.
  */
 export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: MatmulArgs, shape?: WorkgroupShape): GpuStorage {
   const a = ctx.input(as, 'matmul');
@@ -67,7 +69,7 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
     bias: bias !== null,
     activation: args.activation ?? 'none',
   };
-  const [wgX, wgY] = shape ?? ctx.matmulShapes.get(patternKey(transA, transB)) ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
+  const [wgX, wgY] = shape ?? kernelChoice().matmulShape ?? ctx.matmulShapes.get(patternKey(transA, transB)) ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const kernel = ctx.pipelines.get(matmulVariantKey(v, wgX, wgY), bias ? 3 : 2, () => matmulShader(v, wgX, wgY));
   const buffers = bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer];
 

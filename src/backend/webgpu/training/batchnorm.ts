@@ -21,6 +21,7 @@ import type { Storage } from '../../types.js';
 import { Params, type KernelContext } from '../context.js';
 import { fill } from '../elementwise.js';
 import type { GpuStorage } from '../storage.js';
+import { kernelChoice } from '../kernel-choice.js';
 import { checkCount, f32Input, multiOutputKernel } from './kernels.js';
 
 /** Rows each row lane handles per chunk, at least (longer loops amortise the tree reduction). */
@@ -41,9 +42,12 @@ export interface ColumnPlan {
   combineTiles: number;
 }
 
-/** How [n, c] (n, c > 0) is split into (column tile, row chunk) workgroups. */
-export function columnPlan(n: number, c: number): ColumnPlan {
-  const tc = c >= 64 ? 64 : c >= 16 ? 16 : c >= 4 ? 4 : 1;
+/**
+ * How [n, c] (n, c > 0) is split into (column tile, row chunk) workgroups; `tile` (a power of two
+ * dividing BN_WG) replaces the tile width chosen from c.
+ */
+export function columnPlan(n: number, c: number, tile?: number): ColumnPlan {
+  const tc = tile ?? (c >= 64 ? 64 : c >= 16 ? 16 : c >= 4 ? 4 : 1);
   const tr = BN_WG / tc;
   const perLane = Math.max(MIN_ROWS_PER_LANE, Math.ceil(n / (MAX_CHUNKS * tr)));
   const chunkRows = tr * perLane;
@@ -63,7 +67,14 @@ export function columnPlan(n: number, c: number): ColumnPlan {
 const COLUMN_LOOP_MAX_ROWS = 4096;
 
 function columnLoop(ctx: KernelContext, n: number): boolean {
+  const path = kernelChoice().batchNormPath;
+  if (path) return path === 'column';
   return ctx.softwareAdapter && n <= COLUMN_LOOP_MAX_ROWS;
+}
+
+/** The tiled plan, with the test hook's tile width when one is forced. */
+function tiledPlan(n: number, c: number): ColumnPlan {
+  return columnPlan(n, c, kernelChoice().batchNormTile);
 }
 
 function checkShape(op: string, n: number, c: number): void {
@@ -87,7 +98,7 @@ export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: nu
     ctx.batcher.dispatch(name, kernel, [x.buffer, mean.buffer, variance.buffer], p.u32, Math.ceil(c / 64));
     return { mean, variance };
   }
-  const plan = columnPlan(n, c);
+  const plan = tiledPlan(n, c);
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
   const pp = new Params(5);
   pp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.colTiles]);
@@ -158,7 +169,7 @@ export function batchNormBackward(
     ctx.batcher.dispatch(name, kernel, [...inputs, dx.buffer, dgamma.buffer, dbeta.buffer], p.u32, Math.ceil(c / 64));
     return { dx, dgamma, dbeta };
   }
-  const plan = columnPlan(n, c);
+  const plan = tiledPlan(n, c);
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
   const pp = new Params(6);
   pp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.colTiles]);

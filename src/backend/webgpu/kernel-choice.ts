@@ -1,0 +1,38 @@
+/**
+ * A test hook: forces which kernel design runs where the backend would otherwise choose by adapter
+ * kind, by size or by a timing-based autotune. The tests use it to run every path and every
+ * workgroup-shape candidate on whatever adapter they have (a software adapter would otherwise never
+ * take the tiled batch-norm kernels, and the matmul shape would be whatever the autotune picked).
+ *
+ * Internal: not exported from src/index.ts. Results never depend on it (every path computes the
+ * same values); only which kernel computes them.
+ */
+import type { WorkgroupShape } from './matmul.js';
+
+export interface KernelChoice {
+  /** The workgroup shape of every matmul, in place of the tuned or default one. */
+  matmulShape?: WorkgroupShape;
+  /**
+   * Batch-norm statistics and backward: 'column' runs the column-loop kernels at any n, 'tiled' the
+   * (column tile × row chunk) partial pass + combine at any n; unset, the adapter and n decide.
+   */
+  batchNormPath?: 'column' | 'tiled';
+  /** Columns per workgroup tile of the tiled partial pass (a power of two dividing BN_WG). */
+  batchNormTile?: number;
+}
+
+let forced: KernelChoice = {};
+
+/** The choices forced now (empty when none). */
+export function kernelChoice(): Readonly<KernelChoice> {
+  return forced;
+}
+
+/** Forces `choice` until the returned function is called (which restores the previous choices). */
+export function forceKernelChoice(choice: KernelChoice): () => void {
+  const previous = forced;
+  forced = { ...previous, ...choice };
+  return () => {
+    forced = previous;
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The vitest configuration StrykerJS runs each mutant against (`npm run mutate`).
+ *
+ * By default the CPU-side suites only, with no Vulkan driver offered (VK_ICD_FILENAMES points
+ * nowhere, so the WebGPU blocks skip visibly): a software adapter takes minutes per full run and
+ * Stryker reruns the covering tests once per mutant. The default `mutate` scope (src/ops,
+ * src/autograd, src/optim, src/backend/cpu) is backend-independent or CPU-only, so these suites
+ * are the right judges of it. `npm run mutate:webgpu` (WEBGRAD_MUTATE_WITH_WEBGPU=1) keeps the
+ * driver and adds the WebGPU kernel suites, for mutating src/backend/webgpu and shaders/.
+ */
+import { defineConfig } from 'vitest/config';
+
+const withWebGPU = process.env.WEBGRAD_MUTATE_WITH_WEBGPU === '1';
+if (!withWebGPU) process.env.VK_ICD_FILENAMES = '/nonexistent/no-vulkan-driver.json';
+
+const CPU_SUITES = [
+  'test/autograd.test.ts',
+  'test/gradcheck.test.ts',
+  'test/gradcheck-training.test.ts',
+  'test/op-suite.test.ts',
+  'test/training-ops.test.ts',
+  'test/pytorch-parity.test.ts',
+  'test/nn-optim.test.ts',
+  'test/cpu-backend.test.ts',
+  'test/fuzz.test.ts',
+  'test/ties.test.ts',
+  'test/dropout-threshold.test.ts',
+  'test/mlp-parity.test.ts',
+];
+const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
+
+export default defineConfig({
+  test: {
+    include: withWebGPU ? [...CPU_SUITES, ...WEBGPU_SUITES] : CPU_SUITES,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 1,
+  },
+});
