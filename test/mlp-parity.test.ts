@@ -98,10 +98,9 @@ interface MlpFixture {
 }
 const MLP = JSON.parse(readFileSync(new URL('./fixtures/mlp.json', import.meta.url), 'utf8')) as MlpFixture;
 
-/** This engine's state-dict name for PyTorch's (null: num_batches_tracked, not kept here). */
+/** This engine's state-dict name for PyTorch's: the same (running_mean, num_batches_tracked...); null would skip one. */
 function ours(torchName: string): string | null {
-  if (torchName.endsWith('num_batches_tracked')) return null;
-  return torchName.replace('running_mean', 'runningMean').replace('running_var', 'runningVar');
+  return torchName;
 }
 
 describeEachBackend('MLP training against PyTorch (test/fixtures/make_mlp.py)', (device) => {
