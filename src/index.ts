@@ -52,3 +52,5 @@ export { variance, std, cumsum, oneHot } from './ops/stats.js';
 export type { VarOptions } from './ops/stats.js';
 export { binaryCrossEntropyWithLogits, nllLoss, smoothL1Loss, huberLoss, crossEntropyWithSmoothing } from './ops/losses-extra.js';
 export type { LossReduction } from './ops/losses-extra.js';
+// Saving and loading (safetensors bytes, IndexedDB, downloads; files are in 'webgrad/node').
+export * as safetensors from './io/safetensors-namespace.js';

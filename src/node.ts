@@ -7,3 +7,4 @@ export { writeFileAtomic, readFileBytes } from './io/files-node.js';
 export { encodeCheckpoint, readCheckpointMeta, restoreCheckpoint, CHECKPOINT_FORMAT } from './train/checkpoint.js';
 export type { CheckpointMeta } from './train/checkpoint.js';
 export { renderMetricsSvg } from './train/plot-node.js';
+export { saveFile, loadFile, loadModelFile } from './io/safetensors-node.js';

@@ -148,7 +148,8 @@ describe('webgrad train end to end', () => {
     expect(model.metadata.format).toBe('webgrad-model-1');
     expect(JSON.parse(model.metadata.architecture!)).toEqual({ inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' });
     expect(model.arrays.get('0.weight')!.shape).toEqual([256, 784]);
-    expect(model.arrays.get('1.runningMean')!.shape).toEqual([256]);
+    expect(model.arrays.get('1.running_mean')!.shape).toEqual([256]);
+    expect(model.arrays.get('1.num_batches_tracked')!.shape).toEqual([]);
     for (const [name, a] of model.arrays) for (const v of a.data) if (!Number.isFinite(v)) throw new Error(`${name} holds ${v}`);
 
     const ckptPath = join(out, 'checkpoint.safetensors');

@@ -58,8 +58,8 @@ describe('Module: names, order, modes', () => {
     expect(m.parameters().length).toBe(6);
     m.parameters().forEach((p, i) => expect(p, `parameter ${i} is the layer's own tensor`).toBe(expected[i]));
     expect(m.parameters().every((p) => p.requiresGrad)).toBe(true);
-    expect([...m.namedBuffers()].map(([n]) => n)).toEqual(['1.runningMean', '1.runningVar']);
-    expect([...m.stateDict().keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias', '4.weight', '4.bias', '1.runningMean', '1.runningVar']);
+    expect([...m.namedBuffers()].map(([n]) => n)).toEqual(['1.running_mean', '1.running_var', '1.num_batches_tracked']);
+    expect([...m.stateDict().keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias', '4.weight', '4.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked']);
     expect(m.at(-1)).toBe(lin4);
     expect(() => m.at(5)).toThrow(/index 5 is out of range for 5 layers/);
     m.dispose();
@@ -158,7 +158,7 @@ describe('Module.stateDict / loadStateDict', () => {
         opt.step();
       }
       const changed = await snapshot(a);
-      for (const name of ['0.weight', '4.bias', '1.runningMean']) expect(changed.get(name), `${name} changed in a`).not.toEqual(sa.get(name));
+      for (const name of ['0.weight', '4.bias', '1.running_mean']) expect(changed.get(name), `${name} changed in a`).not.toEqual(sa.get(name));
       expect(await snapshot(b), 'b did not follow a').toEqual(sa);
 
       // And the other way round: b's changes do not reach a.
@@ -221,12 +221,12 @@ describe('Module.stateDict / loadStateDict', () => {
     const b = mlp({ dtype: 'float64' });
     const before = await snapshot(b);
     const state = copyState(a.stateDict());
-    state.get('1.runningVar')!.dispose();
-    state.delete('1.runningVar');
-    expect(() => b.loadStateDict(state)).toThrow(/missing '1\.runningVar'/);
+    state.get('1.running_var')!.dispose();
+    state.delete('1.running_var');
+    expect(() => b.loadStateDict(state)).toThrow(/missing '1\.running_var'/);
     expect(await snapshot(b)).toEqual(before);
     const extra = new Map(state);
-    extra.set('1.runningVar', zeros([5], { dtype: 'float64' }));
+    extra.set('1.running_var', zeros([5], { dtype: 'float64' }));
     extra.set('2.weight', zeros([5], { dtype: 'float64' }));
     expect(() => b.loadStateDict(extra)).toThrow(/unexpected '2\.weight'/);
     expect(await snapshot(b)).toEqual(before);
@@ -234,7 +234,7 @@ describe('Module.stateDict / loadStateDict', () => {
     b.loadStateDict(state, { strict: false });
     const after = await snapshot(b);
     expect(after.get('0.weight')).toEqual(await values(a.stateDict().get('0.weight')!));
-    expect(after.get('1.runningVar')).toEqual(before.get('1.runningVar'));
+    expect(after.get('1.running_var')).toEqual(before.get('1.running_var'));
     dispose([...extra.values()]);
     a.dispose();
     b.dispose();
@@ -416,9 +416,9 @@ describe('optimizer stateDict / loadStateDict: resuming is exact (CPU float64)',
   it('loading an optimizer state of the wrong shape throws and keeps the current state', () => {
     const w = zeros([3, 2], { dtype: 'float64' }).requiresGrad_(true);
     const opt = new optim.Adam([w], { lr: 0.1 });
-    const bad: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['0.expAvg', zeros([2, 3], { dtype: 'float64' })]]) };
-    expect(() => opt.loadStateDict(bad)).toThrow(/state '0.expAvg' of shape \[2, 3\] does not match parameter 0 of shape \[3, 2\]/);
-    const none: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['1.expAvg', zeros([3, 2], { dtype: 'float64' })]]) };
+    const bad: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['0.exp_avg', zeros([2, 3], { dtype: 'float64' })]]) };
+    expect(() => opt.loadStateDict(bad)).toThrow(/state '0.exp_avg' of shape \[2, 3\] does not match parameter 0 of shape \[3, 2\]/);
+    const none: optim.OptimizerState = { step: 1, lr: 0.1, tensors: new Map([['1.exp_avg', zeros([3, 2], { dtype: 'float64' })]]) };
     expect(() => opt.loadStateDict(none)).toThrow(/no such parameter/);
     expect(opt.stepCount).toBe(0);
     dispose([[...bad.tensors.values()], [...none.tensors.values()], w]);
@@ -430,7 +430,7 @@ describe('optimizer stateDict / loadStateDict: resuming is exact (CPU float64)',
     const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.9 });
     w.grad = tensor([0.5, 0.5, -1], { dtype: 'float64' });
     opt.step();
-    const velocity = await values(opt.stateDict().tensors.get('0.momentum')!);
+    const velocity = await values(opt.stateDict().tensors.get('0.momentum_buffer')!);
     let error: unknown = null;
     try {
       opt.loadStateDict(opt.stateDict());
@@ -438,7 +438,7 @@ describe('optimizer stateDict / loadStateDict: resuming is exact (CPU float64)',
       error = e;
     }
     expect(error === null ? null : String(error)).toBeNull();
-    expect(await values(opt.stateDict().tensors.get('0.momentum')!)).toEqual(velocity);
+    expect(await values(opt.stateDict().tensors.get('0.momentum_buffer')!)).toEqual(velocity);
     opt.dispose();
     w.dispose();
   });

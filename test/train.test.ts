@@ -175,7 +175,7 @@ describe('checkpoints that do not fit or are corrupt are refused before anything
     const target = new Trainer(config({}, [16]), DATA, 'cpu');
     await target.runEpoch();
     const before = await snapshotAll(target);
-    await expectRejects(() => restoreCheckpoint(target, trained, 'big.ckpt'), WebgradError, /big\.ckpt/, /0\.weight|'0\.expAvg'/, /\[32, 784\]/, /\[16, 784\]/);
+    await expectRejects(() => restoreCheckpoint(target, trained, 'big.ckpt'), WebgradError, /big\.ckpt/, /0\.weight|'0\.exp_avg'/, /\[32, 784\]/, /\[16, 784\]/);
     expect(await snapshotAll(target)).toEqual(before);
     target.dispose();
   });

@@ -14,7 +14,9 @@ export interface NamedArray {
 }
 
 const TO_ST: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
-const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32' };
+const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', I64: 'int32' };
+/** Bytes per element as stored in the file (I64 is narrowed to int32 on reading). */
+const FILE_BYTES: Record<string, number> = { F32: 4, F64: 8, I32: 4, I64: 8 };
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
 
 /** Encodes named arrays (stored in name order) with string metadata. */
@@ -71,25 +73,33 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('the header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const rawMeta = Object.hasOwn(header, '__metadata__') ? header.__metadata__ : {};
+  if (typeof rawMeta !== 'object' || rawMeta === null || Array.isArray(rawMeta)) bad(`__metadata__ must be an object of strings, got ${JSON.stringify(rawMeta)}`);
+  for (const [k, v] of Object.entries(rawMeta as object)) if (typeof v !== 'string') bad(`__metadata__ '${k}' must be a string, got ${JSON.stringify(v)}`);
+  const metadata = rawMeta as Record<string, string>;
   const arrays = new Map<string, NamedArray>();
   const spans: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    // A null or non-object entry would otherwise crash on property access.
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) bad(`'${name}' must be an object {dtype, shape, data_offsets}, got ${JSON.stringify(entry)}`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = FROM_ST[String(e.dtype)] ?? bad(`'${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (webgrad reads F32, F64, I32)`);
+    const stDtype = String(e.dtype);
+    const dtype = (Object.hasOwn(FROM_ST, stDtype) ? FROM_ST[stDtype] : undefined) ?? bad(`'${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (webgrad reads F32, F64, I32, and I64 within the int32 range)`);
+    const elemBytes = FILE_BYTES[stDtype]!;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`'${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     const shape = e.shape as number[];
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) bad(`'${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
     const [begin, end] = offs as [number, number];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * BYTES[dtype]) bad(`'${name}' of shape [${shape.join(', ')}] needs ${count * BYTES[dtype]} bytes but its offsets span ${end - begin}`);
+    if (end - begin !== count * elemBytes) bad(`'${name}' of shape [${shape.join(', ')}] needs ${count * elemBytes} bytes but its offsets span ${end - begin}`);
     if (end > dataLen) bad(`'${name}' ends at byte ${end} of a ${dataLen}-byte data section (truncated)`);
     spans.push([begin, end, name]);
     // A copy into a fresh buffer (a Node Buffer's slice is a view into a shared pool, and the typed array needs alignment).
     const copy = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
-    const data = dtype === 'float32' ? new Float32Array(copy.buffer) : dtype === 'float64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
+    const data = stDtype === 'I64' ? narrowInt64(copy, name, bad)
+      : dtype === 'float32' ? new Float32Array(copy.buffer) : dtype === 'float64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
     arrays.set(name, { dtype, shape, data });
   }
   // Empty tensors occupy no bytes and may share an offset with anything.
@@ -98,4 +108,19 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if (filled[i]![0] < filled[i - 1]![1]) bad(`'${filled[i]![2]}' overlaps '${filled[i - 1]![2]}'`);
   }
   return { arrays, metadata };
+}
+
+/**
+ * PyTorch writes integer buffers (batch norm's num_batches_tracked) as int64; webgrad has no int64,
+ * so values are narrowed to int32, refusing any that would not survive the trip.
+ */
+function narrowInt64(bytes: Uint8Array, name: string, bad: (why: string) => never): Int32Array {
+  const src = new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (v > 2147483647n || v < -2147483648n) bad(`'${name}' is I64 and element ${i} (${v}) is outside the int32 range webgrad can hold`);
+    out[i] = Number(v);
+  }
+  return out;
 }

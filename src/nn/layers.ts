@@ -11,6 +11,8 @@ import { batchNorm } from '../ops/batchnorm.js';
 import { relu, relu6, sigmoid, tanh, leakyRelu, gelu } from '../ops/unary.js';
 import { zeros, ones } from '../ops/creation.js';
 import { fail } from '../errors.js';
+import { add } from '../ops/binary.js';
+import { noGrad, tidy } from '../lifetime.js';
 
 export interface LayerOptions {
   dtype?: DType;
@@ -68,8 +70,15 @@ export interface BatchNormOptions extends LayerOptions {
 export class BatchNorm1d extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
+  /** Buffers under PyTorch's names (running_mean, running_var, num_batches_tracked) so state dicts move both ways. */
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
+  /**
+   * Training forward passes seen, as PyTorch counts them. PyTorch holds it as int64; webgrad has no
+   * int64, so it is an int32 scalar (written as I32; torch's load_state_dict casts it on copy, and
+   * an I64 value read from a PyTorch file is narrowed with a range check).
+   */
+  readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number;
 
@@ -85,13 +94,18 @@ export class BatchNorm1d extends Module {
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures], o)) : null;
     this.bias = affine ? this.registerParameter('bias', zeros([numFeatures], o)) : null;
     const track = options.trackRunningStats ?? true;
-    this.runningMean = track ? this.registerBuffer('runningMean', zeros([numFeatures], o)) : null;
-    this.runningVar = track ? this.registerBuffer('runningVar', ones([numFeatures], o)) : null;
+    this.runningMean = track ? this.registerBuffer('running_mean', zeros([numFeatures], o)) : null;
+    this.runningVar = track ? this.registerBuffer('running_var', ones([numFeatures], o)) : null;
+    this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int32', ...(options.device ? { device: options.device } : {}) })) : null;
   }
 
   forward(x: Tensor): Tensor {
     const training = this.training || this.runningMean === null;
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, eps: this.eps, momentum: this.momentum });
+    const y = batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, eps: this.eps, momentum: this.momentum });
+    // After the op, so a call that throws changes nothing; one tiny on-device add, no readback.
+    const count = this.numBatchesTracked;
+    if (this.training && count) noGrad(() => tidy(() => count._assign(add(count, 1))));
+    return y;
   }
 }
 

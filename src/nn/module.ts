@@ -3,7 +3,7 @@
  * buffers (state such as batch norm's running statistics) and child modules, each registered
  * under a name so that `namedParameters()` and `stateDict()` use dotted paths ("0.weight").
  */
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { fail, shapeStr } from '../errors.js';
 import { noGrad } from '../lifetime.js';
 import { keep } from '../lifetime.js';
@@ -92,6 +92,7 @@ export abstract class Module {
    * before anything is changed, so a mismatched state leaves the module as it was.
    */
   loadStateDict(state: ReadonlyMap<string, Tensor>, options: { strict?: boolean } = {}): void {
+    checkStateMap('loadStateDict', state);
     const own = this.stateDict();
     const strict = options.strict ?? true;
     const problems: string[] = [];
@@ -122,5 +123,22 @@ export abstract class Module {
   /** Disposes every parameter and buffer. */
   dispose(): void {
     for (const [, t] of this.stateDict()) t.dispose();
+  }
+}
+
+/**
+ * A state must be a Map of name → Tensor (what stateDict() and safetensors.load() return). A plain
+ * object or plain arrays would otherwise fail deep inside with a TypeError, or be half-applied.
+ */
+export function checkStateMap(op: string, state: unknown): asserts state is ReadonlyMap<string, Tensor> {
+  if (!(state instanceof Map)) {
+    const what = state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state === 'object' ? 'a plain object' : typeof state;
+    fail(op, `state must be a Map of name → Tensor (as stateDict() and safetensors.load() return), got ${what}${what === 'a plain object' ? '; wrap it with new Map(Object.entries(obj)) and make each value a tensor' : ''}`);
+  }
+  for (const [name, t] of state as Map<unknown, unknown>) {
+    if (typeof name !== 'string') fail(op, `state names must be strings, got ${typeof name}`);
+    if (!(t instanceof Tensor)) {
+      fail(op, `state '${String(name)}' must be a Tensor, got ${Array.isArray(t) ? 'a plain array' : ArrayBuffer.isView(t) ? 'a typed array' : t === null ? 'null' : typeof t} (convert it with tensor(...))`);
+    }
   }
 }

@@ -1,49 +1,127 @@
 /**
- * Optimizer base: holds the parameters, per-parameter state tensors and the step count, updates
- * parameters in place with one fused kernel per parameter, and exposes its state for checkpoints.
+ * Optimizer base: parameter groups (each with its own hyperparameters, as PyTorch's
+ * param_groups), per-parameter state tensors under PyTorch's names ("0.exp_avg",
+ * "3.momentum_buffer", parameters numbered across groups in order), the step count, and a state
+ * dict that is validated completely before anything changes.
  */
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { fail, shapeStr } from '../errors.js';
 import { keep } from '../lifetime.js';
 import { zeros } from '../ops/creation.js';
 import { clone } from '../ops/shape-ops.js';
 
+/** Hyperparameters every group has. Schedulers change `lr` (and OneCycleLR the momentum). */
+export interface GroupHyper {
+  lr: number;
+  /** The lr a scheduler started from (PyTorch's initial_lr); set by the first scheduler. */
+  initialLr?: number;
+}
+
+/** A value a group hyperparameter may take (what survives a JSON round trip in a checkpoint). */
+export type HyperValue = number | boolean | number[];
+
+/** One parameter group: its parameters and its (mutable) hyperparameters. */
+export type ParamGroup<H extends GroupHyper> = H & { readonly params: readonly Tensor[] };
+
+/** A group as passed to a constructor: `{ params, ...overrides }`, e.g. `{ params: biases, weightDecay: 0 }`. */
+export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & Partial<O>;
+
+/** What an optimizer constructor takes: parameters, or parameter groups. */
+export type Params<O> = Iterable<Tensor> | Iterable<ParamGroupSpec<O>>;
+
 export interface OptimizerState {
   step: number;
+  /** The first group's lr (what a single-group optimizer uses). */
   lr: number;
-  /** Per-parameter state tensors, keyed "<param index>.<name>" (e.g. "0.momentum"). */
+  /** Every group's hyperparameters, without params (PyTorch's param_groups); optional when loading. */
+  paramGroups?: Record<string, HyperValue>[];
+  /** Per-parameter state tensors, keyed "<param index>.<name>" (e.g. "0.exp_avg", "1.momentum_buffer"). */
   tensors: Map<string, Tensor>;
 }
 
-export abstract class Optimizer {
+function isTensorList(items: unknown[]): items is Tensor[] {
+  return items.every((x) => x instanceof Tensor);
+}
+
+export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
+  /** Every parameter, numbered across groups in order (the index used in state keys). */
   readonly params: readonly Tensor[];
-  /** The learning rate used by the next step (schedulers change it). */
-  lr: number;
+  readonly paramGroups: ParamGroup<H>[];
   /** Steps taken so far. */
   stepCount = 0;
   protected readonly state = new Map<string, Tensor>();
+  /** The per-parameter state names this optimizer keeps (PyTorch's names). */
+  protected abstract readonly stateNames: readonly string[];
 
-  constructor(params: Iterable<Tensor>, lr: number, readonly name: string) {
-    this.params = [...params];
-    if (this.params.length === 0) fail(name, 'got an empty parameter list');
-    this.params.forEach((p, i) => {
-      if (!p.requiresGrad) fail(name, `parameter ${i} (shape ${shapeStr(p.shape)}) does not require grad`);
+  /**
+   * `defaults` are the constructor's options; each group overrides any of them. `validate` checks
+   * a group's hyperparameters (it runs for every group here and for every loaded state).
+   */
+  constructor(params: Params<Partial<H>>, defaults: H, readonly name: string) {
+    const items: unknown[] = params !== null && typeof params === 'object' && Symbol.iterator in params ? [...(params as Iterable<unknown>)] : fail(name, `params must be an iterable of tensors or of parameter groups, got ${params === null ? 'null' : typeof params}`);
+    let specs: { params: unknown; [k: string]: unknown }[];
+    if (isTensorList(items)) specs = [{ params: items }];
+    else if (items.every((g) => g !== null && typeof g === 'object' && !(g instanceof Tensor) && 'params' in g)) specs = items as { params: unknown }[];
+    else specs = fail(name, 'params must be all tensors, or all parameter groups ({ params, ...options }); got a mix or something else');
+    const seen = new Map<Tensor, string>();
+    const groups: ParamGroup<H>[] = [];
+    specs.forEach((spec, gi) => {
+      const list = spec.params instanceof Tensor ? [spec.params] : spec.params !== null && typeof spec.params === 'object' && Symbol.iterator in spec.params ? [...(spec.params as Iterable<unknown>)] : fail(name, `group ${gi}: params must be an iterable of tensors`);
+      list.forEach((p, i) => {
+        const where = specs.length > 1 ? `group ${gi}, parameter ${i}` : `parameter ${i}`;
+        if (!(p instanceof Tensor)) fail(name, `${where} is not a Tensor (got ${Array.isArray(p) ? 'an array' : typeof p})`);
+        if (p.isDisposed) fail(name, `${where} was disposed`);
+        if (!p.requiresGrad) fail(name, `${where} (shape ${shapeStr(p.shape)}) does not require grad`);
+        // PyTorch raises too: a duplicate would be updated twice per step.
+        const first = seen.get(p);
+        if (first) fail(name, `${where} is the same tensor as ${first}; each parameter may appear only once`);
+        seen.set(p, where);
+      });
+      const { params: _omit, ...overrides } = spec;
+      for (const key of Object.keys(overrides)) {
+        if (!(key in defaults) && key !== 'initialLr') fail(name, `group ${gi} has an unknown option '${key}' (known: ${Object.keys(defaults).join(', ')})`);
+      }
+      const hyper = { ...defaults, ...overrides } as H;
+      this.validate(hyper, specs.length > 1 ? `group ${gi}: ` : '', true);
+      groups.push(Object.assign(hyper, { params: list as Tensor[] }));
     });
-    checkPositive(name, 'lr', lr);
-    this.lr = lr;
+    if (seen.size === 0) fail(name, 'got an empty parameter list');
+    this.paramGroups = groups;
+    this.params = groups.flatMap((g) => g.params);
+  }
+
+  /**
+   * Throws (naming `where` and the option) if a group's hyperparameters are invalid. `userSet` is
+   * false for a step: a schedule may bring lr to 0, which a user may not ask for at construction.
+   */
+  protected validate(h: H, where: string, userSet: boolean): void {
+    if (userSet) checkPositive(this.name, `${where}lr`, h.lr);
+    else checkNonNegative(this.name, `${where}lr`, h.lr);
+  }
+
+  /** The first group's lr; setting it sets every group's (the single-group case, and old code). */
+  get lr(): number {
+    return this.paramGroups[0]!.lr;
+  }
+  set lr(v: number) {
+    for (const g of this.paramGroups) g.lr = v;
   }
 
   /** Applies one update from the parameters' current `.grad` (parameters without a grad are skipped). */
   step(): void {
-    // A schedule may reach 0 (cosine annealing's last epoch); only a user-set lr must be positive.
-    checkNonNegative(this.name, 'lr', this.lr);
+    // Checked for every group before any update, so a bad value changes nothing.
+    this.paramGroups.forEach((g, gi) => this.validate(g, this.paramGroups.length > 1 ? `group ${gi}: ` : '', false));
     this.stepCount++;
-    this.params.forEach((p, i) => {
-      if (p.grad) this.update(p, p.grad, i);
-    });
+    let index = 0;
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (p.grad) this.update(p, p.grad, index, g);
+        index++;
+      }
+    }
   }
 
-  protected abstract update(param: Tensor, grad: Tensor, index: number): void;
+  protected abstract update(param: Tensor, grad: Tensor, index: number, group: ParamGroup<H>): void;
 
   /** Clears every parameter's gradient. */
   zeroGrad(): void {
@@ -67,25 +145,66 @@ export abstract class Optimizer {
   }
 
   stateDict(): OptimizerState {
-    return { step: this.stepCount, lr: this.lr, tensors: new Map(this.state) };
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params: _omit, ...hyper } = g;
+      return JSON.parse(JSON.stringify(hyper)) as Record<string, HyperValue>;
+    });
+    return { step: this.stepCount, lr: this.lr, paramGroups, tensors: new Map(this.state) };
   }
 
-  /** Restores state saved by stateDict (copies the tensors). Checks shapes before changing anything. */
+  /**
+   * Restores state saved by stateDict (copying the tensors). Everything is checked first — step,
+   * lr, group hyperparameters, and each tensor's key, shape, dtype and backend — so a bad state
+   * throws and leaves the optimizer as it was.
+   */
   loadStateDict(s: OptimizerState): void {
-    for (const [key, t] of s.tensors) {
-      const index = Number(key.split('.')[0]);
+    const op = `${this.name}.loadStateDict`;
+    if (s === null || typeof s !== 'object') fail(op, `expected { step, lr, tensors }, got ${s === null ? 'null' : typeof s}`);
+    if (!Number.isInteger(s.step) || s.step < 0) fail(op, `step must be a non-negative integer, got ${String(s.step)}`);
+    checkNonNegative(op, 'lr', s.lr);
+    if (!(s.tensors instanceof Map)) fail(op, `tensors must be a Map of "<param index>.<name>" → Tensor, got ${Array.isArray(s.tensors) ? 'an array' : typeof s.tensors}`);
+    const groups = s.paramGroups === undefined ? null : this.checkGroups(op, s.paramGroups);
+    for (const [key, t] of s.tensors as Map<unknown, unknown>) {
+      const m = typeof key === 'string' ? /^(\d+)\.(.+)$/.exec(key) : null;
+      if (!m) fail(op, `state key ${JSON.stringify(key)} is not "<param index>.<name>"`);
+      const index = Number(m[1]);
       const p = this.params[index];
-      if (!p || p.shape.join() !== t.shape.join()) {
-        fail(`${this.name}.loadStateDict`, `state '${key}' of shape ${shapeStr(t.shape)} does not match parameter ${index}${p ? ` of shape ${shapeStr(p.shape)}` : ' (no such parameter)'}`);
-      }
+      if (!this.stateNames.includes(m[2]!)) fail(op, `state '${key}': ${this.name} keeps no '${m[2]}' (it keeps ${this.stateNames.join(', ')})`);
+      if (!(t instanceof Tensor)) fail(op, `state '${key}' must be a Tensor, got ${Array.isArray(t) ? 'a plain array' : t === null ? 'null' : typeof t}`);
+      if (t.isDisposed) fail(op, `state '${key}' was disposed`);
+      if (!p) fail(op, `state '${key}' names parameter ${index}, but there is no such parameter (there are ${this.params.length})`);
+      if (p.shape.join() !== t.shape.join()) fail(op, `state '${key}' of shape ${shapeStr(t.shape)} does not match parameter ${index} of shape ${shapeStr(p.shape)}`);
+      if (t.dtype !== p.dtype) fail(op, `state '${key}' has dtype ${t.dtype} but parameter ${index} is ${p.dtype}`);
+      if (t.device !== p.device) fail(op, `state '${key}' lives on '${t.device}' but parameter ${index} on '${p.device}' (move it with await t.to('${p.device}'))`);
     }
     // Copy first: `s` may hold this optimizer's own live tensors (loadStateDict(stateDict())).
-    const copies = [...s.tensors].map(([key, t]) => [key, keep(clone(t))] as const);
+    const copies = [...(s.tensors as Map<string, Tensor>)].map(([key, t]) => [key, keep(clone(t))] as const);
     for (const t of this.state.values()) t.dispose();
     this.state.clear();
     for (const [key, t] of copies) this.state.set(key, t);
     this.stepCount = s.step;
-    this.lr = s.lr;
+    if (groups) groups.forEach((h, i) => Object.assign(this.paramGroups[i]!, h));
+    else this.lr = s.lr;
+  }
+
+  /** Validates saved group hyperparameters against this optimizer's groups; returns them merged. */
+  private checkGroups(op: string, saved: unknown): H[] {
+    if (!Array.isArray(saved) || saved.length !== this.paramGroups.length) {
+      fail(op, `paramGroups must be an array of ${this.paramGroups.length} group(s), got ${Array.isArray(saved) ? `${saved.length}` : typeof saved}`);
+    }
+    return saved.map((h: unknown, i) => {
+      const cur = this.paramGroups[i]!;
+      if (h === null || typeof h !== 'object') fail(op, `paramGroups[${i}] must be an object, got ${h === null ? 'null' : typeof h}`);
+      for (const [k, v] of Object.entries(h)) {
+        const mine = (cur as unknown as Record<string, unknown>)[k];
+        const sameKind = k === 'initialLr' ? typeof v === 'number' : Array.isArray(mine) ? Array.isArray(v) && v.length === mine.length && v.every((x) => typeof x === 'number') : typeof v === typeof mine;
+        if (k === 'params' || !(k in cur || k === 'initialLr') || !sameKind) fail(op, `paramGroups[${i}].${k} = ${JSON.stringify(v)} does not fit this ${this.name}`);
+      }
+      const { params: _omit, ...hyper } = cur;
+      const merged = { ...hyper, ...(h as object) } as unknown as H;
+      this.validate(merged, `paramGroups[${i}].`, false);
+      return merged;
+    });
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 /** Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay (PyTorch semantics). */
 import type { Tensor } from '../tensor.js';
 import { Optimizer, checkNonNegative } from './optimizer.js';
+import type { GroupHyper, ParamGroup, Params } from './optimizer.js';
 import { fail } from '../errors.js';
 
 export interface SGDOptions {
@@ -12,29 +13,43 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
-export class SGD extends Optimizer {
-  readonly momentum: number;
-  readonly dampening: number;
-  readonly nesterov: boolean;
-  readonly weightDecay: number;
+/** One group's SGD hyperparameters (momentum is mutable: OneCycleLR cycles it). */
+export interface SGDGroup extends GroupHyper {
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+}
 
-  constructor(params: Iterable<Tensor>, options: SGDOptions) {
-    super(params, options.lr, 'SGD');
-    this.momentum = options.momentum ?? 0;
-    this.dampening = options.dampening ?? 0;
-    this.nesterov = options.nesterov ?? false;
-    this.weightDecay = options.weightDecay ?? 0;
-    checkNonNegative('SGD', 'momentum', this.momentum);
-    checkNonNegative('SGD', 'dampening', this.dampening);
-    checkNonNegative('SGD', 'weightDecay', this.weightDecay);
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) fail('SGD', 'nesterov momentum requires momentum > 0 and dampening = 0');
+export class SGD extends Optimizer<SGDGroup> {
+  protected readonly stateNames = ['momentum_buffer'] as const;
+
+  /** `params`: tensors, or groups such as `[{ params: weights }, { params: biases, weightDecay: 0 }]`. */
+  constructor(params: Params<Partial<SGDGroup>>, options: SGDOptions) {
+    if (options === null || typeof options !== 'object') fail('SGD', 'options { lr, ... } are required');
+    super(params, {
+      lr: options.lr,
+      momentum: options.momentum ?? 0,
+      dampening: options.dampening ?? 0,
+      nesterov: options.nesterov ?? false,
+      weightDecay: options.weightDecay ?? 0,
+    }, 'SGD');
   }
 
-  protected update(param: Tensor, grad: Tensor, index: number): void {
-    const velocity = this.momentum !== 0 ? this.stateFor(index, 'momentum') : null;
+  protected override validate(h: SGDGroup, where: string, userSet: boolean): void {
+    super.validate(h, where, userSet);
+    checkNonNegative('SGD', `${where}momentum`, h.momentum);
+    checkNonNegative('SGD', `${where}dampening`, h.dampening);
+    checkNonNegative('SGD', `${where}weightDecay`, h.weightDecay);
+    if (typeof h.nesterov !== 'boolean') fail('SGD', `${where}nesterov must be a boolean, got ${typeof h.nesterov}`);
+    if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) fail('SGD', `${where}nesterov momentum requires momentum > 0 and dampening = 0`);
+  }
+
+  protected update(param: Tensor, grad: Tensor, index: number, g: ParamGroup<SGDGroup>): void {
+    const velocity = g.momentum !== 0 ? this.stateFor(index, 'momentum_buffer') : null;
     param.backend.sgdStep(param._storage('SGD.step'), grad._storage('SGD.step'), velocity ? velocity.t._storage('SGD.step') : null, {
-      lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov,
-      weightDecay: this.weightDecay, firstStep: velocity?.fresh ?? false,
+      lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov,
+      weightDecay: g.weightDecay, firstStep: velocity?.fresh ?? false,
     });
   }
 }
