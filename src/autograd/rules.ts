@@ -23,6 +23,8 @@ import type { IndexLayout } from '../backend/types.js';
 import { indexGrads } from '../ops/index-ops.js';
 import { joinGrads, type Window } from '../ops/join-ops.js';
 import { statsGrads } from '../ops/stats.js';
+import { convGrads } from '../ops/conv.js';
+import type { Conv2dGeometry, Pool2dGeometry } from '../backend/types.js';
 
 export interface OpSaved {
   add: { aShape: readonly number[]; bShape: readonly number[] };
@@ -48,6 +50,9 @@ export interface OpSaved {
   slice: { inShape: readonly number[]; window: Window };
   embed: { windows: readonly Window[] };
   cumsum: { outer: number; length: number; inner: number };
+  conv2d: { x: Tensor; weight: Tensor; geometry: Conv2dGeometry };
+  maxPool2d: { indices: Tensor; geometry: Pool2dGeometry; inShape: readonly number[] };
+  avgPool2d: { geometry: Pool2dGeometry; inShape: readonly number[] };
 }
 
 export type OpName = keyof OpSaved;
@@ -67,7 +72,7 @@ export function gradRule<K extends OpName>(op: K): GradRule<K> {
   table ??= {
     ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads,
     ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...softmaxGrads, ...lossGrads,
-    ...indexGrads, ...joinGrads, ...statsGrads,
+    ...indexGrads, ...joinGrads, ...statsGrads, ...convGrads,
   };
   return table[op];
 }
