@@ -11,7 +11,7 @@ import { describeOpCases, type CaseCtx, type OpCase } from './helpers/oracle.js'
 import { reductionTol, type Tol } from './helpers/compare.js';
 import { FIXED, GRID, U, maxAbs, prng, type Dist } from './helpers/random-data.js';
 import {
-  adaptiveAvgPool2d, avgPool2d, conv2d, dropout, flatten, maxPool2d, maxPool2dWithIndices, relu, type Conv2dOptions,
+  adaptiveAvgPool2d, avgPool2d, batchNorm2d, conv2d, dropout, flatten, maxPool2d, maxPool2dWithIndices, relu, type Conv2dOptions,
 } from '../src/index.js';
 
 const sh = (s: readonly number[]): string => `[${s.join(',')}]`;
@@ -100,6 +100,20 @@ add_({ name: 'flatten [3,4,5,2] from 1', inputs: [f([3, 4, 5, 2])], run: (x) => 
 add_({ name: 'flatten [3,4,5,2] axes 1..2', inputs: [f([3, 4, 5, 2])], run: (x) => flatten(x!, 1, 2), tol: { atol: 0, rtol: 0 } });
 // Dropout on a 4-D tensor: the same Philox mask on every backend (seeded), survivors scaled by 1/(1−p).
 add_({ name: 'dropout on [2,3,5,7] p 0.3 seeded', inputs: [f([2, 3, 5, 7])], run: (x) => dropout(x!, 0.3, { seed: 1234 }) });
+
+// BatchNorm2d (functional): training statistics over N·H·W per channel, and eval with running statistics.
+for (const s of [[4, 3, 5, 7], [2, 5, 9, 1], [1, 2, 3, 3]] as number[][]) {
+  add_({
+    name: `batchNorm2d train ${sh(s)} with weight and bias`, inputs: [f(s, U(-2, 3)), f([s[1]!], U(0.5, 2)), f([s[1]!])],
+    run: (x, w, b) => batchNorm2d(x!, null, null, w!, b!, { training: true }), tol: (c) => reductionTol(s[0]! * s[2]! * s[3]!, 4 * maxAbs(c.inputs[1]!)),
+    gradTol: { atol: 1e-5, rtol: 1e-4 },
+  });
+}
+add_({
+  name: 'batchNorm2d eval [3,4,5,6] with running statistics', inputs: [f([3, 4, 5, 6]), f([4]), f([4], U(0.5, 2)), f([4]), f([4])],
+  run: (x, m, v, w, b) => batchNorm2d(x!, m!, v!, w!, b!, { training: false }), tol: { atol: 1e-6, rtol: 1e-5 },
+  gradTol: { atol: 1e-5, rtol: 1e-4 },
+});
 
 describeEachBackend('conv and pooling suite', (device) => {
   describeOpCases(CASES, device);

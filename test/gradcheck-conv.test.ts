@@ -8,7 +8,7 @@ import { assertGradcheck } from './helpers/gradcheck.js';
 import { expectNoLeak } from './helpers/oracle.js';
 import { BASE_SEED, DISTINCT, U, draw, prng, sizeOf, type Dist } from './helpers/random-data.js';
 import type { Tensor } from '../src/tensor.js';
-import { adaptiveAvgPool2d, avgPool2d, conv2d, flatten, maxPool2d, mul, tanh } from '../src/index.js';
+import { adaptiveAvgPool2d, avgPool2d, batchNorm2d, conv2d, flatten, maxPool2d, mul, tanh } from '../src/index.js';
 
 interface GCase { name: string; inputs: { shape: number[]; dist: Dist }[]; fn: (...xs: Tensor[]) => Tensor }
 const CASES: GCase[] = [];
@@ -29,6 +29,7 @@ c('avgPool2d 3x3 stride 2 pad 1 countIncludePad', [x([1, 2, 7, 6])], (a) => avgP
 c('avgPool2d 3x2 stride 1 pad 1 excluding pad', [x([1, 2, 5, 6])], (a) => avgPool2d(a!, [3, 2], { stride: 1, padding: 1, countIncludePad: false }));
 c('adaptiveAvgPool2d -> 1x1', [x([2, 3, 5, 4])], (a) => adaptiveAvgPool2d(a!, 1));
 c('adaptiveAvgPool2d 7x5 -> 3x2', [x([1, 2, 7, 5])], (a) => adaptiveAvgPool2d(a!, [3, 2]));
+c('batchNorm2d train with weight and bias', [x([3, 2, 3, 4]), x([2], U(0.5, 2)), x([2])], (a, w, b) => batchNorm2d(a!, null, null, w!, b!, { training: true }));
 c('flatten then scale', [x([2, 3, 2, 2])], (a) => mul(flatten(a!, 1), 3));
 
 describe('gradcheck: conv and pooling (float64 CPU, central differences)', () => {
