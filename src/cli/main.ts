@@ -3,6 +3,7 @@
  * with a progress bar, per-epoch metrics, gradient health, and an output folder holding the model
  * (.safetensors), a resumable checkpoint, metrics.json and a loss/accuracy chart (metrics.svg).
  */
+import { DEFAULT_CNN } from '../train/cnn.js';
 import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,8 @@ import type { BackendName } from '../backend/types.js';
 
 const USAGE = `usage: webgrad train [options]
 
+  --model NAME        mlp | cnn (default mlp: 784-256-128-10 with batch norm and dropout;
+                      cnn: two conv3x3-batchnorm-relu-maxpool blocks (16, 32 channels), dropout, linear)
   --epochs N          training epochs (default 10)
   --batch-size N      examples per step (default 128)
   --lr X              learning rate (default 0.001 for adam, 0.05 for sgd)
@@ -66,7 +69,7 @@ function parseArgsStrict(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
+      model: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
       optimizer: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
       'check-numerics': { type: 'boolean' },
@@ -84,6 +87,8 @@ function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): Cli
   if (backend !== 'webgpu' && backend !== 'cpu' && backend !== 'auto') throw new WebgradError(`train: --backend must be webgpu, cpu or auto, got '${backend}'`);
   const lr = values.lr === undefined ? (optimizer === 'adam' ? 1e-3 : 0.05) : Number(values.lr);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new WebgradError(`train: --lr must be a positive number, got '${values.lr}'`);
+  const modelName = values.model ?? 'mlp';
+  if (modelName !== 'mlp' && modelName !== 'cnn') throw new WebgradError(`train: --model must be mlp or cnn, got '${modelName}'`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new WebgradError(`train: --seed must be a non-negative integer, got '${values.seed}'`);
   return {
@@ -91,7 +96,7 @@ function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): Cli
       epochs: positiveInt('epochs', values.epochs, 10),
       batchSize: positiveInt('batch-size', values['batch-size'], 128),
       lr, optimizer, momentum: 0.9, weightDecay: 0, seed,
-      model: { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
+      model: modelName === 'cnn' ? DEFAULT_CNN : { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
     },
     backend,
     data: values.data ?? null,
