@@ -24,6 +24,8 @@ import { indexGrads } from '../ops/index-ops.js';
 import { joinGrads, type Window } from '../ops/join-ops.js';
 import { statsGrads } from '../ops/stats.js';
 import { customGrads, type CustomSaved } from './custom.js';
+import { convGrads } from '../ops/conv.js';
+import type { Conv2dGeometry, Pool2dGeometry } from '../backend/types.js';
 
 export interface OpSaved {
   add: { aShape: readonly number[]; bShape: readonly number[] };
@@ -50,6 +52,9 @@ export interface OpSaved {
   embed: { windows: readonly Window[] };
   cumsum: { outer: number; length: number; inner: number };
   custom: CustomSaved;
+  conv2d: { x: Tensor; weight: Tensor; geometry: Conv2dGeometry };
+  maxPool2d: { indices: Tensor; geometry: Pool2dGeometry; inShape: readonly number[] };
+  avgPool2d: { geometry: Pool2dGeometry; inShape: readonly number[] };
 }
 
 export type OpName = keyof OpSaved;
@@ -69,7 +74,7 @@ export function gradRule<K extends OpName>(op: K): GradRule<K> {
   table ??= {
     ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads,
     ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...softmaxGrads, ...lossGrads,
-    ...indexGrads, ...joinGrads, ...statsGrads, ...customGrads,
+    ...indexGrads, ...joinGrads, ...statsGrads, ...customGrads, ...convGrads,
   };
   return table[op];
 }

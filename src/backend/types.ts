@@ -107,7 +107,58 @@ export interface CoreOpKernels {
   cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage;
 }
 
-export interface Backend extends TrainingKernels, CoreOpKernels {
+/**
+ * Geometry of a 2-D convolution in PyTorch's layouts: x [n, cin, h, w] (NCHW), weight
+ * [cout, cin / groups, kh, kw] (OIHW), out [n, cout, hout, wout]. Every field is a validated
+ * non-negative integer (stride, dilation, groups >= 1); hout/wout follow PyTorch's formula.
+ */
+export interface Conv2dGeometry {
+  n: number; cin: number; h: number; w: number;
+  cout: number; kh: number; kw: number;
+  hout: number; wout: number;
+  strideH: number; strideW: number;
+  padH: number; padW: number;
+  dilationH: number; dilationW: number;
+  groups: number;
+}
+
+/**
+ * Geometry of a 2-D pooling over x [planes, h, w] -> [planes, hout, wout] (planes = N·C). Window
+ * (oh, ow) covers rows oh·strideH − padH ... + kh − 1 (clipped to the input), or, when `adaptive`,
+ * rows floor(oh·h / hout) ... ceil((oh + 1)·h / hout) − 1 (PyTorch's adaptive windows; kernel,
+ * stride and padding are then ignored).
+ */
+export interface Pool2dGeometry {
+  planes: number; h: number; w: number; hout: number; wout: number;
+  kh: number; kw: number; strideH: number; strideW: number; padH: number; padW: number;
+  adaptive: boolean;
+  /** avg only: divide by kh·kw (padding counted) instead of the number of elements inside the input. */
+  countIncludePad: boolean;
+}
+
+/** The convolution and pooling kernels; part of the Backend interface. */
+export interface ConvKernels {
+  /** out = conv2d(x, weight) (+ bias [cout] when given), as torch.nn.functional.conv2d. */
+  conv2d(x: Storage, weight: Storage, bias: Storage | null, g: Conv2dGeometry): Storage;
+  /** dx [n, cin, h, w] from dy [n, cout, hout, wout]: the transposed convolution with the same weight. */
+  conv2dBackwardInput(dy: Storage, weight: Storage, g: Conv2dGeometry): Storage;
+  /** dweight [cout, cin / groups, kh, kw] = Σ over n, hout, wout of dy · x (the input window). */
+  conv2dBackwardWeight(x: Storage, dy: Storage, g: Conv2dGeometry): Storage;
+  /**
+   * Max pooling: the values and the int32 index (the flat ih·w + iw position within the plane, as
+   * PyTorch's return_indices) of the first largest element of each window in row-major order; a
+   * NaN wins (the last one in the window, as PyTorch 1.13). Every window holds an input element.
+   */
+  maxPool2d(x: Storage, g: Pool2dGeometry): { values: Storage; indices: Storage };
+  /** dx [planes, h, w]: each dy goes to the element its index names (summed where windows overlap, in window order). */
+  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage;
+  /** Average pooling (and adaptive average pooling when g.adaptive). */
+  avgPool2d(x: Storage, g: Pool2dGeometry): Storage;
+  /** dx [planes, h, w] of avgPool2d: each input element sums dy / divisor over the windows holding it. */
+  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage;
+}
+
+export interface Backend extends TrainingKernels, CoreOpKernels, ConvKernels {
   readonly name: BackendName;
 
   // ---- memory ----

@@ -3,6 +3,7 @@
  * with a progress bar, per-epoch metrics, gradient health, and an output folder holding the model
  * (.safetensors), a resumable checkpoint, metrics.json and a loss/accuracy chart (metrics.svg).
  */
+import { DEFAULT_CNN, isCnnSpec } from '../train/cnn.js';
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,6 +25,8 @@ import type { BackendName } from '../backend/types.js';
 
 const USAGE = `usage: webgrad train [options]
 
+  --model NAME        mlp | cnn (default mlp: 784-256-128-10 with batch norm and dropout;
+                      cnn: two conv3x3-batchnorm-relu-maxpool blocks (16, 32 channels), dropout, linear)
   --epochs N          training epochs (default 10)
   --batch-size N      examples per step (default 128)
   --lr X              learning rate (default 0.001 for adam, 0.05 for sgd)
@@ -71,7 +74,7 @@ function parseArgsStrict(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
+      model: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
       optimizer: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
       'check-numerics': { type: 'boolean' },
@@ -89,6 +92,8 @@ function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): Cli
   if (backend !== 'webgpu' && backend !== 'cpu' && backend !== 'auto') throw new WebgradError(`train: --backend must be webgpu, cpu or auto, got '${backend}'`);
   const lr = values.lr === undefined ? (optimizer === 'adam' ? 1e-3 : 0.05) : Number(values.lr);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new WebgradError(`train: --lr must be a positive number, got '${values.lr}'`);
+  const modelName = values.model ?? 'mlp';
+  if (modelName !== 'mlp' && modelName !== 'cnn') throw new WebgradError(`train: --model must be mlp or cnn, got '${modelName}'`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   // The seed feeds manualSeed, which takes integers in [0, 2^53): refuse others here, not after loading data.
   if (!Number.isSafeInteger(seed) || seed < 0) throw new WebgradError(`train: --seed must be a non-negative integer below 2^53, got '${values.seed}'`);
@@ -97,7 +102,7 @@ function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): Cli
       epochs: positiveInt('epochs', values.epochs, 10),
       batchSize: positiveInt('batch-size', values['batch-size'], 128),
       lr, optimizer, momentum: 0.9, weightDecay: 0, seed,
-      model: { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
+      model: modelName === 'cnn' ? DEFAULT_CNN : { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
     },
     backend,
     data: values.data ?? null,
@@ -173,8 +178,10 @@ function checkDataFits(data: { train: Dataset; test: Dataset }, config: TrainCon
   if (data.train.features !== data.test.features || data.train.imageSize !== data.test.imageSize) {
     throw new WebgradError(`train: the training images are ${size(data.train)} (${data.train.source}) but the test images are ${size(data.test)} (${data.test.source}); both sets must have one image size`);
   }
-  if (config.model.inputs !== data.train.features) {
-    throw new WebgradError(`train: the checkpoint ${resumed} holds a model for ${config.model.inputs} inputs, but the images are ${size(data.train)} (${data.train.features} inputs)`);
+  const inputs = isCnnSpec(config.model) ? config.model.imageSize ** 2 : config.model.inputs;
+  if (inputs !== data.train.features) {
+    const model = resumed ? `the checkpoint ${resumed} holds a model for` : 'the model takes';
+    throw new WebgradError(`train: ${model} ${inputs} inputs, but the images are ${size(data.train)} (${data.train.features} inputs)`);
   }
   if (config.model.outputs !== data.train.classes) {
     throw new WebgradError(`train: the checkpoint ${resumed} holds a model with ${config.model.outputs} classes, but the data has ${data.train.classes}`);
@@ -219,7 +226,12 @@ export async function trainCommand(argv: string[], hooks: TrainHooks = {}): Prom
 async function runTraining(opts: CliOptions, out: string, write: (path: string, bytes: Uint8Array) => void, hooks: TrainHooks): Promise<number> {
   // Everything that can be checked without a device is checked first: the data and the checkpoint.
   const data = opts.data ? loadMnistDir(opts.data) : loadEmbeddedDigits();
-  let config: TrainConfig = { ...opts.config, model: { ...opts.config.model, inputs: data.train.features, outputs: data.train.classes } };
+  const base = opts.config.model;
+  // The model's inputs and classes come from the data (square images for the CNN; checkDataFits refuses others).
+  const model = isCnnSpec(base)
+    ? { ...base, imageSize: Math.round(Math.sqrt(data.train.features)), outputs: data.train.classes }
+    : { ...base, inputs: data.train.features, outputs: data.train.classes };
+  let config: TrainConfig = { ...opts.config, model };
   let resumeBytes: Uint8Array | null = null;
   if (opts.resume) {
     resumeBytes = readFileBytes(opts.resume, 'resume');

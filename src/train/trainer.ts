@@ -9,6 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
 import { buildMlp, describeMlp } from './mlp.js';
 import type { MlpSpec } from './mlp.js';
+import { buildCnn, describeCnn, isCnnSpec, type CnnSpec } from './cnn.js';
 import type { Sequential } from '../nn/layers.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
@@ -34,7 +35,8 @@ export interface TrainConfig {
   momentum: number;
   weightDecay: number;
   seed: number;
-  model: MlpSpec;
+  /** An MLP (the default of `webgrad train`) or, with kind 'cnn', the small CNN of cnn.ts. */
+  model: MlpSpec | CnnSpec;
 }
 
 export interface EpochMetrics {
@@ -91,7 +93,7 @@ export class Trainer {
     const prev = engine.defaultBackend;
     engine.defaultBackend = device;
     try {
-      this.model = buildMlp(config.model);
+      this.model = isCnnSpec(config.model) ? buildCnn(config.model) : buildMlp(config.model);
     } finally {
       engine.defaultBackend = prev;
     }
@@ -100,7 +102,7 @@ export class Trainer {
   }
 
   describe(): string {
-    return `${describeMlp(this.config.model)}; ${this.config.optimizer} lr ${this.config.lr}, batch ${this.config.batchSize}, seed ${this.config.seed}`;
+    return `${isCnnSpec(this.config.model) ? describeCnn(this.config.model) : describeMlp(this.config.model)}; ${this.config.optimizer} lr ${this.config.lr}, batch ${this.config.batchSize}, seed ${this.config.seed}`;
   }
 
   get stepsPerEpoch(): number {

@@ -19,8 +19,11 @@ import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
 import { reduceKernel } from './reduce.js';
 import { stridedIndexRange, stridedKernel } from './strided.js';
 import { matmulKernel } from './matmul.js';
+import {
+  avgPool2dBackwardCpu, avgPool2dCpu, conv2dBackwardInputCpu, conv2dBackwardWeightCpu, conv2dCpu, maxPool2dBackwardCpu, maxPool2dCpu,
+} from './conv.js';
 import { argReduceCpu, cumsumCpu, gatherCpu, scatterAddCpu, selectCpu, stridedWriteCpu } from './core-ops.js';
-import type { ArgReduceOp, IndexLayout } from '../types.js';
+import type { ArgReduceOp, Conv2dGeometry, IndexLayout, Pool2dGeometry } from '../types.js';
 import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
 import {
   activationGradFromOutputKernel, adamStepKernel, batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel,
@@ -356,5 +359,36 @@ export class CpuBackend implements Backend {
 
   cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage {
     return this.counted(cumsumCpu(x, outer, length, inner, reverse));
+  }
+
+  // ---- convolution and pooling kernels (loops in conv.ts) ----
+
+  conv2d(x: Storage, weight: Storage, bias: Storage | null, g: Conv2dGeometry): Storage {
+    return this.counted(conv2dCpu(x, weight, bias, g));
+  }
+
+  conv2dBackwardInput(dy: Storage, weight: Storage, g: Conv2dGeometry): Storage {
+    return this.counted(conv2dBackwardInputCpu(dy, weight, g));
+  }
+
+  conv2dBackwardWeight(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
+    return this.counted(conv2dBackwardWeightCpu(x, dy, g));
+  }
+
+  maxPool2d(x: Storage, g: Pool2dGeometry): { values: Storage; indices: Storage } {
+    const r = maxPool2dCpu(x, g);
+    return { values: this.counted(r.values), indices: this.counted(r.indices) };
+  }
+
+  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
+    return this.counted(maxPool2dBackwardCpu(dy, indices, g));
+  }
+
+  avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
+    return this.counted(avgPool2dCpu(x, g));
+  }
+
+  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage {
+    return this.counted(avgPool2dBackwardCpu(dy, g));
   }
 }

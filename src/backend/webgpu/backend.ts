@@ -31,7 +31,8 @@ import { reduce } from './reduce.js';
 import { GpuStorage } from './storage.js';
 import { strided } from './strided.js';
 import * as core from './core-ops.js';
-import type { ArgReduceOp, IndexLayout } from '../types.js';
+import * as conv from './conv.js';
+import type { ArgReduceOp, Conv2dGeometry, IndexLayout, Pool2dGeometry } from '../types.js';
 import { activationGradFromOutput } from './training/activation-output.js';
 import { batchNormApply, batchNormBackward, batchNormStats } from './training/batchnorm.js';
 import { dropout } from './training/dropout.js';
@@ -414,5 +415,42 @@ export class WebGPUBackend implements Backend, KernelContext {
   cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage {
     this.check();
     return core.cumsum(this, x, outer, length, inner, reverse);
+  }
+
+  // ---- convolution and pooling kernels (see conv.ts) ----
+
+  conv2d(x: Storage, weight: Storage, bias: Storage | null, g: Conv2dGeometry): Storage {
+    this.check();
+    return conv.conv2d(this, x, weight, bias, g);
+  }
+
+  conv2dBackwardInput(dy: Storage, weight: Storage, g: Conv2dGeometry): Storage {
+    this.check();
+    return conv.conv2dBackwardInput(this, dy, weight, g);
+  }
+
+  conv2dBackwardWeight(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
+    this.check();
+    return conv.conv2dBackwardWeight(this, x, dy, g);
+  }
+
+  maxPool2d(x: Storage, g: Pool2dGeometry): { values: Storage; indices: Storage } {
+    this.check();
+    return conv.maxPool2d(this, x, g);
+  }
+
+  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
+    this.check();
+    return conv.maxPool2dBackward(this, dy, indices, g);
+  }
+
+  avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
+    this.check();
+    return conv.avgPool2d(this, x, g);
+  }
+
+  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage {
+    this.check();
+    return conv.avgPool2dBackward(this, dy, g);
   }
 }

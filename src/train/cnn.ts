@@ -1,0 +1,66 @@
+/**
+ * A serialisable description of the small CNN behind `webgrad train --model cnn` (so a checkpoint
+ * records its architecture and can rebuild it), and its builder: the flat [B, size²] images are
+ * viewed as [B, 1, size, size], then per block conv 3×3 (padding 1) → BatchNorm2d → ReLU →
+ * max-pool 2×2, then Flatten → Dropout → Linear head.
+ */
+import type { Tensor } from '../tensor.js';
+import { Module } from '../nn/module.js';
+import { Sequential, Linear, Dropout, ReLU } from '../nn/layers.js';
+import { Conv2d, BatchNorm2d, MaxPool2d, Flatten } from '../nn/conv-layers.js';
+import { reshape } from '../ops/shape-ops.js';
+import { fail, shapeStr } from '../errors.js';
+
+export interface CnnSpec {
+  kind: 'cnn';
+  /** Images are imageSize × imageSize with one channel, given flat ([B, imageSize²]). */
+  imageSize: number;
+  /** Output channels of each conv block (each block halves the image with a 2×2 max-pool). */
+  channels: number[];
+  outputs: number;
+  /** Dropout before the linear head. */
+  dropout: number;
+}
+
+/** The spec `webgrad train --model cnn` uses for 28×28 digits. */
+export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', imageSize: 28, channels: [16, 32], outputs: 10, dropout: 0.25 };
+
+/** Views flat rows [B, size²] as single-channel images [B, 1, size, size] (no parameters). */
+export class ToImage extends Module {
+  constructor(readonly size: number) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 2 || x.shape[1] !== this.size * this.size) fail('ToImage', `input must be [B, ${this.size * this.size}], got ${shapeStr(x.shape)}`);
+    return reshape(x, [x.shape[0]!, 1, this.size, this.size]);
+  }
+}
+
+export function isCnnSpec(spec: unknown): spec is CnnSpec {
+  return typeof spec === 'object' && spec !== null && (spec as { kind?: unknown }).kind === 'cnn';
+}
+
+export function buildCnn(spec: CnnSpec): Sequential {
+  const op = 'buildCnn';
+  if (!(spec.dropout >= 0 && spec.dropout < 1)) fail(op, `dropout must be in [0, 1), got ${spec.dropout}`);
+  if (!Number.isInteger(spec.imageSize) || spec.imageSize < 1) fail(op, `imageSize must be a positive integer, got ${spec.imageSize}`);
+  if (!Array.isArray(spec.channels) || spec.channels.length === 0) fail(op, 'channels must list at least one conv block');
+  let size = spec.imageSize;
+  let inC = 1;
+  const layers: Module[] = [new ToImage(spec.imageSize)];
+  for (const c of spec.channels) {
+    if (size < 2) fail(op, `${spec.channels.length} pooling blocks do not fit a ${spec.imageSize}×${spec.imageSize} image`);
+    layers.push(new Conv2d(inC, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c), new ReLU(), new MaxPool2d(2));
+    size = Math.floor(size / 2);
+    inC = c;
+  }
+  layers.push(new Flatten());
+  if (spec.dropout > 0) layers.push(new Dropout(spec.dropout));
+  layers.push(new Linear(inC * size * size, spec.outputs));
+  return new Sequential(...layers);
+}
+
+export function describeCnn(spec: CnnSpec): string {
+  const blocks = spec.channels.map((c) => `conv3x3(${c})-bn-relu-maxpool2`).join(' → ');
+  return `CNN ${spec.imageSize}×${spec.imageSize}: ${blocks} → ${spec.dropout > 0 ? `dropout ${spec.dropout} → ` : ''}linear(${spec.outputs})`;
+}
