@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as wg from '../src/index.js';
-import { DataLoader, batches, WebgradError } from '../src/index.js';
+import { DataLoader, batches } from '../src/index.js';
+import { expectErrorSync } from './helpers/expect-error.js';
 
 const n = 10;
 // Row r: features [r, 10r], a float target r/4 + 0.5, an int label r % 3: each batch is checkable row by row.
@@ -92,12 +93,12 @@ describe('DataLoader', () => {
   });
 
   it('refuses data that does not line up, naming the column', () => {
-    expect(() => new DataLoader([features, Float32Array.from([1, 2])], { batchSize: 2 })).toThrow(WebgradError);
-    expect(() => new DataLoader([features, Float32Array.from([1, 2])], { batchSize: 2 })).toThrow(/column 1 has 2 examples but column 0 has 10/);
-    expect(() => new DataLoader([[[1, 2], [3]]], { batchSize: 2 })).toThrow(/column 0: ragged nested array/);
-    expect(() => new DataLoader([{ values: [1, 2, 3], shape: [2, 2] }], { batchSize: 2 })).toThrow(/3 values do not fill shape \[2, 2\]/);
-    expect(() => new DataLoader([targets], { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
-    expect(() => new DataLoader([], { batchSize: 2 })).toThrow(/non-empty array of columns/);
+    // Each a WebgradError with memory() unchanged (the shared helper).
+    expectErrorSync(() => new DataLoader([features, Float32Array.from([1, 2])], { batchSize: 2 }), /column 1 has 2 examples but column 0 has 10/);
+    expectErrorSync(() => new DataLoader([[[1, 2], [3]]], { batchSize: 2 }), /column 0: ragged nested array/);
+    expectErrorSync(() => new DataLoader([{ values: [1, 2, 3], shape: [2, 2] }], { batchSize: 2 }), /3 values do not fill shape \[2, 2\]/);
+    expectErrorSync(() => new DataLoader([targets], { batchSize: 0 }), /batchSize must be a positive integer/);
+    expectErrorSync(() => new DataLoader([], { batchSize: 2 }), /non-empty array of columns/);
   });
 });
 
