@@ -91,7 +91,16 @@ function validateMeta(meta: Record<string, unknown>, source: string): void {
     optimizer: [oneOf(OPTIMIZERS), `one of ${OPTIMIZERS.join(', ')}`], momentum: [(v) => isFiniteNum(v) && (v as number) >= 0, 'a non-negative number'],
     weightDecay: [(v) => isFiniteNum(v) && (v as number) >= 0, 'a non-negative number'], seed: [(v) => isNat(v) && (v as number) < 2 ** 53, 'an integer in [0, 2^53)'],
   });
-  need((meta.config as Record<string, unknown>).model, 'config.model', {
+  const model = (meta.config as Record<string, unknown>).model;
+  if (isObject(model) && model.kind === 'cnn') {
+    need(model, 'config.model', {
+      imageSize: [isPosInt, 'a positive integer'], outputs: [isPosInt, 'a positive integer'],
+      channels: [(v) => Array.isArray(v) && v.length > 0 && v.every(isPosInt), 'a non-empty array of positive integers'],
+      dropout: [(v) => isFiniteNum(v) && (v as number) >= 0 && (v as number) < 1, 'a number in [0, 1)'],
+    });
+    return;
+  }
+  need(model, 'config.model', {
     inputs: [isPosInt, 'a positive integer'], outputs: [isPosInt, 'a positive integer'],
     hidden: [(v) => Array.isArray(v) && v.every(isPosInt), 'an array of positive integers'],
     activation: [oneOf(ACTIVATIONS), `one of ${ACTIVATIONS.join(', ')}`], batchNorm: [(v) => typeof v === 'boolean', 'true or false'],
