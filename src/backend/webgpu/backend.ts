@@ -170,10 +170,11 @@ export class WebGPUBackend implements Backend, KernelContext {
     // Device-side checks recorded since the last read travel in the same submission.
     const checks = this.asserts.pending ? this.staging.acquire(this.asserts.bytes, 'output') : null;
     const taken = checks ? this.asserts.take(encoder, checks) : null;
-    this.batcher.flush();
+    const serial = this.batcher.flush(false);
     if (checks) this.asserts.reset();
     try {
       await Promise.all([staging.mapAsync(GPUMapMode.READ, 0, bytes), checks?.mapAsync(GPUMapMode.READ, 0, this.asserts.bytes)]);
+      this.batcher.completedThrough(serial);
     } catch (e) {
       this.health.check();
       throw new Error(`webgpu: read: mapping the staging buffer failed: ${e instanceof Error ? e.message : String(e)}`);

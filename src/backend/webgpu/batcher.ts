@@ -166,9 +166,14 @@ export class Batcher {
     this.bindGroups.forgetBuffer(buffer);
   }
 
-  /** Submits the open batch, if any. */
-  flush(): void {
-    if (!this.dirty) return;
+  /**
+   * Submits the open batch, if any. `tracked` false: the caller follows this submit itself (a read
+   * awaits its mapping, which completes only after this submit and every earlier one) and reports
+   * it with `completedThrough`; one fewer asynchronous completion per read keeps readback latency low.
+   * Returns the submit's serial (0 when nothing was submitted).
+   */
+  flush(tracked = true): number {
+    if (!this.dirty) return 0;
     if (this.pass) {
       this.pass.end();
       this.pass = null;
@@ -193,17 +198,24 @@ export class Batcher {
     } else {
       this.device.queue.submit([encoder.finish()]);
     }
-    this.track();
+    const serial = tracked ? this.track() : ++this.submitted;
     this.batchOps = [];
     this.pending = 0;
     this.dirty = false;
     this.batchSerial++;
     this.counters.submits++;
     for (const p of this.pools) p.onSubmit();
+    return serial;
+  }
+
+  /** The submit `serial` (and, queue order being kept, every earlier one) is known to be finished. */
+  completedThrough(serial: number): void {
+    if (serial > this.completed) this.completed = serial;
+    while (this.inFlight.length > 0 && this.inFlight[0]!.serial <= this.completed) this.inFlight.shift();
   }
 
   /** Follows one submit to completion, so `pendingSubmits` and `throttle()` know the GPU's progress. */
-  private track(): void {
+  private track(): number {
     const serial = ++this.submitted;
     const done = this.device.queue.onSubmittedWorkDone().then(
       () => {
@@ -219,6 +231,7 @@ export class Batcher {
     this.inFlight.push({ serial, done });
     const pending = this.pendingSubmits;
     if (pending > this.counters.maxPendingSubmits) this.counters.maxPendingSubmits = pending;
+    return serial;
   }
 
   /**
