@@ -46,7 +46,9 @@ export const EXPLODING_RATIO = 1e2;
 function norm(t: Tensor): Tensor {
   return tidy(() => {
     const m = max(abs(t));
-    const safe = maximum(m, 1e-38); // an all-zero tensor has norm 0, not 0/0
+    // An all-zero tensor has norm 0, not 0/0. The floor is float32's smallest NORMAL number: drivers
+    // may flush subnormals (SwiftShader turned the former 1e-38 into 0, and the ratio into NaN).
+    const safe = maximum(m, 2 ** -126);
     return mul(sqrt(sum(square(div(t, safe)))), m);
   });
 }
