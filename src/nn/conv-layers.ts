@@ -7,12 +7,9 @@ import type { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 import { empty } from './empty.js';
 import { kaimingUniform_, uniform_ } from './init.js';
-import type { BatchNormOptions, LayerOptions } from './layers.js';
+import { BatchNormBase, type BatchNormOptions, type LayerOptions } from './layers.js';
 import { adaptiveAvgPool2d, avgPool2d, conv2d, flatten, maxPool2d, type Conv2dOptions, type Size2 } from '../ops/conv.js';
 import { batchNorm2d } from '../ops/batchnorm2d.js';
-import { ones, zeros } from '../ops/creation.js';
-import { add } from '../ops/binary.js';
-import { noGrad, tidy } from '../lifetime.js';
 import { fail } from '../errors.js';
 
 function positive(op: string, name: string, v: number): void {
@@ -117,39 +114,11 @@ export class Flatten extends Module {
 }
 
 /** Batch normalisation over the channels of [N, C, H, W] (torch.nn.BatchNorm2d), with PyTorch's buffer names. */
-export class BatchNorm2d extends Module {
-  readonly weight: Tensor | null;
-  readonly bias: Tensor | null;
-  readonly runningMean: Tensor | null;
-  readonly runningVar: Tensor | null;
-  /** Training forward passes seen (int32 scalar; see BatchNorm1d). */
-  readonly numBatchesTracked: Tensor | null;
-  readonly eps: number;
-  readonly momentum: number;
-
-  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
-    super();
-    const op = 'BatchNorm2d';
-    positive(op, 'numFeatures', numFeatures);
-    this.eps = options.eps ?? 1e-5;
-    this.momentum = options.momentum ?? 0.1;
-    if (!(this.eps > 0)) fail(op, `eps must be positive, got ${this.eps}`);
-    if (!(this.momentum >= 0 && this.momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${this.momentum}`);
-    const o = { ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.device ? { device: options.device } : {}) };
-    const affine = options.affine ?? true;
-    this.weight = affine ? this.registerParameter('weight', ones([numFeatures], o)) : null;
-    this.bias = affine ? this.registerParameter('bias', zeros([numFeatures], o)) : null;
-    const track = options.trackRunningStats ?? true;
-    this.runningMean = track ? this.registerBuffer('running_mean', zeros([numFeatures], o)) : null;
-    this.runningVar = track ? this.registerBuffer('running_var', ones([numFeatures], o)) : null;
-    this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int32', ...(options.device ? { device: options.device } : {}) })) : null;
+export class BatchNorm2d extends BatchNormBase {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super('BatchNorm2d', numFeatures, options);
   }
-
-  forward(x: Tensor): Tensor {
-    const training = this.training || this.runningMean === null;
-    const y = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, eps: this.eps, momentum: this.momentum });
-    const count = this.numBatchesTracked;
-    if (this.training && count) noGrad(() => tidy(() => count._assign(add(count, 1))));
-    return y;
+  protected normalize(x: Tensor, training: boolean): Tensor {
+    return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, eps: this.eps, momentum: this.momentum });
   }
 }

@@ -67,10 +67,14 @@ export interface BatchNormOptions extends LayerOptions {
 }
 
 /** Batch normalisation over [N, C] (PyTorch's BatchNorm1d on 2-D input). */
-export class BatchNorm1d extends Module {
+/**
+ * What BatchNorm1d and BatchNorm2d share: PyTorch's options, parameters and buffers under PyTorch's
+ * names (running_mean, running_var, num_batches_tracked) so state dicts move both ways, and the
+ * batch counter. A subclass supplies only the normalisation of its layout.
+ */
+export abstract class BatchNormBase extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
-  /** Buffers under PyTorch's names (running_mean, running_var, num_batches_tracked) so state dicts move both ways. */
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
   /**
@@ -82,30 +86,43 @@ export class BatchNorm1d extends Module {
   readonly eps: number;
   readonly momentum: number;
 
-  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(op: string, readonly numFeatures: number, options: BatchNormOptions = {}) {
     super();
-    if (!Number.isInteger(numFeatures) || numFeatures <= 0) fail('BatchNorm1d', `numFeatures must be a positive integer, got ${numFeatures}`);
+    if (!Number.isInteger(numFeatures) || numFeatures <= 0) fail(op, `numFeatures must be a positive integer, got ${numFeatures}`);
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum ?? 0.1;
-    if (!(this.eps > 0)) fail('BatchNorm1d', `eps must be positive, got ${this.eps}`);
-    if (!(this.momentum >= 0 && this.momentum <= 1)) fail('BatchNorm1d', `momentum must be in [0, 1], got ${this.momentum}`);
-    const o = { ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.device ? { device: options.device } : {}) };
+    if (!(this.eps > 0)) fail(op, `eps must be positive, got ${this.eps}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${this.momentum}`);
+    const device = options.device ? { device: options.device } : {};
+    const o = { ...(options.dtype ? { dtype: options.dtype } : {}), ...device };
     const affine = options.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures], o)) : null;
     this.bias = affine ? this.registerParameter('bias', zeros([numFeatures], o)) : null;
     const track = options.trackRunningStats ?? true;
     this.runningMean = track ? this.registerBuffer('running_mean', zeros([numFeatures], o)) : null;
     this.runningVar = track ? this.registerBuffer('running_var', ones([numFeatures], o)) : null;
-    this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int32', ...(options.device ? { device: options.device } : {}) })) : null;
+    this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int32', ...device })) : null;
   }
 
+  /** The layout's batch-norm op (batch statistics when `training`, running ones otherwise). */
+  protected abstract normalize(x: Tensor, training: boolean): Tensor;
+
   forward(x: Tensor): Tensor {
-    const training = this.training || this.runningMean === null;
-    const y = batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, eps: this.eps, momentum: this.momentum });
+    const y = this.normalize(x, this.training || this.runningMean === null);
     // After the op, so a call that throws changes nothing; one tiny on-device add, no readback.
     const count = this.numBatchesTracked;
     if (this.training && count) noGrad(() => tidy(() => count._assign(add(count, 1))));
     return y;
+  }
+}
+
+/** Batch normalisation over the features of [N, C] (torch.nn.BatchNorm1d). */
+export class BatchNorm1d extends BatchNormBase {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super('BatchNorm1d', numFeatures, options);
+  }
+  protected normalize(x: Tensor, training: boolean): Tensor {
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, eps: this.eps, momentum: this.momentum });
   }
 }
 
