@@ -14,7 +14,7 @@ import type { Backend, MatmulArgs, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice, kernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { defaultWorkgroupShape, type WorkgroupShape } from '../src/backend/webgpu/matmul.js';
-import { columnPlan } from '../src/backend/webgpu/training/batchnorm.js';
+import { columnPlan } from '../src/backend/webgpu/fused/batchnorm.js';
 import { BN_WG } from '../shaders/batchnorm.js';
 import type { Tol } from './helpers/compare.js';
 import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';

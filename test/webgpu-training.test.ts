@@ -11,13 +11,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
-import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation, type SgdStepOptions } from '../src/backend/training-types.js';
+import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation, type SgdStepOptions } from '../src/backend/fused-types.js';
 import type { Backend, DType, Storage, TypedArray } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { ARITH, EXACT, TRANS, type Tol } from './helpers/compare.js';
 import { assertBitsEqual, assertClose, f32, i32, maxAbs, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
-import { columnPlan } from '../src/backend/webgpu/training/batchnorm.js';
-import { rowMode } from '../src/backend/webgpu/training/softmax.js';
+import { columnPlan } from '../src/backend/webgpu/fused/batchnorm.js';
+import { rowMode } from '../src/backend/webgpu/fused/softmax.js';
 import { expectError, expectErrorSync } from './helpers/expect-error.js';
 
 // The webgpu backend's own argument checks throw a plain Error (internal; the public ops check first).

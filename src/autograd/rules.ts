@@ -18,7 +18,7 @@ import { dropoutGrads } from '../ops/dropout.js';
 import { batchNormGrads } from '../ops/batchnorm.js';
 import { softmaxGrads } from '../ops/softmax.js';
 import { lossGrads } from '../ops/loss.js';
-import type { OutputGradActivation } from '../backend/training-types.js';
+import type { OutputGradActivation } from '../backend/fused-types.js';
 import type { IndexLayout } from '../backend/types.js';
 import { indexGrads } from '../ops/index-ops.js';
 import { joinGrads, type Window } from '../ops/join-ops.js';

@@ -7,7 +7,7 @@
  * its CPU formula and its WGSL expression is a compile error too.
  */
 
-import type { TrainingKernels } from './training-types.js';
+import type { TrainingKernels } from './fused-types.js';
 export {
   ACTIVATION_GRAD_OPS,
   BINARY_OPS,

@@ -4,8 +4,8 @@
  * output, so the pre-activation is never stored.
  */
 import type { EpilogueActivation } from '../backend/types.js';
-import { OUTPUT_GRAD_ACTIVATIONS } from '../backend/training-types.js';
-import type { OutputGradActivation } from '../backend/training-types.js';
+import { OUTPUT_GRAD_ACTIVATIONS } from '../backend/fused-types.js';
+import type { OutputGradActivation } from '../backend/fused-types.js';
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd/node.js';
 import type { GradRules } from '../autograd/rules.js';

@@ -24,11 +24,11 @@ import {
 } from './conv.js';
 import { argReduceCpu, cumsumCpu, gatherCpu, scatterAddCpu, selectCpu, stridedWriteCpu } from './core-ops.js';
 import type { ArgReduceOp, Conv2dGeometry, IndexLayout, Pool2dGeometry } from '../types.js';
-import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
+import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../fused-types.js';
 import {
   activationGradFromOutputKernel, adamStepKernel, batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel,
   dropoutKernel, sgdStepKernel, softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel,
-} from './training.js';
+} from './batchnorm.js';
 
 const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
 

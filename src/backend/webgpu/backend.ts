@@ -33,13 +33,13 @@ import { strided } from './strided.js';
 import * as core from './core-ops.js';
 import * as conv from './conv.js';
 import type { ArgReduceOp, Conv2dGeometry, IndexLayout, Pool2dGeometry } from '../types.js';
-import { activationGradFromOutput } from './training/activation-output.js';
-import { batchNormApply, batchNormBackward, batchNormStats } from './training/batchnorm.js';
-import { dropout } from './training/dropout.js';
-import { adamStep, sgdStep } from './training/optimizer.js';
-import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './training/softmax.js';
+import { activationGradFromOutput } from './fused/activation-output.js';
+import { batchNormApply, batchNormBackward, batchNormStats } from './fused/batchnorm.js';
+import { dropout } from './fused/dropout.js';
+import { adamStep, sgdStep } from './fused/optimizer.js';
+import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './fused/softmax.js';
 import { WebgradError } from '../../errors.js';
-import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
+import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../fused-types.js';
 
 export { GpuStorage };
 

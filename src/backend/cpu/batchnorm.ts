@@ -3,7 +3,7 @@
  * float64 arithmetic, written to be read next to the formulas they implement.
  */
 import type { TypedArray } from '../types.js';
-import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../training-types.js';
+import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../fused-types.js';
 import { uniformFromWord, philoxWords } from '../../random/philox.js';
 import { WebgradError } from '../../errors.js';
 

@@ -2,7 +2,7 @@
 
 import { WG_1D } from '../../../../shaders/common.js';
 import { adamKernel, SGD_FIRST_STEP, SGD_NESTEROV, sgdKernel, sgdMomentumKernel } from '../../../../shaders/optimizer.js';
-import type { AdamStepOptions, SgdStepOptions } from '../../training-types.js';
+import type { AdamStepOptions, SgdStepOptions } from '../../fused-types.js';
 import type { Storage } from '../../types.js';
 import type { KernelContext } from '../context.js';
 import { dispatchKernel } from '../dispatch.js';

@@ -2,7 +2,7 @@
 
 import { activationGradFromOutputKernel } from '../../../../shaders/activation-output.js';
 import { WG_1D } from '../../../../shaders/common.js';
-import { OUTPUT_GRAD_ACTIVATIONS, type OutputGradActivation } from '../../training-types.js';
+import { OUTPUT_GRAD_ACTIVATIONS, type OutputGradActivation } from '../../fused-types.js';
 import type { Storage } from '../../types.js';
 import { scalarBits, type KernelContext } from '../context.js';
 import { dispatchKernel } from '../dispatch.js';
