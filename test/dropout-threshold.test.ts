@@ -20,7 +20,7 @@ const TWO24 = 2 ** 24;
 async function run(device: BackendName, p: number): Promise<Float32Array> {
   const be = getBackend(device);
   const x = be.upload(new Float32Array(N).fill(1), 'float32');
-  const y = be.dropout(x, p, SEED, OFFSET);
+  const y = be.routine('dropout', { x }, { p, seed: SEED, offset: OFFSET });
   const out = Float32Array.from(await be.read(y));
   be.release(x);
   be.release(y);

@@ -67,8 +67,8 @@ describeEachBackend('MLP training parity with the CPU reference', (device) => {
     for (const { seed, offset, size } of ref.positions.flat()) {
       const ones = new Float32Array(size).fill(1);
       for (const p of [0.3, 0.5]) {
-        const a = gpu.dropout(gpu.upload(ones, 'float32'), p, seed, offset);
-        const b = cpu.dropout(cpu.upload(ones, 'float32'), p, seed, offset);
+        const a = gpu.routine('dropout', { x: gpu.upload(ones, 'float32') }, { p, seed, offset });
+        const b = cpu.routine('dropout', { x: cpu.upload(ones, 'float32') }, { p, seed, offset });
         expect(Array.from(await gpu.read(a))).toEqual(Array.from(await cpu.read(b)));
         gpu.release(a);
         cpu.release(b);

@@ -138,7 +138,7 @@ function sumTol(n: number, maxTerm: number): Tol {
 }
 
 async function cpuStats(x: Float32Array, n: number, c: number): Promise<{ mean: Float32Array; variance: Float32Array }> {
-  const r = cpu.batchNormStats(cpu.upload(x, 'float32'), n, c);
+  const r = cpu.routine('batchNormStats', { x: cpu.upload(x, 'float32') }, { n, c });
   return { mean: Float32Array.from(await cpu.read(r.mean)), variance: Float32Array.from(await cpu.read(r.variance)) };
 }
 
@@ -148,7 +148,7 @@ async function checkStats(n: number, c: number): Promise<void> {
   const m = sumTol(n, xMax);
   const v = sumTol(n, 4 * xMax * xMax);
   await compare(`batchNormStats [${n}, ${c}] ${JSON.stringify(kernelChoice())}`, [f32(x)], (be, [xs]) => {
-    const r = be.batchNormStats(xs!, n, c);
+    const r = be.routine('batchNormStats', { x: xs! }, { n, c });
     return [r.mean, r.variance];
   }, [{ atol: m.atol / n, rtol: m.rtol }, { atol: v.atol / n, rtol: v.rtol }]);
 }
@@ -174,7 +174,7 @@ async function checkBackward(n: number, c: number, affine: boolean): Promise<voi
     `batchNormBackward [${n}, ${c}] affine ${affine} ${JSON.stringify(kernelChoice())}`,
     [f32(x), f32(dy), f32(mean), f32(variance), f32(gamma)],
     (be, [xs, dys, ms, vs, gs]) => {
-      const r = be.batchNormBackward(xs!, dys!, ms!, vs!, affine ? gs! : null, n, c, eps);
+      const r = be.routine('batchNormBackward', { x: xs!, dy: dys!, mean: ms!, variance: vs!, gamma: affine ? gs! : null }, { n, c, eps });
       return [r.dx, r.dgamma, r.dbeta];
     },
     [dxTol, dgammaTol, dbetaTol],

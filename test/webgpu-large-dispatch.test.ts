@@ -60,7 +60,7 @@ describe('webgpu: dispatches past 65535 workgroups', () => {
     expect(Math.ceil(Math.ceil((3 + n) / 4) / DROPOUT_WG)).toBeGreaterThan(65535);
     const x = rand(n, 0.5, 1.5);
     // Offset 3: the first Philox block is partly skipped, so block and element indices differ.
-    const r = await both([x], (be, [a]) => be.dropout(a!, 0.3, 12345, 3));
+    const r = await both([x], (be, [a]) => be.routine('dropout', { x: a! }, { p: 0.3, seed: 12345, offset: 3 }));
     assertBitsEqual('dropout', r.got, r.expected);
   });
 

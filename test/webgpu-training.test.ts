@@ -98,7 +98,7 @@ describe('webgpu training: activationGradFromOutput', () => {
       for (const n of [1, 33, 257, 1031]) {
         const y = rand(n, c.lo, c.hi, n >= 33 ? c.specials : []);
         const dy = rand(n, -2, 2);
-        await compare(`activationGradFromOutput ${op} [${n}]`, [f32(y), f32(dy)], (be, [a, b]) => [be.activationGradFromOutput(op, a!, b!, c.param ?? 0)], [ARITH]);
+        await compare(`activationGradFromOutput ${op} [${n}]`, [f32(y), f32(dy)], (be, [a, b]) => [be.routine('activationGradFromOutput', { y: a!, dy: b! }, { op, param: c.param ?? 0 })], [ARITH]);
       }
     });
   }
@@ -116,7 +116,7 @@ describe('webgpu training: dropout', () => {
       for (const offset of OFFSETS) {
         for (const p of PS) {
           const n = [1, 17, 258][(seed + offset) % 3]!;
-          await compare(`dropout ones seed ${seed} offset ${offset} p ${p} [${n}]`, [f32(new Float32Array(n).fill(1))], (be, [x]) => [be.dropout(x!, p, seed, offset)], ['bits']);
+          await compare(`dropout ones seed ${seed} offset ${offset} p ${p} [${n}]`, [f32(new Float32Array(n).fill(1))], (be, [x]) => [be.routine('dropout', { x: x! }, { p, seed, offset })], ['bits']);
         }
       }
     }
@@ -127,7 +127,7 @@ describe('webgpu training: dropout', () => {
       for (const offset of OFFSETS) {
         for (const n of [3, 65, 1031]) {
           const p = PS[(n + offset) % PS.length]!;
-          await compare(`dropout seed ${seed} offset ${offset} p ${p} [${n}]`, [f32(rand(n, -3, 3))], (be, [x]) => [be.dropout(x!, p, seed, offset)], ['bits']);
+          await compare(`dropout seed ${seed} offset ${offset} p ${p} [${n}]`, [f32(rand(n, -3, 3))], (be, [x]) => [be.routine('dropout', { x: x! }, { p, seed, offset })], ['bits']);
         }
       }
     }
@@ -138,8 +138,8 @@ describe('webgpu training: dropout', () => {
     const p = 0.3;
     const x = gpu.upload(new Float32Array(n).fill(1), 'float32');
     const dy = gpu.upload(rand(n, 0.5, 2), 'float32');
-    const y = (await gpu.read(gpu.dropout(x, p, 77, 1000))) as Float32Array;
-    const dx = (await gpu.read(gpu.dropout(dy, p, 77, 1000))) as Float32Array;
+    const y = (await gpu.read(gpu.routine('dropout', { x }, { p, seed: 77, offset: 1000 }))) as Float32Array;
+    const dx = (await gpu.read(gpu.routine('dropout', { x: dy }, { p, seed: 77, offset: 1000 }))) as Float32Array;
     const kept = y.filter((v) => v !== 0).length;
     expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.02);
     for (let i = 0; i < n; i++) expect(dx[i] !== 0).toBe(y[i] !== 0);
@@ -148,10 +148,10 @@ describe('webgpu training: dropout', () => {
 
   it('rejects p outside [0, 1) and non-float32 input', () => {
     const x = gpu.upload(new Float32Array(4), 'float32');
-    expectErrorSync(() => gpu.dropout(x, 1, 0, 0), /p must be in \[0, 1\)/, INTERNAL);
-    expectErrorSync(() => gpu.dropout(x, -0.1, 0, 0), /p must be/, INTERNAL);
+    expectErrorSync(() => gpu.routine('dropout', { x }, { p: 1, seed: 0, offset: 0 }), /p must be in \[0, 1\)/, INTERNAL);
+    expectErrorSync(() => gpu.routine('dropout', { x }, { p: -0.1, seed: 0, offset: 0 }), /p must be/, INTERNAL);
     const xi = gpu.upload(new Int32Array(4), 'int32');
-    expectErrorSync(() => gpu.dropout(xi, 0.5, 0, 0), /float32/, INTERNAL);
+    expectErrorSync(() => gpu.routine('dropout', { x: xi }, { p: 0.5, seed: 0, offset: 0 }), /float32/, INTERNAL);
   });
 });
 
@@ -173,7 +173,7 @@ describe('webgpu training: batchNormStats', () => {
       for (const c of [1, 3, 17, 65, 257]) {
         if (n * c > 70000) continue;
         await compare(`batchNormStats [${n}, ${c}]`, [f32(rand(n * c, -2, 2))], (be, [x]) => {
-          const r = be.batchNormStats(x!, n, c);
+          const r = be.routine('batchNormStats', { x: x! }, { n, c });
           return [r.mean, r.variance];
         }, statsTols(n, 2));
       }
@@ -185,7 +185,7 @@ describe('webgpu training: batchNormStats', () => {
       const c = 512;
       expect(columnPlan(n, c).chunks).toBeGreaterThan(1);
       await compare(`batchNormStats [${n}, ${c}]`, [f32(rand(n * c, -1, 1))], (be, [x]) => {
-        const r = be.batchNormStats(x!, n, c);
+        const r = be.routine('batchNormStats', { x: x! }, { n, c });
         return [r.mean, r.variance];
       }, statsTols(n, 1));
     }
@@ -193,7 +193,7 @@ describe('webgpu training: batchNormStats', () => {
     const n = 300000;
     expect(columnPlan(n, 1).chunks).toBeGreaterThan(1);
     await compare(`batchNormStats [${n}, 1]`, [f32(rand(n, -1, 1))], (be, [x]) => {
-      const r = be.batchNormStats(x!, n, 1);
+      const r = be.routine('batchNormStats', { x: x! }, { n, c: 1 });
       return [r.mean, r.variance];
     }, statsTols(n, 1));
   });
@@ -202,7 +202,7 @@ describe('webgpu training: batchNormStats', () => {
     const n = 1000;
     const c = 17;
     await compare(`batchNormStats mean 1000`, [f32(rand(n * c, 999, 1001))], (be, [x]) => {
-      const r = be.batchNormStats(x!, n, c);
+      const r = be.routine('batchNormStats', { x: x! }, { n, c });
       return [r.mean, r.variance];
     }, [{ atol: 0, rtol: 1e-6 }, { atol: 0, rtol: 1e-4 }]);
   });
@@ -211,14 +211,14 @@ describe('webgpu training: batchNormStats', () => {
     const c = 65536 * 64 + 5;
     expect(columnPlan(1, c).colTiles).toBeGreaterThan(65535);
     await compare(`batchNormStats [1, ${c}]`, [f32(rand(c, -1, 1))], (be, [x]) => {
-      const r = be.batchNormStats(x!, 1, c);
+      const r = be.routine('batchNormStats', { x: x! }, { n: 1, c });
       return [r.mean, r.variance];
     }, [EXACT]);
   });
 
   it('no rows gives NaN statistics, as the CPU (0/0)', async () => {
     await compare('batchNormStats [0, 3]', [f32(new Float32Array(0))], (be, [x]) => {
-      const r = be.batchNormStats(x!, 0, 3);
+      const r = be.routine('batchNormStats', { x: x! }, { n: 0, c: 3 });
       return [r.mean, r.variance];
     }, [EXACT]);
   });
@@ -243,7 +243,7 @@ describe('webgpu training: batchNormApply', () => {
         await compare(
           `batchNormApply [${n}, ${c}] gamma ${hasG} beta ${hasB}`,
           [f32(x), f32(mean), f32(variance), f32(gamma), f32(beta)],
-          (be, [xs, ms, vs, gs, bs]) => [be.batchNormApply(xs!, ms!, vs!, hasG ? gs! : null, hasB ? bs! : null, n, c, eps)],
+          (be, [xs, ms, vs, gs, bs]) => [be.routine('batchNormApply', { x: xs!, mean: ms!, variance: vs!, gamma: hasG ? gs! : null, beta: hasB ? bs! : null }, { n, c, eps })],
           [tol],
         );
       }
@@ -253,7 +253,7 @@ describe('webgpu training: batchNormApply', () => {
 
 /** The CPU's batch statistics of x, as float32 (what a training step feeds the backward). */
 async function cpuStats(x: Float32Array, n: number, c: number): Promise<{ mean: Float32Array; variance: Float32Array }> {
-  const r = cpu.batchNormStats(cpu.upload(x, 'float32'), n, c);
+  const r = cpu.routine('batchNormStats', { x: cpu.upload(x, 'float32') }, { n, c });
   return { mean: Float32Array.from(await cpu.read(r.mean)), variance: Float32Array.from(await cpu.read(r.variance)) };
 }
 
@@ -282,7 +282,7 @@ describe('webgpu training: batchNormBackward', () => {
         const dxTol: Tol = { atol: 1e-7 + kMax * inner, rtol: 8 * EPS };
         const inputs = [f32(x), f32(dy), f32(mean), f32(variance), f32(gamma)];
         await compare(`batchNormBackward [${n}, ${c}] affine ${affine}`, inputs, (be, [xs, dys, ms, vs, gs]) => {
-          const r = be.batchNormBackward(xs!, dys!, ms!, vs!, affine ? gs! : null, n, c, eps);
+          const r = be.routine('batchNormBackward', { x: xs!, dy: dys!, mean: ms!, variance: vs!, gamma: affine ? gs! : null }, { n, c, eps });
           return [r.dx, r.dgamma, r.dbeta];
         }, [dxTol, dgammaTol, dbetaTol]);
       }
@@ -291,7 +291,7 @@ describe('webgpu training: batchNormBackward', () => {
 
   it('no rows: zero parameter gradients and an empty dx', async () => {
     await compare('batchNormBackward [0, 5]', [f32(new Float32Array(0)), f32(new Float32Array(0)), f32(rand(5)), f32(rand(5, 0.1, 1)), f32(rand(5))], (be, [xs, dys, ms, vs, gs]) => {
-      const r = be.batchNormBackward(xs!, dys!, ms!, vs!, gs!, 0, 5, 1e-5);
+      const r = be.routine('batchNormBackward', { x: xs!, dy: dys!, mean: ms!, variance: vs!, gamma: gs! }, { n: 0, c: 5, eps: 1e-5 });
       return [r.dx, r.dgamma, r.dbeta];
     }, [EXACT]);
   });
@@ -319,21 +319,21 @@ describe('webgpu training: softmax and logSoftmax', () => {
         for (const rows of [1, 3, 17]) {
           // Logits up to ±60: exp would overflow float32 without the max subtracted.
           const x = rand(rows * cols, -60, 60, [88, 89, -90]);
-          await compare(`${log ? 'logSoftmax' : 'softmax'} [${rows}, ${cols}] (${rowMode(cols).kind})`, [f32(x)], (be, [s]) => [be.softmax(s!, rows, cols, log)], [log ? { atol: 4e-6, rtol: 2e-6 } : TRANS]);
+          await compare(`${log ? 'logSoftmax' : 'softmax'} [${rows}, ${cols}] (${rowMode(cols).kind})`, [f32(x)], (be, [s]) => [be.routine('softmax', { x: s! }, { rows, cols, log })], [log ? { atol: 4e-6, rtol: 2e-6 } : TRANS]);
         }
       }
     });
   }
 
   it('many rows: 100000 short rows, and 70000 rows of 64 (a workgroup per row, grid folded into 2-D)', async () => {
-    await compare('softmax [100000, 10]', [f32(rand(1e6, -5, 5))], (be, [s]) => [be.softmax(s!, 100000, 10, false)], [TRANS]);
+    await compare('softmax [100000, 10]', [f32(rand(1e6, -5, 5))], (be, [s]) => [be.routine('softmax', { x: s! }, { rows: 100000, cols: 10, log: false })], [TRANS]);
     expect(rowMode(64).kind).toBe('tree');
-    await compare('logSoftmax [70000, 64]', [f32(rand(70000 * 64, -5, 5))], (be, [s]) => [be.softmax(s!, 70000, 64, true)], [{ atol: 4e-6, rtol: 2e-6 }]);
+    await compare('logSoftmax [70000, 64]', [f32(rand(70000 * 64, -5, 5))], (be, [s]) => [be.routine('softmax', { x: s! }, { rows: 70000, cols: 64, log: true })], [{ atol: 4e-6, rtol: 2e-6 }]);
   });
 
   it('empty shapes', async () => {
-    await compare('softmax [0, 5]', [f32(new Float32Array(0))], (be, [s]) => [be.softmax(s!, 0, 5, false)], [EXACT]);
-    await compare('softmax [4, 0]', [f32(new Float32Array(0))], (be, [s]) => [be.softmax(s!, 4, 0, true)], [EXACT]);
+    await compare('softmax [0, 5]', [f32(new Float32Array(0))], (be, [s]) => [be.routine('softmax', { x: s! }, { rows: 0, cols: 5, log: false })], [EXACT]);
+    await compare('softmax [4, 0]', [f32(new Float32Array(0))], (be, [s]) => [be.routine('softmax', { x: s! }, { rows: 4, cols: 0, log: true })], [EXACT]);
   });
 });
 
@@ -342,7 +342,7 @@ describe('webgpu training: softmaxGrad', () => {
     it(`${log ? 'logSoftmax' : 'softmax'} gradient from the output`, async () => {
       for (const cols of COLS) {
         for (const rows of [1, 3, 17]) {
-          const yS = cpu.softmax(cpu.upload(rand(rows * cols, -4, 4), 'float32'), rows, cols, log);
+          const yS = cpu.routine('softmax', { x: cpu.upload(rand(rows * cols, -4, 4), 'float32') }, { rows, cols, log });
           const y = Float32Array.from(await cpu.read(yS));
           const dy = rand(rows * cols, -1, 1);
           let tol: Tol;
@@ -354,7 +354,7 @@ describe('webgpu training: softmaxGrad', () => {
             // dx = y·(dy − s) with s = Σ dy·y (terms <= 1 in magnitude, Σ|y| = 1).
             tol = { atol: 1e-7 + 8 * EPS * 2 + sumTol(cols, 1).atol, rtol: 8 * EPS };
           }
-          await compare(`${log ? 'logSoftmaxGrad' : 'softmaxGrad'} [${rows}, ${cols}]`, [f32(y), f32(dy)], (be, [ys, dys]) => [be.softmaxGrad(ys!, dys!, rows, cols, log)], [tol]);
+          await compare(`${log ? 'logSoftmaxGrad' : 'softmaxGrad'} [${rows}, ${cols}]`, [f32(y), f32(dy)], (be, [ys, dys]) => [be.routine('softmaxGrad', { y: ys!, dy: dys! }, { rows, cols, log })], [tol]);
         }
       }
     });
@@ -363,8 +363,8 @@ describe('webgpu training: softmaxGrad', () => {
   it('many rows', async () => {
     const rows = 100000;
     const cols = 3;
-    const y = Float32Array.from(await cpu.read(cpu.softmax(cpu.upload(rand(rows * cols, -3, 3), 'float32'), rows, cols, false)));
-    await compare(`softmaxGrad [${rows}, ${cols}]`, [f32(y), f32(rand(rows * cols))], (be, [ys, dys]) => [be.softmaxGrad(ys!, dys!, rows, cols, false)], [{ atol: 1e-6, rtol: 8 * EPS }]);
+    const y = Float32Array.from(await cpu.read(cpu.routine('softmax', { x: cpu.upload(rand(rows * cols, -3, 3), 'float32') }, { rows, cols, log: false })));
+    await compare(`softmaxGrad [${rows}, ${cols}]`, [f32(y), f32(rand(rows * cols))], (be, [ys, dys]) => [be.routine('softmaxGrad', { y: ys!, dy: dys! }, { rows, cols, log: false })], [{ atol: 1e-6, rtol: 8 * EPS }]);
   });
 });
 
@@ -378,8 +378,8 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
         const labels = randInt(n, 0, c - 1);
         const dLoss = rand(n, -2, 2);
         // loss = max + log Σ exp(x − max) − x[label]: log and exp within TRANS on terms up to |max|.
-        await compare(`softmaxCrossEntropy [${n}, ${c}]`, [f32(logits), i32(labels)], (be, [l, lab]) => [be.softmaxCrossEntropy(l!, lab!, n, c)], [{ atol: 8e-6, rtol: 2e-6 }]);
-        await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(dLoss)], (be, [l, lab, d]) => [be.softmaxCrossEntropyGrad(l!, lab!, d!, n, c)], [{ atol: 4e-6, rtol: 2e-5 }]);
+        await compare(`softmaxCrossEntropy [${n}, ${c}]`, [f32(logits), i32(labels)], (be, [l, lab]) => [be.routine('softmaxCrossEntropy', { logits: l!, labels: lab! }, { n, c })], [{ atol: 8e-6, rtol: 2e-6 }]);
+        await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(dLoss)], (be, [l, lab, d]) => [be.routine('softmaxCrossEntropyGrad', { logits: l!, labels: lab!, dLoss: d! }, { n, c })], [{ atol: 4e-6, rtol: 2e-5 }]);
       }
     }
   });
@@ -389,8 +389,8 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
     const c = 10;
     const logits = rand(n * c, -5, 5);
     const labels = randInt(n, 0, c - 1);
-    await compare(`softmaxCrossEntropy [${n}, ${c}]`, [f32(logits), i32(labels)], (be, [l, lab]) => [be.softmaxCrossEntropy(l!, lab!, n, c)], [{ atol: 8e-6, rtol: 2e-6 }]);
-    await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(rand(n))], (be, [l, lab, d]) => [be.softmaxCrossEntropyGrad(l!, lab!, d!, n, c)], [{ atol: 4e-6, rtol: 2e-5 }]);
+    await compare(`softmaxCrossEntropy [${n}, ${c}]`, [f32(logits), i32(labels)], (be, [l, lab]) => [be.routine('softmaxCrossEntropy', { logits: l!, labels: lab! }, { n, c })], [{ atol: 8e-6, rtol: 2e-6 }]);
+    await compare(`softmaxCrossEntropyGrad [${n}, ${c}]`, [f32(logits), i32(labels), f32(rand(n))], (be, [l, lab, d]) => [be.routine('softmaxCrossEntropyGrad', { logits: l!, labels: lab!, dLoss: d! }, { n, c })], [{ atol: 4e-6, rtol: 2e-5 }]);
   });
 
   it('a label outside [0, c) makes its row NaN and fails the next read (the CPU throws at the call)', async () => {
@@ -401,8 +401,8 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
       const bad = [1, 3, 5];
       const valid = labels.map((l, r) => (bad.includes(r) ? 0 : l));
       const dLoss = rand(n, 0.5, 1);
-      const expectedLoss = Float32Array.from(await cpu.read(cpu.softmaxCrossEntropy(cpu.upload(logits, 'float32'), cpu.upload(valid, 'int32'), n, c)));
-      const expectedGrad = Float32Array.from(await cpu.read(cpu.softmaxCrossEntropyGrad(cpu.upload(logits, 'float32'), cpu.upload(valid, 'int32'), cpu.upload(dLoss, 'float32'), n, c)));
+      const expectedLoss = Float32Array.from(await cpu.read(cpu.routine('softmaxCrossEntropy', { logits: cpu.upload(logits, 'float32'), labels: cpu.upload(valid, 'int32') }, { n, c })));
+      const expectedGrad = Float32Array.from(await cpu.read(cpu.routine('softmaxCrossEntropyGrad', { logits: cpu.upload(logits, 'float32'), labels: cpu.upload(valid, 'int32'), dLoss: cpu.upload(dLoss, 'float32') }, { n, c })));
       for (const r of bad) {
         expectedLoss[r] = Number.NaN;
         expectedGrad.fill(Number.NaN, r * c, (r + 1) * c);
@@ -411,13 +411,13 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
       const glab = gpu.upload(labels, 'int32');
       const gd = gpu.upload(dLoss, 'float32');
       poison([n, n * c]);
-      const loss = gpu.softmaxCrossEntropy(gl, glab, n, c);
+      const loss = gpu.routine('softmaxCrossEntropy', { logits: gl, labels: glab }, { n, c });
       await expectError(() => gpu.read(loss), new RegExp(`crossEntropy: label -1 at row 1 is outside the ${c} classes`));
       assertClose(`softmaxCrossEntropy bad labels c ${c}`, await gpu.read(loss), expectedLoss, { atol: 8e-6, rtol: 2e-6 });
-      assertClose(`softmaxCrossEntropyGrad bad labels c ${c}`, await gpu.read(gpu.softmaxCrossEntropyGrad(gl, glab, gd, n, c)), expectedGrad, { atol: 4e-6, rtol: 2e-5 });
+      assertClose(`softmaxCrossEntropyGrad bad labels c ${c}`, await gpu.read(gpu.routine('softmaxCrossEntropyGrad', { logits: gl, labels: glab, dLoss: gd }, { n, c })), expectedGrad, { atol: 4e-6, rtol: 2e-5 });
       const cl = cpu.upload(logits, 'float32');
       const clab = cpu.upload(labels, 'int32');
-      expectErrorSync(() => cpu.softmaxCrossEntropy(cl, clab, n, c), /outside/);
+      expectErrorSync(() => cpu.routine('softmaxCrossEntropy', { logits: cl, labels: clab }, { n, c }), /outside/);
     }
   });
 
@@ -425,8 +425,8 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
     const l = gpu.upload(new Float32Array(6), 'float32');
     const fl = gpu.upload(new Float32Array(2), 'float32');
     const l3 = gpu.upload(new Int32Array(3), 'int32');
-    expectErrorSync(() => gpu.softmaxCrossEntropy(l, fl, 2, 3), /int32/, INTERNAL);
-    expectErrorSync(() => gpu.softmaxCrossEntropy(l, l3, 2, 3), /2 int32/, INTERNAL);
+    expectErrorSync(() => gpu.routine('softmaxCrossEntropy', { logits: l, labels: fl }, { n: 2, c: 3 }), /int32/, INTERNAL);
+    expectErrorSync(() => gpu.routine('softmaxCrossEntropy', { logits: l, labels: l3 }, { n: 2, c: 3 }), /2 int32/, INTERNAL);
   });
 });
 
@@ -464,9 +464,9 @@ describe('webgpu training: sgdStep', () => {
         for (let step = 1; step <= 5; step++) {
           const g = rand(n, -1, 1);
           const options: SgdStepOptions = { ...cfg, lr: 0.1 / step, firstStep: step === 1 };
-          cpu.sgdStep(cs.p, cpu.upload(g, 'float32'), cfg.velocity ? cs.v : null, options);
+          cpu.routine('sgdStep', { param: cs.p, grad: cpu.upload(g, 'float32'), velocity: cfg.velocity ? cs.v : null }, options);
           const gg = gpu.upload(g, 'float32');
-          gpu.sgdStep(gs.p, gg, cfg.velocity ? gs.v : null, options);
+          gpu.routine('sgdStep', { param: gs.p, grad: gg, velocity: cfg.velocity ? gs.v : null }, options);
           gpu.release(gg);
           const [ep, ev] = await readAll(cpu, [cs.p, cs.v]);
           const [gp, gv] = await readAll(gpu, [gs.p, gs.v]);
@@ -484,7 +484,7 @@ describe('webgpu training: sgdStep', () => {
 
   it('rejects the same storage as param and grad', () => {
     const p = gpu.upload(new Float32Array(4), 'float32');
-    expectErrorSync(() => gpu.sgdStep(p, p, null, { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: true }), /different storages/, INTERNAL);
+    expectErrorSync(() => gpu.routine('sgdStep', { param: p, grad: p, velocity: null }, { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: true }), /different storages/, INTERNAL);
   });
 });
 
@@ -515,9 +515,9 @@ describe('webgpu training: adamStep', () => {
             biasCorrection1: 1 - cfg.beta1 ** t,
             biasCorrection2: 1 - cfg.beta2 ** t,
           };
-          cpu.adamStep(cs[0], cpu.upload(g, 'float32'), cs[1], cs[2], options);
+          cpu.routine('adamStep', { param: cs[0], grad: cpu.upload(g, 'float32'), m: cs[1], v: cs[2] }, options);
           const gg = gpu.upload(g, 'float32');
-          gpu.adamStep(gs[0], gg, gs[1], gs[2], options);
+          gpu.routine('adamStep', { param: gs[0], grad: gg, m: gs[1], v: gs[2] }, options);
           gpu.release(gg);
           const expected = await readAll(cpu, cs);
           const got = await readAll(gpu, gs);
@@ -535,9 +535,9 @@ describe('webgpu training: adamStep', () => {
     const g = gpu.upload(new Float32Array(4), 'float32');
     const m = gpu.upload(new Float32Array(4), 'float32');
     const o: AdamStepOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, biasCorrection1: 0.1, biasCorrection2: 0.001 };
-    expectErrorSync(() => gpu.adamStep(p, g, m, m, o), /different storages/, INTERNAL);
+    expectErrorSync(() => gpu.routine('adamStep', { param: p, grad: g, m, v: m }, o), /different storages/, INTERNAL);
     const v3 = gpu.upload(new Float32Array(3), 'float32');
-    expectErrorSync(() => gpu.adamStep(p, g, m, v3, o), /3 elements, expected 4/, INTERNAL);
+    expectErrorSync(() => gpu.routine('adamStep', { param: p, grad: g, m, v: v3 }, o), /3 elements, expected 4/, INTERNAL);
   });
 });
 
@@ -555,20 +555,20 @@ describe('webgpu training: steady state', () => {
     const vState = gpu.upload(new Float32Array(c), 'float32');
     const vel = gpu.upload(new Float32Array(c), 'float32');
     const step = async (t: number): Promise<void> => {
-      const s = gpu.batchNormStats(x, n, c);
-      const y = gpu.batchNormApply(x, s.mean, s.variance, gamma, beta, n, c, 1e-5);
+      const s = gpu.routine('batchNormStats', { x }, { n, c });
+      const y = gpu.routine('batchNormApply', { x, mean: s.mean, variance: s.variance, gamma, beta }, { n, c, eps: 1e-5 });
       const a = gpu.unary('relu', y, 0);
-      const d = gpu.dropout(a, 0.2, 5, t * n * c);
-      const loss = gpu.softmaxCrossEntropy(d, labels, n, c);
+      const d = gpu.routine('dropout', { x: a }, { p: 0.2, seed: 5, offset: t * n * c });
+      const loss = gpu.routine('softmaxCrossEntropy', { logits: d, labels }, { n, c });
       const dLoss = gpu.fill(n, 1 / n, 'float32');
-      const dd = gpu.softmaxCrossEntropyGrad(d, labels, dLoss, n, c);
-      const da = gpu.dropout(dd, 0.2, 5, t * n * c);
-      const dy = gpu.activationGradFromOutput('relu', a, da, 0);
-      const b = gpu.batchNormBackward(x, dy, s.mean, s.variance, gamma, n, c, 1e-5);
-      const sm = gpu.softmax(y, n, c, true);
-      const sg = gpu.softmaxGrad(sm, y, n, c, true);
-      gpu.adamStep(gamma, b.dgamma, mState, vState, { lr: 1e-3 / t, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, biasCorrection1: 1 - 0.9 ** t, biasCorrection2: 1 - 0.999 ** t });
-      gpu.sgdStep(beta, b.dbeta, vel, { lr: 0.1 / t, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0, firstStep: t === 1 });
+      const dd = gpu.routine('softmaxCrossEntropyGrad', { logits: d, labels, dLoss }, { n, c });
+      const da = gpu.routine('dropout', { x: dd }, { p: 0.2, seed: 5, offset: t * n * c });
+      const dy = gpu.routine('activationGradFromOutput', { y: a, dy: da }, { op: 'relu', param: 0 });
+      const b = gpu.routine('batchNormBackward', { x, dy, mean: s.mean, variance: s.variance, gamma }, { n, c, eps: 1e-5 });
+      const sm = gpu.routine('softmax', { x: y }, { rows: n, cols: c, log: true });
+      const sg = gpu.routine('softmaxGrad', { y: sm, dy: y }, { rows: n, cols: c, log: true });
+      gpu.routine('adamStep', { param: gamma, grad: b.dgamma, m: mState, v: vState }, { lr: 1e-3 / t, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, biasCorrection1: 1 - 0.9 ** t, biasCorrection2: 1 - 0.999 ** t });
+      gpu.routine('sgdStep', { param: beta, grad: b.dbeta, velocity: vel }, { lr: 0.1 / t, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0, firstStep: t === 1 });
       const l = await gpu.read(loss);
       expect(l.every((v) => Number.isFinite(v))).toBe(true);
       for (const st of [s.mean, s.variance, y, a, d, loss, dLoss, dd, da, dy, b.dx, b.dgamma, b.dbeta, sm, sg]) gpu.release(st);

@@ -58,12 +58,12 @@ export function batchNorm(
   }
   if (n < 2) fail(op, `training needs more than one value per channel, got input ${shapeStr(x.shape)}`);
   const backend = x.backend;
-  const { mean, variance } = backend.batchNormStats(x._storage(op), n, c);
+  const { mean, variance } = backend.routine('batchNormStats', { x: x._storage(op) }, { n, c });
   const meanT = Tensor._fromStorage(backend, mean, [c]);
   const varT = Tensor._fromStorage(backend, variance, [c]);
   const out = Tensor._fromStorage(
     backend,
-    backend.batchNormApply(x._storage(op), mean, variance, weight?._storage(op) ?? null, bias?._storage(op) ?? null, n, c, eps),
+    backend.routine('batchNormApply', { x: x._storage(op), mean, variance, gamma: weight?._storage(op) ?? null, beta: bias?._storage(op) ?? null }, { n, c, eps }),
     [n, c],
   );
   if (runningMean && runningVar) {
@@ -86,7 +86,7 @@ export const batchNormGrads: GradRules<'batchNorm'> = {
   batchNorm: (dy, { x, mean, variance, weight, hasBias, eps }, needs) => {
     const [n, c] = x.shape as [number, number];
     const b = x.backend;
-    const r = b.batchNormBackward(x._storage('batchNorm'), dy._storage('batchNorm'), mean._storage('batchNorm'), variance._storage('batchNorm'), weight?._storage('batchNorm') ?? null, n, c, eps);
+    const r = b.routine('batchNormBackward', { x: x._storage('batchNorm'), dy: dy._storage('batchNorm'), mean: mean._storage('batchNorm'), variance: variance._storage('batchNorm'), gamma: weight?._storage('batchNorm') ?? null }, { n, c, eps });
     const dx = Tensor._fromStorage(b, r.dx, [n, c]);
     const dgamma = Tensor._fromStorage(b, r.dgamma, [c]);
     const dbeta = Tensor._fromStorage(b, r.dbeta, [c]);

@@ -29,12 +29,12 @@ function argReduce(op: ArgReduceOp, x: Tensor, axis: number | undefined, keepdim
   if (x.size === 0) fail(op, `cannot take the ${op} of an empty tensor (shape ${shapeStr(x.shape)})`);
   if (axis === undefined) {
     // Over the flattened tensor (as torch.argmax without dim).
-    const s = x.backend.argReduce(op, x._storage(op), 1, x.size, 1);
+    const s = x.backend.routine('argReduce', { x: x._storage(op) }, { op, outer: 1, length: x.size, inner: 1 });
     return Tensor._fromStorage(x.backend, s, keepdim ? x.shape.map(() => 1) : []);
   }
   const a = normalizeAxis(op, axis, x.rank);
   const { outer, length, inner } = axisView(x.shape, a);
-  const s = x.backend.argReduce(op, x._storage(op), outer, length, inner);
+  const s = x.backend.routine('argReduce', { x: x._storage(op) }, { op, outer, length, inner });
   return Tensor._fromStorage(x.backend, s, x.rank === 0 ? [] : keptShape(x.shape, a, keepdim));
 }
 
@@ -67,7 +67,7 @@ function extremumDim(op: 'maxDim' | 'minDim', x: Tensor, axis: number, keepdim: 
   const a = normalizeAxis(op, axis, x.rank);
   if (x.rank > 0 && x.shape[a] === 0) fail(op, `cannot reduce over the empty dimension ${a} of shape ${shapeStr(x.shape)}`);
   const { outer, length, inner } = axisView(x.shape, a);
-  const idx = x.backend.argReduce(op === 'maxDim' ? 'argmax' : 'argmin', x._storage(op), outer, length, inner);
+  const idx = x.backend.routine('argReduce', { x: x._storage(op) }, { op: op === 'maxDim' ? 'argmax' : 'argmin', outer, length, inner });
   const outShape = x.rank === 0 ? [] : keptShape(x.shape, a, keepdim);
   const indices = Tensor._fromStorage(x.backend, idx, outShape);
   const values = gatherStorage(op, x, indices, 'perElement', outer, length, inner, 1, outShape);
@@ -88,7 +88,7 @@ function gatherStorage(
   op: string, x: Tensor, indices: Tensor, layout: IndexLayout, outer: number, length: number, inner: number, count: number,
   outShape: readonly number[],
 ): Tensor {
-  const s = x.backend.gather(x._storage(op), indices._storage(op), layout, outer, length, inner, count);
+  const s = x.backend.routine('gather', { x: x._storage(op), indices: indices._storage(op) }, { layout, outer, length, inner, count });
   const out = Tensor._fromStorage(x.backend, s, outShape);
   return record('gather', [x], out, (save) => ({ indices: save(indices), layout, outer, length, inner, count, inShape: x.shape }));
 }
@@ -138,6 +138,6 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 
 export const indexGrads: GradRules<'gather'> = {
   gather: (dy, { indices, layout, outer, length, inner, count, inShape }) => [
-    Tensor._fromStorage(dy.backend, dy.backend.scatterAdd(dy._storage('gather'), indices._storage('gather'), layout, outer, length, inner, count), inShape),
+    Tensor._fromStorage(dy.backend, dy.backend.routine('scatterAdd', { src: dy._storage('gather'), indices: indices._storage('gather') }, { layout, outer, length, inner, count }), inShape),
   ],
 };

@@ -30,7 +30,7 @@ function readWindow(op: string, x: Tensor, w: Window): Tensor {
 function writeWindows(op: string, like: Tensor, outShape: readonly number[], value: number, parts: readonly { x: Tensor; w: Window }[]): Tensor {
   const backend = like.backend;
   const storage = backend.fill(sizeOf(outShape), value, like.dtype);
-  for (const { x, w } of parts) backend.stridedWrite(storage, x._storage(op), w.shape, w.strides, w.offset);
+  for (const { x, w } of parts) backend.routine('stridedWrite', { dst: storage, src: x._storage(op) }, { srcShape: w.shape, strides: w.strides, offset: w.offset });
   return Tensor._fromStorage(backend, storage, outShape);
 }
 
@@ -71,7 +71,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     const c = broadcastTo(cond, outShape);
     const ea = broadcastTo(ta, outShape);
     const eb = broadcastTo(tb, outShape);
-    const out = Tensor._fromStorage(like.backend, like.backend.select(c._storage(op), ea._storage(op), eb._storage(op)), outShape);
+    const out = Tensor._fromStorage(like.backend, like.backend.routine('select', { cond: c._storage(op), a: ea._storage(op), b: eb._storage(op) }, {}), outShape);
     return record('where', [ea, eb], out, (save) => ({ cond: save(c) }));
   });
 }
@@ -250,14 +250,14 @@ export const joinGrads: GradRules<'where' | 'slice' | 'embed'> = {
   where: (dy, { cond }, needs) => {
     const zeros = Tensor._fromStorage(dy.backend, dy.backend.fill(dy.size, 0, dy.dtype), dy.shape);
     const pick = (first: Tensor, second: Tensor): Tensor =>
-      Tensor._fromStorage(dy.backend, dy.backend.select(cond._storage('where'), first._storage('where'), second._storage('where')), dy.shape);
+      Tensor._fromStorage(dy.backend, dy.backend.routine('select', { cond: cond._storage('where'), a: first._storage('where'), b: second._storage('where') }, {}), dy.shape);
     const grads = [needs[0] ? pick(dy, zeros) : null, needs[1] ? pick(zeros, dy) : null];
     zeros.dispose();
     return grads;
   },
   slice: (dy, { inShape, window }) => {
     const storage = dy.backend.fill(sizeOf(inShape), 0, dy.dtype);
-    dy.backend.stridedWrite(storage, dy._storage('slice'), window.shape, window.strides, window.offset);
+    dy.backend.routine('stridedWrite', { dst: storage, src: dy._storage('slice') }, { srcShape: window.shape, strides: window.strides, offset: window.offset });
     return [Tensor._fromStorage(dy.backend, storage, inShape)];
   },
   embed: (dy, { windows }, needs) => windows.map((w, i) => (needs[i] ? readWindow('embed', dy, w) : null)),

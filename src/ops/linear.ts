@@ -74,7 +74,7 @@ export const linearGrads: GradRules<'linear'> = {
     const outF = weight.shape[0]!;
     const dPre = activation === 'none'
       ? dy
-      : Tensor._fromStorage(dy.backend, dy.backend.activationGradFromOutput(activation, y._storage('linear'), dy._storage('linear'), slope), dy.shape);
+      : Tensor._fromStorage(dy.backend, dy.backend.routine('activationGradFromOutput', { y: y._storage('linear'), dy: dy._storage('linear') }, { op: activation, param: slope }), dy.shape);
     const d2 = reshape(dPre, [dPre.size / outF, outF]);
     const x2 = reshape(x, [x.size / inF, inF]);
     const dx = needs[0] ? reshape(matmulT(d2, weight, false, false, 'linear'), x.shape) : null;

@@ -68,7 +68,7 @@ export class Adam extends Optimizer<AdamGroup> {
       return;
     }
     const op = `${this.name}.step`;
-    param.backend.adamStep(param._storage(op), grad._storage(op), m._storage(op), v._storage(op), {
+    param.backend.routine('adamStep', { param: param._storage(op), grad: grad._storage(op), m: m._storage(op), v: v._storage(op) }, {
       lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay,
       decoupled: this.decoupled, biasCorrection1: bc1, biasCorrection2: bc2,
     });

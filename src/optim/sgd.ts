@@ -47,7 +47,7 @@ export class SGD extends Optimizer<SGDGroup> {
 
   protected update(param: Tensor, grad: Tensor, index: number, g: ParamGroup<SGDGroup>): void {
     const velocity = g.momentum !== 0 ? this.stateFor(index, 'momentum_buffer') : null;
-    param.backend.sgdStep(param._storage('SGD.step'), grad._storage('SGD.step'), velocity ? velocity.t._storage('SGD.step') : null, {
+    param.backend.routine('sgdStep', { param: param._storage('SGD.step'), grad: grad._storage('SGD.step'), velocity: velocity ? velocity.t._storage('SGD.step') : null }, {
       lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov,
       weightDecay: g.weightDecay, firstStep: velocity?.fresh ?? false,
     });

@@ -4,7 +4,7 @@
  * results round as a GPU's would). Synchronous: flush is a no-op.
  *
  * This file validates arguments and owns allocation; the formulas and loops live beside it
- * (unary.ts, binary.ts, reduce.ts, strided.ts, matmul.ts).
+ * (unary.ts, binary.ts, reduce.ts, strided.ts, matmul.ts), and the routines in routines.ts.
  */
 import {
   typedArrayFor, bytesPerElement,
@@ -19,16 +19,8 @@ import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
 import { reduceKernel } from './reduce.js';
 import { stridedIndexRange, stridedKernel } from './strided.js';
 import { matmulKernel } from './matmul.js';
-import {
-  avgPool2dBackwardCpu, avgPool2dCpu, conv2dBackwardInputCpu, conv2dBackwardWeightCpu, conv2dCpu, maxPool2dBackwardCpu, maxPool2dCpu,
-} from './conv.js';
-import { argReduceCpu, cumsumCpu, gatherCpu, scatterAddCpu, selectCpu, stridedWriteCpu } from './core-ops.js';
-import type { ArgReduceOp, Conv2dGeometry, IndexLayout, Pool2dGeometry } from '../types.js';
-import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../fused-types.js';
-import {
-  activationGradFromOutputKernel, adamStepKernel, batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel,
-  dropoutKernel, sgdStepKernel, softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel,
-} from './batchnorm.js';
+import { routineFrom, type RoutineInputs, type RoutineName, type RoutineParams, type RoutineResult } from '../routines.js';
+import { CPU_ROUTINES, type CpuContext } from './routines.js';
 
 const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
 
@@ -53,19 +45,20 @@ function sameDType(kernel: string, a: CpuStorage, b: CpuStorage): void {
   if (a.dtype !== b.dtype) throw new Error(`cpu.${kernel}: dtypes differ (${a.dtype} and ${b.dtype})`);
 }
 
-export class CpuBackend implements Backend {
+export class CpuBackend implements Backend, CpuContext {
   readonly name = 'cpu' as const;
   private allocatedBytes = 0;
   private buffersCreated = 0;
 
-  /** Wraps a freshly allocated typed array as a storage, counting it in memoryStats. */
-  private wrap(dtype: DType, data: TypedArray): CpuStorage {
+  /** @internal Wraps a freshly allocated typed array as a storage, counting it in memoryStats. */
+  wrap(dtype: DType, data: TypedArray): CpuStorage {
     this.allocatedBytes += data.length * bytesPerElement(dtype);
     this.buffersCreated++;
     return new CpuStorage(dtype, data);
   }
 
-  private alloc(dtype: DType, length: number): TypedArray {
+  /** @internal A new array for a result (used by the routines too). */
+  alloc(dtype: DType, length: number): TypedArray {
     return allocCpuArray(dtype, length); // a clear error for tensors too large for one typed array
   }
 
@@ -233,162 +226,9 @@ export class CpuBackend implements Backend {
     return this.wrap(dtype, out);
   }
 
-  // ---- training kernels (formulas in training.ts) ----
+  // ---- routines (table in routines.ts) ----
 
-  /** Checks each storage is a live CPU storage of the same dtype with the expected element count. */
-  private operands(kernel: string, specs: readonly (readonly [string, Storage, number])[]): TypedArray[] {
-    const list = specs.map(([name, s, len]) => {
-      const cs = cpuStorage(kernel, name, s);
-      if (cs.length !== len) throw new Error(`cpu.${kernel}: ${name} has ${cs.length} elements, expected ${len}`);
-      return cs;
-    });
-    for (const cs of list) sameDType(kernel, list[0]!, cs);
-    return list.map((cs) => cs.data);
-  }
-
-  activationGradFromOutput(op: OutputGradActivation, y: Storage, dy: Storage, param: number): Storage {
-    const [ys, dys] = this.operands('activationGradFromOutput', [['y', y, y.length], ['dy', dy, y.length]]);
-    const out = this.alloc(y.dtype, y.length);
-    activationGradFromOutputKernel(op, ys!, dys!, out, param);
-    return this.wrap(y.dtype, out);
-  }
-
-  dropout(x: Storage, p: number, seed: number, offset: number): Storage {
-    const [xs] = this.operands('dropout', [['x', x, x.length]]);
-    if (!(p >= 0 && p < 1)) throw new Error(`cpu.dropout: p must be in [0, 1), got ${p}`);
-    const out = this.alloc(x.dtype, x.length);
-    dropoutKernel(xs!, out, p, seed, offset);
-    return this.wrap(x.dtype, out);
-  }
-
-  batchNormStats(x: Storage, n: number, c: number): { mean: Storage; variance: Storage } {
-    const [xs] = this.operands('batchNormStats', [['x', x, n * c]]);
-    const mean = this.alloc(x.dtype, c);
-    const variance = this.alloc(x.dtype, c);
-    batchNormStatsKernel(xs!, n, c, mean, variance);
-    return { mean: this.wrap(x.dtype, mean), variance: this.wrap(x.dtype, variance) };
-  }
-
-  batchNormApply(x: Storage, mean: Storage, variance: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, eps: number): Storage {
-    const [xs, ms, vs] = this.operands('batchNormApply', [['x', x, n * c], ['mean', mean, c], ['variance', variance, c]]);
-    const [gs] = gamma ? this.operands('batchNormApply', [['gamma', gamma, c]]) : [null];
-    const [bs] = beta ? this.operands('batchNormApply', [['beta', beta, c]]) : [null];
-    const out = this.alloc(x.dtype, n * c);
-    batchNormApplyKernel(xs!, ms!, vs!, gs ?? null, bs ?? null, n, c, eps, out);
-    return this.wrap(x.dtype, out);
-  }
-
-  batchNormBackward(x: Storage, dy: Storage, mean: Storage, variance: Storage, gamma: Storage | null, n: number, c: number, eps: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
-    const [xs, dys, ms, vs] = this.operands('batchNormBackward', [['x', x, n * c], ['dy', dy, n * c], ['mean', mean, c], ['variance', variance, c]]);
-    const [gs] = gamma ? this.operands('batchNormBackward', [['gamma', gamma, c]]) : [null];
-    const dx = this.alloc(x.dtype, n * c);
-    const dgamma = this.alloc(x.dtype, c);
-    const dbeta = this.alloc(x.dtype, c);
-    batchNormBackwardKernel(xs!, dys!, ms!, vs!, gs ?? null, n, c, eps, dx, dgamma, dbeta);
-    return { dx: this.wrap(x.dtype, dx), dgamma: this.wrap(x.dtype, dgamma), dbeta: this.wrap(x.dtype, dbeta) };
-  }
-
-  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
-    const [xs] = this.operands('softmax', [['x', x, rows * cols]]);
-    const out = this.alloc(x.dtype, rows * cols);
-    softmaxKernel(xs!, rows, cols, log, out);
-    return this.wrap(x.dtype, out);
-  }
-
-  softmaxGrad(y: Storage, dy: Storage, rows: number, cols: number, log: boolean): Storage {
-    const [ys, dys] = this.operands('softmaxGrad', [['y', y, rows * cols], ['dy', dy, rows * cols]]);
-    const out = this.alloc(y.dtype, rows * cols);
-    softmaxGradKernel(ys!, dys!, rows, cols, log, out);
-    return this.wrap(y.dtype, out);
-  }
-
-  softmaxCrossEntropy(logits: Storage, labels: Storage, n: number, c: number): Storage {
-    const [ls] = this.operands('softmaxCrossEntropy', [['logits', logits, n * c]]);
-    const lab = cpuStorage('softmaxCrossEntropy', 'labels', labels);
-    if (lab.dtype !== 'int32' || lab.length !== n) throw new Error(`cpu.softmaxCrossEntropy: labels must be ${n} int32 values`);
-    const out = this.alloc(logits.dtype, n);
-    softmaxCrossEntropyKernel(ls!, lab.data, n, c, out);
-    return this.wrap(logits.dtype, out);
-  }
-
-  softmaxCrossEntropyGrad(logits: Storage, labels: Storage, dLoss: Storage, n: number, c: number): Storage {
-    const [ls, ds] = this.operands('softmaxCrossEntropyGrad', [['logits', logits, n * c], ['dLoss', dLoss, n]]);
-    const lab = cpuStorage('softmaxCrossEntropyGrad', 'labels', labels);
-    if (lab.dtype !== 'int32' || lab.length !== n) throw new Error(`cpu.softmaxCrossEntropyGrad: labels must be ${n} int32 values`);
-    const out = this.alloc(logits.dtype, n * c);
-    softmaxCrossEntropyGradKernel(ls!, lab.data, ds!, n, c, out);
-    return this.wrap(logits.dtype, out);
-  }
-
-  sgdStep(param: Storage, grad: Storage, velocity: Storage | null, options: SgdStepOptions): void {
-    const [ps, gs] = this.operands('sgdStep', [['param', param, param.length], ['grad', grad, param.length]]);
-    const [vs] = velocity ? this.operands('sgdStep', [['velocity', velocity, param.length]]) : [null];
-    sgdStepKernel(ps!, gs!, vs ?? null, options);
-  }
-
-  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, options: AdamStepOptions): void {
-    const [ps, gs, ms, vs] = this.operands('adamStep', [['param', param, param.length], ['grad', grad, param.length], ['m', m, param.length], ['v', v, param.length]]);
-    adamStepKernel(ps!, gs!, ms!, vs!, options);
-  }
-
-  // ---- core-op kernels (loops in core-ops.ts) ----
-
-  private counted(s: CpuStorage): Storage {
-    return this.wrap(s.dtype, s.data);
-  }
-
-  argReduce(op: ArgReduceOp, x: Storage, outer: number, length: number, inner: number): Storage {
-    return this.counted(argReduceCpu(op, x, outer, length, inner));
-  }
-
-  gather(x: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
-    return this.counted(gatherCpu(x, indices, layout, outer, length, inner, count));
-  }
-
-  scatterAdd(src: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
-    return this.counted(scatterAddCpu(src, indices, layout, outer, length, inner, count));
-  }
-
-  select(cond: Storage, a: Storage, b: Storage): Storage {
-    return this.counted(selectCpu(cond, a, b));
-  }
-
-  stridedWrite(dst: Storage, src: Storage, srcShape: readonly number[], strides: readonly number[], offset: number): void {
-    stridedWriteCpu(dst, src, srcShape, strides, offset);
-  }
-
-  cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage {
-    return this.counted(cumsumCpu(x, outer, length, inner, reverse));
-  }
-
-  // ---- convolution and pooling kernels (loops in conv.ts) ----
-
-  conv2d(x: Storage, weight: Storage, bias: Storage | null, g: Conv2dGeometry): Storage {
-    return this.counted(conv2dCpu(x, weight, bias, g));
-  }
-
-  conv2dBackwardInput(dy: Storage, weight: Storage, g: Conv2dGeometry): Storage {
-    return this.counted(conv2dBackwardInputCpu(dy, weight, g));
-  }
-
-  conv2dBackwardWeight(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
-    return this.counted(conv2dBackwardWeightCpu(x, dy, g));
-  }
-
-  maxPool2d(x: Storage, g: Pool2dGeometry): { values: Storage; indices: Storage } {
-    const r = maxPool2dCpu(x, g);
-    return { values: this.counted(r.values), indices: this.counted(r.indices) };
-  }
-
-  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
-    return this.counted(maxPool2dBackwardCpu(dy, indices, g));
-  }
-
-  avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
-    return this.counted(avgPool2dCpu(x, g));
-  }
-
-  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage {
-    return this.counted(avgPool2dBackwardCpu(dy, g));
+  routine<K extends RoutineName>(name: K, inputs: RoutineInputs<K>, params: RoutineParams<K>): RoutineResult<K> {
+    return routineFrom(CPU_ROUTINES, 'cpu', name)(this, inputs, params);
   }
 }

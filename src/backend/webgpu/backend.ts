@@ -30,16 +30,9 @@ import { random } from './random.js';
 import { reduce } from './reduce.js';
 import { GpuStorage } from './storage.js';
 import { strided } from './strided.js';
-import * as core from './core-ops.js';
-import * as conv from './conv.js';
-import type { ArgReduceOp, Conv2dGeometry, IndexLayout, Pool2dGeometry } from '../types.js';
-import { activationGradFromOutput } from './fused/activation-output.js';
-import { batchNormApply, batchNormBackward, batchNormStats } from './fused/batchnorm.js';
-import { dropout } from './fused/dropout.js';
-import { adamStep, sgdStep } from './fused/optimizer.js';
-import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './fused/softmax.js';
 import { WebgradError } from '../../errors.js';
-import type { AdamStepOptions, OutputGradActivation, SgdStepOptions } from '../fused-types.js';
+import { routineFrom, type RoutineInputs, type RoutineName, type RoutineParams, type RoutineResult } from '../routines.js';
+import { WEBGPU_ROUTINES } from './routines.js';
 
 export { GpuStorage };
 
@@ -329,129 +322,10 @@ export class WebGPUBackend implements Backend, KernelContext {
     return random(this, kind, length, seed, offset, dtype);
   }
 
-  // ---- training kernels (float32; see training/ and ../training-types.ts) ----
+  // ---- routines (table in routines.ts) ----
 
-  activationGradFromOutput(op: OutputGradActivation, y: Storage, dy: Storage, param: number): Storage {
+  routine<K extends RoutineName>(name: K, inputs: RoutineInputs<K>, params: RoutineParams<K>): RoutineResult<K> {
     this.check();
-    return activationGradFromOutput(this, op, y, dy, param);
-  }
-
-  dropout(x: Storage, p: number, seed: number, offset: number): Storage {
-    this.check();
-    return dropout(this, x, p, seed, offset);
-  }
-
-  batchNormStats(x: Storage, n: number, c: number): { mean: Storage; variance: Storage } {
-    this.check();
-    return batchNormStats(this, x, n, c);
-  }
-
-  batchNormApply(x: Storage, mean: Storage, variance: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, eps: number): Storage {
-    this.check();
-    return batchNormApply(this, x, mean, variance, gamma, beta, n, c, eps);
-  }
-
-  batchNormBackward(x: Storage, dy: Storage, mean: Storage, variance: Storage, gamma: Storage | null, n: number, c: number, eps: number): { dx: Storage; dgamma: Storage; dbeta: Storage } {
-    this.check();
-    return batchNormBackward(this, x, dy, mean, variance, gamma, n, c, eps);
-  }
-
-  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
-    this.check();
-    return softmax(this, x, rows, cols, log);
-  }
-
-  softmaxGrad(y: Storage, dy: Storage, rows: number, cols: number, log: boolean): Storage {
-    this.check();
-    return softmaxGrad(this, y, dy, rows, cols, log);
-  }
-
-  softmaxCrossEntropy(logits: Storage, labels: Storage, n: number, c: number): Storage {
-    this.check();
-    return softmaxCrossEntropy(this, logits, labels, n, c);
-  }
-
-  softmaxCrossEntropyGrad(logits: Storage, labels: Storage, dLoss: Storage, n: number, c: number): Storage {
-    this.check();
-    return softmaxCrossEntropyGrad(this, logits, labels, dLoss, n, c);
-  }
-
-  sgdStep(param: Storage, grad: Storage, velocity: Storage | null, options: SgdStepOptions): void {
-    this.check();
-    sgdStep(this, param, grad, velocity, options);
-  }
-
-  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, options: AdamStepOptions): void {
-    this.check();
-    adamStep(this, param, grad, m, v, options);
-  }
-
-  // ---- core-op kernels (see core-ops.ts) ----
-
-  argReduce(op: ArgReduceOp, x: Storage, outer: number, length: number, inner: number): Storage {
-    this.check();
-    return core.argReduce(this, op, x, outer, length, inner);
-  }
-
-  gather(x: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
-    this.check();
-    return core.gather(this, x, indices, layout, outer, length, inner, count);
-  }
-
-  scatterAdd(src: Storage, indices: Storage, layout: IndexLayout, outer: number, length: number, inner: number, count: number): Storage {
-    this.check();
-    return core.scatterAdd(this, src, indices, layout, outer, length, inner, count);
-  }
-
-  select(cond: Storage, a: Storage, b: Storage): Storage {
-    this.check();
-    return core.select(this, cond, a, b);
-  }
-
-  stridedWrite(dst: Storage, src: Storage, srcShape: readonly number[], strides: readonly number[], offset: number): void {
-    this.check();
-    core.stridedWrite(this, dst, src, srcShape, strides, offset);
-  }
-
-  cumsum(x: Storage, outer: number, length: number, inner: number, reverse: boolean): Storage {
-    this.check();
-    return core.cumsum(this, x, outer, length, inner, reverse);
-  }
-
-  // ---- convolution and pooling kernels (see conv.ts) ----
-
-  conv2d(x: Storage, weight: Storage, bias: Storage | null, g: Conv2dGeometry): Storage {
-    this.check();
-    return conv.conv2d(this, x, weight, bias, g);
-  }
-
-  conv2dBackwardInput(dy: Storage, weight: Storage, g: Conv2dGeometry): Storage {
-    this.check();
-    return conv.conv2dBackwardInput(this, dy, weight, g);
-  }
-
-  conv2dBackwardWeight(x: Storage, dy: Storage, g: Conv2dGeometry): Storage {
-    this.check();
-    return conv.conv2dBackwardWeight(this, x, dy, g);
-  }
-
-  maxPool2d(x: Storage, g: Pool2dGeometry): { values: Storage; indices: Storage } {
-    this.check();
-    return conv.maxPool2d(this, x, g);
-  }
-
-  maxPool2dBackward(dy: Storage, indices: Storage, g: Pool2dGeometry): Storage {
-    this.check();
-    return conv.maxPool2dBackward(this, dy, indices, g);
-  }
-
-  avgPool2d(x: Storage, g: Pool2dGeometry): Storage {
-    this.check();
-    return conv.avgPool2d(this, x, g);
-  }
-
-  avgPool2dBackward(dy: Storage, g: Pool2dGeometry): Storage {
-    this.check();
-    return conv.avgPool2dBackward(this, dy, g);
+    return routineFrom(WEBGPU_ROUTINES, 'webgpu', name)(this, inputs, params);
   }
 }
