@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
+import { philoxUniform } from '../src/random/philox.js';
 
 // ---- WebGPU in Node ----
 
@@ -86,22 +87,29 @@ export function dawnGpu(): GPU {
 
 // ---- seeded host data ----
 
-/** mulberry32: a small seeded generator, enough for benchmark inputs. */
+/**
+ * Successive uniform [0, 1) values of the engine's own Philox stream under `seed` (src/random), so
+ * benchmark inputs come from the same generator as everything else and need no second PRNG.
+ */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
+  const BLOCK = 4096;
+  let offset = 0;
+  let block = philoxUniform(seed, 0, BLOCK);
+  let i = 0;
   return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    if (i === BLOCK) {
+      offset += BLOCK;
+      block = philoxUniform(seed, offset, BLOCK);
+      i = 0;
+    }
+    return block[i++]!;
   };
 }
 
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
+  const u = philoxUniform(seed, 0, n);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * u[i]!;
   return out;
 }
 

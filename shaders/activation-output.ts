@@ -3,7 +3,7 @@
  *
  * The table is a mapped type over OutputGradActivation, so an activation without its WGSL is a
  * compile error. Expressions are in `y`, `dy` and `p` (leakyRelu's positive slope); they mirror
- * OUTPUT_DERIVATIVE in src/backend/cpu/training.ts.
+ * OUTPUT_DERIVATIVE in src/backend/cpu/activation-output.ts.
  */
 
 import type { OutputGradActivation } from './kernel-types.js';

@@ -6,7 +6,7 @@
  * gradient), `a`/`b` (binary operands), and may call the helpers of MATH_WGSL.
  */
 
-import type { ActivationGradOp, BinaryOp, EpilogueActivation, UnaryOp } from './kernel-types.js';
+import { isInt32UnaryOp, type ActivationGradOp, type BinaryOp, type EpilogueActivation, type Int32UnaryOp, type UnaryOp } from './kernel-types.js';
 import { FLOAT_BITS_WGSL, uniformAt, WG_1D, type WgslScalar } from './common.js';
 import { defineKernel, kernelFamily } from './program.js';
 
@@ -177,11 +177,7 @@ export const UNARY_WGSL: { [K in UnaryOp]: string } = {
  */
 const UNARY_NAN_OWN: ReadonlySet<UnaryOp> = new Set<UnaryOp>(['isNonFinite', 'powScalar']);
 
-/** The unary ops ever called on int32 tensors. */
-export const INT32_UNARY_OPS = [
-  'neg', 'abs', 'square', 'sign', 'relu', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar',
-] as const satisfies readonly UnaryOp[];
-export type Int32UnaryOp = (typeof INT32_UNARY_OPS)[number];
+export { INT32_UNARY_OPS, isInt32UnaryOp, type Int32UnaryOp } from './kernel-types.js';
 
 /** int32 unary expressions in x and p (i32, wrapping arithmetic). */
 export const UNARY_WGSL_I32: { [K in Int32UnaryOp]: string } = {
@@ -196,10 +192,6 @@ export const UNARY_WGSL_I32: { [K in Int32UnaryOp]: string } = {
   maxScalar: 'max(x, p)',
   minScalar: 'min(x, p)',
 };
-
-export function isInt32UnaryOp(op: UnaryOp): op is Int32UnaryOp {
-  return (INT32_UNARY_OPS as readonly string[]).includes(op);
-}
 
 /** dy · f'(x) for float32, in x, dy and p. */
 export const ACTIVATION_GRAD_WGSL: { [K in ActivationGradOp]: string } = {

@@ -1,6 +1,6 @@
 /**
  * The op names and element types the WGSL generators specialise on. A leaf module: shaders/
- * imports nothing from src/ (src/backend/types.ts and training-types.ts re-export these), so the
+ * imports nothing from src/ (src/backend/types.ts and fused-types.ts re-export these), so the
  * kernels can be built and tested on their own and the dependency runs one way only.
  */
 
@@ -15,9 +15,26 @@ export const UNARY_OPS = [
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
+/** The unary ops defined on int32 tensors (wrapping i32 arithmetic); the rest are floating-point only. */
+export const INT32_UNARY_OPS = [
+  'neg', 'abs', 'square', 'sign', 'relu', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar',
+] as const satisfies readonly UnaryOp[];
+export type Int32UnaryOp = (typeof INT32_UNARY_OPS)[number];
+
+export function isInt32UnaryOp(op: UnaryOp): op is Int32UnaryOp {
+  return (INT32_UNARY_OPS as readonly string[]).includes(op);
+}
+
+/** leakyRelu's negative slope when none is given (PyTorch's 0.01), for the op, the layer, init and the matmul epilogue. */
+export const DEFAULT_LEAKY_RELU_SLOPE = 0.01;
+
 /** Activations whose gradient dy·f'(x) has a dedicated kernel (one pass instead of several ops). */
 export const ACTIVATION_GRAD_OPS = ['sigmoid', 'tanh', 'relu', 'relu6', 'leakyRelu', 'gelu', 'geluTanh', 'softplus'] as const;
 export type ActivationGradOp = (typeof ACTIVATION_GRAD_OPS)[number];
+
+export function isActivationGradOp(op: string): op is ActivationGradOp {
+  return (ACTIVATION_GRAD_OPS as readonly string[]).includes(op);
+}
 
 /** Elementwise two-input ops with NumPy broadcasting. Comparisons return 1 or 0 in the input dtype. */
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'eq', 'gt', 'ge'] as const;

@@ -1,6 +1,6 @@
 /**
  * In-place optimizer updates, PyTorch semantics (see sgdStepKernel / adamStepKernel in
- * src/backend/cpu/training.ts). The parameter and the state buffers are bound read_write, the
+ * src/backend/cpu/optimizer.ts). The parameter and the state buffers are bound read_write, the
  * gradient read-only. Every scalar (lr, betas, weight decay, bias corrections, and the per-step
  * flags) is a uniform, so a changing learning rate or the first step never creates a pipeline;
  * only the presence of the velocity buffer selects a variant (it changes the bindings).

@@ -35,9 +35,3 @@ export function notePlacement(t: Placed, device: string): void {
       "or move them with `await t.to('webgpu')`. (This warning is printed once.)",
   );
 }
-
-/** @internal Tests: start watching again. */
-export function resetPlacementWatch(): void {
-  early.length = 0;
-  done = false;
-}

@@ -3,7 +3,7 @@
  * Methods are thin wrappers over the op functions in src/ops/, so `a.add(b)` and `add(a, b)` are
  * the same code path.
  */
-import type { Backend, BackendName, DType, Storage, TypedArray } from './backend/types.js';
+import { DEFAULT_LEAKY_RELU_SLOPE, type Backend, type BackendName, type DType, type Storage, type TypedArray } from './backend/types.js';
 import { engine, getBackend, trackInScope, untrack } from './engine.js';
 import { StorageRef } from './storage-ref.js';
 import type { Node } from './autograd/node.js';
@@ -264,7 +264,7 @@ export class Tensor {
   tanh(): Tensor { return unary.tanh(this); }
   relu(): Tensor { return unary.relu(this); }
   relu6(): Tensor { return unary.relu6(this); }
-  leakyRelu(negativeSlope = 0.01): Tensor { return unary.leakyRelu(this, negativeSlope); }
+  leakyRelu(negativeSlope = DEFAULT_LEAKY_RELU_SLOPE): Tensor { return unary.leakyRelu(this, negativeSlope); }
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return unary.gelu(this, approximate); }
   softplus(): Tensor { return unary.softplus(this); }
   sum(axis?: number | number[], keepdim = false): Tensor { return reduce.sum(this, axis, keepdim); }

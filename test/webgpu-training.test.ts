@@ -1,5 +1,5 @@
 /**
- * The WebGPU training kernels (TrainingKernels) against the CPU reference twins (float32 inputs),
+ * The WebGPU fused routines (routines.ts) against the CPU reference twins (float32 inputs),
  * on random inputs with awkward shapes.
  *
  * Every output is read whole and compared element by element; before each GPU kernel the pool is

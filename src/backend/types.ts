@@ -14,6 +14,11 @@ import type { RoutineInputs, RoutineName, RoutineParams, RoutineResult } from '.
 export type { Conv2dGeometry, Pool2dGeometry, RoutineName } from './routines.js';
 export {
   ACTIVATION_GRAD_OPS,
+  DEFAULT_LEAKY_RELU_SLOPE,
+  INT32_UNARY_OPS,
+  isActivationGradOp,
+  isInt32UnaryOp,
+  type Int32UnaryOp,
   BINARY_OPS,
   REDUCE_OPS,
   UNARY_OPS,
@@ -29,11 +34,9 @@ export {
 } from '../../shaders/kernel-types.js';
 import type {
   ActivationGradOp,
-  ArgReduceOp,
   BinaryOp,
   DType,
   EpilogueActivation,
-  IndexLayout,
   RandomKind,
   ReduceOp,
   UnaryOp,

@@ -6,6 +6,7 @@
  * Xavier/Glorot suits sigmoid and tanh (variance 2/(fan_in + fan_out)).
  */
 import type { Tensor } from '../tensor.js';
+import { DEFAULT_LEAKY_RELU_SLOPE } from '../backend/types.js';
 import { rand, randn, full } from '../ops/creation.js';
 import { noGrad, tidy } from '../lifetime.js';
 import { fail, shapeStr } from '../errors.js';
@@ -25,7 +26,7 @@ export function fans(t: Tensor): { fanIn: number; fanOut: number } {
 }
 
 /** The recommended gain for a nonlinearity (as torch.nn.init.calculate_gain). */
-export function calculateGain(nonlinearity: Nonlinearity, negativeSlope = 0.01): number {
+export function calculateGain(nonlinearity: Nonlinearity, negativeSlope = DEFAULT_LEAKY_RELU_SLOPE): number {
   switch (nonlinearity) {
     case 'linear':
     case 'sigmoid':

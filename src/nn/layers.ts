@@ -1,6 +1,6 @@
 /** The layers: Linear, Dropout, BatchNorm1d, activations, Sequential. */
 import type { Tensor } from '../tensor.js';
-import type { DType, BackendName } from '../backend/types.js';
+import { DEFAULT_LEAKY_RELU_SLOPE, type DType, type BackendName } from '../backend/types.js';
 import { Module } from './module.js';
 import { empty } from './empty.js';
 import { kaimingUniform_, uniform_ } from './init.js';
@@ -151,7 +151,7 @@ export class Tanh extends Activation {
 export class LeakyReLU extends Activation {
   readonly fusable: LinearActivation | null;
   override readonly negativeSlope: number;
-  constructor(negativeSlope = 0.01) {
+  constructor(negativeSlope = DEFAULT_LEAKY_RELU_SLOPE) {
     super();
     this.negativeSlope = negativeSlope;
     this.fusable = negativeSlope > 0 ? 'leakyRelu' : null;

@@ -3,7 +3,7 @@
  * PyTorch (the kernel reads it transposed in place). The gradient recovers act' from the saved
  * output, so the pre-activation is never stored.
  */
-import type { EpilogueActivation } from '../backend/types.js';
+import { DEFAULT_LEAKY_RELU_SLOPE, type EpilogueActivation } from '../backend/types.js';
 import { OUTPUT_GRAD_ACTIVATIONS } from '../backend/fused-types.js';
 import type { OutputGradActivation } from '../backend/fused-types.js';
 import { Tensor } from '../tensor.js';
@@ -44,7 +44,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     if (bias.rank !== 1 || bias.shape[0] !== outF) fail(op, `bias must have shape [${outF}], got ${shapeStr(bias.shape)}`);
   }
   const activation = options.activation ?? 'none';
-  const slope = options.negativeSlope ?? 0.01;
+  const slope = options.negativeSlope ?? DEFAULT_LEAKY_RELU_SLOPE;
   if (activation === 'leakyRelu' && !(slope > 0)) fail(op, `negativeSlope must be positive for a fused leakyRelu, got ${slope}`);
   if (!FUSABLE.has(activation)) {
     // gelu's derivative needs its input, so it runs as a separate op after the fused matmul+bias.

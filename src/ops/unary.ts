@@ -1,5 +1,5 @@
 /** Elementwise one-input ops, activations and scalar arithmetic, with their gradients. */
-import type { ActivationGradOp, UnaryOp } from '../backend/types.js';
+import { DEFAULT_LEAKY_RELU_SLOPE, isActivationGradOp, isInt32UnaryOp, type ActivationGradOp, type UnaryOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd/node.js';
 import type { GradRules } from '../autograd/rules.js';
@@ -7,15 +7,13 @@ import { checkFiniteNumber, checkFloat, checkTensor } from './checks.js';
 import { fail } from '../errors.js';
 import * as binary from './binary.js';
 
-/** Ops that also accept int32 tensors; the rest are floating-point only. */
-const INT_OK: ReadonlySet<UnaryOp> = new Set<UnaryOp>(['neg', 'abs', 'square', 'sign', 'relu', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar']);
 
 export type DifferentiableUnaryOp = Exclude<UnaryOp, 'sign' | 'isNonFinite'>;
 
 /** @internal Applies a unary kernel and records it. */
 export function applyUnary(op: UnaryOp, name: string, x: Tensor, param = 0): Tensor {
   checkTensor(name, 'input', x);
-  if (!INT_OK.has(op)) checkFloat(name, 'input', x);
+  if (!isInt32UnaryOp(op)) checkFloat(name, 'input', x);
   else if (x.dtype === 'int32' && !Number.isInteger(param)) fail(name, `an int32 tensor needs an integer scalar, got ${param}`);
   const out = Tensor._fromStorage(x.backend, x.backend.unary(op, x._storage(name), param), x.shape);
   if (op === 'sign' || op === 'isNonFinite') return out;
@@ -38,7 +36,7 @@ export const softplus = (x: Tensor): Tensor => applyUnary('softplus', 'softplus'
 /** 1 where the value is NaN or ±Inf, else 0 (tested explicitly, never by NaN propagation). */
 export const isNonFinite = (x: Tensor): Tensor => applyUnary('isNonFinite', 'isNonFinite', x);
 
-export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+export function leakyRelu(x: Tensor, negativeSlope = DEFAULT_LEAKY_RELU_SLOPE): Tensor {
   checkFiniteNumber('leakyRelu', 'negativeSlope', negativeSlope);
   return applyUnary('leakyRelu', 'leakyRelu', x, negativeSlope);
 }
@@ -71,8 +69,6 @@ export function clamp(x: Tensor, min: number | null, max: number | null): Tensor
   return y;
 }
 
-const ACTIVATION_GRADS: ReadonlySet<string> = new Set<ActivationGradOp>(['sigmoid', 'tanh', 'relu', 'relu6', 'leakyRelu', 'gelu', 'geluTanh', 'softplus']);
-
 /** d(op)/dx written with ops; activations use one fused kernel instead. */
 const DERIVATIVES: { [K in Exclude<DifferentiableUnaryOp, ActivationGradOp>]: (x: Tensor, y: Tensor, dy: Tensor, p: number) => Tensor } = {
   neg: (_x, _y, dy) => neg(dy),
@@ -93,9 +89,8 @@ const DERIVATIVES: { [K in Exclude<DifferentiableUnaryOp, ActivationGradOp>]: (x
 
 export const unaryGrads: GradRules<'unary'> = {
   unary: (dy, { op, x, y, param }) => {
-    if (ACTIVATION_GRADS.has(op)) {
-      const a = op as ActivationGradOp;
-      return [Tensor._fromStorage(x.backend, x.backend.activationGrad(a, x._storage(op), dy._storage(op), param), x.shape)];
+    if (isActivationGradOp(op)) {
+      return [Tensor._fromStorage(x.backend, x.backend.activationGrad(op, x._storage(op), dy._storage(op), param), x.shape)];
     }
     return [DERIVATIVES[op as Exclude<DifferentiableUnaryOp, ActivationGradOp>](x, y, dy, param)];
   },

@@ -7,7 +7,7 @@
  * (unary.ts, binary.ts, reduce.ts, strided.ts, matmul.ts), and the routines in routines.ts.
  */
 import {
-  typedArrayFor, bytesPerElement,
+  bytesPerElement,
   type ActivationGradOp, type Backend, type BackendMemoryStats, type BinaryOp, type DType, type MatmulArgs,
   type RandomKind, type ReduceOp, type Storage, type TypedArray, type UnaryOp,
 } from '../types.js';

@@ -1,15 +1,12 @@
 /** Batched matrix product with optional transposes, broadcast batches and a bias+activation epilogue. */
-import type { EpilogueActivation, MatmulArgs, TypedArray } from '../types.js';
+import { DEFAULT_LEAKY_RELU_SLOPE, type EpilogueActivation, type MatmulArgs, type TypedArray } from '../types.js';
 import { UNARY } from './unary.js';
-
-/** Default leakyRelu slope when the epilogue asks for leakyRelu without `alpha` (PyTorch's 0.01). */
-export const DEFAULT_LEAKY_SLOPE = 0.01;
 
 /** The epilogue activation as a function (reusing the unary table), or undefined for none. */
 export function epilogueFn(activation: EpilogueActivation | undefined, alpha: number | undefined): ((v: number) => number) | undefined {
   if (activation === undefined || activation === 'none') return undefined;
   const f = UNARY[activation];
-  const p = alpha ?? DEFAULT_LEAKY_SLOPE;
+  const p = alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
   return (v) => f(v, p);
 }
 

@@ -1,15 +1,17 @@
 /**
  * The CPU backend's routine table: each routine of ../routines.ts checked (live CPU storages, same
- * dtype, expected lengths) and handed to its loop in batchnorm.ts, core-ops.ts or conv.ts. The table
+ * dtype, expected lengths) and handed to its loop in the file named like its WebGPU twin (batchnorm.ts, softmax.ts,
+ * optimizer.ts, dropout.ts, activation-output.ts, core-ops.ts, conv.ts). The table
  * is a mapped type over RoutineName, so a routine missing here is a compile error.
  */
 import type { DType, Storage, TypedArray } from '../types.js';
 import type { RoutineTable } from '../routines.js';
 import { type CpuStorage, cpuStorage } from './storage.js';
-import {
-  activationGradFromOutputKernel, adamStepKernel, batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel,
-  dropoutKernel, sgdStepKernel, softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel,
-} from './batchnorm.js';
+import { activationGradFromOutputKernel } from './activation-output.js';
+import { batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel } from './batchnorm.js';
+import { dropoutKernel } from './dropout.js';
+import { adamStepKernel, sgdStepKernel } from './optimizer.js';
+import { softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel } from './softmax.js';
 import { argReduceCpu, cumsumCpu, gatherCpu, scatterAddCpu, selectCpu, stridedWriteCpu } from './core-ops.js';
 import {
   avgPool2dBackwardCpu, avgPool2dCpu, conv2dBackwardInputCpu, conv2dBackwardWeightCpu, conv2dCpu, maxPool2dBackwardCpu, maxPool2dCpu,

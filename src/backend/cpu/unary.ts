@@ -3,7 +3,7 @@
  * op-name unions so a missing formula is a compile error. Arithmetic is in float64; the caller
  * stores into the dtype's typed array (so float32 results round like a GPU's would).
  */
-import type { ActivationGradOp, TypedArray, UnaryOp } from '../types.js';
+import { isInt32UnaryOp, type ActivationGradOp, type Int32UnaryOp, type TypedArray, type UnaryOp } from '../types.js';
 import { erfc, normalCdf, normalPdf } from './special.js';
 
 /** √(2/π), the tanh-approximation gelu's scale. */
@@ -47,18 +47,12 @@ export const UNARY: { [K in UnaryOp]: (x: number, p: number) => number } = {
   isNonFinite: (x) => (Number.isFinite(x) ? 0 : 1),
 };
 
-/** The unary ops defined on int32 inputs. */
-export const INT_UNARY_OPS = [
-  'neg', 'abs', 'square', 'sign', 'relu', 'addScalar', 'mulScalar', 'rsubScalar', 'maxScalar', 'minScalar',
-] as const;
-export type IntUnaryOp = (typeof INT_UNARY_OPS)[number];
-
 /**
  * int32 formulas with i32 wrap-around (like WGSL's i32): `| 0` after exact sums, Math.imul for
  * products (x*x in float64 is inexact beyond 2^53, so `| 0` of it would give the wrong low bits).
  * The parameter is taken as an i32 (`p | 0`).
  */
-export const INT_UNARY: { [K in IntUnaryOp]: (x: number, p: number) => number } = {
+export const INT_UNARY: { [K in Int32UnaryOp]: (x: number, p: number) => number } = {
   neg: (x) => -x | 0,
   abs: (x) => Math.abs(x) | 0, // abs(−2^31) wraps to −2^31, as in WGSL
   square: (x) => Math.imul(x, x),
@@ -70,10 +64,6 @@ export const INT_UNARY: { [K in IntUnaryOp]: (x: number, p: number) => number } 
   maxScalar: (x, p) => Math.max(x, p | 0),
   minScalar: (x, p) => Math.min(x, p | 0),
 };
-
-export function isIntUnaryOp(op: UnaryOp): op is IntUnaryOp {
-  return (INT_UNARY_OPS as readonly string[]).includes(op);
-}
 
 /**
  * Derivatives f'(x) of the activations (p: leakyRelu's slope). Finite at |x| = 100; at NaN and ±Inf
@@ -113,7 +103,7 @@ export const ACTIVATION_DERIVATIVE: { [K in ActivationGradOp]: (x: number, p: nu
 /** out[i] = f(x[i], param) with the float or the int32 table. */
 export function unaryKernel(op: UnaryOp, x: TypedArray, out: TypedArray, param: number, isInt: boolean): void {
   if (isInt) {
-    if (!isIntUnaryOp(op)) throw new Error(`cpu.unary: op '${op}' is not defined for int32 inputs`);
+    if (!isInt32UnaryOp(op)) throw new Error(`cpu.unary: op '${op}' is not defined for int32 inputs`);
     const f = INT_UNARY[op];
     for (let i = 0; i < x.length; i++) out[i] = f(x[i]!, param);
     return;

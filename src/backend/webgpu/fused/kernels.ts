@@ -1,5 +1,5 @@
 /**
- * Shared host pieces of the training kernels: checks, and pipelines whose layout has several
+ * Shared host pieces of the fused kernels: checks, and pipelines whose layout has several
  * writable bindings (in-place optimizer states, kernels with two outputs).
  *
  * `multiOutputKernel`: binding 0 the uniform slot (as everywhere), bindings 1..inputs read-only
@@ -25,7 +25,7 @@ export function multiOutputKernel(ctx: KernelContext, key: string, inputs: numbe
 /** A float32 operand of `length` elements (after the context's liveness and backend checks). */
 export function f32Input(ctx: KernelContext, s: Storage, op: string, name: string, length: number): GpuStorage {
   const g = ctx.input(s, op);
-  if (g.dtype !== 'float32') throw new Error(`webgpu: ${op}: ${name} must be float32 (the webgpu backend's training kernels are float32 only), got ${g.dtype}`);
+  if (g.dtype !== 'float32') throw new Error(`webgpu: ${op}: ${name} must be float32 (the webgpu backend's fused kernels are float32 only), got ${g.dtype}`);
   if (g.length !== length) throw new Error(`webgpu: ${op}: ${name} has ${g.length} elements, expected ${length}`);
   return g;
 }
