@@ -8,7 +8,6 @@
  * dispatches per op and one batch of readbacks per check, not a sync per op.
  */
 import type { Backend, Storage } from './backend/types.js';
-import { engine } from './engine.js';
 import { WebgradError, shapeStr } from './errors.js';
 
 export interface NumericsOffender {
@@ -37,17 +36,18 @@ interface PendingFlag {
   outputShape: number[];
 }
 
-interface OpContext {
-  op: string;
-  inputShapes: number[][];
+/** The input shapes an op's argument checks recorded for its current call. */
+interface OpInputs {
+  shapes: number[][];
   tensorIds: number[];
-  /** Set once a result was attributed to this op; the next argument check starts a new context. */
+  /** Set once a result of this op was made; the op's next argument check starts a new call. */
   used: boolean;
 }
 
 class NumericsState {
   enabled = false;
-  context: OpContext | null = null;
+  /** Per op name, so an op that runs other ops before making its result keeps its own shapes. */
+  inputs = new Map<string, OpInputs>();
   pending: PendingFlag[] = [];
 }
 
@@ -63,38 +63,39 @@ export function numericsCheckEnabled(): boolean {
   return state.enabled;
 }
 
-/** @internal Called by argument checks: the op about to run and one of its input shapes. */
+/** @internal Called by argument checks: one input shape of `op`, reported with its results. */
 export function noteOpInput(op: string, tensorId: number, shape: readonly number[]): void {
   if (!state.enabled) return;
-  if (!state.context || state.context.used || state.context.op !== op) beginOp(op);
-  if (!state.context) return;
-  if (state.context.tensorIds.includes(tensorId)) return; // an op may check the same argument twice
-  state.context.tensorIds.push(tensorId);
-  state.context.inputShapes.push([...shape]);
+  let call = state.inputs.get(op);
+  if (!call || call.used) {
+    call = { shapes: [], tensorIds: [], used: false };
+    state.inputs.set(op, call);
+  }
+  if (call.tensorIds.includes(tensorId)) return; // an op may check the same argument twice
+  call.tensorIds.push(tensorId);
+  call.shapes.push([...shape]);
 }
 
-/** @internal Names the op whose results follow (for ops without tensor arguments, and gradient rules). */
-export function beginOp(op: string): void {
-  if (state.enabled) state.context = { op, inputShapes: [], tensorIds: [], used: false };
-}
-
-/** @internal Called for every new result: queues a device-side finiteness flag for it. */
-export function watchResult(backend: Backend, storage: Storage, shape: readonly number[]): void {
+/**
+ * @internal Called for every new result with the name of the op that made it (given where the
+ * result is created, so no inference from which argument check ran last): queues a device-side
+ * finiteness flag for it.
+ */
+export function watchResult(backend: Backend, storage: Storage, shape: readonly number[], op: string): void {
   if (!state.enabled || !storage.dtype.startsWith('float') || storage.length === 0) return;
-  // Every result until the next op's first argument check belongs to the current op (batch norm
-  // makes three).
-  const ctx = state.context ?? { op: 'unknown op', inputShapes: [], tensorIds: [], used: false };
-  ctx.used = true;
+  // Every result of one call shares its input shapes (batch norm makes three).
+  const call = state.inputs.get(op);
+  if (call) call.used = true;
   const bad = backend.unary('isNonFinite', storage, 0);
   const flag = backend.reduce('max', bad, 1, storage.length, 1);
   backend.release(bad);
-  state.pending.push({ backend, flag, op: ctx.op, inputShapes: ctx.inputShapes, outputShape: [...shape] });
+  state.pending.push({ backend, flag, op, inputShapes: call?.shapes ?? [], outputShape: [...shape] });
 }
 
 function discardFlags(): void {
   for (const p of state.pending) p.backend.release(p.flag);
   state.pending = [];
-  state.context = null;
+  state.inputs.clear();
 }
 
 /**

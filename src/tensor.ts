@@ -69,9 +69,9 @@ export class Tensor {
     if (this.reclaimRecord) this.reclaimRecord.node = node;
   }
 
-  /** @internal Wraps a fresh storage from a kernel. */
-  static _fromStorage(backend: Backend, storage: Storage, shape: readonly number[]): Tensor {
-    watchResult(backend, storage, shape); // the numerics guard, when enabled
+  /** @internal Wraps a fresh storage from a kernel; `op` names the op that made it (for the numerics guard). */
+  static _fromStorage(backend: Backend, storage: Storage, shape: readonly number[], op: string): Tensor {
+    watchResult(backend, storage, shape, op); // the numerics guard, when enabled
     return new Tensor(new StorageRef(backend, storage), Object.freeze([...shape]));
   }
 

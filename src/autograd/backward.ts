@@ -6,7 +6,6 @@ import type { Tensor } from '../tensor.js';
 import { Node } from './node.js';
 import type { GradTarget } from './node.js';
 import { gradRule } from './rules.js';
-import { beginOp } from '../numerics.js';
 import type { OpName, OpSaved, GradRule } from './rules.js';
 import { engine, popScope, pushScope, untrack } from '../engine.js';
 import { fail, shapeStr } from '../errors.js';
@@ -45,7 +44,6 @@ function topoOrder(root: Node): Node[] {
 function applyRule<K extends OpName>(node: Node<K>, dy: Tensor): (Tensor | null)[] {
   const rule: GradRule<K> = gradRule(node.op);
   const needs = node.targets.map((t) => t !== null);
-  beginOp(`${node.op} (backward)`);
   const frame = pushScope();
   let grads: (Tensor | null)[] = [];
   try {

@@ -59,12 +59,13 @@ export function batchNorm(
   if (n < 2) fail(op, `training needs more than one value per channel, got input ${shapeStr(x.shape)}`);
   const backend = x.backend;
   const { mean, variance } = backend.routine('batchNormStats', { x: x._storage(op) }, { n, c });
-  const meanT = Tensor._fromStorage(backend, mean, [c]);
-  const varT = Tensor._fromStorage(backend, variance, [c]);
+  const meanT = Tensor._fromStorage(backend, mean, [c], op);
+  const varT = Tensor._fromStorage(backend, variance, [c], op);
   const out = Tensor._fromStorage(
     backend,
     backend.routine('batchNormApply', { x: x._storage(op), mean, variance, gamma: weight?._storage(op) ?? null, beta: bias?._storage(op) ?? null }, { n, c, eps }),
     [n, c],
+    op,
   );
   if (runningMean && runningVar) {
     noGrad(() => tidy(() => {
@@ -87,9 +88,9 @@ export const batchNormGrads: GradRules<'batchNorm'> = {
     const [n, c] = x.shape as [number, number];
     const b = x.backend;
     const r = b.routine('batchNormBackward', { x: x._storage('batchNorm'), dy: dy._storage('batchNorm'), mean: mean._storage('batchNorm'), variance: variance._storage('batchNorm'), gamma: weight?._storage('batchNorm') ?? null }, { n, c, eps });
-    const dx = Tensor._fromStorage(b, r.dx, [n, c]);
-    const dgamma = Tensor._fromStorage(b, r.dgamma, [c]);
-    const dbeta = Tensor._fromStorage(b, r.dbeta, [c]);
+    const dx = Tensor._fromStorage(b, r.dx, [n, c], 'batchNorm (backward)');
+    const dgamma = Tensor._fromStorage(b, r.dgamma, [c], 'batchNorm (backward)');
+    const dbeta = Tensor._fromStorage(b, r.dbeta, [c], 'batchNorm (backward)');
     const grads: (Tensor | null)[] = [needs[0] ? dx : null];
     if (weight) grads.push(needs[1] ? dgamma : null);
     if (hasBias) grads.push(needs[grads.length] ? dbeta : null);

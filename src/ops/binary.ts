@@ -17,7 +17,7 @@ function kernel(op: BinaryOp, name: string, a: Tensor, b: Tensor): Tensor {
   checkSameDtype(name, a, b);
   const outShape = broadcastShapes(name, a.shape, b.shape);
   const storage = a.backend.binary(op, a._storage(name), a.shape, b._storage(name), b.shape, outShape);
-  return Tensor._fromStorage(a.backend, storage, outShape);
+  return Tensor._fromStorage(a.backend, storage, outShape, name);
 }
 
 function scalarCheck(name: string, t: Tensor, v: number): void {
@@ -79,7 +79,7 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 }
 
 function fullLike(t: Tensor, v: number): Tensor {
-  return Tensor._fromStorage(t.backend, t.backend.fill(1, v, t.dtype), []);
+  return Tensor._fromStorage(t.backend, t.backend.fill(1, v, t.dtype), [], 'full');
 }
 
 /** Runs fn with a one-element tensor holding v, then frees it (the tape keeps its own handle if needed). */

@@ -79,7 +79,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   };
   const b = bias ?? null;
   const s = x.backend.routine('conv2d', { x: x._storage(op), weight: weight._storage(op), bias: b ? b._storage(op) : null }, g);
-  const out = Tensor._fromStorage(x.backend, s, [n, cout, hout, wout]);
+  const out = Tensor._fromStorage(x.backend, s, [n, cout, hout, wout], op);
   return record('conv2d', b ? [x, weight, b] : [x, weight], out, (save) => ({ x: save(x), weight: save(weight), geometry: g }));
 }
 
@@ -116,8 +116,8 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: Size2, options: Pool
   const g = poolGeometry(op, x, kernelSize, options);
   const r = x.backend.routine('maxPool2d', { x: x._storage(op) }, g);
   const shape = outShape(x, g);
-  const indices = Tensor._fromStorage(x.backend, r.indices, shape);
-  const values = record('maxPool2d', [x], Tensor._fromStorage(x.backend, r.values, shape), (save) => ({ indices: save(indices), geometry: g, inShape: x.shape }));
+  const indices = Tensor._fromStorage(x.backend, r.indices, shape, op);
+  const values = record('maxPool2d', [x], Tensor._fromStorage(x.backend, r.values, shape, op), (save) => ({ indices: save(indices), geometry: g, inShape: x.shape }));
   return { values, indices };
 }
 
@@ -158,7 +158,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
 }
 
 function avgPoolRun(op: string, x: Tensor, g: Pool2dGeometry): Tensor {
-  const out = Tensor._fromStorage(x.backend, x.backend.routine('avgPool2d', { x: x._storage(op) }, g), outShape(x, g));
+  const out = Tensor._fromStorage(x.backend, x.backend.routine('avgPool2d', { x: x._storage(op) }, g), outShape(x, g), op);
   return record('avgPool2d', [x], out, () => ({ geometry: g, inShape: x.shape }));
 }
 
@@ -178,15 +178,15 @@ export const convGrads: GradRules<'conv2d' | 'maxPool2d' | 'avgPool2d'> = {
   conv2d: (dy, { x, weight, geometry: g }, needs) => {
     const op = 'conv2d';
     const be = dy.backend;
-    const dx = needs[0] ? Tensor._fromStorage(be, be.routine('conv2dBackwardInput', { dy: dy._storage(op), weight: weight._storage(op) }, g), x.shape) : null;
-    const dw = needs[1] ? Tensor._fromStorage(be, be.routine('conv2dBackwardWeight', { x: x._storage(op), dy: dy._storage(op) }, g), weight.shape) : null;
+    const dx = needs[0] ? Tensor._fromStorage(be, be.routine('conv2dBackwardInput', { dy: dy._storage(op), weight: weight._storage(op) }, g), x.shape, `${op} (backward)`) : null;
+    const dw = needs[1] ? Tensor._fromStorage(be, be.routine('conv2dBackwardWeight', { x: x._storage(op), dy: dy._storage(op) }, g), weight.shape, `${op} (backward)`) : null;
     const db = needs[2] ? sum(dy, [0, 2, 3]) : null;
     return [dx, dw, db];
   },
   maxPool2d: (dy, { indices, geometry, inShape }) => [
-    Tensor._fromStorage(dy.backend, dy.backend.routine('maxPool2dBackward', { dy: dy._storage('maxPool2d'), indices: indices._storage('maxPool2d') }, geometry), inShape),
+    Tensor._fromStorage(dy.backend, dy.backend.routine('maxPool2dBackward', { dy: dy._storage('maxPool2d'), indices: indices._storage('maxPool2d') }, geometry), inShape, 'maxPool2d (backward)'),
   ],
   avgPool2d: (dy, { geometry, inShape }) => [
-    Tensor._fromStorage(dy.backend, dy.backend.routine('avgPool2dBackward', { dy: dy._storage('avgPool2d') }, geometry), inShape),
+    Tensor._fromStorage(dy.backend, dy.backend.routine('avgPool2dBackward', { dy: dy._storage('avgPool2d') }, geometry), inShape, 'avgPool2d (backward)'),
   ],
 };

@@ -8,7 +8,6 @@ import { checkDType, checkInt32Values, checkShapeArg } from './checks.js';
 import { Tensor } from '../tensor.js';
 import type { NestedArray } from '../tensor.js';
 import { needsGrad } from '../autograd/node.js';
-import { beginOp } from '../numerics.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -38,10 +37,9 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
 export function fromData(values: ArrayLike<number>, shape: readonly number[], dtype: DType, backend: Backend, op = 'tensor'): Tensor {
   checkDType(op, dtype);
   if (dtype === 'int32') checkInt32Values(op, values);
-  beginOp('tensor (uploaded data)');
   const data = typedArrayFor(dtype, values.length);
   for (let i = 0; i < values.length; i++) data[i] = values[i]!;
-  return Tensor._fromStorage(backend, backend.upload(data, dtype), shape);
+  return Tensor._fromStorage(backend, backend.upload(data, dtype), shape, `${op} (uploaded data)`);
 }
 
 function inferShape(data: NestedArray, op: string): number[] {
@@ -91,8 +89,7 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   checkDType('full', dtype);
   if (dtype === 'int32') checkInt32Values('full', [value]);
   const backend = getBackend(opts.device);
-  beginOp('full');
-  return finish(Tensor._fromStorage(backend, backend.fill(sizeOf(shape), value, dtype), shape), opts);
+  return finish(Tensor._fromStorage(backend, backend.fill(sizeOf(shape), value, dtype), shape, 'full'), opts);
 }
 
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
@@ -139,8 +136,7 @@ function random(kind: RandomKind, shape: readonly number[], opts: RandomOptions)
   if (dtype === 'int32') fail(op, 'dtype must be float32 or float64');
   const backend = getBackend(opts.device);
   const { seed, offset } = drawPosition(kind, sizeOf(shape), opts.seed);
-  beginOp(op);
-  return finish(Tensor._fromStorage(backend, backend.random(kind, sizeOf(shape), seed, offset, dtype), shape), opts);
+  return finish(Tensor._fromStorage(backend, backend.random(kind, sizeOf(shape), seed, offset, dtype), shape, op), opts);
 }
 
 /** Uniform values in [0, 1) from the Philox stream. */
@@ -159,7 +155,6 @@ export function manualSeed(seed: number): void {
 export function castTo(x: Tensor, dtype: DType): Tensor {
   checkDType('cast', dtype);
   if (needsGrad([x]) && !dtype.startsWith('float')) fail('cast', 'casting a tensor that requires grad to an integer dtype would cut the graph; detach() it first');
-  beginOp('cast');
-  const out = Tensor._fromStorage(x.backend, x.backend.cast(x._storage('cast'), dtype), x.shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.cast(x._storage('cast'), dtype), x.shape, 'cast');
   return out;
 }

@@ -24,10 +24,10 @@ export function dropout(x: Tensor, p = 0.5, options: DropoutOptions = {}): Tenso
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) fail('dropout', `p (the probability of zeroing) must be in [0, 1), got ${String(p)}`);
   if (options.training === false || p === 0) return reshape(x, x.shape); // identity, still on the tape
   const { seed, offset } = drawPosition('uniform', x.size, options.seed);
-  const out = Tensor._fromStorage(x.backend, x.backend.routine('dropout', { x: x._storage('dropout') }, { p, seed, offset }), x.shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.routine('dropout', { x: x._storage('dropout') }, { p, seed, offset }), x.shape, 'dropout');
   return record('dropout', [x], out, () => ({ p, seed, offset }));
 }
 
 export const dropoutGrads: GradRules<'dropout'> = {
-  dropout: (dy, { p, seed, offset }) => [Tensor._fromStorage(dy.backend, dy.backend.routine('dropout', { x: dy._storage('dropout') }, { p, seed, offset }), dy.shape)],
+  dropout: (dy, { p, seed, offset }) => [Tensor._fromStorage(dy.backend, dy.backend.routine('dropout', { x: dy._storage('dropout') }, { p, seed, offset }), dy.shape, 'dropout (backward)')],
 };

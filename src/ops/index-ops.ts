@@ -30,12 +30,12 @@ function argReduce(op: ArgReduceOp, x: Tensor, axis: number | undefined, keepdim
   if (axis === undefined) {
     // Over the flattened tensor (as torch.argmax without dim).
     const s = x.backend.routine('argReduce', { x: x._storage(op) }, { op, outer: 1, length: x.size, inner: 1 });
-    return Tensor._fromStorage(x.backend, s, keepdim ? x.shape.map(() => 1) : []);
+    return Tensor._fromStorage(x.backend, s, keepdim ? x.shape.map(() => 1) : [], op);
   }
   const a = normalizeAxis(op, axis, x.rank);
   const { outer, length, inner } = axisView(x.shape, a);
   const s = x.backend.routine('argReduce', { x: x._storage(op) }, { op, outer, length, inner });
-  return Tensor._fromStorage(x.backend, s, x.rank === 0 ? [] : keptShape(x.shape, a, keepdim));
+  return Tensor._fromStorage(x.backend, s, x.rank === 0 ? [] : keptShape(x.shape, a, keepdim), op);
 }
 
 /** Index (int32) of the largest element along `axis`, or of the flattened tensor; the first on ties, a NaN's if any (as torch.argmax). */
@@ -69,7 +69,7 @@ function extremumDim(op: 'maxDim' | 'minDim', x: Tensor, axis: number, keepdim: 
   const { outer, length, inner } = axisView(x.shape, a);
   const idx = x.backend.routine('argReduce', { x: x._storage(op) }, { op: op === 'maxDim' ? 'argmax' : 'argmin', outer, length, inner });
   const outShape = x.rank === 0 ? [] : keptShape(x.shape, a, keepdim);
-  const indices = Tensor._fromStorage(x.backend, idx, outShape);
+  const indices = Tensor._fromStorage(x.backend, idx, outShape, op);
   const values = gatherStorage(op, x, indices, 'perElement', outer, length, inner, 1, outShape);
   return { values, indices };
 }
@@ -89,7 +89,7 @@ function gatherStorage(
   outShape: readonly number[],
 ): Tensor {
   const s = x.backend.routine('gather', { x: x._storage(op), indices: indices._storage(op) }, { layout, outer, length, inner, count });
-  const out = Tensor._fromStorage(x.backend, s, outShape);
+  const out = Tensor._fromStorage(x.backend, s, outShape, op);
   return record('gather', [x], out, (save) => ({ indices: save(indices), layout, outer, length, inner, count, inShape: x.shape }));
 }
 
@@ -138,6 +138,6 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 
 export const indexGrads: GradRules<'gather'> = {
   gather: (dy, { indices, layout, outer, length, inner, count, inShape }) => [
-    Tensor._fromStorage(dy.backend, dy.backend.routine('scatterAdd', { src: dy._storage('gather'), indices: indices._storage('gather') }, { layout, outer, length, inner, count }), inShape),
+    Tensor._fromStorage(dy.backend, dy.backend.routine('scatterAdd', { src: dy._storage('gather'), indices: indices._storage('gather') }, { layout, outer, length, inner, count }), inShape, 'gather (backward)'),
   ],
 };

@@ -24,14 +24,14 @@ export interface Window {
 }
 
 function readWindow(op: string, x: Tensor, w: Window): Tensor {
-  return Tensor._fromStorage(x.backend, x.backend.strided(x._storage(op), w.shape, w.strides, w.offset), w.shape);
+  return Tensor._fromStorage(x.backend, x.backend.strided(x._storage(op), w.shape, w.strides, w.offset), w.shape, op);
 }
 
 function writeWindows(op: string, like: Tensor, outShape: readonly number[], value: number, parts: readonly { x: Tensor; w: Window }[]): Tensor {
   const backend = like.backend;
   const storage = backend.fill(sizeOf(outShape), value, like.dtype);
   for (const { x, w } of parts) backend.routine('stridedWrite', { dst: storage, src: x._storage(op) }, { srcShape: w.shape, strides: w.strides, offset: w.offset });
-  return Tensor._fromStorage(backend, storage, outShape);
+  return Tensor._fromStorage(backend, storage, outShape, op);
 }
 
 // ---- where ----------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ function scalarLike(op: string, arg: string, v: TensorLike, like: Tensor): Tenso
   }
   checkFiniteNumber(op, arg, v);
   if (like.dtype === 'int32' && !Number.isInteger(v)) fail(op, `${arg} must be an integer for int32 tensors, got ${v}`);
-  return Tensor._fromStorage(like.backend, like.backend.fill(1, v, like.dtype), []);
+  return Tensor._fromStorage(like.backend, like.backend.fill(1, v, like.dtype), [], op);
 }
 
 /** x itself when it already has the shape (so the tape links to it), else a recorded expand. */
@@ -71,7 +71,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     const c = broadcastTo(cond, outShape);
     const ea = broadcastTo(ta, outShape);
     const eb = broadcastTo(tb, outShape);
-    const out = Tensor._fromStorage(like.backend, like.backend.routine('select', { cond: c._storage(op), a: ea._storage(op), b: eb._storage(op) }, {}), outShape);
+    const out = Tensor._fromStorage(like.backend, like.backend.routine('select', { cond: c._storage(op), a: ea._storage(op), b: eb._storage(op) }, {}), outShape, op);
     return record('where', [ea, eb], out, (save) => ({ cond: save(c) }));
   });
 }
@@ -248,9 +248,9 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
 
 export const joinGrads: GradRules<'where' | 'slice' | 'embed'> = {
   where: (dy, { cond }, needs) => {
-    const zeros = Tensor._fromStorage(dy.backend, dy.backend.fill(dy.size, 0, dy.dtype), dy.shape);
+    const zeros = Tensor._fromStorage(dy.backend, dy.backend.fill(dy.size, 0, dy.dtype), dy.shape, 'where (backward)');
     const pick = (first: Tensor, second: Tensor): Tensor =>
-      Tensor._fromStorage(dy.backend, dy.backend.routine('select', { cond: cond._storage('where'), a: first._storage('where'), b: second._storage('where') }, {}), dy.shape);
+      Tensor._fromStorage(dy.backend, dy.backend.routine('select', { cond: cond._storage('where'), a: first._storage('where'), b: second._storage('where') }, {}), dy.shape, 'where (backward)');
     const grads = [needs[0] ? pick(dy, zeros) : null, needs[1] ? pick(zeros, dy) : null];
     zeros.dispose();
     return grads;
@@ -258,7 +258,7 @@ export const joinGrads: GradRules<'where' | 'slice' | 'embed'> = {
   slice: (dy, { inShape, window }) => {
     const storage = dy.backend.fill(sizeOf(inShape), 0, dy.dtype);
     dy.backend.routine('stridedWrite', { dst: storage, src: dy._storage('slice') }, { srcShape: window.shape, strides: window.strides, offset: window.offset });
-    return [Tensor._fromStorage(dy.backend, storage, inShape)];
+    return [Tensor._fromStorage(dy.backend, storage, inShape, 'slice (backward)')];
   },
   embed: (dy, { windows }, needs) => windows.map((w, i) => (needs[i] ? readWindow('embed', dy, w) : null)),
 };

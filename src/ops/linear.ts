@@ -61,7 +61,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     activation: activation as EpilogueActivation, alpha: slope,
     ...(bias ? { bias: bias._storage(op) } : {}),
   });
-  const out = Tensor._fromStorage(x.backend, storage, [...leading, outF]);
+  const out = Tensor._fromStorage(x.backend, storage, [...leading, outF], op);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record('linear', inputs, out, (save) => ({
     x: save(x), weight: save(weight), y: save(out), activation: activation as 'none' | OutputGradActivation, slope, hasBias: bias !== null,
@@ -74,7 +74,7 @@ export const linearGrads: GradRules<'linear'> = {
     const outF = weight.shape[0]!;
     const dPre = activation === 'none'
       ? dy
-      : Tensor._fromStorage(dy.backend, dy.backend.routine('activationGradFromOutput', { y: y._storage('linear'), dy: dy._storage('linear') }, { op: activation, param: slope }), dy.shape);
+      : Tensor._fromStorage(dy.backend, dy.backend.routine('activationGradFromOutput', { y: y._storage('linear'), dy: dy._storage('linear') }, { op: activation, param: slope }), dy.shape, 'linear (backward)');
     const d2 = reshape(dPre, [dPre.size / outF, outF]);
     const x2 = reshape(x, [x.size / inF, inF]);
     const dx = needs[0] ? reshape(matmulT(d2, weight, false, false, 'linear'), x.shape) : null;

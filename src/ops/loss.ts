@@ -42,7 +42,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
   if (labels.dtype !== 'int32') fail(op, `labels must be int32 class indices, got ${labels.dtype}`);
   if (labels.rank !== 1 || labels.shape[0] !== n) fail(op, `labels must have shape [${n}] to match logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
   const b = logits.backend;
-  const perRow = Tensor._fromStorage(b, b.routine('softmaxCrossEntropy', { logits: logits._storage(op), labels: labels._storage(op) }, { n, c }), [n]);
+  const perRow = Tensor._fromStorage(b, b.routine('softmaxCrossEntropy', { logits: logits._storage(op), labels: labels._storage(op) }, { n, c }), [n], op);
   const recorded = record('crossEntropy', [logits], perRow, (save) => ({ logits: save(logits), labels: save(labels) }));
   return reduce(recorded, reduction);
 }
@@ -65,6 +65,6 @@ export const lossGrads: GradRules<'crossEntropy'> = {
   crossEntropy: (dy, { logits, labels }) => {
     const [n, c] = logits.shape as [number, number];
     const b = logits.backend;
-    return [Tensor._fromStorage(b, b.routine('softmaxCrossEntropyGrad', { logits: logits._storage('crossEntropy'), labels: labels._storage('crossEntropy'), dLoss: dy._storage('crossEntropy') }, { n, c }), logits.shape)];
+    return [Tensor._fromStorage(b, b.routine('softmaxCrossEntropyGrad', { logits: logits._storage('crossEntropy'), labels: labels._storage('crossEntropy'), dLoss: dy._storage('crossEntropy') }, { n, c }), logits.shape, 'crossEntropy (backward)')];
   },
 };

@@ -54,7 +54,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean, 
   });
   if (A.temp) A.t.dispose();
   if (B.temp) B.t.dispose();
-  const out = Tensor._fromStorage(a.backend, storage, [...batchShape, m, n]);
+  const out = Tensor._fromStorage(a.backend, storage, [...batchShape, m, n], op);
   return record('matmul', [a, b], out, (save) => ({ a: save(a), b: save(b), transA, transB }));
 }
 

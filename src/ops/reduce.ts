@@ -56,7 +56,7 @@ export function sum(x: Tensor, axis?: number | readonly number[], keepdim = fals
   checkTensor('sum', 'input', x);
   const axes = normalizeAxes('sum', axis, x.rank);
   const { storage, keptShape } = reduceStorage('sum', 'sum', x, axes);
-  const out = Tensor._fromStorage(x.backend, storage, keepdim ? keptShape : squeezed(keptShape, axes));
+  const out = Tensor._fromStorage(x.backend, storage, keepdim ? keptShape : squeezed(keptShape, axes), 'sum');
   return record('sum', [x], out, () => ({ inShape: x.shape, keptShape }));
 }
 
@@ -82,7 +82,7 @@ export function max(x: Tensor, axis?: number | readonly number[], keepdim = fals
   const axes = normalizeAxes('max', axis, x.rank);
   for (const a of axes) if (x.shape[a] === 0) fail('max', `cannot take the max over an empty dimension (shape ${shapeStr(x.shape)})`);
   const { storage, keptShape } = reduceStorage('max', 'max', x, axes);
-  const yKept = Tensor._fromStorage(x.backend, storage, keptShape);
+  const yKept = Tensor._fromStorage(x.backend, storage, keptShape, 'max');
   const out = keepdim ? yKept : yKept._view(squeezed(keptShape, axes));
   const result = record('max', [x], out, (save) => ({ x: save(x), yKept: save(yKept), keptShape }));
   if (!keepdim) yKept.dispose();

@@ -37,7 +37,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const inStrides = stridesOf(x.shape);
   const outShape = dims.map((d) => x.shape[d]!);
   const storage = x.backend.strided(x._storage('permute'), outShape, dims.map((d) => inStrides[d]!), 0);
-  const out = Tensor._fromStorage(x.backend, storage, outShape);
+  const out = Tensor._fromStorage(x.backend, storage, outShape, 'permute');
   return record('permute', [x], out, () => ({ perm: dims }));
 }
 
@@ -65,14 +65,14 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     if (src === 1) return 0;
     return fail('expand', `cannot expand shape ${shapeStr(x.shape)} to ${shapeStr(shape)} (dimension ${i}: ${src} vs ${d})`);
   });
-  const out = Tensor._fromStorage(x.backend, x.backend.strided(x._storage('expand'), shape, strides, 0), shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.strided(x._storage('expand'), shape, strides, 0), shape, 'expand');
   return record('expand', [x], out, () => ({ inShape: x.shape }));
 }
 
 /** A copy with its own storage (as torch.clone); gradients pass through unchanged. */
 export function clone(x: Tensor): Tensor {
   checkTensor('clone', 'input', x);
-  const out = Tensor._fromStorage(x.backend, x.backend.strided(x._storage('clone'), x.shape, stridesOf(x.shape), 0), x.shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.strided(x._storage('clone'), x.shape, stridesOf(x.shape), 0), x.shape, 'clone');
   return record('reshape', [x], out, () => ({ inShape: x.shape }));
 }
 

@@ -14,7 +14,7 @@ function lastAxis(x: Tensor, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
   const cols = x.shape[x.rank - 1] ?? 1;
   const rows = cols === 0 ? 0 : x.size / cols;
-  const out = Tensor._fromStorage(x.backend, x.backend.routine('softmax', { x: x._storage(op) }, { rows, cols, log }), x.shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.routine('softmax', { x: x._storage(op) }, { rows, cols, log }), x.shape, op);
   return record('softmax', [x], out, (save) => ({ y: save(out), log }));
 }
 
@@ -42,6 +42,6 @@ export const softmaxGrads: GradRules<'softmax'> = {
   softmax: (dy, { y, log }) => {
     const cols = y.shape[y.rank - 1]!;
     const rows = cols === 0 ? 0 : y.size / cols;
-    return [Tensor._fromStorage(y.backend, y.backend.routine('softmaxGrad', { y: y._storage('softmax'), dy: dy._storage('softmax') }, { rows, cols, log }), y.shape)];
+    return [Tensor._fromStorage(y.backend, y.backend.routine('softmaxGrad', { y: y._storage('softmax'), dy: dy._storage('softmax') }, { rows, cols, log }), y.shape, 'softmax (backward)')];
   },
 };

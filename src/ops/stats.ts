@@ -61,7 +61,7 @@ export function cumsum(x: Tensor, axis: number): Tensor {
   checkTensor(op, 'input', x);
   const a = normalizeAxis(op, axis, x.rank);
   const { outer, length, inner } = axisView(x.shape, a);
-  const out = Tensor._fromStorage(x.backend, x.backend.routine('cumsum', { x: x._storage(op) }, { outer, length, inner, reverse: false }), x.shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.routine('cumsum', { x: x._storage(op) }, { outer, length, inner, reverse: false }), x.shape, op);
   return record('cumsum', [x], out, () => ({ outer, length, inner }));
 }
 
@@ -83,7 +83,7 @@ export function oneHot(indices: Tensor, numClasses: number): Tensor {
 
 export const statsGrads: GradRules<'cumsum'> = {
   cumsum: (dy, { outer, length, inner }) => [
-    Tensor._fromStorage(dy.backend, dy.backend.routine('cumsum', { x: dy._storage('cumsum') }, { outer, length, inner, reverse: true }), dy.shape),
+    Tensor._fromStorage(dy.backend, dy.backend.routine('cumsum', { x: dy._storage('cumsum') }, { outer, length, inner, reverse: true }), dy.shape, 'cumsum (backward)'),
   ],
 };
 

@@ -15,7 +15,7 @@ export function applyUnary(op: UnaryOp, name: string, x: Tensor, param = 0): Ten
   checkTensor(name, 'input', x);
   if (!isInt32UnaryOp(op)) checkFloat(name, 'input', x);
   else if (x.dtype === 'int32' && !Number.isInteger(param)) fail(name, `an int32 tensor needs an integer scalar, got ${param}`);
-  const out = Tensor._fromStorage(x.backend, x.backend.unary(op, x._storage(name), param), x.shape);
+  const out = Tensor._fromStorage(x.backend, x.backend.unary(op, x._storage(name), param), x.shape, name);
   if (op === 'sign' || op === 'isNonFinite') return out;
   return record('unary', [x], out, (save) => ({ op, x: save(x), y: save(out), param }));
 }
@@ -90,7 +90,7 @@ const DERIVATIVES: { [K in Exclude<DifferentiableUnaryOp, ActivationGradOp>]: (x
 export const unaryGrads: GradRules<'unary'> = {
   unary: (dy, { op, x, y, param }) => {
     if (isActivationGradOp(op)) {
-      return [Tensor._fromStorage(x.backend, x.backend.activationGrad(op, x._storage(op), dy._storage(op), param), x.shape)];
+      return [Tensor._fromStorage(x.backend, x.backend.activationGrad(op, x._storage(op), dy._storage(op), param), x.shape, `${op} (backward)`)];
     }
     return [DERIVATIVES[op as Exclude<DifferentiableUnaryOp, ActivationGradOp>](x, y, dy, param)];
   },
