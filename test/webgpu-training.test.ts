@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
 import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation, type SgdStepOptions } from '../src/backend/fused-types.js';
-import type { Backend, DType, Storage, TypedArray } from '../src/backend/types.js';
+import type { Backend, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { ARITH, EXACT, TRANS, type Tol } from './helpers/compare.js';
 import { assertBitsEqual, assertClose, f32, i32, maxAbs, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
