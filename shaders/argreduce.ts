@@ -5,18 +5,19 @@
  * drivers assume there is no NaN (spec 15.7.2).
  */
 import type { ArgReduceOp } from './kernel-types.js';
-import { main1d, type WgslScalar } from './common.js';
+import { WG_1D, type WgslScalar } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
-/** Uniforms: n (outputs), length, inner. Output: int32 indices. */
-export function argReduceShader(op: ArgReduceOp, t: WgslScalar): string {
+/** n: outputs (outer·inner). Output: int32 indices. */
+export const argReduceKernel = kernelFamily((op: ArgReduceOp, t: WgslScalar) => {
   const better = op === 'argmax' ? 'v > best' : 'v < best';
   const isNan = t === 'f32' ? '(bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u' : 'false';
-  return `
-struct Params { n: u32, length: u32, inner: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<i32>;
-${main1d(`  if (i >= P.n) { return; }
+  return defineKernel({
+    name: `argreduce:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: 'i32', access: 'read_write' } },
+    uniforms: { n: 'u32', length: 'u32', inner: 'u32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }
   let j = i % P.inner;
   let o = i / P.inner;
   let base = o * P.length * P.inner + j;
@@ -27,5 +28,6 @@ ${main1d(`  if (i >= P.n) { return; }
     if (${isNan}) { bi = l; break; }
     if (${better}) { best = v; bi = l; }
   }
-  out[i] = i32(bi);`)}`;
-}
+  out[i] = i32(bi);`,
+  });
+});

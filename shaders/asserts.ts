@@ -5,6 +5,8 @@
  * src/backend/webgpu/device-asserts.ts). A slot already set is left alone: the first failure wins.
  */
 
+import { defineKernel } from './program.js';
+
 /** Slot indices in the assert buffer. */
 export const ASSERT_SLOT = { labels: 0, nonFinite: 1 } as const;
 export type AssertSlotName = keyof typeof ASSERT_SLOT;
@@ -14,23 +16,22 @@ export const ASSERT_SLOT_COUNT = 2;
 /** Invocations of the label-check workgroup. */
 export const LABEL_CHECK_WG = 256;
 
+const SLOTS = { type: 'u32', access: 'read_write' } as const;
+
 /**
  * Class labels (i32) must lie in [0, classes). One workgroup: each invocation finds the first bad
  * row of its stride, a tree minimum picks the first bad row overall, which is recorded with its
- * label: slot words [1, row, label (i32 bits), classes]. Uniforms: n, classes.
+ * label: slot words [1, row, label (i32 bits), classes]. S is the assert buffer.
  */
-export function labelCheckShader(): string {
-  const base = ASSERT_SLOT.labels * ASSERT_WORDS_PER_SLOT;
-  return `
-struct Params { n: u32, classes: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> L: array<i32>;
-@group(0) @binding(2) var<storage, read_write> S: array<u32>;
-var<workgroup> first: array<u32, ${LABEL_CHECK_WG}>;
-
-@compute @workgroup_size(${LABEL_CHECK_WG})
-fn main(@builtin(local_invocation_index) lid: u32) {
-  var bad = 0xffffffffu;
+export const labelCheckKernel = defineKernel({
+  name: 'assert-labels',
+  bindings: { L: { type: 'i32', access: 'read' }, S: SLOTS },
+  uniforms: { n: 'u32', classes: 'u32' },
+  workgroupSize: LABEL_CHECK_WG,
+  helpers: `var<workgroup> first: array<u32, ${LABEL_CHECK_WG}>;`,
+  body: () => {
+    const base = ASSERT_SLOT.labels * ASSERT_WORDS_PER_SLOT;
+    return `  var bad = 0xffffffffu;
   for (var r = lid; r < P.n; r = r + ${LABEL_CHECK_WG}u) {
     let l = L[r];
     if (l < 0 || u32(l) >= P.classes) { bad = r; break; }
@@ -47,28 +48,22 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     S[${base + 1}u] = row;
     S[${base + 2}u] = bitcast<u32>(L[row]);
     S[${base + 3}u] = P.classes;
-  }
-}
-`;
-}
+  }`;
+  },
+});
 
-/**
- * Element 0 of X (f32) must be finite (tested on the exponent bits). Slot words: [1, bits of X[0]].
- * Binding 0 (the uniform every kernel layout has) is unused.
- */
-export function finiteCheckShader(): string {
-  const base = ASSERT_SLOT.nonFinite * ASSERT_WORDS_PER_SLOT;
-  return `
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> S: array<u32>;
-
-@compute @workgroup_size(1)
-fn main() {
-  let u = bitcast<u32>(X[0]);
+/** Element 0 of X (f32) must be finite (tested on the exponent bits). Slot words: [1, bits of X[0]]. */
+export const finiteCheckKernel = defineKernel({
+  name: 'assert-finite',
+  bindings: { X: { type: 'f32', access: 'read' }, S: SLOTS },
+  uniforms: {},
+  workgroupSize: 1,
+  body: () => {
+    const base = ASSERT_SLOT.nonFinite * ASSERT_WORDS_PER_SLOT;
+    return `  let u = bitcast<u32>(X[0]);
   if ((u & 0x7f800000u) == 0x7f800000u && S[${base}u] == 0u) {
     S[${base}u] = 1u;
     S[${base + 1}u] = u;
-  }
-}
-`;
-}
+  }`;
+  },
+});

@@ -18,7 +18,8 @@
  * [chunks·c, 2·chunks·c) the second (M2_k, or Σdy·x̂), both indexed chunk·c + j.
  */
 
-import { main1d } from './common.js';
+import { WG_1D } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 /** Invocations per workgroup of the column-reduction kernels. */
 export const BN_WG = 256;
@@ -63,26 +64,28 @@ const COMBINE_PRELUDE = `
   let j = g * TC + col;
   let ok = j < P.c;`;
 
-const ENTRY = `@compute @workgroup_size(${BN_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {`;
+const F32_READ = { type: 'f32', access: 'read' } as const;
+const F32_OUT = { type: 'f32', access: 'read_write' } as const;
+/** Uniforms of the tiled partial and combine passes (colTiles: the tiles of this pass). */
+const TILED = { n: 'u32', c: 'u32', chunkRows: 'u32', chunks: 'u32', colTiles: 'u32' } as const;
+/** Workgroup size of the column-loop kernels (one invocation per column). */
+export const BN_COLUMN_WG = 64;
 
 /**
  * Per (column tile, row chunk): chunk sums S_k and M2_k = Σ(x − S_k/n_k)².
  * Uniforms: n, c, chunkRows, chunks, colTiles. Bindings: x, partial.
  */
-export function bnStatsPartialShader(tc: number): string {
-  return `
-struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32, colTiles: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${columnReduceHead(tc)}
-
-${ENTRY}${TILE_PRELUDE}
+export const bnStatsPartialKernel = kernelFamily((tc: number) =>
+  defineKernel({
+    name: `bn-stats-partial:${tc}`,
+    bindings: { X: F32_READ, out: F32_OUT },
+    uniforms: TILED,
+    workgroupSize: BN_WG,
+    helpers: () => columnReduceHead(tc),
+    body: () => `${TILE_PRELUDE}
   var s = 0.0;
   if (ok) {
-    for (var i = r0 + r; i < r1; i = i + TR) { s = s + X[i * P.c + j]; }
+    for (var row = r0 + r; row < r1; row = row + TR) { s = s + X[row * P.c + j]; }
   }
   sh[lid] = s;${treeOverRows(['sh'])}
   let sum = sh[col];
@@ -90,32 +93,29 @@ ${ENTRY}${TILE_PRELUDE}
   workgroupBarrier();
   var q = 0.0;
   if (ok) {
-    for (var i = r0 + r; i < r1; i = i + TR) { let d = X[i * P.c + j] - m; q = q + d * d; }
+    for (var row = r0 + r; row < r1; row = row + TR) { let d = X[row * P.c + j] - m; q = q + d * d; }
   }
   sh[lid] = q;${treeOverRows(['sh'])}
   if (r == 0u && ok) {
     out[chunk * P.c + j] = sum;
     out[(P.chunks + chunk) * P.c + j] = sh[lid];
-  }
-}
-`;
-}
+  }`,
+  }),
+);
 
 /**
  * Merges the chunks (Chan): a workgroup per column tile, its row lanes striding over the chunks
  * of the partial buffer, tree-reduced. Uniforms: n, c, chunkRows, chunks, colTiles.
  * Bindings: partial, then the outputs mean and variance.
  */
-export function bnStatsFinalizeShader(tc: number): string {
-  return `
-struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32, colTiles: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> S: array<f32>;
-@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> variance: array<f32>;
-${columnReduceHead(tc)}
-
-${ENTRY}${COMBINE_PRELUDE}
+export const bnStatsFinalizeKernel = kernelFamily((tc: number) =>
+  defineKernel({
+    name: `bn-stats-final:${tc}`,
+    bindings: { S: F32_READ, mean: F32_OUT, variance: F32_OUT },
+    uniforms: TILED,
+    workgroupSize: BN_WG,
+    helpers: () => columnReduceHead(tc),
+    body: () => `${COMBINE_PRELUDE}
   var s = 0.0;
   if (ok) {
     for (var k = r; k < P.chunks; k = k + TR) { s = s + S[k * P.c + j]; }
@@ -135,57 +135,49 @@ ${ENTRY}${COMBINE_PRELUDE}
   if (r == 0u && ok) {
     mean[j] = m;
     variance[j] = sh[lid] / f32(P.n);
-  }
-}
-`;
-}
+  }`,
+  }),
+);
 
 /**
  * y = (x − mean)·rsqrt(variance + eps)·gamma + beta. Uniforms: total (n·c), c, eps.
  * Bindings: x, mean, variance, [gamma], [beta], out.
  */
-export function bnApplyShader(hasGamma: boolean, hasBeta: boolean): string {
-  let b = 1;
-  const decl = (name: string) => `@group(0) @binding(${b++}) var<storage, read> ${name}: array<f32>;\n`;
-  let bindings = decl('X') + decl('M') + decl('V');
-  if (hasGamma) bindings += decl('G');
-  if (hasBeta) bindings += decl('B');
-  bindings += `@group(0) @binding(${b}) var<storage, read_write> out: array<f32>;`;
+export const bnApplyKernel = kernelFamily((hasGamma: boolean, hasBeta: boolean) => {
   const g = hasGamma ? ' * G[j]' : '';
   const beta = hasBeta ? ' + B[j]' : '';
-  return `
-struct Params { total: u32, c: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-${bindings}
-${main1d(`  if (i >= P.total) { return; }
+  return defineKernel({
+    name: `bn-apply:${hasGamma ? 'g' : '-'}${hasBeta ? 'b' : '-'}`,
+    // Absent operands are not bound at all (spreads keep the binding order X, M, V, G, B, out).
+    bindings: { X: F32_READ, M: F32_READ, V: F32_READ, ...(hasGamma ? { G: F32_READ } : {}), ...(hasBeta ? { B: F32_READ } : {}), out: F32_OUT },
+    uniforms: { total: 'u32', c: 'u32', eps: 'f32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.total) { return; }
   let j = i % P.c;
   let rstd = 1.0 / sqrt(V[j] + P.eps);
-  out[i] = (X[i] - M[j]) * rstd${g}${beta};`)}`;
-}
+  out[i] = (X[i] - M[j]) * rstd${g}${beta};`,
+  });
+});
 
 /**
  * Per (column tile, row chunk): Σdy and Σdy·x̂ with x̂ = (x − mean)·rstd.
  * Uniforms: n, c, chunkRows, chunks, colTiles, eps. Bindings: x, dy, mean, variance, partial.
  */
-export function bnBackwardPartialShader(tc: number): string {
-  return `
-struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32, colTiles: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> DY: array<f32>;
-@group(0) @binding(3) var<storage, read> M: array<f32>;
-@group(0) @binding(4) var<storage, read> V: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-${columnReduceHead(tc)}
-
-${ENTRY}${TILE_PRELUDE}
+export const bnBackwardPartialKernel = kernelFamily((tc: number) =>
+  defineKernel({
+    name: `bn-backward-partial:${tc}`,
+    bindings: { X: F32_READ, DY: F32_READ, M: F32_READ, V: F32_READ, out: F32_OUT },
+    uniforms: { ...TILED, eps: 'f32' },
+    workgroupSize: BN_WG,
+    helpers: () => columnReduceHead(tc),
+    body: () => `${TILE_PRELUDE}
   var a = 0.0;
   var b = 0.0;
   if (ok) {
     let m = M[j];
     let rstd = 1.0 / sqrt(V[j] + P.eps);
-    for (var i = r0 + r; i < r1; i = i + TR) {
-      let k = i * P.c + j;
+    for (var row = r0 + r; row < r1; row = row + TR) {
+      let k = row * P.c + j;
       let dy = DY[k];
       a = a + dy;
       b = b + dy * ((X[k] - m) * rstd);
@@ -196,25 +188,22 @@ ${ENTRY}${TILE_PRELUDE}
   if (r == 0u && ok) {
     out[chunk * P.c + j] = sh[lid];
     out[(P.chunks + chunk) * P.c + j] = sh2[lid];
-  }
-}
-`;
-}
+  }`,
+  }),
+);
 
 /**
  * dgamma = Σ_k (Σdy·x̂)_k, dbeta = Σ_k (Σdy)_k: a workgroup per column tile, as the statistics'
  * combine. Uniforms: n, c, chunkRows, chunks, colTiles. Bindings: partial, then dgamma and dbeta.
  */
-export function bnBackwardFinalizeShader(tc: number): string {
-  return `
-struct Params { n: u32, c: u32, chunkRows: u32, chunks: u32, colTiles: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> S: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dbeta: array<f32>;
-${columnReduceHead(tc)}
-
-${ENTRY}${COMBINE_PRELUDE}
+export const bnBackwardFinalizeKernel = kernelFamily((tc: number) =>
+  defineKernel({
+    name: `bn-backward-final:${tc}`,
+    bindings: { S: F32_READ, dgamma: F32_OUT, dbeta: F32_OUT },
+    uniforms: TILED,
+    workgroupSize: BN_WG,
+    helpers: () => columnReduceHead(tc),
+    body: () => `${COMBINE_PRELUDE}
   var a = 0.0;
   var b = 0.0;
   if (ok) {
@@ -228,34 +217,29 @@ ${ENTRY}${COMBINE_PRELUDE}
   if (r == 0u && ok) {
     dgamma[j] = sh2[lid];
     dbeta[j] = sh[lid];
-  }
-}
-`;
-}
+  }`,
+  }),
+);
 
 /**
  * dx = gamma·rstd/n · (n·dy − dbeta − x̂·dgamma). Uniforms: total (n·c), c, n (f32), eps.
  * Bindings: x, dy, mean, variance, [gamma], dgamma, dbeta, out.
  */
-export function bnBackwardDxShader(hasGamma: boolean): string {
-  let b = 1;
-  const decl = (name: string) => `@group(0) @binding(${b++}) var<storage, read> ${name}: array<f32>;\n`;
-  let bindings = decl('X') + decl('DY') + decl('M') + decl('V');
-  if (hasGamma) bindings += decl('G');
-  bindings += decl('DG') + decl('DB');
-  bindings += `@group(0) @binding(${b}) var<storage, read_write> out: array<f32>;`;
+export const bnBackwardDxKernel = kernelFamily((hasGamma: boolean) => {
   const g = hasGamma ? 'G[j]' : '1.0';
-  return `
-struct Params { total: u32, c: u32, n: f32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-${bindings}
-${main1d(`  if (i >= P.total) { return; }
+  return defineKernel({
+    name: `bn-backward-dx:${hasGamma ? 'g' : '-'}`,
+    bindings: { X: F32_READ, DY: F32_READ, M: F32_READ, V: F32_READ, ...(hasGamma ? { G: F32_READ } : {}), DG: F32_READ, DB: F32_READ, out: F32_OUT },
+    uniforms: { total: 'u32', c: 'u32', n: 'f32', eps: 'f32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.total) { return; }
   let j = i % P.c;
   let rstd = 1.0 / sqrt(V[j] + P.eps);
   let xhat = (X[i] - M[j]) * rstd;
   let k = ${g} * rstd / P.n;
-  out[i] = k * (P.n * DY[i] - DB[j] - xhat * DG[j]);`)}`;
-}
+  out[i] = k * (P.n * DY[i] - DB[j] - xhat * DG[j]);`,
+  });
+});
 
 /**
  * The column-loop forms: one invocation per column walks its n rows (adjacent invocations read
@@ -278,36 +262,30 @@ function blockedColumnSum(accs: { name: string; term: string }[], prelude = ''):
   }`;
 }
 
-export function bnStatsColumnShader(): string {
-  return `
-struct Params { n: u32, c: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> MEAN: array<f32>;
-@group(0) @binding(3) var<storage, read_write> VAR: array<f32>;
-${main1d(`  if (i >= P.c) { return; }
+export const bnStatsColumnKernel = defineKernel({
+  name: 'bn-stats-column',
+  bindings: { X: F32_READ, MEAN: F32_OUT, VAR: F32_OUT },
+  uniforms: { n: 'u32', c: 'u32' },
+  workgroupSize: BN_COLUMN_WG,
+  body: () => `  if (i >= P.c) { return; }
 ${blockedColumnSum([{ name: 's', term: 'X[e]' }])}
   let mean = s / f32(P.n);
 ${blockedColumnSum([{ name: 'm2', term: '(X[e] - mean) * (X[e] - mean)' }])}
   MEAN[i] = mean;
-  VAR[i] = m2 / f32(P.n);`, 64)}`;
-}
+  VAR[i] = m2 / f32(P.n);`,
+});
 
 /** dgamma, dbeta and dx for one column per invocation (see bnStatsColumnShader). */
-export function bnBackwardColumnShader(gamma: boolean): string {
-  const g = gamma ? '@group(0) @binding(5) var<storage, read> GAMMA: array<f32>;\n' : '';
-  const o = gamma ? 6 : 5;
-  return `
-struct Params { n: u32, c: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> DY: array<f32>;
-@group(0) @binding(3) var<storage, read> MEAN: array<f32>;
-@group(0) @binding(4) var<storage, read> VAR: array<f32>;
-${g}@group(0) @binding(${o}) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(${o + 1}) var<storage, read_write> DGAMMA: array<f32>;
-@group(0) @binding(${o + 2}) var<storage, read_write> DBETA: array<f32>;
-${main1d(`  if (i >= P.c) { return; }
+export const bnBackwardColumnKernel = kernelFamily((gamma: boolean) =>
+  defineKernel({
+    name: `bn-backward-column:${gamma ? 'g' : '-'}`,
+    bindings: {
+      X: F32_READ, DY: F32_READ, MEAN: F32_READ, VAR: F32_READ, ...(gamma ? { GAMMA: F32_READ } : {}),
+      DX: F32_OUT, DGAMMA: F32_OUT, DBETA: F32_OUT,
+    },
+    uniforms: { n: 'u32', c: 'u32', eps: 'f32' },
+    workgroupSize: BN_COLUMN_WG,
+    body: () => `  if (i >= P.c) { return; }
   let mean = MEAN[i];
   let rstd = inverseSqrt(VAR[i] + P.eps);
 ${blockedColumnSum([{ name: 'sdy', term: 'dy' }, { name: 'sdyx', term: 'dy * (X[e] - mean) * rstd' }], '\n      let dy = DY[e];')}
@@ -318,5 +296,6 @@ ${blockedColumnSum([{ name: 'sdy', term: 'dy' }, { name: 'sdyx', term: 'dy * (X[
   for (var r = 0u; r < P.n; r = r + 1u) {
     let e = r * P.c + i;
     DX[e] = k * (nf * DY[e] - sdy - (X[e] - mean) * rstd * sdyx);
-  }`, 64)}`;
-}
+  }`,
+  }),
+);

@@ -6,7 +6,7 @@
  * gradient), `a`/`b` (binary operands), and may call the helpers of MATH_WGSL.
  */
 
-import { isInt32UnaryOp, type ActivationGradOp, type BinaryOp, type EpilogueActivation, type Int32UnaryOp, type UnaryOp } from './kernel-types.js';
+import { isInt32UnaryOp, type ActivationGradOp, type BinaryOp, type Int32UnaryOp, type UnaryOp } from './kernel-types.js';
 import { FLOAT_BITS_WGSL, uniformAt, WG_1D, type WgslScalar } from './common.js';
 import { defineKernel, kernelFamily } from './program.js';
 
@@ -210,18 +210,6 @@ export const ACTIVATION_GRAD_WGSL: { [K in ActivationGradOp]: string } = {
 
 /** The smooth activations, whose gradient at NaN is NaN (the relu family decides in its formula). */
 const ACTIVATION_GRAD_NAN_IS_NAN: ReadonlySet<ActivationGradOp> = new Set<ActivationGradOp>(['sigmoid', 'tanh', 'gelu', 'geluTanh', 'softplus']);
-
-/** Activation applied to a scalar `v` in the matmul epilogue (p is leakyRelu's slope). */
-export const EPILOGUE_WGSL: { [K in EpilogueActivation]: string } = {
-  none: 'v',
-  relu: 'relu_f(v)',
-  relu6: 'relu6_f(v)',
-  sigmoid: 'sigmoid_f(v)',
-  tanh: 'tanh_f(v)',
-  leakyRelu: 'leaky_f(v, p)',
-  gelu: 'gelu_f(v)',
-  geluTanh: 'gelu_tanh_f(v)',
-};
 
 /** float32 binary expressions in a and b; comparisons give 1 or 0. */
 export const BINARY_WGSL: { [K in BinaryOp]: string } = {

@@ -5,7 +5,7 @@
  *
  * scatterAdd is deterministic: every output element sums the sources that hit it in ascending
  * source order, on every run and every driver (no float atomics).
- *  - 'perElement' (scatterAddShader): one invocation per output element loops over all `count`
+ *  - 'perElement' (scatterAddKernel): one invocation per output element loops over all `count`
  *    sources of its line: outer·length·inner·count steps, fine for gather's usual small counts.
  *  - 'shared' (the embedding-gradient case, where count and length can both be large): the index
  *    list is bucketed first, like a counting sort. histogram (integer atomics: the counts are exact
@@ -15,39 +15,43 @@
  *    Cost count² (rank) + count + length + outer·inner·(length + count) instead of the product.
  */
 import type { IndexLayout } from './kernel-types.js';
-import { main1d, type WgslScalar } from './common.js';
+import { WG_1D, type WgslScalar } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 function indexExpr(layout: IndexLayout, c: string, o: string, j: string): string {
   return layout === 'shared' ? `I[${c}]` : `I[(${o} * P.count + ${c}) * P.inner + ${j}]`;
 }
 
-/** Uniforms: n (outputs), length, inner, count, bad (bits written for an out-of-range index). Moves u32 bits. */
-export function gatherShader(layout: IndexLayout): string {
-  return `
-struct Params { n: u32, length: u32, inner: u32, count: u32, bad: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<u32>;
-@group(0) @binding(2) var<storage, read> I: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;
-${main1d(`  if (i >= P.n) { return; }
+const I32_READ = { type: 'i32', access: 'read' } as const;
+/** n: outputs; the lengths of the [outer, length, inner] view and the index count. */
+const LINES = { n: 'u32', length: 'u32', inner: 'u32', count: 'u32' } as const;
+
+/** Moves u32 bits; bad: the bits written for an out-of-range index. */
+export const gatherKernel = kernelFamily((layout: IndexLayout) =>
+  defineKernel({
+    name: `gather:${layout}`,
+    bindings: { X: { type: 'u32', access: 'read' }, I: I32_READ, out: { type: 'u32', access: 'read_write' } },
+    uniforms: { ...LINES, bad: 'u32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }
   let j = i % P.inner;
   let q = i / P.inner;
   let c = q % P.count;
   let o = q / P.count;
   let idx = ${indexExpr(layout, 'c', 'o', 'j')};
   if (idx < 0 || u32(idx) >= P.length) { out[i] = P.bad; return; }
-  out[i] = X[(o * P.length + u32(idx)) * P.inner + j];`)}`;
-}
+  out[i] = X[(o * P.length + u32(idx)) * P.inner + j];`,
+  }),
+);
 
-/** Uniforms: n (outputs = outer·length·inner), length, inner, count. */
-export function scatterAddShader(layout: IndexLayout, t: WgslScalar): string {
-  return `
-struct Params { n: u32, length: u32, inner: u32, count: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> S: array<${t}>;
-@group(0) @binding(2) var<storage, read> I: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<${t}>;
-${main1d(`  if (i >= P.n) { return; }
+/** n: outputs (outer·length·inner). */
+export const scatterAddKernel = kernelFamily((layout: IndexLayout, t: WgslScalar) =>
+  defineKernel({
+    name: `scatteradd:${layout}:${t}`,
+    bindings: { S: { type: t, access: 'read' }, I: I32_READ, out: { type: t, access: 'read_write' } },
+    uniforms: LINES,
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }
   let j = i % P.inner;
   let q = i / P.inner;
   let l = i32(q % P.length);
@@ -56,50 +60,46 @@ ${main1d(`  if (i >= P.n) { return; }
   for (var c = 0u; c < P.count; c = c + 1u) {
     if (${indexExpr(layout, 'c', 'o', 'j')} == l) { acc = acc + S[(o * P.count + c) * P.inner + j]; }
   }
-  out[i] = acc;`)}`;
-}
+  out[i] = acc;`,
+  }),
+);
 
-/** Uniforms: n (= count), length. counts (int32, zeroed) += 1 at each in-range index. */
-export function histogramShader(): string {
-  return `
-struct Params { n: u32, length: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> I: array<i32>;
-@group(0) @binding(2) var<storage, read_write> counts: array<atomic<i32>>;
-${main1d(`  if (i >= P.n) { return; }
+/** n (= count). counts (int32, zeroed) += 1 at each in-range index. */
+export const histogramKernel = defineKernel({
+  name: 'scatteradd:histogram',
+  bindings: { I: I32_READ, counts: { type: 'atomic<i32>', access: 'read_write' } },
+  uniforms: { n: 'u32', length: 'u32' },
+  workgroupSize: WG_1D,
+  body: `  if (i >= P.n) { return; }
   let idx = I[i];
   if (idx < 0 || u32(idx) >= P.length) { return; }
-  atomicAdd(&counts[u32(idx)], 1);`)}`;
-}
+  atomicAdd(&counts[u32(idx)], 1);`,
+});
 
-/** Uniforms: n (= count), length. list[start[idx[c]] + rank(c)] = c, rank(c) = #{c' < c : idx[c'] = idx[c]}. */
-export function placeShader(): string {
-  return `
-struct Params { n: u32, length: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> I: array<i32>;
-@group(0) @binding(2) var<storage, read> start: array<i32>;
-@group(0) @binding(3) var<storage, read_write> list: array<i32>;
-${main1d(`  if (i >= P.n) { return; }
+/** n (= count). list[start[idx[c]] + rank(c)] = c, rank(c) = #{c' < c : idx[c'] = idx[c]}. */
+export const placeKernel = defineKernel({
+  name: 'scatteradd:place',
+  bindings: { I: I32_READ, start: I32_READ, list: { type: 'i32', access: 'read_write' } },
+  uniforms: { n: 'u32', length: 'u32' },
+  workgroupSize: WG_1D,
+  body: `  if (i >= P.n) { return; }
   let idx = I[i];
   if (idx < 0 || u32(idx) >= P.length) { return; }
   var rank = 0;
   for (var c = 0u; c < i; c = c + 1u) {
     if (I[c] == idx) { rank = rank + 1; }
   }
-  list[start[u32(idx)] + rank] = i32(i);`)}`;
-}
+  list[start[u32(idx)] + rank] = i32(i);`,
+});
 
-/** Uniforms: n (outputs = outer·length·inner), length, inner, count. out[o, l, j] = Σ over bucket l of S[o, c, j]. */
-export function segmentSumShader(t: WgslScalar): string {
-  return `
-struct Params { n: u32, length: u32, inner: u32, count: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> S: array<${t}>;
-@group(0) @binding(2) var<storage, read> start: array<i32>;
-@group(0) @binding(3) var<storage, read> list: array<i32>;
-@group(0) @binding(4) var<storage, read_write> out: array<${t}>;
-${main1d(`  if (i >= P.n) { return; }
+/** n: outputs (outer·length·inner). out[o, l, j] = Σ over bucket l of S[o, c, j]. */
+export const segmentSumKernel = kernelFamily((t: WgslScalar) =>
+  defineKernel({
+    name: `scatteradd:segsum:${t}`,
+    bindings: { S: { type: t, access: 'read' }, start: I32_READ, list: I32_READ, out: { type: t, access: 'read_write' } },
+    uniforms: LINES,
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }
   let j = i % P.inner;
   let q = i / P.inner;
   let l = q % P.length;
@@ -108,5 +108,6 @@ ${main1d(`  if (i >= P.n) { return; }
   for (var k = start[l]; k < start[l + 1u]; k = k + 1) {
     acc = acc + S[(o * P.count + u32(list[k])) * P.inner + j];
   }
-  out[i] = acc;`)}`;
-}
+  out[i] = acc;`,
+  }),
+);

@@ -12,7 +12,8 @@
  */
 
 import type { EpilogueActivation } from './kernel-types.js';
-import { EPILOGUE_WGSL, MATH_WGSL } from './elementwise.js';
+import { MATH_WGSL, UNARY_WGSL } from './elementwise.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 /**
  * Workgroup shape in invocations; each invocation covers a 4x4 block, so 8x8 covers 32x32 of C.
@@ -39,21 +40,23 @@ export interface MatmulVariant {
   activation: EpilogueActivation;
 }
 
-export function matmulVariantKey(v: MatmulVariant, wgX: number, wgY: number): string {
-  return `matmul:${+v.transA}${+v.transB}${+v.vecA}${+v.vecB}${+v.vecC}${+v.bias}:${v.activation}:${wgX}x${wgY}`;
-}
-
 const Q = [0, 1, 2, 3] as const;
 const LANE = ['x', 'y', 'z', 'w'] as const;
 
 /**
- * Uniforms: m, k, n, aBatchStride, bBatchStride, yOff (row-block offset of this dispatch),
- * zOff (batch offset of this dispatch), alpha (f32).
+ * yOff: row-block offset of this dispatch, zOff: batch offset of this dispatch (a product needing
+ * more than the device's workgroups per dimension is split into several dispatches); alpha is
+ * leakyRelu's slope.
  */
-export function matmulShader(v: MatmulVariant, wgX: number = MATMUL_WG_X, wgY: number = MATMUL_WG_Y): string {
-  const aT = v.vecA ? 'vec4<f32>' : 'f32';
-  const bT = v.vecB ? 'vec4<f32>' : 'f32';
-  const cT = v.vecC ? 'vec4<f32>' : 'f32';
+const MATMUL_UNIFORMS = { m: 'u32', k: 'u32', n: 'u32', aBatchStride: 'u32', bBatchStride: 'u32', yOff: 'u32', zOff: 'u32', alpha: 'f32' } as const;
+
+/** The activation of a scalar `x` with parameter `p`: the unary op's own expression (one table). */
+function activationWgsl(a: EpilogueActivation): string {
+  return a === 'none' ? 'x' : UNARY_WGSL[a];
+}
+
+/** Statements of `main` for a variant (the bindings are A, B, optional BIAS, C). */
+function matmulBody(v: MatmulVariant, wgY: number): string {
   // Scalar element at flat index e of an operand bound as f32 or vec4<f32>.
   const elA = (e: string) => (v.vecA ? `A[(${e}) >> 2u][(${e}) & 3u]` : `A[${e}]`);
   const elB = (e: string) => (v.vecB ? `B[(${e}) >> 2u][(${e}) & 3u]` : `B[${e}]`);
@@ -122,9 +125,6 @@ export function matmulShader(v: MatmulVariant, wgX: number = MATMUL_WG_X, wgY: n
   let tail = tailB;
   for (const i of Q) tail += `    acc${i} = acc${i} + ${tailA(i)} * bt;\n`;
 
-  const act = EPILOGUE_WGSL[v.activation];
-  const biasDecl = v.bias ? '@group(0) @binding(3) var<storage, read> BIAS: array<f32>;\n' : '';
-  const outBinding = v.bias ? 4 : 3;
   let epilogue = '';
   if (v.bias) {
     epilogue += `  let bias = vec4<f32>(${Q.map((j) => `BIAS[min(col0 + ${j}u, P.n - 1u)]`).join(', ')});\n`;
@@ -143,25 +143,11 @@ export function matmulShader(v: MatmulVariant, wgX: number = MATMUL_WG_X, wgY: n
     epilogue += '  }\n';
   }
 
-  return `
-${v.activation === 'none' ? '' : MATH_WGSL}
-struct Params { m: u32, k: u32, n: u32, aBatchStride: u32, bBatchStride: u32, yOff: u32, zOff: u32, alpha: f32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> A: array<${aT}>;
-@group(0) @binding(2) var<storage, read> B: array<${bT}>;
-${biasDecl}@group(0) @binding(${outBinding}) var<storage, read_write> C: array<${cT}>;
-
-fn act(v: f32, p: f32) -> f32 { ${v.activation === 'none' ? '' : 'if (is_nan(v)) { return v; } '}return ${act}; }
-fn epi(v: vec4<f32>, p: f32) -> vec4<f32> {
-  return vec4<f32>(act(v.x, p), act(v.y, p), act(v.z, p), act(v.w, p));
-}
-
-@compute @workgroup_size(${wgX}, ${wgY})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let col0 = (wid.x * ${wgX}u + lid.x) * 4u;
-  let row0 = ((wid.y + P.yOff) * ${wgY}u + lid.y) * 4u;
+  // gid.x = wid.x * wgX + local x, gid.y = wid.y * wgY + local y, gid.z = wid.z (workgroup depth 1).
+  return `  let col0 = gid.x * 4u;
+  let row0 = (gid.y + P.yOff * ${wgY}u) * 4u;
   if (row0 >= P.m || col0 >= P.n) { return; }
-  let batch = wid.z + P.zOff;
+  let batch = gid.z + P.zOff;
   let aBase = batch * P.aBatchStride;
   let bBase = batch * P.bBatchStride;
   let cBase = batch * P.m * P.n;
@@ -175,6 +161,62 @@ ${setup}  var acc0 = vec4<f32>(0.0);
 ${loadA}${loadB}${fmas}  }
   for (var l = k4; l < P.k; l = l + 1u) {
 ${tail}  }
-${epilogue}}
-`;
+${epilogue}`;
+}
+
+/** act(x, p) on one element and epi on four; a NaN input passes unchanged, as the unary kernels. */
+function epilogueHelpers(a: EpilogueActivation): string {
+  return `${a === 'none' ? '' : MATH_WGSL}
+fn act(x: f32, p: f32) -> f32 { ${a === 'none' ? '' : 'if (is_nan(x)) { return x; } '}return ${activationWgsl(a)}; }
+fn epi(v: vec4<f32>, p: f32) -> vec4<f32> {
+  return vec4<f32>(act(v.x, p), act(v.y, p), act(v.z, p), act(v.w, p));
+}`;
+}
+
+const F32 = 'f32';
+const VEC4 = 'vec4<f32>';
+const read = (vec: boolean) => ({ type: vec ? VEC4 : F32, access: 'read' }) as const;
+
+function variantName(v: MatmulVariant): string {
+  return `matmul:${+v.transA}${+v.transB}${+v.vecA}${+v.vecB}${+v.vecC}${+v.bias}:${v.activation}`;
+}
+
+const plainFamily = kernelFamily(
+  (transA: boolean, transB: boolean, vecA: boolean, vecB: boolean, vecC: boolean, activation: EpilogueActivation, wgX: number, wgY: number) => {
+    const v: MatmulVariant = { transA, transB, vecA, vecB, vecC, bias: false, activation };
+    return defineKernel({
+      name: variantName(v),
+      bindings: { A: read(vecA), B: read(vecB), C: { type: vecC ? VEC4 : F32, access: 'read_write' } },
+      uniforms: MATMUL_UNIFORMS,
+      workgroupSize: [wgX, wgY, 1],
+      helpers: () => epilogueHelpers(activation),
+      body: () => matmulBody(v, wgY),
+    });
+  },
+);
+
+const biasFamily = kernelFamily(
+  (transA: boolean, transB: boolean, vecA: boolean, vecB: boolean, vecC: boolean, activation: EpilogueActivation, wgX: number, wgY: number) => {
+    const v: MatmulVariant = { transA, transB, vecA, vecB, vecC, bias: true, activation };
+    return defineKernel({
+      name: variantName(v),
+      bindings: { A: read(vecA), B: read(vecB), BIAS: read(false), C: { type: vecC ? VEC4 : F32, access: 'read_write' } },
+      uniforms: MATMUL_UNIFORMS,
+      workgroupSize: [wgX, wgY, 1],
+      helpers: () => epilogueHelpers(activation),
+      body: () => matmulBody(v, wgY),
+    });
+  },
+);
+
+/** The kernel of a variant without bias (v.bias must be false); the key includes the workgroup shape. */
+export function matmulKernel(v: MatmulVariant, wgX: number = MATMUL_WG_X, wgY: number = MATMUL_WG_Y) {
+  if (v.bias) throw new Error('webgpu: matmulKernel: a variant with bias takes matmulBiasKernel');
+  return plainFamily(v.transA, v.transB, v.vecA, v.vecB, v.vecC, v.activation, wgX, wgY);
+}
+
+/** The kernel of a variant with a bias binding (v.bias must be true). */
+export function matmulBiasKernel(v: MatmulVariant, wgX: number = MATMUL_WG_X, wgY: number = MATMUL_WG_Y) {
+  if (!v.bias) throw new Error('webgpu: matmulBiasKernel: a variant without bias takes matmulKernel');
+  return biasFamily(v.transA, v.transB, v.vecA, v.vecB, v.vecC, v.activation, wgX, wgY);
 }

@@ -24,9 +24,11 @@ export type UniformType = ScalarType | VectorType | UniformArray;
 export type UniformDecls = Readonly<Record<string, UniformType>>;
 
 export type Access = 'read' | 'read_write';
+/** Element type of an array of atomics (integer counters; the binding must be read_write). */
+export type AtomicType = 'atomic<i32>' | 'atomic<u32>';
 export interface BindingDecl {
   /** Element type of the array<...> the binding holds. */
-  readonly type: ScalarType | VectorType;
+  readonly type: ScalarType | VectorType | AtomicType;
   readonly access: Access;
 }
 export type BindingDecls = Readonly<Record<string, BindingDecl>>;
@@ -132,7 +134,11 @@ function typeKey(t: UniformType): string {
 
 export function defineKernel<const B extends BindingDecls, const U extends UniformDecls>(decl: KernelDecl<B, U>): KernelProgram<B, U> {
   const bindingNames = Object.keys(decl.bindings) as (keyof B & string)[];
-  for (const b of bindingNames) checkName(decl.name, 'binding', b);
+  for (const b of bindingNames) {
+    checkName(decl.name, 'binding', b);
+    const d = decl.bindings[b]!;
+    if (d.type.startsWith('atomic') && d.access !== 'read_write') throw new Error(`kernel ${decl.name}: atomic binding '${b}' must be read_write`);
+  }
   for (const u of Object.keys(decl.uniforms)) checkName(decl.name, 'uniform', u);
   const access = bindingNames.map((b) => decl.bindings[b]!.access);
   const { fields, bytes } = layoutUniforms(decl.uniforms);

@@ -2,17 +2,18 @@
  * Inclusive prefix sum along the middle axis of [outer, length, inner]: one invocation per
  * (outer, inner) line, accumulating sequentially (the CPU reference's order), forwards or from the end.
  */
-import { main1d, type WgslScalar } from './common.js';
+import { WG_1D, type WgslScalar } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
-/** Uniforms: n (lines = outer·inner), length, inner. */
-export function cumsumShader(t: WgslScalar, reverse: boolean): string {
+/** n: lines (outer·inner). */
+export const cumsumKernel = kernelFamily((t: WgslScalar, reverse: boolean) => {
   const l = reverse ? 'P.length - 1u - k' : 'k';
-  return `
-struct Params { n: u32, length: u32, inner: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-${main1d(`  if (i >= P.n) { return; }
+  return defineKernel({
+    name: `cumsum:${t}:${reverse ? 'rev' : 'fwd'}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { n: 'u32', length: 'u32', inner: 'u32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }
   let j = i % P.inner;
   let o = i / P.inner;
   var acc: ${t} = ${t}(0);
@@ -20,5 +21,6 @@ ${main1d(`  if (i >= P.n) { return; }
     let at = (o * P.length + ${l}) * P.inner + j;
     acc = acc + X[at];
     out[at] = acc;
-  }`)}`;
-}
+  }`,
+  });
+});

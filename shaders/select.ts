@@ -4,37 +4,42 @@
  * int32 values; select's condition is tested on its bits (NaN true, ±0 false) so no driver's
  * float comparison semantics matter.
  */
-import { main1d, uniformAt, vec4Slots, type WgslScalar } from './common.js';
+import { uniformAt, WG_1D, type WgslScalar } from './common.js';
+import { defineKernel, kernelFamily } from './program.js';
 
-/** Uniforms: n. */
-export function selectShader(condType: WgslScalar): string {
+const U32_READ = { type: 'u32', access: 'read' } as const;
+const U32_OUT = { type: 'u32', access: 'read_write' } as const;
+
+/** condType: the element type the condition's bits are tested as. */
+export const selectKernel = kernelFamily((condType: WgslScalar) => {
   const test = condType === 'f32' ? '(C[i] & 0x7fffffffu) != 0u' : 'C[i] != 0u';
-  return `
-struct Params { n: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> C: array<u32>;
-@group(0) @binding(2) var<storage, read> A: array<u32>;
-@group(0) @binding(3) var<storage, read> B: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<u32>;
-${main1d(`  if (i >= P.n) { return; }
-  out[i] = select(B[i], A[i], ${test});`)}`;
-}
+  return defineKernel({
+    name: `select:${condType}`,
+    bindings: { C: U32_READ, A: U32_READ, B: U32_READ, out: U32_OUT },
+    uniforms: { n: 'u32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.n) { return; }
+  out[i] = select(B[i], A[i], ${test});`,
+  });
+});
 
-/** Uniforms: n, rank, offset (i32), pad, shape: array<vec4<u32>>, strides: array<vec4<i32>>. Writes into `out` in place. */
-export function stridedWriteShader(rank: number): string {
-  const slots = vec4Slots(rank);
-  let index = '  var r = i;\n  var idx = P.offset;\n';
-  for (let d = rank - 1; d >= 0; d--) {
-    const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
-    index += `  { let c = ${c}; idx += i32(c) * ${uniformAt('P.strides', d)};`;
-    if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
-    index += ' }\n';
-  }
-  return `
-struct Params { n: u32, rank: u32, offset: i32, pad: u32, shape: array<vec4<u32>, ${slots}>, strides: array<vec4<i32>, ${slots}> }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> S: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-${main1d(`  if (i >= P.n) { return; }
-${index}  out[u32(idx)] = S[i];`)}`;
-}
+/** out[offset + Σ c_d·strides[d]] = S[i] over the source's `rank` (collapsed) axes; writes `out` in place. */
+export const stridedWriteKernel = kernelFamily((rank: number) =>
+  defineKernel({
+    name: `stridedwrite:${rank}`,
+    bindings: { S: U32_READ, out: U32_OUT },
+    uniforms: { n: 'u32', rank: 'u32', offset: 'i32', shape: { array: 'u32', length: rank }, strides: { array: 'i32', length: rank } },
+    workgroupSize: WG_1D,
+    body: () => {
+      let index = '  var r = i;\n  var idx = P.offset;\n';
+      for (let d = rank - 1; d >= 0; d--) {
+        const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
+        index += `  { let c = ${c}; idx += i32(c) * ${uniformAt('P.strides', d)};`;
+        if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
+        index += ' }\n';
+      }
+      return `  if (i >= P.n) { return; }
+${index}  out[u32(idx)] = S[i];`;
+    },
+  }),
+);

@@ -3,13 +3,14 @@
  * scatterAdd, select, stridedWrite, cumsum. Each validates sizes, allocates its output and
  * writes its uniforms here, in one place per kernel.
  */
-import { WG_1D, vec4Slots, wgslType, type WgslScalar } from '../../../shaders/common.js';
-import { argReduceShader } from '../../../shaders/argreduce.js';
-import { gatherShader, histogramShader, placeShader, scatterAddShader, segmentSumShader } from '../../../shaders/indexing.js';
-import { selectShader, stridedWriteShader } from '../../../shaders/select.js';
-import { cumsumShader } from '../../../shaders/scan.js';
+import { WG_1D, wgslType, type WgslScalar } from '../../../shaders/common.js';
+import { argReduceKernel } from '../../../shaders/argreduce.js';
+import { gatherKernel, histogramKernel, placeKernel, scatterAddKernel, segmentSumKernel } from '../../../shaders/indexing.js';
+import { selectKernel, stridedWriteKernel } from '../../../shaders/select.js';
+import { cumsumKernel } from '../../../shaders/scan.js';
 import type { ArgReduceOp, IndexLayout, Storage } from '../types.js';
-import { Params, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import { fill } from './elementwise.js';
 import { collapseStrided } from './strided.js';
 import type { GpuStorage } from './storage.js';
@@ -42,10 +43,7 @@ export function argReduce(ctx: KernelContext, op: ArgReduceOp, xs: Storage, oute
   const out = ctx.output(n, 'int32', op);
   if (n === 0) return out;
   const t = wgslType(x.dtype);
-  const kernel = ctx.pipelines.get(`argreduce:${op}:${t}`, 1, () => argReduceShader(op, t));
-  const p = new Params(3);
-  p.u32.set([n, length, inner]);
-  ctx.batcher.dispatch(op, kernel, [x.buffer, out.buffer], p.u32, groups(n));
+  dispatchKernel(ctx, op, argReduceKernel(op, t), { X: x.buffer, out: out.buffer }, { n, length, inner }, groups(n));
   return out;
 }
 
@@ -57,11 +55,9 @@ export function gather(ctx: KernelContext, xs: Storage, indices: Storage, layout
   const n = outer * count * inner;
   const out = ctx.output(n, x.dtype, 'gather');
   if (n === 0) return out;
-  const kernel = ctx.pipelines.get(`gather:${layout}`, 2, () => gatherShader(layout));
-  const p = new Params(5);
-  p.u32.set([n, length, inner, count, x.dtype === 'int32' ? 0 : 0x7fc00000]);
+  const values = { n, length, inner, count, bad: x.dtype === 'int32' ? 0 : 0x7fc00000 };
   // With length 0 every index is out of range; x's buffer still needs a binding of non-zero size.
-  ctx.batcher.dispatch('gather', kernel, [x.buffer, ix.buffer, out.buffer], p.u32, groups(n));
+  dispatchKernel(ctx, 'gather', gatherKernel(layout), { X: x.buffer, I: ix.buffer, out: out.buffer }, values, groups(n));
   return out;
 }
 
@@ -76,21 +72,17 @@ export function scatterAdd(ctx: KernelContext, srcs: Storage, indices: Storage, 
   const t = wgslType(src.dtype);
   if (layout === 'shared') return scatterAddShared(ctx, src, ix, outer, length, inner, count, t);
   const out = ctx.output(n, src.dtype, 'scatterAdd');
-  const kernel = ctx.pipelines.get(`scatteradd:${layout}:${t}`, 2, () => scatterAddShader(layout, t));
-  const p = new Params(4);
-  p.u32.set([n, length, inner, count]);
-  ctx.batcher.dispatch('scatterAdd', kernel, [src.buffer, ix.buffer, out.buffer], p.u32, groups(n));
+  const buffers = { S: src.buffer, I: ix.buffer, out: out.buffer };
+  dispatchKernel(ctx, 'scatterAdd', scatterAddKernel(layout, t), buffers, { n, length, inner, count }, groups(n));
   return out;
 }
 
 /** The bucketed path for a shared index list (see shaders/indexing.ts): deterministic, ~linear. */
 function scatterAddShared(ctx: KernelContext, src: GpuStorage, ix: GpuStorage, outer: number, length: number, inner: number, count: number, t: WgslScalar): GpuStorage {
   const op = 'scatterAdd';
-  const p2 = new Params(2);
-  p2.u32.set([count, length]);
   // 1. counts per index.
   const counts = fill(ctx, length, 0, 'int32');
-  ctx.batcher.dispatch(op, ctx.pipelines.get('scatteradd:histogram', 1, histogramShader), [ix.buffer, counts.buffer], p2.u32, groups(count));
+  dispatchKernel(ctx, op, histogramKernel, { I: ix.buffer, counts: counts.buffer }, { n: count, length }, groups(count));
   // 2. start[l] = Σ counts[< l], start[length] = the in-range total: write counts at offset 1 of zeros, then an inclusive scan.
   const shifted = fill(ctx, length + 1, 0, 'int32');
   stridedWrite(ctx, shifted, counts, [length], [1], 1);
@@ -99,13 +91,12 @@ function scatterAddShared(ctx: KernelContext, src: GpuStorage, ix: GpuStorage, o
   ctx.releaseStorage(shifted);
   // 3. each bucket's sources in ascending order.
   const list = ctx.output(count, 'int32', op);
-  ctx.batcher.dispatch(op, ctx.pipelines.get('scatteradd:place', 2, placeShader), [ix.buffer, start.buffer, list.buffer], p2.u32, groups(count));
+  dispatchKernel(ctx, op, placeKernel, { I: ix.buffer, start: start.buffer, list: list.buffer }, { n: count, length }, groups(count));
   // 4. each output element sums its bucket.
   const n = outer * length * inner;
   const out = ctx.output(n, src.dtype, op);
-  const p4 = new Params(4);
-  p4.u32.set([n, length, inner, count]);
-  ctx.batcher.dispatch(op, ctx.pipelines.get(`scatteradd:segsum:${t}`, 3, () => segmentSumShader(t)), [src.buffer, start.buffer, list.buffer, out.buffer], p4.u32, groups(n));
+  const buffers = { S: src.buffer, start: start.buffer, list: list.buffer, out: out.buffer };
+  dispatchKernel(ctx, op, segmentSumKernel(t), buffers, { n, length, inner, count }, groups(n));
   ctx.releaseStorage(start);
   ctx.releaseStorage(list);
   return out;
@@ -122,10 +113,8 @@ export function select(ctx: KernelContext, conds: Storage, as: Storage, bs: Stor
   const out = ctx.output(n, a.dtype, 'select');
   if (n === 0) return out;
   const ct = wgslType(cond.dtype);
-  const kernel = ctx.pipelines.get(`select:${ct}`, 3, () => selectShader(ct));
-  const p = new Params(1);
-  p.u32[0] = n;
-  ctx.batcher.dispatch('select', kernel, [cond.buffer, a.buffer, b.buffer, out.buffer], p.u32, groups(n));
+  const buffers = { C: cond.buffer, A: a.buffer, B: b.buffer, out: out.buffer };
+  dispatchKernel(ctx, 'select', selectKernel(ct), buffers, { n }, groups(n));
   return out;
 }
 
@@ -139,17 +128,8 @@ export function stridedWrite(ctx: KernelContext, dsts: Storage, srcs: Storage, s
   if (n === 0) return;
   const c = collapseStrided(srcShape, strides);
   const rank = c.shape.length;
-  const slots = vec4Slots(rank) * 4;
-  const kernel = ctx.pipelines.get(`stridedwrite:${rank}`, 1, () => stridedWriteShader(rank));
-  const p = new Params(4 + 2 * slots);
-  p.u32[0] = n;
-  p.u32[1] = rank;
-  p.i32[2] = offset;
-  for (let d = 0; d < rank; d++) {
-    p.u32[4 + d] = c.shape[d]!;
-    p.i32[4 + slots + d] = c.strides[d]!;
-  }
-  ctx.batcher.dispatch('stridedWrite', kernel, [src.buffer, dst.buffer], p.u32, groups(n));
+  const values = { n, rank, offset, shape: c.shape, strides: c.strides };
+  dispatchKernel(ctx, 'stridedWrite', stridedWriteKernel(rank), { S: src.buffer, out: dst.buffer }, values, groups(n));
 }
 
 export function cumsum(ctx: KernelContext, xs: Storage, outer: number, length: number, inner: number, reverse: boolean): GpuStorage {
@@ -160,9 +140,6 @@ export function cumsum(ctx: KernelContext, xs: Storage, outer: number, length: n
   const n = outer * inner;
   if (x.length === 0) return out;
   const t = wgslType(x.dtype);
-  const kernel = ctx.pipelines.get(`cumsum:${t}:${reverse ? 'rev' : 'fwd'}`, 1, () => cumsumShader(t, reverse));
-  const p = new Params(3);
-  p.u32.set([n, length, inner]);
-  ctx.batcher.dispatch('cumsum', kernel, [x.buffer, out.buffer], p.u32, groups(n));
+  dispatchKernel(ctx, 'cumsum', cumsumKernel(t, reverse), { X: x.buffer, out: out.buffer }, { n, length, inner }, groups(n));
   return out;
 }

@@ -9,11 +9,12 @@
  */
 
 import {
-  ASSERT_SLOT, ASSERT_SLOT_COUNT, ASSERT_WORDS_PER_SLOT, finiteCheckShader, labelCheckShader, type AssertSlotName,
+  ASSERT_SLOT, ASSERT_SLOT_COUNT, ASSERT_WORDS_PER_SLOT, finiteCheckKernel, labelCheckKernel, type AssertSlotName,
 } from '../../../shaders/asserts.js';
 import { WebgradError } from '../../errors.js';
 import type { Storage } from '../types.js';
-import { Params, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 
 const BYTES = ASSERT_SLOT_COUNT * ASSERT_WORDS_PER_SLOT * 4;
 
@@ -47,10 +48,7 @@ export class DeviceAsserts {
   checkLabels(ctx: KernelContext, op: string, labels: Storage, n: number, classes: number): void {
     if (n === 0) return;
     const l = ctx.input(labels, op);
-    const p = new Params(2);
-    p.u32.set([n, classes]);
-    const kernel = ctx.pipelines.get('assert-labels', 1, labelCheckShader);
-    ctx.batcher.dispatch(`${op} label check`, kernel, [l.buffer, this.buffer], p.u32, 1);
+    dispatchKernel(ctx, `${op} label check`, labelCheckKernel, { L: l.buffer, S: this.buffer }, { n, classes }, 1);
     if (!this.describe.has('labels')) {
       this.describe.set('labels', (w) => {
         const label = new Int32Array(w.buffer, w.byteOffset + 8, 1)[0]!;
@@ -62,8 +60,7 @@ export class DeviceAsserts {
   /** Element 0 of the float32 `x` must be finite; `message(value)` words the error. */
   checkFinite(ctx: KernelContext, op: string, x: Storage, message: (value: number) => string): void {
     const s = ctx.input(x, op);
-    const kernel = ctx.pipelines.get('assert-finite', 1, finiteCheckShader);
-    ctx.batcher.dispatch(`${op} finite check`, kernel, [s.buffer, this.buffer], new Uint32Array(4), 1);
+    dispatchKernel(ctx, `${op} finite check`, finiteCheckKernel, { X: s.buffer, S: this.buffer }, {}, 1);
     if (!this.describe.has('nonFinite')) {
       this.describe.set('nonFinite', (w) => message(new Float32Array(w.buffer, w.byteOffset + 4, 1)[0]!));
     }

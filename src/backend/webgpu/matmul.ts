@@ -5,12 +5,14 @@ import {
   MATMUL_WG_SOFTWARE,
   MATMUL_WG_X,
   MATMUL_WG_Y,
-  matmulShader,
-  matmulVariantKey,
+  matmulBiasKernel,
+  matmulKernel,
   type MatmulVariant,
 } from '../../../shaders/matmul.js';
+import { DEFAULT_LEAKY_RELU_SLOPE } from '../../../shaders/kernel-types.js';
 import type { MatmulArgs, Storage } from '../types.js';
-import { Params, scalarBits, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import { kernelChoice } from './kernel-choice.js';
 import type { GpuStorage } from './storage.js';
 
@@ -70,8 +72,7 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
     activation: args.activation ?? 'none',
   };
   const [wgX, wgY] = shape ?? kernelChoice().matmulShape ?? ctx.matmulShapes.get(patternKey(transA, transB)) ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
-  const kernel = ctx.pipelines.get(matmulVariantKey(v, wgX, wgY), bias ? 3 : 2, () => matmulShader(v, wgX, wgY));
-  const buffers = bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer];
+  const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
 
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
   const gx = Math.ceil(n / (MATMUL_BLOCK * wgX));
@@ -80,10 +81,14 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
   const name = v.activation === 'none' && !v.bias ? 'matmul' : `matmul+${v.bias ? 'bias+' : ''}${v.activation}`;
   for (let z0 = 0; z0 < batch; z0 += max) {
     for (let y0 = 0; y0 < gy; y0 += max) {
-      const p = new Params(8);
-      p.u32.set([m, k, n, aBatchStride, bBatchStride, y0, z0]);
-      p.u32[7] = scalarBits(args.alpha ?? 0.01, 'float32');
-      ctx.batcher.dispatch(name, kernel, buffers, p.u32, [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)]);
+      const values = { m, k, n, aBatchStride, bBatchStride, yOff: y0, zOff: z0, alpha };
+      const groups = [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] as const;
+      if (bias) {
+        const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
+        dispatchKernel(ctx, name, matmulBiasKernel(v, wgX, wgY), buffers, values, groups);
+      } else {
+        dispatchKernel(ctx, name, matmulKernel(v, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+      }
     }
   }
   return out;

@@ -66,17 +66,18 @@ export class PipelineCache {
   }
 
   /**
-   * The pipeline for `key`; `source` is called only on a miss. The key must identify the source and
-   * the override constants (callers build it from the op, dtype and specialisation flags).
+   * The pipeline for `key`; `source` is called only on a miss. The key must identify the source
+   * (callers build it from the op, dtype and specialisation flags). The older path, still used by
+   * conv.ts until it migrates to defineKernel.
    */
-  get(key: string, inputs: number, source: () => string, constants?: Record<string, number>): Kernel {
+  get(key: string, inputs: number, source: () => string): Kernel {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
-    return this.build(key, [...Array<Access>(inputs).fill('read'), 'read_write'], source, constants);
+    return this.build(key, [...Array<Access>(inputs).fill('read'), 'read_write'], source);
   }
 
   /** The pipeline for `key` with storage bindings of these accesses; `source` is called only on a miss. */
-  build(key: string, access: readonly Access[], source: () => string, constants?: Record<string, number>): Kernel {
+  build(key: string, access: readonly Access[], source: () => string): Kernel {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     const code = source();
@@ -88,7 +89,6 @@ export class PipelineCache {
       this.modules.set(code, module);
     }
     const compute: GPUProgrammableStage = { module, entryPoint: 'main' };
-    if (constants) compute.constants = constants;
     const pipeline = this.device.createComputePipeline({ layout: layout.pipelineLayout, compute, label: key });
     this.pipelinesCreated++;
     this.device.popErrorScope().then(

@@ -6,23 +6,25 @@
  */
 
 import {
+  BN_COLUMN_WG,
   BN_WG,
-  bnApplyShader,
-  bnBackwardColumnShader,
-  bnBackwardDxShader,
-  bnStatsColumnShader,
-  bnBackwardFinalizeShader,
-  bnBackwardPartialShader,
-  bnStatsFinalizeShader,
-  bnStatsPartialShader,
+  bnApplyKernel,
+  bnBackwardColumnKernel,
+  bnBackwardDxKernel,
+  bnBackwardFinalizeKernel,
+  bnBackwardPartialKernel,
+  bnStatsColumnKernel,
+  bnStatsFinalizeKernel,
+  bnStatsPartialKernel,
 } from '../../../../shaders/batchnorm.js';
 import { WG_1D } from '../../../../shaders/common.js';
 import type { Storage } from '../../types.js';
-import { Params, type KernelContext } from '../context.js';
+import type { KernelContext } from '../context.js';
+import { dispatchKernel } from '../dispatch.js';
 import { fill } from '../elementwise.js';
 import type { GpuStorage } from '../storage.js';
 import { kernelChoice } from '../kernel-choice.js';
-import { checkCount, f32Input, multiOutputKernel } from './kernels.js';
+import { checkCount, f32Input } from './kernels.js';
 
 /** Rows each row lane handles per chunk, at least (longer loops amortise the tree reduction). */
 const MIN_ROWS_PER_LANE = 8;
@@ -92,25 +94,20 @@ export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: nu
   if (columnLoop(ctx, n)) {
     const mean = ctx.output(c, 'float32', name);
     const variance = ctx.output(c, 'float32', name);
-    const p = new Params(2);
-    p.u32.set([n, c]);
-    const kernel = multiOutputKernel(ctx, 'bn-stats-column', 1, 2, bnStatsColumnShader);
-    ctx.batcher.dispatch(name, kernel, [x.buffer, mean.buffer, variance.buffer], p.u32, Math.ceil(c / 64));
+    const buffers = { X: x.buffer, MEAN: mean.buffer, VAR: variance.buffer };
+    dispatchKernel(ctx, name, bnStatsColumnKernel, buffers, { n, c }, Math.ceil(c / BN_COLUMN_WG));
     return { mean, variance };
   }
   const plan = tiledPlan(n, c);
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
-  const pp = new Params(5);
-  pp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.colTiles]);
-  const partialKernel = ctx.pipelines.get(`bn-stats-partial:${plan.tc}`, 1, () => bnStatsPartialShader(plan.tc));
-  ctx.batcher.dispatch(name, partialKernel, [x.buffer, partial.buffer], pp.u32, plan.colTiles * plan.chunks);
+  const tiled = { n, c, chunkRows: plan.chunkRows, chunks: plan.chunks };
+  const partialValues = { ...tiled, colTiles: plan.colTiles };
+  dispatchKernel(ctx, name, bnStatsPartialKernel(plan.tc), { X: x.buffer, out: partial.buffer }, partialValues, plan.colTiles * plan.chunks);
 
   const mean = ctx.output(c, 'float32', name);
   const variance = ctx.output(c, 'float32', name);
-  const fp = new Params(5);
-  fp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.combineTiles]);
-  const finalKernel = multiOutputKernel(ctx, `bn-stats-final:${plan.combineTc}`, 1, 2, () => bnStatsFinalizeShader(plan.combineTc));
-  ctx.batcher.dispatch(name, finalKernel, [partial.buffer, mean.buffer, variance.buffer], fp.u32, plan.combineTiles);
+  const finalBuffers = { S: partial.buffer, mean: mean.buffer, variance: variance.buffer };
+  dispatchKernel(ctx, name, bnStatsFinalizeKernel(plan.combineTc), finalBuffers, { ...tiled, colTiles: plan.combineTiles }, plan.combineTiles);
   ctx.releaseStorage(partial);
   return { mean, variance };
 }
@@ -129,16 +126,9 @@ export function batchNormApply(
   const total = n * c;
   const out = ctx.output(total, 'float32', name);
   if (total === 0) return out;
-  const buffers = [x.buffer, mean.buffer, variance.buffer];
-  if (gamma) buffers.push(gamma.buffer);
-  if (beta) buffers.push(beta.buffer);
-  buffers.push(out.buffer);
-  const kernel = ctx.pipelines.get(`bn-apply:${gamma ? 'g' : '-'}${beta ? 'b' : '-'}`, buffers.length - 1, () => bnApplyShader(gamma !== null, beta !== null));
-  const p = new Params(3);
-  p.u32[0] = total;
-  p.u32[1] = c;
-  p.f32[2] = eps;
-  ctx.batcher.dispatch(name, kernel, buffers, p.u32, Math.ceil(total / WG_1D));
+  // The kernel binds G / B exactly when gamma / beta are given (the same tests pick both).
+  const buffers = { X: x.buffer, M: mean.buffer, V: variance.buffer, ...(gamma ? { G: gamma.buffer } : {}), ...(beta ? { B: beta.buffer } : {}), out: out.buffer };
+  dispatchKernel(ctx, name, bnApplyKernel(gamma !== null, beta !== null), buffers, { total, c, eps }, Math.ceil(total / WG_1D));
   return out;
 }
 
@@ -161,41 +151,32 @@ export function batchNormBackward(
     const dx = ctx.output(n * c, 'float32', name);
     const dgamma = ctx.output(c, 'float32', name);
     const dbeta = ctx.output(c, 'float32', name);
-    const inputs = gamma ? [x.buffer, dy.buffer, mean.buffer, variance.buffer, gamma.buffer] : [x.buffer, dy.buffer, mean.buffer, variance.buffer];
-    const p = new Params(3);
-    p.u32.set([n, c]);
-    p.f32[2] = eps;
-    const kernel = multiOutputKernel(ctx, `bn-backward-column:${gamma ? 'g' : '-'}`, inputs.length, 3, () => bnBackwardColumnShader(gamma !== null));
-    ctx.batcher.dispatch(name, kernel, [...inputs, dx.buffer, dgamma.buffer, dbeta.buffer], p.u32, Math.ceil(c / 64));
+    const buffers = {
+      X: x.buffer, DY: dy.buffer, MEAN: mean.buffer, VAR: variance.buffer, ...(gamma ? { GAMMA: gamma.buffer } : {}),
+      DX: dx.buffer, DGAMMA: dgamma.buffer, DBETA: dbeta.buffer,
+    };
+    dispatchKernel(ctx, name, bnBackwardColumnKernel(gamma !== null), buffers, { n, c, eps }, Math.ceil(c / BN_COLUMN_WG));
     return { dx, dgamma, dbeta };
   }
   const plan = tiledPlan(n, c);
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
-  const pp = new Params(6);
-  pp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.colTiles]);
-  pp.f32[5] = eps;
-  const partialKernel = ctx.pipelines.get(`bn-backward-partial:${plan.tc}`, 4, () => bnBackwardPartialShader(plan.tc));
-  ctx.batcher.dispatch(name, partialKernel, [x.buffer, dy.buffer, mean.buffer, variance.buffer, partial.buffer], pp.u32, plan.colTiles * plan.chunks);
+  const tiled = { n, c, chunkRows: plan.chunkRows, chunks: plan.chunks };
+  const partialBuffers = { X: x.buffer, DY: dy.buffer, M: mean.buffer, V: variance.buffer, out: partial.buffer };
+  const partialValues = { ...tiled, colTiles: plan.colTiles, eps };
+  dispatchKernel(ctx, name, bnBackwardPartialKernel(plan.tc), partialBuffers, partialValues, plan.colTiles * plan.chunks);
 
   const dgamma = ctx.output(c, 'float32', name);
   const dbeta = ctx.output(c, 'float32', name);
-  const fp = new Params(5);
-  fp.u32.set([n, c, plan.chunkRows, plan.chunks, plan.combineTiles]);
-  const finalKernel = multiOutputKernel(ctx, `bn-backward-final:${plan.combineTc}`, 1, 2, () => bnBackwardFinalizeShader(plan.combineTc));
-  ctx.batcher.dispatch(name, finalKernel, [partial.buffer, dgamma.buffer, dbeta.buffer], fp.u32, plan.combineTiles);
+  const finalBuffers = { S: partial.buffer, dgamma: dgamma.buffer, dbeta: dbeta.buffer };
+  dispatchKernel(ctx, name, bnBackwardFinalizeKernel(plan.combineTc), finalBuffers, { ...tiled, colTiles: plan.combineTiles }, plan.combineTiles);
   ctx.releaseStorage(partial);
 
   const total = n * c;
   const dx = ctx.output(total, 'float32', name);
-  const buffers = [x.buffer, dy.buffer, mean.buffer, variance.buffer];
-  if (gamma) buffers.push(gamma.buffer);
-  buffers.push(dgamma.buffer, dbeta.buffer, dx.buffer);
-  const dxKernel = ctx.pipelines.get(`bn-backward-dx:${gamma ? 'g' : '-'}`, buffers.length - 1, () => bnBackwardDxShader(gamma !== null));
-  const dp = new Params(4);
-  dp.u32[0] = total;
-  dp.u32[1] = c;
-  dp.f32[2] = n;
-  dp.f32[3] = eps;
-  ctx.batcher.dispatch(name, dxKernel, buffers, dp.u32, Math.ceil(total / WG_1D));
+  const buffers = {
+    X: x.buffer, DY: dy.buffer, M: mean.buffer, V: variance.buffer, ...(gamma ? { G: gamma.buffer } : {}),
+    DG: dgamma.buffer, DB: dbeta.buffer, out: dx.buffer,
+  };
+  dispatchKernel(ctx, name, bnBackwardDxKernel(gamma !== null), buffers, { total, c, n, eps }, Math.ceil(total / WG_1D));
   return { dx, dgamma, dbeta };
 }
