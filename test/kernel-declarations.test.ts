@@ -53,7 +53,7 @@ describe('kernel declarations', () => {
   it('scans the shader and WebGPU host folders (nested ones included)', () => {
     expect(scanned).toContain(GENERATOR);
     expect(scanned).toContain('shaders/matmul.ts');
-    expect(scanned).toContain('src/backend/webgpu/training/batchnorm.ts');
+    expect(scanned).toContain('src/backend/webgpu/fused/batchnorm.ts');
   });
 
   it('no hand-written @binding or struct Params outside shaders/program.ts (allowlist: conv2d, pool)', () => {
