@@ -116,15 +116,25 @@ ${each((l) => `  var acc${l} = ${ZERO};`)}
   for (var a = 0u; a < P.kh; a++) {
     // oh·sh = ih + ph − a·dh must be a non-negative multiple of sh below hout·sh.
     let th = ih + i32(P.ph) - i32(a * P.dh);
-    if (th < 0 || th % sh != 0) { continue; }
-    let oh = u32(th / sh);
+    if (th < 0) { continue; }
+    // Stride 1 skips the divisions (scalarised on CPU drivers).
+    var oh = u32(th);
+    if (sh != 1) {
+      if (th % sh != 0) { continue; }
+      oh = oh / P.sh;
+    }
     if (oh >= P.hout) { continue; }
     let rowb = dyg + oh * P.wout;
     for (var b = 0u; b < P.kw; b++) {
       let twb = i32(iw0) + i32(P.pw) - i32(b * P.dw);
-${each((l) => `      let tw${l} = twb + ${l};
-      let ok${l} = tw${l} >= 0 && tw${l} % sw == 0 && tw${l} / sw < wo;
-      let ow${l} = rowb + select(0u, u32(tw${l} / sw), ok${l});`)}
+${each((l) => `      var tw${l} = twb + ${l};
+      var ok${l} = tw${l} >= 0;
+      if (sw != 1) {
+        ok${l} = ok${l} && tw${l} % sw == 0;
+        tw${l} = tw${l} / sw;
+      }
+      ok${l} = ok${l} && tw${l} < wo;
+      let ow${l} = rowb + select(0u, u32(tw${l}), ok${l});`)}
       let ab = wg0 + a * P.kw + b;
       for (var k = 0u; k < P.coutG; k++) {
         let d = k * plane;

@@ -6,7 +6,7 @@
  *
  * - forward: each invocation computes 4 horizontally adjacent outputs of one (n, cout, oh) row,
  *   looping over cin/groups · kh · kw; each weight is loaded once for the 4.
- * - input gradient: the transposed convolution, one invocation per input element, visiting only
+ * - input gradient: the transposed convolution, 4 adjacent input elements per invocation, visiting only
  *   the (kh, kw, oh, ow) taps whose stride arithmetic lands on it.
  * - weight gradient: one invocation per (slice of N·Hout·Wout, weight element); the host sums the
  *   slices (a deterministic reduce).
@@ -79,39 +79,61 @@ export function conv2dDirectForwardKernel(hasBias: boolean) {
   return forwardFamily(hasBias);
 }
 
-/** Bindings DY, Wt, out (dx); total = n·cin·h·w. */
+/**
+ * Bindings DY, Wt, out (dx); total = n·cin·h·ceil(w / 4): 4 horizontally adjacent input elements
+ * per invocation, so the position decode (integer divisions, scalarised on CPU drivers) and each
+ * weight load serve 4 outputs.
+ */
 export const conv2dDirectBackwardInputKernel = defineKernel({
   name: 'conv2d:direct:dx',
   bindings: { DY: F32_READ, Wt: F32_READ, out: F32_OUT },
   uniforms: { total: 'u32', ...CONV_GEOMETRY },
-  workgroupSize: 256,
-  body: `  if (i >= P.total) { return; }
-  let iw = i32(i % P.w);
-  var r = i / P.w;
+  workgroupSize: CONV_DIRECT_WG,
+  body: () => `  if (i >= P.total) { return; }
+  let wq = (P.w + 3u) / 4u;
+  let iw0 = (i % wq) * 4u;
+  var r = i / wq;
   let ih = i32(r % P.h); r = r / P.h;
   let ci = r % P.cin;
   let nb = r / P.cin;
   let grp = ci / P.cinG;
   let c = ci % P.cinG;
-  var acc = 0.0;
+  let sw = i32(P.sw);
+  let wo = i32(P.wout);
+  let plane = P.hout * P.wout;
+  var acc = vec4<f32>(0.0);
   for (var a = 0u; a < P.kh; a++) {
     // oh·sh = ih + ph − a·dh must be a non-negative multiple of sh below hout·sh.
     let th = ih + i32(P.ph) - i32(a * P.dh);
-    if (th < 0 || th % i32(P.sh) != 0) { continue; }
-    let oh = u32(th) / P.sh;
+    if (th < 0) { continue; }
+    // Stride 1 skips the division (scalarised on CPU drivers).
+    var oh = u32(th);
+    if (P.sh != 1u) {
+      if (th % i32(P.sh) != 0) { continue; }
+      oh = oh / P.sh;
+    }
     if (oh >= P.hout) { continue; }
+    let rowb = (nb * P.cout + grp * P.coutG) * plane + oh * P.wout;
     for (var b = 0u; b < P.kw; b++) {
-      let tw = iw + i32(P.pw) - i32(b * P.dw);
-      if (tw < 0 || tw % i32(P.sw) != 0) { continue; }
-      let ow = u32(tw) / P.sw;
-      if (ow >= P.wout) { continue; }
+      let twb = i32(iw0) + i32(P.pw) - i32(b * P.dw);
+${[0, 1, 2, 3].map((l) => `      var tw${l} = twb + ${l};
+      var ok${l} = tw${l} >= 0 && iw0 + ${l}u < P.w;
+      if (sw != 1) {
+        ok${l} = ok${l} && tw${l} % sw == 0;
+        tw${l} = tw${l} / sw;
+      }
+      ok${l} = ok${l} && tw${l} < wo;
+      let ow${l} = rowb + select(0u, u32(tw${l}), ok${l});`).join('\n')}
       for (var k = 0u; k < P.coutG; k++) {
         let co = grp * P.coutG + k;
-        acc += DY[((nb * P.cout + co) * P.hout + oh) * P.wout + ow] * Wt[((co * P.cinG + c) * P.kh + a) * P.kw + b];
+        let wv = Wt[((co * P.cinG + c) * P.kh + a) * P.kw + b];
+        let d = k * plane;
+${[0, 1, 2, 3].map((l) => `        if (ok${l}) { acc[${l}] += DY[ow${l} + d] * wv; }`).join('\n')}
       }
     }
   }
-  out[i] = acc;`,
+  let xrow = ((nb * P.cin + ci) * P.h + u32(ih)) * P.w + iw0;
+${[0, 1, 2, 3].map((l) => `  if (iw0 + ${l}u < P.w) { out[xrow + ${l}u] = acc[${l}]; }`).join('\n')}`,
 });
 
 /** Bindings X, DY, out (partial dweights [chunks, cout·cinG·kh·kw]); total = chunks · weight size. */
@@ -135,15 +157,26 @@ export const conv2dDirectBackwardWeightKernel = defineKernel({
   let start = chunk * P.chunkLen;
   let end = min(start + P.chunkLen, pixels);
   var acc = 0.0;
+  // (nb, oh, ow) advance with t: integer division by a uniform is scalarised on CPU drivers.
+  var nb = start / plane;
+  var q = start % plane;
+  var oh = q / P.wout;
+  var ow = q % P.wout;
+  let ah = i32(a * P.dh) - i32(P.ph);
+  let bw = i32(b * P.dw) - i32(P.pw);
   for (var t = start; t < end; t++) {
-    let nb = t / plane;
-    let q = t % plane;
-    let oh = q / P.wout;
-    let ow = q % P.wout;
-    let ih = i32(oh * P.sh + a * P.dh) - i32(P.ph);
-    let iw = i32(ow * P.sw + b * P.dw) - i32(P.pw);
-    if (ih < 0 || ih >= i32(P.h) || iw < 0 || iw >= i32(P.w)) { continue; }
-    acc += DY[(nb * P.cout + co) * plane + q] * X[((nb * P.cin + ci) * P.h + u32(ih)) * P.w + u32(iw)];
+    let ih = i32(oh * P.sh) + ah;
+    let iw = i32(ow * P.sw) + bw;
+    if (ih >= 0 && ih < i32(P.h) && iw >= 0 && iw < i32(P.w)) {
+      acc += DY[(nb * P.cout + co) * plane + q] * X[((nb * P.cin + ci) * P.h + u32(ih)) * P.w + u32(iw)];
+    }
+    q++;
+    ow++;
+    if (ow == P.wout) {
+      ow = 0u;
+      oh++;
+      if (oh == P.hout) { oh = 0u; q = 0u; nb++; }
+    }
   }
   out[i] = acc;`,
 });

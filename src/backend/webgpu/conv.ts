@@ -140,7 +140,8 @@ export function conv2dBackwardInput(ctx: KernelContext, dys: Storage, ws: Storag
   const out = ctx.output(n, 'float32', op);
   const geo = geometry(g);
   if (path === 'direct') {
-    dispatchKernel(ctx, op, conv2dDirectBackwardInputKernel, { DY: dy.buffer, Wt: w.buffer, out: out.buffer }, { total: n, ...geo }, groupsFor(n));
+    const total = g.n * g.cin * g.h * Math.ceil(g.w / CONV_DIRECT_BLOCK);
+    dispatchKernel(ctx, op, conv2dDirectBackwardInputKernel, { DY: dy.buffer, Wt: w.buffer, out: out.buffer }, { total, ...geo }, groupsFor(total, CONV_DIRECT_WG));
     return out;
   }
   const shape = convShape(ctx);
