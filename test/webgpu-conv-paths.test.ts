@@ -10,6 +10,7 @@
  *
  * No adapter is a FAILURE here (beforeAll throws), never a skip.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, Conv2dGeometry, Pool2dGeometry, Storage } from '../src/backend/types.js';
@@ -199,5 +200,22 @@ describe('max pool: values and indices from one pass', () => {
         return [r.values, r.indices];
       }, [{ atol: 0, rtol: 0 }]);
     }
+  });
+});
+
+describe('conv and pool kernels are declared once (shaders/program.ts)', () => {
+  // The bindings and uniform struct come from defineKernel; the host passes buffers and uniforms by name.
+  const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+  for (const path of ['shaders/conv2d.ts', 'shaders/conv-gemm.ts', 'shaders/pool.ts']) {
+    it(`${path} writes no binding or uniform struct by hand`, () => {
+      const src = read(path);
+      expect(src).not.toMatch(/@binding|struct Params/);
+      expect(src).toMatch(/defineKernel\(/);
+    });
+  }
+  it('src/backend/webgpu/conv.ts dispatches through dispatchKernel only', () => {
+    const src = read('src/backend/webgpu/conv.ts');
+    expect(src).not.toMatch(/pipelines\.get|new Params|batcher\.dispatch/);
+    expect(src).toMatch(/dispatchKernel\(/);
   });
 });

@@ -208,7 +208,7 @@ export function conv2dBackwardWeight(ctx: KernelContext, xs: Storage, dys: Stora
   return sumSlices(ctx, partial, chunks, ws);
 }
 
-function poolParams(g: Pool2dGeometry, total: number) {
+function poolUniforms(g: Pool2dGeometry, total: number) {
   return {
     total, h: g.h, w: g.w, hout: g.hout, wout: g.wout, kh: g.kh, kw: g.kw, sh: g.strideH, sw: g.strideW,
     ph: g.padH, pw: g.padW, adaptive: g.adaptive ? 1 : 0, countIncludePad: g.countIncludePad ? 1 : 0,
@@ -222,7 +222,7 @@ export function maxPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): {
   const indices = ctx.output(n, 'int32', op);
   const values = ctx.output(n, 'float32', op);
   if (n === 0) return { values, indices };
-  dispatchKernel(ctx, op, maxPoolKernel, { X: x.buffer, values: values.buffer, indices: indices.buffer }, poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, maxPoolKernel, { X: x.buffer, values: values.buffer, indices: indices.buffer }, poolUniforms(g, n), groupsFor(n));
   return { values, indices };
 }
 
@@ -235,7 +235,7 @@ export function maxPool2dBackward(ctx: KernelContext, dys: Storage, ixs: Storage
   if (n === 0) return ctx.output(0, 'float32', op);
   if (nOut === 0) return fill(ctx, n, 0, 'float32');
   const out = ctx.output(n, 'float32', op);
-  dispatchKernel(ctx, op, maxPoolBackwardKernel, { DY: dy.buffer, IX: ix.buffer, out: out.buffer }, poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, maxPoolBackwardKernel, { DY: dy.buffer, IX: ix.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
   return out;
 }
 
@@ -245,7 +245,7 @@ export function avgPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): G
   const n = g.planes * g.hout * g.wout;
   const out = ctx.output(n, 'float32', op);
   if (n === 0) return out;
-  dispatchKernel(ctx, op, avgPoolKernel, { X: x.buffer, out: out.buffer }, poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, avgPoolKernel, { X: x.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
   return out;
 }
 
@@ -257,6 +257,6 @@ export function avgPool2dBackward(ctx: KernelContext, dys: Storage, g: Pool2dGeo
   if (n === 0) return ctx.output(0, 'float32', op);
   if (nOut === 0) return fill(ctx, n, 0, 'float32');
   const out = ctx.output(n, 'float32', op);
-  dispatchKernel(ctx, op, avgPoolBackwardKernel, { DY: dy.buffer, out: out.buffer }, poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, avgPoolBackwardKernel, { DY: dy.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
   return out;
 }
