@@ -11,6 +11,10 @@
  *  - 'direct': one output row segment (or element) per invocation; taken where the GEMM's channel
  *    tile of 4 would mostly idle: fewer than 4 output channels per group for the forward and the
  *    weight gradient, fewer than 4 input channels per group for the input gradient (depthwise).
+ *    Measured on lavapipe (2026-12-03, batch 128, 3×3, pad 1; fastest of 4, forward / dx / dw):
+ *    1 → 16 channels at 28²: direct 56-70 / 44-45 / 71-100 ms, GEMM 27-33 / 87-109 / 17-24;
+ *    depthwise 32 channels at 14²: direct 57-76 / 50-66 / 38-60, GEMM 128-131 / 119-171 / 95-104;
+ *    16 → 32 at 14²: direct 478-643 / 480-484 / 876-904, GEMM 193-211 / 149-175 / 113-177.
  */
 import { CONV_DIRECT_BLOCK, CONV_DIRECT_WG, channelBiasKernel, conv2dDirectBackwardInputKernel, conv2dDirectBackwardWeightKernel, conv2dDirectForwardKernel } from '../../../shaders/conv2d.js';
 import { CONV_GEMM_BLOCK, conv2dGemmBackwardInputKernel, conv2dGemmBackwardWeightKernel, conv2dGemmForwardKernel } from '../../../shaders/conv-gemm.js';
