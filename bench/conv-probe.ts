@@ -3,7 +3,7 @@
  * of issue 12 and of `webgrad train --model cnn`, plus one CNN training step: median of `reps` timed
  * runs after a warm-up, each timed from encoding to the end of a readback of the result.
  *
- *   npx tsx bench/conv-probe.ts [reps]
+ *   npx tsx bench/conv-probe.ts [reps] [--step]     (--step: the training step only)
  */
 import * as wg from '../src/index.js';
 import { engine } from '../src/engine.js';
@@ -12,6 +12,7 @@ import type { Conv2dGeometry, Storage } from '../src/backend/types.js';
 import { buildCnn, DEFAULT_CNN } from '../src/train/cnn.js';
 
 const reps = Number(process.argv[2] ?? 5) || 5;
+const stepOnly = process.argv.includes('--step');
 const r = await wg.init({ backend: 'webgpu' });
 if (r.backend !== 'webgpu') throw new Error(`no WebGPU: ${r.fallbackReason}`);
 const be = engine.backends.get('webgpu') as WebGPUBackend;
@@ -45,7 +46,7 @@ const CASES: [string, Conv2dGeometry][] = [
   ['1x1 [128,32,14,14]->64', geom(128, 32, 14, 64, 1, 0)],
 ];
 
-for (const [name, g] of CASES) {
+for (const [name, g] of stepOnly ? [] : CASES) {
   const x = be.upload(rand(g.n * g.cin * g.h * g.w), 'float32');
   const w = be.upload(rand(g.cout * (g.cin / g.groups) * g.kh * g.kw), 'float32');
   const dy = be.upload(rand(g.n * g.cout * g.hout * g.wout), 'float32');
