@@ -1,18 +1,25 @@
 /**
- * 2-D pooling over planes (N·C) of h × w: max (index kernel, then values gathered by index),
- * average (also adaptive), and their gradients as gathers: each input element visits only the
- * output windows that can hold it, so no atomics are needed and sums run in a fixed order.
+ * 2-D pooling over planes (N·C) of h × w: max (values and indices from one pass), average (also
+ * adaptive), and their gradients as gathers: each input element visits only the output windows
+ * that can hold it, so no atomics are needed and sums run in a fixed order.
  *
  * Windows follow PyTorch: rows oh·sh − ph ... + kh − 1 clipped to the input, or the adaptive
  * rows floor(oh·h / hout) ... ceil((oh + 1)·h / hout) − 1.
  */
-import { main1d } from './common.js';
+import { defineKernel } from './program.js';
 
-export const POOL_FIELDS = ['total', 'h', 'w', 'hout', 'wout', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'adaptive', 'countIncludePad'] as const;
+export const POOL_UNIFORMS = {
+  total: 'u32', h: 'u32', w: 'u32', hout: 'u32', wout: 'u32', kh: 'u32', kw: 'u32', sh: 'u32', sw: 'u32',
+  ph: 'u32', pw: 'u32', adaptive: 'u32', countIncludePad: 'u32',
+} as const;
 
-const HEAD = `struct Params { ${POOL_FIELDS.map((f) => `${f}: u32`).join(', ')} }
-@group(0) @binding(0) var<uniform> P: Params;
+const F32_READ = { type: 'f32', access: 'read' } as const;
+const F32_OUT = { type: 'f32', access: 'read_write' } as const;
+const I32_READ = { type: 'i32', access: 'read' } as const;
+const I32_OUT = { type: 'i32', access: 'read_write' } as const;
+const WG = 256;
 
+const HELPERS = `
 // [start, end) of window o along an axis of length size (output length outSize).
 fn win(o: i32, size: i32, outSize: i32, k: i32, s: i32, p: i32) -> vec2<i32> {
   if (P.adaptive != 0u) { return vec2<i32>((o * size) / outSize, ((o + 1) * size + outSize - 1) / outSize); }
@@ -53,12 +60,17 @@ const IN_POS = `  let iw = i32(i % P.w);
   let hc = holders(iw, i32(P.w), i32(P.wout), i32(P.kw), i32(P.sw), i32(P.pw));
   let obase = plane * P.hout * P.wout;`;
 
-/** Bindings: X, out (int32 indices). The first maximum in row-major order; every NaN takes over (PyTorch 1.13). */
-export function maxPoolIndexShader(): string {
-  return `${HEAD}
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<i32>;
-${main1d(`  if (i >= P.total) { return; }
+/**
+ * Values and int32 indices in one pass. The first maximum in row-major order; every NaN takes over
+ * (PyTorch 1.13).
+ */
+export const maxPoolKernel = defineKernel({
+  name: 'pool:max',
+  bindings: { X: F32_READ, values: F32_OUT, indices: I32_OUT },
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: WG,
+  helpers: HELPERS,
+  body: `  if (i >= P.total) { return; }
 ${OUT_POS}
   var best = 0.0;
   var bi = -1;
@@ -70,27 +82,18 @@ ${OUT_POS}
       if (bi < 0 || isNan || v > best) { best = v; bi = y * i32(P.w) + x; }
     }
   }
-  out[i] = bi;`)}`;
-}
+  values[i] = best;
+  indices[i] = bi;`,
+});
 
-/** Bindings: X, IX, out: out[i] = X[plane, IX[i]]. */
-export function maxPoolValueShader(): string {
-  return `${HEAD}
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> IX: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${main1d(`  if (i >= P.total) { return; }
-  let plane = i / (P.wout * P.hout);
-  out[i] = X[plane * P.h * P.w + u32(IX[i])];`)}`;
-}
-
-/** Bindings: DY, IX, out (dx): each input element sums the dy of the windows whose index names it. */
-export function maxPoolBackwardShader(): string {
-  return `${HEAD}
-@group(0) @binding(1) var<storage, read> DY: array<f32>;
-@group(0) @binding(2) var<storage, read> IX: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${main1d(`  if (i >= P.total) { return; }
+/** dx: each input element sums the dy of the windows whose index names it. */
+export const maxPoolBackwardKernel = defineKernel({
+  name: 'pool:max:backward',
+  bindings: { DY: F32_READ, IX: I32_READ, out: F32_OUT },
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: WG,
+  helpers: HELPERS,
+  body: `  if (i >= P.total) { return; }
 ${IN_POS}
   let me = ih * i32(P.w) + iw;
   var acc = 0.0;
@@ -100,29 +103,31 @@ ${IN_POS}
       if (IX[o] == me) { acc += DY[o]; }
     }
   }
-  out[i] = acc;`)}`;
-}
+  out[i] = acc;`,
+});
 
-/** Bindings: X, out. */
-export function avgPoolShader(): string {
-  return `${HEAD}
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${main1d(`  if (i >= P.total) { return; }
+export const avgPoolKernel = defineKernel({
+  name: 'pool:avg',
+  bindings: { X: F32_READ, out: F32_OUT },
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: WG,
+  helpers: HELPERS,
+  body: `  if (i >= P.total) { return; }
 ${OUT_POS}
   var s = 0.0;
   for (var y = rows.x; y < rows.y; y++) {
     for (var x = cols.x; x < cols.y; x++) { s += X[base + u32(y) * P.w + u32(x)]; }
   }
-  out[i] = s / divisor(rows, cols);`)}`;
-}
+  out[i] = s / divisor(rows, cols);`,
+});
 
-/** Bindings: DY, out (dx). */
-export function avgPoolBackwardShader(): string {
-  return `${HEAD}
-@group(0) @binding(1) var<storage, read> DY: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${main1d(`  if (i >= P.total) { return; }
+export const avgPoolBackwardKernel = defineKernel({
+  name: 'pool:avg:backward',
+  bindings: { DY: F32_READ, out: F32_OUT },
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: WG,
+  helpers: HELPERS,
+  body: `  if (i >= P.total) { return; }
 ${IN_POS}
   var acc = 0.0;
   for (var oh = hr.x; oh <= hr.y; oh++) {
@@ -134,5 +139,5 @@ ${IN_POS}
       acc += DY[obase + u32(oh) * P.wout + u32(ow)] / divisor(rows, cols);
     }
   }
-  out[i] = acc;`)}`;
-}
+  out[i] = acc;`,
+});

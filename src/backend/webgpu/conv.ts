@@ -1,17 +1,31 @@
 /**
  * Host side of the convolution and pooling kernels (see ConvKernels in ../types.ts and the WGSL in
- * shaders/conv2d.ts, shaders/pool.ts): validates sizes, packs the uniforms, dispatches.
+ * shaders/conv2d.ts, shaders/conv-gemm.ts, shaders/pool.ts): validates sizes, chooses a design by
+ * shape, dispatches.
+ *
+ * Designs (chosen by shape, never by timing; kernel-choice.ts can force one for the tests):
+ *  - 'matmul': a 1×1 convolution with stride 1, no padding and one group is a batched matmul
+ *    ([cout, cin] · x[n] as [cin, h·w]); the existing register-blocked matmul runs it.
+ *  - 'gemm': the implicit GEMMs of conv-gemm.ts (4×4 register blocks over output pixels ×
+ *    channels); the general path.
+ *  - 'direct': one output row segment (or element) per invocation; taken where the GEMM's channel
+ *    tile of 4 would mostly idle: fewer than 4 output channels per group for the forward and the
+ *    weight gradient, fewer than 4 input channels per group for the input gradient (depthwise).
+ *    Measured on lavapipe (2026-12-03, batch 128, 3×3, pad 1; fastest of 4, forward / dx / dw):
+ *    1 → 16 channels at 28²: direct 56-70 / 44-45 / 71-100 ms, GEMM 27-33 / 87-109 / 17-24;
+ *    depthwise 32 channels at 14²: direct 57-76 / 50-66 / 38-60, GEMM 128-131 / 119-171 / 95-104;
+ *    16 → 32 at 14²: direct 478-643 / 480-484 / 876-904, GEMM 193-211 / 149-175 / 113-177.
  */
+import { CONV_DIRECT_BLOCK, CONV_DIRECT_WG, channelBiasKernel, conv2dDirectBackwardInputKernel, conv2dDirectBackwardWeightKernel, conv2dDirectForwardKernel } from '../../../shaders/conv2d.js';
+import { CONV_GEMM_BLOCK, conv2dGemmBackwardInputKernel, conv2dGemmBackwardWeightKernel, conv2dGemmForwardKernel } from '../../../shaders/conv-gemm.js';
 import { WG_1D, wgslType } from '../../../shaders/common.js';
-import {
-  CONV_FIELDS, conv2dBackwardInputShader, conv2dBackwardWeightShader, conv2dForwardShader,
-} from '../../../shaders/conv2d.js';
-import {
-  POOL_FIELDS, avgPoolBackwardShader, avgPoolShader, maxPoolBackwardShader, maxPoolIndexShader, maxPoolValueShader,
-} from '../../../shaders/pool.js';
+import { avgPoolBackwardKernel, avgPoolKernel, maxPoolBackwardKernel, maxPoolKernel } from '../../../shaders/pool.js';
 import type { Conv2dGeometry, Pool2dGeometry, Storage } from '../types.js';
-import { Params, type KernelContext } from './context.js';
+import type { KernelContext } from './context.js';
+import { dispatchKernel } from './dispatch.js';
 import { fill } from './elementwise.js';
+import { kernelChoice } from './kernel-choice.js';
+import { matmul, type WorkgroupShape } from './matmul.js';
 import { reduce } from './reduce.js';
 import type { GpuStorage } from './storage.js';
 
@@ -32,15 +46,53 @@ const xSize = (g: Conv2dGeometry): number => g.n * g.cin * g.h * g.w;
 const wSize = (g: Conv2dGeometry): number => g.cout * (g.cin / g.groups) * g.kh * g.kw;
 const ySize = (g: Conv2dGeometry): number => g.n * g.cout * g.hout * g.wout;
 
-function convParams(g: Conv2dGeometry, total: number, chunks = 1, chunkLen = 0): Params {
-  const p = new Params(CONV_FIELDS.length);
-  const v: Record<(typeof CONV_FIELDS)[number], number> = {
-    total, n: g.n, cin: g.cin, h: g.h, w: g.w, cout: g.cout, kh: g.kh, kw: g.kw, hout: g.hout, wout: g.wout,
+function geometry(g: Conv2dGeometry) {
+  return {
+    n: g.n, cin: g.cin, h: g.h, w: g.w, cout: g.cout, kh: g.kh, kw: g.kw, hout: g.hout, wout: g.wout,
     sh: g.strideH, sw: g.strideW, ph: g.padH, pw: g.padW, dh: g.dilationH, dw: g.dilationW,
-    cinG: g.cin / g.groups, coutG: g.cout / g.groups, chunks, chunkLen,
+    cinG: g.cin / g.groups, coutG: g.cout / g.groups,
   };
-  CONV_FIELDS.forEach((f, i) => { p.u32[i] = v[f]; });
-  return p;
+}
+
+export type ConvPath = 'direct' | 'gemm' | 'matmul';
+type ConvPass = 'fwd' | 'dx' | 'dw';
+
+/** Whether the convolution is a plain matmul per image. */
+export function isPointwise(g: Conv2dGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0 && g.groups === 1;
+}
+
+/** The design a pass takes: the forced one (kernel-choice.ts) where it applies, else by shape. */
+export function convPath(g: Conv2dGeometry, pass: ConvPass): ConvPath {
+  const forced = kernelChoice().convPath;
+  if (forced === 'direct' || forced === 'gemm') return forced;
+  if (isPointwise(g)) return 'matmul';
+  if (forced === 'matmul') return 'gemm';
+  // The GEMM's columns are channels of one group, 4 per invocation.
+  const columns = pass === 'dx' ? g.cin / g.groups : g.cout / g.groups;
+  return columns < CONV_GEMM_BLOCK ? 'direct' : 'gemm';
+}
+
+/**
+ * Workgroup shape of the implicit GEMMs. On lavapipe (a workgroup runs as a loop over SIMD batches
+ * on one CPU thread) small workgroups balance best across threads, as for matmul; GPUs get 8×8.
+ */
+export function convShape(ctx: KernelContext): WorkgroupShape {
+  return kernelChoice().convShape ?? (ctx.softwareAdapter ? [4, 4] : [8, 8]);
+}
+
+/** Dispatches a 2-D-tiled kernel over [xBlocks, yBlocks, z] invocation blocks, split on x at the device limit. */
+function dispatchTiled(ctx: KernelContext, run: (xOff: number, workgroups: [number, number, number]) => void, shape: WorkgroupShape, xBlocks: number, yBlocks: number, z: number, op: string): void {
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const gx = Math.ceil(xBlocks / shape[0]);
+  const gy = Math.ceil(yBlocks / shape[1]);
+  if (gy > max || z > max) throw new Error(`webgpu: ${op}: needs ${gy} × ${z} workgroups on y × z, more than the device's ${max}`);
+  for (let x0 = 0; x0 < gx; x0 += max) run(x0, [Math.min(max, gx - x0), gy, z]);
+}
+
+/** The forward kernels' buffers by binding name (B only with a bias). */
+function biasBuffers(x: GpuStorage, w: GpuStorage, b: GpuStorage | null, out: GpuStorage): Record<string, GPUBuffer> {
+  return b ? { X: x.buffer, Wt: w.buffer, B: b.buffer, out: out.buffer } : { X: x.buffer, Wt: w.buffer, out: out.buffer };
 }
 
 export function conv2d(ctx: KernelContext, xs: Storage, ws: Storage, bs: Storage | null, g: Conv2dGeometry): GpuStorage {
@@ -50,13 +102,29 @@ export function conv2d(ctx: KernelContext, xs: Storage, ws: Storage, bs: Storage
   const b = bs ? operand(ctx, op, 'bias', bs, g.cout) : null;
   const n = ySize(g);
   if (n === 0) return ctx.output(0, 'float32', op);
-  // An empty reduction (cin/groups·kh·kw = 0 cannot happen: shapes are validated) or empty x: bias only.
+  // Empty x (or weight): every output is the bias alone, or zero.
   if (x.length === 0 || w.length === 0) return fill(ctx, n, 0, 'float32');
-  const total = g.n * g.cout * g.hout * Math.ceil(g.wout / 4);
-  const kernel = ctx.pipelines.get(`conv2d:fwd:${b ? 'bias' : 'nobias'}`, b ? 3 : 2, () => conv2dForwardShader(b !== null));
+  const path = convPath(g, 'fwd');
+  if (path === 'matmul') {
+    const plane = g.h * g.w;
+    const y = matmul(ctx, w, x, { batch: g.n, m: g.cout, k: g.cin, n: plane, transA: false, transB: false, aBatchStride: 0, bBatchStride: g.cin * plane });
+    if (b) dispatchKernel(ctx, op, channelBiasKernel, { B: b.buffer, Y: y.buffer }, { total: n, plane, channels: g.cout }, groupsFor(n));
+    return y;
+  }
   const out = ctx.output(n, 'float32', op);
-  const buffers = b ? [x.buffer, w.buffer, b.buffer, out.buffer] : [x.buffer, w.buffer, out.buffer];
-  ctx.batcher.dispatch(op, kernel, buffers, convParams(g, total).u32, groupsFor(total, 64));
+  const geo = geometry(g);
+  if (path === 'direct') {
+    const total = g.n * g.cout * g.hout * Math.ceil(g.wout / CONV_DIRECT_BLOCK);
+    const kernel = conv2dDirectForwardKernel(b !== null);
+    dispatchKernel(ctx, op, kernel, biasBuffers(x, w, b, out), { total, ...geo }, groupsFor(total, CONV_DIRECT_WG));
+    return out;
+  }
+  const shape = convShape(ctx);
+  const kernel = conv2dGemmForwardKernel(b !== null, shape[0], shape[1]);
+  const rowBlocks = g.n * g.hout * Math.ceil(g.wout / CONV_GEMM_BLOCK);
+  const buffers = biasBuffers(x, w, b, out);
+  dispatchTiled(ctx, (xOff, wgs) => dispatchKernel(ctx, op, kernel, buffers, { xOff, rowBlocks, ...geo }, wgs),
+    shape, rowBlocks, Math.ceil(geo.coutG / CONV_GEMM_BLOCK), g.groups, op);
   return out;
 }
 
@@ -67,14 +135,46 @@ export function conv2dBackwardInput(ctx: KernelContext, dys: Storage, ws: Storag
   const n = xSize(g);
   if (n === 0) return ctx.output(0, 'float32', op);
   if (dy.length === 0 || w.length === 0) return fill(ctx, n, 0, 'float32');
-  const kernel = ctx.pipelines.get('conv2d:dx', 2, conv2dBackwardInputShader);
+  const path = convPath(g, 'dx');
+  if (path === 'matmul') {
+    // dx[n] = Wᵀ · dy[n]: W [cout, cin] read transposed.
+    const plane = g.h * g.w;
+    return matmul(ctx, w, dy, { batch: g.n, m: g.cin, k: g.cout, n: plane, transA: true, transB: false, aBatchStride: 0, bBatchStride: g.cout * plane });
+  }
   const out = ctx.output(n, 'float32', op);
-  ctx.batcher.dispatch(op, kernel, [dy.buffer, w.buffer, out.buffer], convParams(g, n).u32, groupsFor(n));
+  const geo = geometry(g);
+  if (path === 'direct') {
+    const total = g.n * g.cin * g.h * Math.ceil(g.w / CONV_DIRECT_BLOCK);
+    dispatchKernel(ctx, op, conv2dDirectBackwardInputKernel, { DY: dy.buffer, Wt: w.buffer, out: out.buffer }, { total, ...geo }, groupsFor(total, CONV_DIRECT_WG));
+    return out;
+  }
+  const shape = convShape(ctx);
+  const kernel = conv2dGemmBackwardInputKernel(shape[0], shape[1]);
+  const rowBlocks = g.n * g.h * Math.ceil(g.w / CONV_GEMM_BLOCK);
+  dispatchTiled(ctx, (xOff, wgs) => dispatchKernel(ctx, op, kernel, { DY: dy.buffer, Wt: w.buffer, out: out.buffer }, { xOff, rowBlocks, ...geo }, wgs),
+    shape, rowBlocks, Math.ceil(geo.cinG / CONV_GEMM_BLOCK), g.groups, op);
   return out;
 }
 
 /** Aim for about this many invocations in the weight gradient's first pass (more slices of N·Hout·Wout when the weight is small). */
 const DW_TARGET_INVOCATIONS = 16384;
+/** Fewest output pixels per slice: shorter slices make the partial sums cost more than they save. */
+const DW_MIN_SLICE = 64;
+
+/** Slices of the N·Hout·Wout reduction so that about DW_TARGET_INVOCATIONS run at once. */
+function slices(pixels: number, invocations: number, maxSlices: number): { chunks: number; chunkLen: number } {
+  const want = Math.max(1, Math.min(Math.ceil(DW_TARGET_INVOCATIONS / invocations), Math.ceil(pixels / DW_MIN_SLICE), maxSlices));
+  const chunkLen = Math.ceil(pixels / want);
+  return { chunks: Math.ceil(pixels / chunkLen), chunkLen };
+}
+
+/** Sums the [chunks, size] partial results over chunks (releasing them). */
+function sumSlices(ctx: KernelContext, partial: GpuStorage, chunks: number, size: number): GpuStorage {
+  if (chunks === 1) return partial;
+  const out = reduce(ctx, 'sum', partial, 1, chunks, size);
+  ctx.releaseStorage(partial);
+  return out;
+}
 
 export function conv2dBackwardWeight(ctx: KernelContext, xs: Storage, dys: Storage, g: Conv2dGeometry): GpuStorage {
   const op = 'conv2dBackwardWeight';
@@ -84,26 +184,39 @@ export function conv2dBackwardWeight(ctx: KernelContext, xs: Storage, dys: Stora
   if (ws === 0) return ctx.output(0, 'float32', op);
   const pixels = g.n * g.hout * g.wout;
   if (pixels === 0 || x.length === 0) return fill(ctx, ws, 0, 'float32');
-  const chunks = Math.max(1, Math.min(Math.ceil(DW_TARGET_INVOCATIONS / ws), Math.ceil(pixels / 64), 1024));
-  const chunkLen = Math.ceil(pixels / chunks);
-  const total = chunks * ws;
-  const kernel = ctx.pipelines.get('conv2d:dw', 2, conv2dBackwardWeightShader);
-  const partial = ctx.output(total, 'float32', op);
-  ctx.batcher.dispatch(op, kernel, [x.buffer, dy.buffer, partial.buffer], convParams(g, total, chunks, chunkLen).u32, groupsFor(total));
-  if (chunks === 1) return partial;
-  const out = reduce(ctx, 'sum', partial, 1, chunks, ws);
-  ctx.releaseStorage(partial);
-  return out;
+  const path = convPath(g, 'dw');
+  if (path === 'matmul') {
+    // dW = Σₙ dy[n] · x[n]ᵀ: per image [cout, h·w] · [h·w, cin] (x read transposed), then summed over n.
+    const plane = g.h * g.w;
+    const partial = matmul(ctx, dy, x, { batch: g.n, m: g.cout, k: plane, n: g.cin, transA: false, transB: true, aBatchStride: g.cout * plane, bBatchStride: g.cin * plane });
+    return sumSlices(ctx, partial, g.n, ws);
+  }
+  const geo = geometry(g);
+  if (path === 'direct') {
+    const { chunks, chunkLen } = slices(pixels, ws, 1024);
+    const total = chunks * ws;
+    const partial = ctx.output(total, 'float32', op);
+    dispatchKernel(ctx, op, conv2dDirectBackwardWeightKernel, { X: x.buffer, DY: dy.buffer, out: partial.buffer }, { total, chunkLen, ...geo }, groupsFor(total));
+    return sumSlices(ctx, partial, chunks, ws);
+  }
+  const shape = convShape(ctx);
+  const kernel = conv2dGemmBackwardWeightKernel(shape[0], shape[1]);
+  const k = geo.cinG * g.kh * g.kw;
+  const rowBlocks = Math.ceil(k / CONV_GEMM_BLOCK);
+  const colBlocks = Math.ceil(geo.coutG / CONV_GEMM_BLOCK);
+  const maxZ = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const { chunks, chunkLen } = slices(pixels, rowBlocks * colBlocks * g.groups, Math.min(1024, Math.floor(maxZ / g.groups)));
+  const partial = ctx.output(chunks * ws, 'float32', op);
+  dispatchTiled(ctx, (xOff, wgs) => dispatchKernel(ctx, op, kernel, { X: x.buffer, DY: dy.buffer, out: partial.buffer }, { xOff, rowBlocks, groups: g.groups, chunkLen, ...geo }, wgs),
+    shape, rowBlocks, colBlocks, chunks * g.groups, op);
+  return sumSlices(ctx, partial, chunks, ws);
 }
 
-function poolParams(g: Pool2dGeometry, total: number): Uint32Array {
-  const p = new Params(POOL_FIELDS.length);
-  const v: Record<(typeof POOL_FIELDS)[number], number> = {
+function poolUniforms(g: Pool2dGeometry, total: number) {
+  return {
     total, h: g.h, w: g.w, hout: g.hout, wout: g.wout, kh: g.kh, kw: g.kw, sh: g.strideH, sw: g.strideW,
     ph: g.padH, pw: g.padW, adaptive: g.adaptive ? 1 : 0, countIncludePad: g.countIncludePad ? 1 : 0,
   };
-  POOL_FIELDS.forEach((f, i) => { p.u32[i] = v[f]; });
-  return p.u32;
 }
 
 export function maxPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): { values: GpuStorage; indices: GpuStorage } {
@@ -113,9 +226,7 @@ export function maxPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): {
   const indices = ctx.output(n, 'int32', op);
   const values = ctx.output(n, 'float32', op);
   if (n === 0) return { values, indices };
-  const params = poolParams(g, n);
-  ctx.batcher.dispatch(op, ctx.pipelines.get('pool:max:index', 1, maxPoolIndexShader), [x.buffer, indices.buffer], params, groupsFor(n));
-  ctx.batcher.dispatch(op, ctx.pipelines.get('pool:max:value', 2, maxPoolValueShader), [x.buffer, indices.buffer, values.buffer], params, groupsFor(n));
+  dispatchKernel(ctx, op, maxPoolKernel, { X: x.buffer, values: values.buffer, indices: indices.buffer }, poolUniforms(g, n), groupsFor(n));
   return { values, indices };
 }
 
@@ -128,7 +239,7 @@ export function maxPool2dBackward(ctx: KernelContext, dys: Storage, ixs: Storage
   if (n === 0) return ctx.output(0, 'float32', op);
   if (nOut === 0) return fill(ctx, n, 0, 'float32');
   const out = ctx.output(n, 'float32', op);
-  ctx.batcher.dispatch(op, ctx.pipelines.get('pool:max:backward', 2, maxPoolBackwardShader), [dy.buffer, ix.buffer, out.buffer], poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, maxPoolBackwardKernel, { DY: dy.buffer, IX: ix.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
   return out;
 }
 
@@ -138,7 +249,7 @@ export function avgPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): G
   const n = g.planes * g.hout * g.wout;
   const out = ctx.output(n, 'float32', op);
   if (n === 0) return out;
-  ctx.batcher.dispatch(op, ctx.pipelines.get('pool:avg', 1, avgPoolShader), [x.buffer, out.buffer], poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, avgPoolKernel, { X: x.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
   return out;
 }
 
@@ -150,6 +261,6 @@ export function avgPool2dBackward(ctx: KernelContext, dys: Storage, g: Pool2dGeo
   if (n === 0) return ctx.output(0, 'float32', op);
   if (nOut === 0) return fill(ctx, n, 0, 'float32');
   const out = ctx.output(n, 'float32', op);
-  ctx.batcher.dispatch(op, ctx.pipelines.get('pool:avg:backward', 1, avgPoolBackwardShader), [dy.buffer, out.buffer], poolParams(g, n), groupsFor(n));
+  dispatchKernel(ctx, op, avgPoolBackwardKernel, { DY: dy.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
   return out;
 }

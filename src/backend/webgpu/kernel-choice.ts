@@ -19,6 +19,13 @@ export interface KernelChoice {
   batchNormPath?: 'column' | 'tiled';
   /** Columns per workgroup tile of the tiled partial pass (a power of two dividing BN_WG). */
   batchNormTile?: number;
+  /**
+   * Convolution design (conv.ts): 'direct' the per-output kernels, 'gemm' the implicit GEMMs,
+   * 'matmul' the existing matmul (1×1, stride 1, no padding, one group only; elsewhere ignored).
+   */
+  convPath?: 'direct' | 'gemm' | 'matmul';
+  /** Workgroup shape of the implicit-GEMM convolution kernels. */
+  convShape?: WorkgroupShape;
 }
 
 let forced: KernelChoice = {};

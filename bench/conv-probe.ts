@@ -1,0 +1,98 @@
+/**
+ * Timings of the WebGPU convolution kernels (forward, input gradient, weight gradient) at the shapes
+ * of issue 12 and of `webgrad train --model cnn`, plus one CNN training step: median of `reps` timed
+ * runs after a warm-up, each timed from encoding to the end of a readback of the result.
+ *
+ *   npx tsx bench/conv-probe.ts [reps] [--step]     (--step: the training step only)
+ */
+import * as wg from '../src/index.js';
+import { engine } from '../src/engine.js';
+import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+import type { Conv2dGeometry, Storage } from '../src/backend/types.js';
+import { buildCnn, DEFAULT_CNN } from '../src/train/cnn.js';
+
+const reps = Number(process.argv[2] ?? 5) || 5;
+const stepOnly = process.argv.includes('--step');
+const r = await wg.init({ backend: 'webgpu' });
+if (r.backend !== 'webgpu') throw new Error(`no WebGPU: ${r.fallbackReason}`);
+const be = engine.backends.get('webgpu') as WebGPUBackend;
+console.log(`adapter: ${be.adapterInfo}; ${new Date().toISOString()}; median of ${reps}`);
+
+function rand(n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.random() * 2 - 1;
+  return out;
+}
+
+async function median(once: () => Promise<number>): Promise<number> {
+  await once(); // warm-up: pipeline compile, buffer allocation
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) times.push(await once());
+  times.sort((a, b) => a - b);
+  return times[Math.floor(reps / 2)]!;
+}
+
+function geom(n: number, cin: number, h: number, cout: number, k: number, pad: number, stride = 1, groups = 1): Conv2dGeometry {
+  const hout = Math.floor((h + 2 * pad - k) / stride) + 1;
+  return { n, cin, h, w: h, cout, kh: k, kw: k, hout, wout: hout, strideH: stride, strideW: stride, padH: pad, padW: pad, dilationH: 1, dilationW: 1, groups };
+}
+
+const CASES: [string, Conv2dGeometry][] = [
+  ['[128,1,28,28]->32 3x3 p1', geom(128, 1, 28, 32, 3, 1)],
+  ['[128,32,14,14]->64 3x3 p1', geom(128, 32, 14, 64, 3, 1)],
+  ['cli cnn [128,1,28,28]->16 3x3 p1', geom(128, 1, 28, 16, 3, 1)],
+  ['cli cnn [128,16,14,14]->32 3x3 p1', geom(128, 16, 14, 32, 3, 1)],
+  ['depthwise [128,32,14,14] 3x3 p1 g32', geom(128, 32, 14, 32, 3, 1, 1, 32)],
+  ['1x1 [128,32,14,14]->64', geom(128, 32, 14, 64, 1, 0)],
+];
+
+for (const [name, g] of stepOnly ? [] : CASES) {
+  const x = be.upload(rand(g.n * g.cin * g.h * g.w), 'float32');
+  const w = be.upload(rand(g.cout * (g.cin / g.groups) * g.kh * g.kw), 'float32');
+  const dy = be.upload(rand(g.n * g.cout * g.hout * g.wout), 'float32');
+  const flop = 2 * g.n * g.cout * g.hout * g.wout * (g.cin / g.groups) * g.kh * g.kw;
+  const time = (f: () => Storage) => median(async () => {
+    const t0 = performance.now();
+    const out = f();
+    await be.read(out);
+    const t = performance.now() - t0;
+    be.release(out);
+    return t;
+  });
+  const parts: [string, () => Storage][] = [
+    ['fwd', () => be.conv2d(x, w, null, g)],
+    ['dx', () => be.conv2dBackwardInput(dy, w, g)],
+    ['dw', () => be.conv2dBackwardWeight(x, dy, g)],
+  ];
+  const line: string[] = [];
+  for (const [p, f] of parts) {
+    const ms = await time(f);
+    line.push(`${p} ${ms.toFixed(1)} ms (${(flop / (ms * 1e6)).toFixed(2)} GFLOP/s)`);
+  }
+  console.log(`${name}: ${line.join('; ')}`);
+  for (const s of [x, w, dy]) be.release(s);
+}
+
+// One training step of the CLI's CNN at batch 128: forward, cross-entropy, backward, SGD, loss read back.
+const batch = 128;
+wg.manualSeed(1);
+const model = buildCnn(DEFAULT_CNN);
+model.train();
+const opt = new wg.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+const xs = wg.tensor(Float32Array.from(rand(batch * 784), (v) => (v + 1) / 2), { shape: [batch, 784] });
+const ys = wg.tensor(Int32Array.from({ length: batch }, (_, i) => i % 10), { shape: [batch], dtype: 'int32' });
+const stepMs = await median(async () => {
+  const t0 = performance.now();
+  const loss = wg.tidy(() => {
+    const l = wg.nn.crossEntropy(model.forward(xs), ys);
+    l.backward();
+    opt.step();
+    return l;
+  });
+  opt.zeroGrad();
+  await loss.item();
+  loss.dispose();
+  return performance.now() - t0;
+});
+console.log(`cnn train step (batch ${batch}, ${DEFAULT_CNN.channels.join('-')}): ${stepMs.toFixed(1)} ms = ${((batch * 1000) / stepMs).toFixed(0)} examples/s`);
+be.destroy();
