@@ -6,6 +6,8 @@ export type { NestedArray, TensorLike } from './tensor.js';
 export type { DType, BackendName, TypedArray } from './backend/types.js';
 export { init, defaultDevice } from './init.js';
 export { setDebug, settle } from './engine.js';
+export { precompile } from './precompile.js';
+export type { PrecompileOptions, PrecompileResult } from './precompile.js';
 export type { InitOptions, InitResult } from './init.js';
 export { tidy, keep, dispose, noGrad, memory } from './lifetime.js';
 export type { MemoryInfo } from './lifetime.js';

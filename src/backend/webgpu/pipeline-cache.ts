@@ -9,6 +9,7 @@
 
 import type { Access, BindingDecls, KernelProgram, UniformDecls } from '../../../shaders/program.js';
 import type { DeviceHealth } from './device.js';
+import type { CompileSession } from './precompile.js';
 
 export interface KernelLayout {
   /** Small integer identifying the layout in bind-group cache keys (unique per cache). */
@@ -30,6 +31,8 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, Kernel>();
   private readonly layouts = new Map<string, KernelLayout>();
   pipelinesCreated = 0;
+  /** Set during precompile (precompile.ts): a miss is compiled asynchronously and joins the cache when ready. */
+  compileOnly: CompileSession | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -89,16 +92,19 @@ export class PipelineCache {
     }
     const compute: GPUProgrammableStage = { module, entryPoint: 'main' };
     if (constants) compute.constants = constants;
-    const pipeline = this.device.createComputePipeline({ layout: layout.pipelineLayout, compute, label: key });
-    this.pipelinesCreated++;
+    const descriptor: GPUComputePipelineDescriptor = { layout: layout.pipelineLayout, compute, label: key };
+    const adopt = (p: GPUComputePipeline): void => {
+      this.pipelines.set(key, { pipeline: p, layout, key });
+      this.pipelinesCreated++;
+    };
+    const pipeline = this.compileOnly?.compile(key, descriptor, adopt) ?? this.device.createComputePipeline(descriptor);
+    if (!this.compileOnly) adopt(pipeline);
     this.device.popErrorScope().then(
       (err) => {
         if (err) this.health.record(`${err.message}\n--- WGSL of pipeline '${key}' ---\n${code}`, key);
       },
       () => undefined,
     );
-    const kernel: Kernel = { pipeline, layout, key };
-    this.pipelines.set(key, kernel);
-    return kernel;
+    return { pipeline, layout, key };
   }
 }
