@@ -49,6 +49,8 @@ export type { Column } from './data/columns.js';
 export { parseIdx } from './data/idx.js';
 export type { IdxArray } from './data/idx.js';
 export { buildMlp, describeMlp } from './train/mlp.js';
+export { buildCnn, describeCnn, DEFAULT_CNN } from './train/cnn.js';
+export type { CnnSpec } from './train/cnn.js';
 export type { MlpSpec, ActivationName, InitName } from './train/mlp.js';
 export { Trainer, NonFiniteLossError } from './train/trainer.js';
 export type { TrainConfig, EpochMetrics } from './train/trainer.js';
