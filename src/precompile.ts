@@ -32,8 +32,8 @@ interface CompileOnlyBackend {
 /**
  * Runs `fn` once, synchronously, in compile-only mode, and resolves when every pipeline it needed
  * is compiled and cached. On WebGPU, in that mode:
- * - a pipeline that is not cached is created with `createComputePipelineAsync` (off the page's
- *   thread in a browser) instead of the blocking `createComputePipeline`;
+ * - a pipeline that is not cached is created with `createComputePipelineAsync` instead of the
+ *   blocking `createComputePipeline`, and joins the cache when ready;
  * - no kernel runs and no data is uploaded: nothing is submitted to the device, and in-place
  *   updates (`_assign`) leave their tensor as it was, so existing tensors (parameters, optimizer
  *   moments, batch-norm running statistics and batch counters) keep their values and stay usable;

@@ -2,8 +2,8 @@
  * Compile-only mode of the WebGPU backend, behind the public `precompile(fn)` (src/precompile.ts).
  *
  * While a session is active: a pipeline-cache miss is compiled with createComputePipelineAsync
- * (which a browser runs off the page's thread and Dawn may run on worker threads) and joins the
- * cache only when ready; dispatches are skipped (the batcher counts them), uploads copy nothing, so
+ * (nothing waits for the compiler: in Node the blocking createComputePipeline runs on the JS thread,
+ * in a browser it stalls the GPU process's command stream) and joins the cache only when ready; dispatches are skipped (the batcher counts them), uploads copy nothing, so
  * nothing reaches the GPU queue. Every storage made in the mode is a placeholder: it holds no values,
  * so reading it, or using it after the session, is refused with a WebgradError instead of
  * returning whatever the pooled buffer held.
