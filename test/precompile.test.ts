@@ -117,6 +117,27 @@ describeEachBackend('precompile', (device) => {
       dispose(r);
     });
 
+    it('overlapping calls compile a pipeline once; each resolves only once its pipelines are cached', async () => {
+      const a = wg.tensor([[1, -2, 3]], { device });
+      const fn = (): void => {
+        wg.tidy(() => {
+          wg.cumsum(wg.softplus(a), 1);
+        });
+      };
+      const first = wg.precompile(fn, { device });
+      const second = wg.precompile(fn, { device });
+      const r2 = await second;
+      // The second found the first's compilations in flight and waited for them instead of starting its own.
+      expect(r2.pipelines).toBe(0);
+      const created = gpu().stats().pipelinesCreated;
+      const out = wg.cumsum(wg.softplus(a), 1);
+      const want = [1, -2, 3].map((v) => Math.log1p(Math.exp(v))).reduce<number[]>((acc, v) => [...acc, (acc.at(-1) ?? 0) + v], []);
+      Array.from(await out.data()).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+      expect(gpu().stats().pipelinesCreated).toBe(created);
+      expect((await first).pipelines).toBeGreaterThan(0);
+      wg.dispose([a, out]);
+    });
+
     it('refuses reads of placeholders after fn, and their use as inputs; disposing them is fine', async () => {
       const a = wg.tensor([1, 2, 3], { device });
       let made: wg.Tensor | null = null;

@@ -286,11 +286,13 @@ function evalRows(c: LabConfig, d: { train: Dataset; test: Dataset }): number[] 
 }
 
 /**
- * Compiles every GPU pipeline the run will need before it starts, without blocking the page: one
- * step (with its health record) and the evaluations of a throwaway copy of the network run under
- * precompile, which creates the pipelines asynchronously and runs none of the kernels. The copy is
- * thrown away because precompile does not roll back host-side state (the optimizer's step count).
- * On the CPU backend there is nothing to compile and precompile does not call the function.
+ * Compiles every GPU pipeline the run will need before it starts, without blocking the page: the
+ * construction, one step (with its health record) and the evaluations of a throwaway copy of the
+ * network each run under `precompile`, which creates the pipelines asynchronously and runs none of
+ * the kernels. The parts run as separate tasks (the page can handle input between them) and compile
+ * together. The copy is thrown away because precompile does not roll back host-side state (the
+ * optimizer's step count). On the CPU backend there is nothing to compile and precompile calls
+ * nothing.
  */
 async function warmUp(c: LabConfig, d: { train: Dataset; test: Dataset }): Promise<void> {
   state.warmUp = null;
@@ -298,16 +300,30 @@ async function warmUp(c: LabConfig, d: { train: Dataset; test: Dataset }): Promi
   if (params.get('precompile') === '0') return;
   const t0 = performance.now();
   if (state.backend === 'webgpu') setStatus('Compiling the GPU kernels of this configuration…');
-  const rows = evalRows(c, d);
-  const r = await precompile(() => {
-    const copy = new LabNet(c, d.train.features, d.train.classes, state.backend!);
-    try {
-      copy.encodeWarmUp(Math.min(c.batch, d.train.n), rows);
-    } finally {
-      copy.dispose();
+  const device = state.backend!;
+  const holder: { copy: LabNet | null } = { copy: null };
+  const parts: (() => void)[] = [
+    () => {
+      holder.copy = new LabNet(c, d.train.features, d.train.classes, device);
+    },
+    () => holder.copy?.warmUpStep(Math.min(c.batch, d.train.n)),
+    ...[...new Set(evalRows(c, d))].map((rows) => () => holder.copy?.warmUpEval(rows)),
+  ];
+  const compiled: ReturnType<typeof precompile>[] = [];
+  try {
+    for (const part of parts) {
+      compiled.push(precompile(part, { device }));
+      await yieldToPage();
     }
-  }, { device: state.backend! });
-  state.warmUp = { pipelines: r.pipelines, dispatchesSkipped: r.dispatchesSkipped, ms: performance.now() - t0 };
+  } finally {
+    holder.copy?.dispose();
+  }
+  const results = await Promise.all(compiled);
+  state.warmUp = {
+    pipelines: results.reduce((n, r) => n + r.pipelines, 0),
+    dispatchesSkipped: results.reduce((n, r) => n + r.dispatchesSkipped, 0),
+    ms: performance.now() - t0,
+  };
 }
 
 function nextBatch(): { x: ReturnType<typeof tensor>; y: ReturnType<typeof tensor>; labels: Int32Array } {

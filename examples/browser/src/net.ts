@@ -162,34 +162,35 @@ export class LabNet {
   }
 
   /**
-   * Every kernel of a run, encoded once without a read: a recorded training step (with its health
-   * measurement), and an eval-mode forward (loss and softmax) at each row count the page evaluates
-   * (test chunks, the digit grid, the boundary grid; kernels may depend on sizes). The page runs this on a throwaway copy
-   * under `precompile`, so the real run finds every pipeline compiled. The inputs are zeros of the
-   * real shapes (inside precompile they are never uploaded).
+   * The kernels of a run, encoded without a read, in parts small enough to be short tasks: the
+   * page runs each part under its own `precompile` on a throwaway copy, so the real run finds every
+   * pipeline compiled. The inputs are zeros of the real shapes (inside precompile they are never
+   * uploaded). This part: a recorded training step and its health measurement.
    */
-  encodeWarmUp(batch: number, evalRows: readonly number[]): void {
+  warmUpStep(batch: number): void {
     const x = zeros([batch, this.inputs], { device: this.device });
     const y = zeros([batch], { dtype: 'int32', device: this.device });
     const out = this.encodeStep(x, y, { health: true, activations: true });
     const m = this.monitor.measure(x);
     for (const t of [out.loss, out.logits, ...out.activations, ...m.values, ...m.dead.map(([, d]) => d), x, y]) t.dispose();
     this.optimizer.zeroGrad();
+  }
+
+  /** The other part: an eval-mode forward, loss and softmax on `rows` rows (kernels may depend on sizes). */
+  warmUpEval(rows: number): void {
+    if (rows <= 0) return;
     this.model.eval();
+    const xe = zeros([rows, this.inputs], { device: this.device });
+    const ye = zeros([rows], { dtype: 'int32', device: this.device });
     try {
-      for (const rows of new Set(evalRows)) {
-        if (rows <= 0) continue;
-        const xe = zeros([rows, this.inputs], { device: this.device });
-        const ye = zeros([rows], { dtype: 'int32', device: this.device });
-        noGrad(() => tidy(() => {
-          const l = this.model.forward(xe);
-          crossEntropy(l, ye, 'sum');
-          softmax(l, 1);
-        }));
-        xe.dispose();
-        ye.dispose();
-      }
+      noGrad(() => tidy(() => {
+        const l = this.model.forward(xe);
+        crossEntropy(l, ye, 'sum');
+        softmax(l, 1);
+      }));
     } finally {
+      xe.dispose();
+      ye.dispose();
       this.model.train();
     }
   }

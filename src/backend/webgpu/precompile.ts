@@ -20,6 +20,12 @@ export function compileOnlyActive(): boolean {
   return activeSessions > 0;
 }
 
+/**
+ * Compilations not finished yet, per device and key: a later session that needs the same pipeline
+ * waits for that one instead of compiling it again (precompile calls may overlap).
+ */
+const inFlight = new WeakMap<GPUDevice, Map<string, Promise<string | null>>>();
+
 /** Storages made in compile-only mode (never valid data). A WeakSet: they are collected as usual. */
 const placeholders = new WeakSet<GpuStorage>();
 
@@ -48,10 +54,11 @@ function stubPipeline(key: string): GPUComputePipeline {
 }
 
 export class CompileSession {
-  /** Pipelines requested in this session, by key (a key missed twice is compiled once). */
-  private readonly pending = new Map<string, Promise<void>>();
+  /** Pipelines this session waits for, by key (a key missed twice is compiled once): each settles to its failure or null. */
+  private readonly pending = new Map<string, Promise<string | null>>();
+  /** Of those, the ones this session started compiling. */
+  private started = 0;
   private readonly stubs = new Map<string, GPUComputePipeline>();
-  private readonly failures: string[] = [];
   dispatchesSkipped = 0;
   uploadsSkipped = 0;
   readsRefused = 0;
@@ -63,9 +70,9 @@ export class CompileSession {
     activeSessions += on ? 1 : -1;
   }
 
-  /** Pipelines this session asked the device to create. */
+  /** Pipelines this session asked the device to create (not those another session was already compiling). */
   get pipelines(): number {
-    return this.pending.size;
+    return this.started;
   }
 
   /**
@@ -77,20 +84,31 @@ export class CompileSession {
     if (stub) return stub;
     stub = stubPipeline(key);
     this.stubs.set(key, stub);
-    this.pending.set(
-      key,
-      this.device.createComputePipelineAsync(descriptor).then(adopt, (e: unknown) => {
-        this.failures.push(`'${key}': ${e instanceof Error ? e.message : String(e)}`);
-      }),
-    );
+    let compiling = inFlight.get(this.device);
+    if (!compiling) inFlight.set(this.device, (compiling = new Map()));
+    const earlier = compiling.get(key);
+    if (earlier) {
+      this.pending.set(key, earlier);
+      return stub;
+    }
+    const done = this.device.createComputePipelineAsync(descriptor).then(
+      (p) => {
+        adopt(p);
+        return null;
+      },
+      (e: unknown) => `'${key}': ${e instanceof Error ? e.message : String(e)}`,
+    ).finally(() => compiling.delete(key));
+    compiling.set(key, done);
+    this.pending.set(key, done);
+    this.started++;
     return stub;
   }
 
   /** Resolves once every pipeline requested is in the cache; rejects naming those that failed. */
   async done(): Promise<void> {
-    await Promise.all(this.pending.values());
-    if (this.failures.length) {
-      throw new WebgradError(`precompile: ${this.failures.length} pipeline(s) failed to compile: ${this.failures.join('; ')}`);
+    const failures = (await Promise.all(this.pending.values())).filter((f): f is string => f !== null);
+    if (failures.length) {
+      throw new WebgradError(`precompile: ${failures.length} pipeline(s) failed to compile: ${failures.join('; ')}`);
     }
   }
 }
