@@ -138,6 +138,27 @@ describeEachBackend('precompile', (device) => {
       wg.dispose([a, out]);
     });
 
+    it('optimizer state first created inside fn is a placeholder: the next real step is refused, not run on garbage (hence the throwaway copy)', async () => {
+      wg.manualSeed(5);
+      const model = new wg.nn.Linear(4, 2, { device });
+      const opt = new wg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 }); // velocity made at the first step
+      const x = wg.randn([3, 4], { device });
+      const run = (): void => {
+        wg.tidy(() => model.forward(x).square().mean().backward());
+        opt.step();
+      };
+      await wg.precompile(run, { device });
+      opt.zeroGrad();
+      const before = await values(model.parameters());
+      wg.tidy(() => model.forward(x).square().mean().backward());
+      expect(() => opt.step()).toThrow(/made inside precompile/);
+      expect(await values(model.parameters())).toEqual(before);
+      opt.zeroGrad();
+      opt.dispose();
+      model.dispose();
+      x.dispose();
+    });
+
     it('refuses reads of placeholders after fn, and their use as inputs; disposing them is fine', async () => {
       const a = wg.tensor([1, 2, 3], { device });
       let made: wg.Tensor | null = null;
