@@ -55,7 +55,7 @@ export type { MlpSpec, ActivationName, InitName } from './train/mlp.js';
 export { Trainer, NonFiniteLossError } from './train/trainer.js';
 export type { TrainConfig, EpochMetrics } from './train/trainer.js';
 export { GradientHealthMonitor, formatHealth, VANISHING_RATIO, EXPLODING_RATIO } from './train/health.js';
-export type { HealthReport, LayerHealth } from './train/health.js';
+export type { HealthReport, LayerHealth, HealthMeasurement } from './train/health.js';
 // Core tensor ops (issue 12, part 1).
 export { argmax, argmin, min, maxDim, minDim, gather, indexSelect } from './ops/index-ops.js';
 export type { ValuesAndIndices } from './ops/index-ops.js';
