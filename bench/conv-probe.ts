@@ -60,9 +60,9 @@ for (const [name, g] of stepOnly ? [] : CASES) {
     return t;
   });
   const parts: [string, () => Storage][] = [
-    ['fwd', () => be.conv2d(x, w, null, g)],
-    ['dx', () => be.conv2dBackwardInput(dy, w, g)],
-    ['dw', () => be.conv2dBackwardWeight(x, dy, g)],
+    ['fwd', () => be.routine('conv2d', { x: x, weight: w, bias: null }, g)],
+    ['dx', () => be.routine('conv2dBackwardInput', { dy: dy, weight: w }, g)],
+    ['dw', () => be.routine('conv2dBackwardWeight', { x: x, dy: dy }, g)],
   ];
   const line: string[] = [];
   for (const [p, f] of parts) {

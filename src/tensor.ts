@@ -26,6 +26,7 @@ import { registerTensor, unregisterTensor, reclaimPoint, stepTick } from './recl
 import type { ReclaimRecord } from './reclaim.js';
 import { notePlacement } from './placement.js';
 import { formatTensor, rememberValues, forgetValues, inspectSymbol } from './format.js';
+import { compileOnlyActive } from './backend/webgpu/precompile.js';
 
 /** A nested array of numbers, as `tensor()` accepts and `array()` returns. */
 export type NestedArray = number | NestedArray[];
@@ -146,6 +147,8 @@ export class Tensor {
     if (sizeOf(value.shape) !== this.size || src.storage.dtype !== ref.storage.dtype) {
       fail('assign', `expected a ${this.dtype} value of shape ${shapeStr(this.shape)}, got ${value.dtype} ${shapeStr(value.shape)}`);
     }
+    // precompile(fn): the value was never computed (a placeholder); the tensor keeps its own.
+    if (compileOnlyActive() && ref.backend.name === 'webgpu') return;
     src.retain();
     ref.release();
     this.ref = src;

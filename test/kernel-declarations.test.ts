@@ -14,12 +14,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The generator itself: the one place bindings and the params struct are written. */
 const GENERATOR = 'shaders/program.ts';
-/**
- * Temporary: conv2d and pooling are rewritten and migrated in their own change; removed when
- * conv/pool migrate (the test below also fails once a listed file no longer needs its entry).
- */
-const ALLOWED = ['shaders/conv2d.ts', 'shaders/pool.ts'];
-
 const MARKERS = ['@binding(', 'struct Params'];
 
 function tsFiles(dir: string, recursive: boolean): string[] {
@@ -56,16 +50,12 @@ describe('kernel declarations', () => {
     expect(scanned).toContain('src/backend/webgpu/fused/batchnorm.ts');
   });
 
-  it('no hand-written @binding or struct Params outside shaders/program.ts (allowlist: conv2d, pool)', () => {
+  it('no hand-written @binding or struct Params outside shaders/program.ts', () => {
     const found = handWritten(scanned);
-    const violations = [...found].filter(([f]) => !ALLOWED.includes(f)).map(([f, m]) => `${f}: ${m}`);
+    const violations = [...found].map(([f, m]) => `${f}: ${m}`);
     expect(violations).toEqual([]);
   });
 
-  it('the allowlist holds only files that still need it', () => {
-    const found = handWritten(scanned);
-    expect(ALLOWED.filter((f) => !found.has(f))).toEqual([]);
-  });
 });
 
 describe('atomic bindings', () => {

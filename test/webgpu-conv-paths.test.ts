@@ -103,10 +103,10 @@ async function checkSpec(s: Spec, label: string): Promise<void> {
   const dys = rand(g.n * g.cout * g.hout * g.wout);
   const what = `${label} ${s.name}`;
   const kFwd = cinG * g.kh * g.kw + 1;
-  await compare(`${what}: conv2d`, [f32(xs), f32(ws)], (be, [x, w]) => [be.conv2d(x!, w!, null, g)], [tolFor(kFwd)]);
-  await compare(`${what}: conv2d + bias`, [f32(xs), f32(ws), f32(bs)], (be, [x, w, b]) => [be.conv2d(x!, w!, b!, g)], [tolFor(kFwd)]);
-  await compare(`${what}: dx`, [f32(dys), f32(ws)], (be, [dy, w]) => [be.conv2dBackwardInput(dy!, w!, g)], [tolFor((g.cout / g.groups) * g.kh * g.kw)]);
-  await compare(`${what}: dw`, [f32(xs), f32(dys)], (be, [x, dy]) => [be.conv2dBackwardWeight(x!, dy!, g)], [tolFor(g.n * g.hout * g.wout)]);
+  await compare(`${what}: conv2d`, [f32(xs), f32(ws)], (be, [x, w]) => [be.routine('conv2d', { x: x!, weight: w!, bias: null }, g)], [tolFor(kFwd)]);
+  await compare(`${what}: conv2d + bias`, [f32(xs), f32(ws), f32(bs)], (be, [x, w, b]) => [be.routine('conv2d', { x: x!, weight: w!, bias: b! }, g)], [tolFor(kFwd)]);
+  await compare(`${what}: dx`, [f32(dys), f32(ws)], (be, [dy, w]) => [be.routine('conv2dBackwardInput', { dy: dy!, weight: w! }, g)], [tolFor((g.cout / g.groups) * g.kh * g.kw)]);
+  await compare(`${what}: dw`, [f32(xs), f32(dys)], (be, [x, dy]) => [be.routine('conv2dBackwardWeight', { x: x!, dy: dy! }, g)], [tolFor(g.n * g.hout * g.wout)]);
 }
 
 /** Every shape the GEMMs may run with (the defaults included: 4×4 software, 8×8 GPU). */
@@ -180,8 +180,8 @@ describe('conv2d: taps in the padding are skipped, not multiplied by zero', () =
       ws[0] = Number.POSITIVE_INFINITY;
       const xs = rand(g.n * g.cin * g.h * g.w, 0.5, 1); // positive: the in-range taps give +∞, not NaN
       const dys = rand(g.n * g.cout * g.hout * g.wout, 0.5, 1);
-      await compare(`${path} forward, inf weight`, [f32(xs), f32(ws)], (be, [x, w]) => [be.conv2d(x!, w!, null, g)], [tolFor(37)]);
-      await compare(`${path} dx, inf weight`, [f32(dys), f32(ws)], (be, [dy, w]) => [be.conv2dBackwardInput(dy!, w!, g)], [tolFor(46)]);
+      await compare(`${path} forward, inf weight`, [f32(xs), f32(ws)], (be, [x, w]) => [be.routine('conv2d', { x: x!, weight: w!, bias: null }, g)], [tolFor(37)]);
+      await compare(`${path} dx, inf weight`, [f32(dys), f32(ws)], (be, [dy, w]) => [be.routine('conv2dBackwardInput', { dy: dy!, weight: w! }, g)], [tolFor(46)]);
     });
   }
 });
@@ -196,7 +196,7 @@ describe('max pool: values and indices from one pass', () => {
       const x = rand(g.planes * g.h * g.w, -1, 1, [Number.NaN, 0.5, 0.5, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
       x[x.length - 3] = Number.NaN;
       await compare(`maxPool2d ${JSON.stringify(g)}`, [f32(x)], (be, [xs]) => {
-        const r = be.maxPool2d(xs!, g);
+        const r = be.routine('maxPool2d', { x: xs! }, g);
         return [r.values, r.indices];
       }, [{ atol: 0, rtol: 0 }]);
     }

@@ -26,10 +26,21 @@ export interface LayerHealth {
   deadFraction: number;
 }
 
+/** The unread results of `measure`: what `record` reads into a report. */
+export interface HealthMeasurement {
+  /** Per Linear layer: gradient norm, weight norm, update ratio (three scalars each, in layer order). */
+  values: Tensor[];
+  /** Per ReLU-family layer, the fraction of dead units (a scalar). */
+  dead: [Linear, Tensor][];
+}
+
 export interface HealthReport {
   step: number;
   layers: LayerHealth[];
-  /** Gradient norm of the first layer over that of the last: ≪ 1 means vanishing, ≫ 1 exploding. */
+  /**
+   * Gradient norm of the first layer over that of the last: ≪ 1 means vanishing, ≫ 1 exploding.
+   * NaN (0/0) for a network with no gradient in its first and last layers, which is flagged vanishing.
+   */
   firstToLastRatio: number;
   vanishing: boolean;
   exploding: boolean;
@@ -80,7 +91,27 @@ export class GradientHealthMonitor {
    * snapshot was taken, after optimizer.step()). `probe` is a batch to count dead units on.
    */
   async record(step: number, probe?: Tensor): Promise<HealthReport> {
-    const dead = probe ? await this.deadFractions(probe) : new Map<Linear, number>();
+    const m = this.measure(probe);
+    const dead = new Map<Linear, number>();
+    const numbers: number[] = [];
+    try {
+      for (const [layer, t] of m.dead) dead.set(layer, await t.item());
+      for (const t of m.values) numbers.push(await t.item());
+    } finally {
+      for (const t of m.values) t.dispose();
+      for (const [, t] of m.dead) t.dispose();
+    }
+    this.dropSnapshot();
+    return this.report(step, numbers, dead);
+  }
+
+  /**
+   * The device half of `record`: encodes every kernel a report needs (norms, update ratios, dead
+   * units on `probe`) and returns the results unread. Synchronous, so `precompile` can compile a
+   * report's kernels ahead of time. Dispose what it returns if you do not read it with `record`.
+   */
+  measure(probe?: Tensor): HealthMeasurement {
+    const dead = probe ? this.deadFractions(probe) : [];
     const values = noGrad(() => tidy(() => {
       const parts: Tensor[] = [];
       this.linears.forEach(({ layer }, i) => {
@@ -91,12 +122,10 @@ export class GradientHealthMonitor {
       });
       return parts;
     }));
-    const numbers: number[] = [];
-    for (const t of values) {
-      numbers.push(await t.item());
-      t.dispose();
-    }
-    this.dropSnapshot();
+    return { values, dead };
+  }
+
+  private report(step: number, numbers: number[], dead: Map<Linear, number>): HealthReport {
     const layers = this.linears.map(({ name, layer }, i) => ({
       name,
       gradNorm: numbers[3 * i]!,
@@ -112,7 +141,8 @@ export class GradientHealthMonitor {
       step,
       layers,
       firstToLastRatio: ratio,
-      vanishing: Number.isFinite(ratio) && ratio < VANISHING_RATIO,
+      // No gradient in the first and last layers (0/0, e.g. every unit dead) is the limit of vanishing.
+      vanishing: (Number.isFinite(ratio) && ratio < VANISHING_RATIO) || (first === 0 && last === 0),
       exploding: nonFinite || ratio > EXPLODING_RATIO,
     };
     this.history.push(report);
@@ -124,9 +154,8 @@ export class GradientHealthMonitor {
    * random stream) and measures, after each ReLU-family activation, the fraction of units that
    * are zero for the whole batch.
    */
-  private async deadFractions(probe: Tensor): Promise<Map<Linear, number>> {
-    const result = new Map<Linear, number>();
-    if (!(this.model instanceof Sequential)) return result;
+  private deadFractions(probe: Tensor): [Linear, Tensor][] {
+    if (!(this.model instanceof Sequential)) return [];
     const wasTraining = this.model.training;
     this.model.eval();
     const fractions: [Linear, Tensor][] = [];
@@ -151,12 +180,13 @@ export class GradientHealthMonitor {
         }
         if (h !== probe) h.dispose();
       });
-      for (const [layer, t] of fractions) result.set(layer, await t.item());
-    } finally {
+    } catch (e) {
       for (const [, t] of fractions) t.dispose();
+      throw e;
+    } finally {
       this.model.train(wasTraining);
     }
-    return result;
+    return fractions;
   }
 
   dispose(): void {

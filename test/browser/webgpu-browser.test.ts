@@ -192,7 +192,7 @@ describe('browser: the lab page [webgpu]', () => {
 
   it('a link reproduces a configuration, and a changed knob updates the link', async () => {
     const want: LabConfig = {
-      dataset: 'xor', activation: 'tanh', init: 'naive', sigma: 0.05, depth: 3, width: 8, batchNorm: true, dropout: 0.1,
+      dataset: 'xor', model: 'mlp', activation: 'tanh', init: 'naive', sigma: 0.05, depth: 3, width: 8, batchNorm: true, dropout: 0.1,
       clip: 'value', clipAt: 0.5, l1: 0.001, l2: 0.01, lr: 0.02, optimizer: 'momentum', batch: 32, seed: 9,
     };
     const q = 'data=xor&act=tanh&init=naive&sigma=0.05&depth=3&width=8&bn=1&dropout=0.1&clip=value&clipAt=0.5&l1=0.001&l2=0.01&lr=0.02&opt=momentum&batch=32&seed=9';

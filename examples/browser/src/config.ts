@@ -9,15 +9,20 @@ export const INITS = ['naive', 'xavier', 'he'] as const;
 export const CLIPS = ['off', 'norm', 'value'] as const;
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export const DATASETS = ['spiral', 'circles', 'xor', 'digits'] as const;
+/** The network: the knob-built MLP, or (digits only) the CNN of `webgrad train --model cnn`. */
+export const MODELS = ['mlp', 'cnn'] as const;
 
 export type LabActivation = (typeof ACTIVATIONS)[number];
 export type LabInit = (typeof INITS)[number];
 export type LabClip = (typeof CLIPS)[number];
 export type LabOptimizer = (typeof OPTIMIZERS)[number];
 export type LabDataset = (typeof DATASETS)[number];
+export type LabModel = (typeof MODELS)[number];
 
 export interface LabConfig {
   dataset: LabDataset;
+  /** 'cnn' applies to the digits only; on a 2-D set the MLP is trained whatever this says. */
+  model: LabModel;
   activation: LabActivation;
   init: LabInit;
   /** Standard deviation of the naive N(0, σ²) initialisation. */
@@ -40,7 +45,7 @@ export interface LabConfig {
 }
 
 export const DEFAULTS: Readonly<LabConfig> = {
-  dataset: 'spiral', activation: 'relu', init: 'he', sigma: 0.1, depth: 4, width: 16, batchNorm: false, dropout: 0,
+  dataset: 'spiral', model: 'mlp', activation: 'relu', init: 'he', sigma: 0.1, depth: 4, width: 16, batchNorm: false, dropout: 0,
   clip: 'off', clipAt: 1, l1: 0, l2: 0, lr: 0.01, optimizer: 'adam', batch: 64, seed: 1,
 };
 
@@ -51,7 +56,7 @@ export const LIMITS = {
 
 /** URL parameter of each knob (short, stable: a link written today must work tomorrow). */
 export const URL_KEYS: Record<keyof LabConfig, string> = {
-  dataset: 'data', activation: 'act', init: 'init', sigma: 'sigma', depth: 'depth', width: 'width', batchNorm: 'bn',
+  dataset: 'data', model: 'model', activation: 'act', init: 'init', sigma: 'sigma', depth: 'depth', width: 'width', batchNorm: 'bn',
   dropout: 'dropout', clip: 'clip', clipAt: 'clipAt', l1: 'l1', l2: 'l2', lr: 'lr', optimizer: 'opt', batch: 'batch', seed: 'seed',
 };
 
@@ -75,6 +80,7 @@ export function fromParams(p: URLSearchParams, base: LabConfig = DEFAULTS): LabC
   const num = (k: keyof typeof LIMITS & keyof LabConfig): number => number(k, get(k), base[k] as number, INTEGER_KEYS.has(k));
   return {
     dataset: pick(DATASETS, get('dataset'), base.dataset),
+    model: pick(MODELS, get('model'), base.model),
     activation: pick(ACTIVATIONS, get('activation'), base.activation),
     init: pick(INITS, get('init'), base.init),
     sigma: num('sigma'),
@@ -104,6 +110,11 @@ export function toParams(c: LabConfig, p: URLSearchParams = new URLSearchParams(
 
 export function sameConfig(a: LabConfig, b: LabConfig): boolean {
   return (Object.keys(URL_KEYS) as (keyof LabConfig)[]).every((k) => a[k] === b[k]);
+}
+
+/** True when this configuration trains the CNN (the digits with model = cnn). */
+export function usesCnn(c: LabConfig): boolean {
+  return c.model === 'cnn' && c.dataset === 'digits';
 }
 
 export type Verdict = 'healthy' | 'vanishing' | 'exploding';

@@ -2,7 +2,7 @@
  * The knob form ↔ LabConfig. Every knob is a labelled form control (its <label> gives the
  * accessible name). A value the form cannot accept (empty, out of range) snaps back to the current one.
  */
-import { fromParams, toParams, URL_KEYS } from './config.js';
+import { fromParams, toParams, URL_KEYS, usesCnn } from './config.js';
 import type { LabConfig } from './config.js';
 
 const KEYS = Object.keys(URL_KEYS) as (keyof LabConfig)[];
@@ -21,6 +21,11 @@ export function writeKnobs(c: LabConfig): void {
   // Knobs that do nothing in this configuration are disabled (they keep their label and value).
   control('sigma').disabled = c.init !== 'naive';
   control('clipAt').disabled = c.clip === 'off';
+  // The CNN is a fixed architecture (conv-BN-ReLU-pool blocks); its dropout, the optimizer and the rest still apply.
+  const cnn = usesCnn(c);
+  control('model').disabled = c.dataset !== 'digits';
+  for (const key of ['activation', 'init', 'depth', 'width', 'batchNorm'] as const) control(key).disabled = cnn;
+  if (cnn) control('sigma').disabled = true;
 }
 
 /** The form's configuration; each field passes the same validation as a URL parameter. */

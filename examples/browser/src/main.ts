@@ -5,14 +5,15 @@
  *
  * Training runs one step per slice and yields to the page between steps, so the knobs stay live.
  * Page options besides the knobs: backend=auto|webgpu|cpu, steps=N (stop there), autostart=1,
- * healthEvery=N (record gradient health every N steps), evalEvery=N, preset=<id>.
+ * healthEvery=N (record gradient health every N steps), evalEvery=N, preset=<id>, precompile=0 (no
+ * kernel warm-up before a run; for measuring what it changes).
  */
 import './style.css';
-import { init, seededPermutation, subset, tensor } from 'webgrad';
+import { describeCnn, init, precompile, seededPermutation, subset, tensor } from 'webgrad';
 import type { BackendName, Dataset, HealthReport } from 'webgrad';
-import { PRESETS, fromParams, sameConfig } from './config.js';
+import { PRESETS, fromParams, sameConfig, usesCnn } from './config.js';
 import type { LabConfig, Preset, Verdict } from './config.js';
-import { LabNet, verdictOf } from './net.js';
+import { LabNet, cnnSpec, verdictOf } from './net.js';
 import type { StepResult } from './net.js';
 import { toyDataset } from './toy-data.js';
 import { loadDigits } from './digits.js';
@@ -63,12 +64,14 @@ export interface LabState {
   longTasks: number[];
   /** Times a configuration was built (knob changes, presets, Reset). */
   builds: number;
+  /** The last build's precompile: pipelines compiled ahead of the run (0 on the CPU backend), and how long it took. */
+  warmUp: { pipelines: number; dispatchesSkipped: number; ms: number } | null;
 }
 
 const state: LabState = {
   ready: false, backend: null, adapter: null, fallbackReason: null, config: fromParams(params), preset: null,
   running: false, step: 0, losses: [], test: [], health: null, verdict: null, healthSteps: [], diverged: null,
-  histogramLayers: 0, boundaryDrawn: false, gridCorrect: null, bench: null, error: null, inputDelays: [], longTasks: [], builds: 0,
+  histogramLayers: 0, boundaryDrawn: false, gridCorrect: null, bench: null, error: null, inputDelays: [], longTasks: [], builds: 0, warmUp: null,
 };
 (window as unknown as { webgradLab: LabState }).webgradLab = state;
 
@@ -191,8 +194,11 @@ function drawDataPanel(): void {
   if (toy) drawBoundary($<HTMLCanvasElement>('boundary'), lastBoundary, train?.train ?? null);
 }
 
+/** The CNN's blocks use ReLU whatever the Activation knob says. */
+const histogramActivation = (): LabConfig['activation'] => (usesCnn(state.config) ? 'relu' : state.config.activation);
+
 function redrawCanvases(): void {
-  drawHistograms($<HTMLCanvasElement>('histograms'), state.config.activation, lastActivations, lastActivationStep);
+  drawHistograms($<HTMLCanvasElement>('histograms'), histogramActivation(), lastActivations, lastActivationStep);
   heatmap.draw();
   drawDataPanel();
 }
@@ -249,6 +255,10 @@ function describe(c: LabConfig, d: Dataset): string {
   const init = c.init === 'naive' ? `naive N(0, ${c.sigma}²)` : c.init === 'he' ? 'He' : 'Xavier';
   const extras = [c.batchNorm ? 'batch norm' : '', c.dropout > 0 ? `dropout ${c.dropout}` : '',
     c.clip !== 'off' ? `clip by ${c.clip} ${c.clipAt}` : '', c.l1 > 0 ? `L1 ${c.l1}` : '', c.l2 > 0 ? `L2 ${c.l2}` : ''].filter(Boolean);
+  if (usesCnn(c)) {
+    const cnn = `${describeCnn(cnnSpec(c, d.features, d.classes))}${extras.filter((e) => !e.startsWith('batch norm') && !e.startsWith('dropout')).map((e) => `, ${e}`).join('')}`;
+    return `${cnn}; ${opt} lr ${c.lr}, batch ${c.batch}. ${d.n} training digits.`;
+  }
   return `${d.features}-${Array.from({ length: c.depth }, () => c.width).join('-')}-${d.classes} MLP, ${c.activation}, ${init} init${extras.length ? `, ${extras.join(', ')}` : ''}; ${opt} lr ${c.lr}, batch ${c.batch}. ${d.n} training ${c.dataset === 'digits' ? 'digits' : 'points'}.`;
 }
 
@@ -264,6 +274,56 @@ async function rebuild(): Promise<void> {
   net = new LabNet(c, train.train.features, train.train.classes, state.backend!);
   state.builds++;
   $('model').textContent = describe(c, train.train);
+  await warmUp(c, train);
+}
+
+/** The row counts the page evaluates at (test chunks of 500, the digit grid or the boundary grid): kernels may depend on them. */
+function evalRows(c: LabConfig, d: { train: Dataset; test: Dataset }): number[] {
+  const rows: number[] = [];
+  for (let start = 0; start < d.test.n; start += 500) rows.push(Math.min(500, d.test.n - start));
+  rows.push(c.dataset === 'digits' ? (gridSet?.n ?? 0) : BOUNDARY_SIDE * BOUNDARY_SIDE);
+  return rows;
+}
+
+/**
+ * Compiles every GPU pipeline the run will need before it starts, without blocking the page: the
+ * construction, one step (with its health record) and the evaluations of a throwaway copy of the
+ * network each run under `precompile`, which creates the pipelines asynchronously and runs none of
+ * the kernels. The parts run as separate tasks (the page can handle input between them) and compile
+ * together. The copy is thrown away because precompile does not roll back host-side state (the
+ * optimizer's step count). On the CPU backend there is nothing to compile and precompile calls
+ * nothing.
+ */
+async function warmUp(c: LabConfig, d: { train: Dataset; test: Dataset }): Promise<void> {
+  state.warmUp = null;
+  // precompile=0 turns it off, to measure the difference (test/browser/lab-warmup-cnn.test.ts).
+  if (params.get('precompile') === '0') return;
+  const t0 = performance.now();
+  if (state.backend === 'webgpu') setStatus('Compiling the GPU kernels of this configuration…');
+  const device = state.backend!;
+  const holder: { copy: LabNet | null } = { copy: null };
+  const parts: (() => void)[] = [
+    () => {
+      holder.copy = new LabNet(c, d.train.features, d.train.classes, device);
+    },
+    () => holder.copy?.warmUpStep(Math.min(c.batch, d.train.n)),
+    ...[...new Set(evalRows(c, d))].map((rows) => () => holder.copy?.warmUpEval(rows)),
+  ];
+  const compiled: ReturnType<typeof precompile>[] = [];
+  try {
+    for (const part of parts) {
+      compiled.push(precompile(part, { device }));
+      await yieldToPage();
+    }
+  } finally {
+    holder.copy?.dispose();
+  }
+  const results = await Promise.all(compiled);
+  state.warmUp = {
+    pipelines: results.reduce((n, r) => n + r.pipelines, 0),
+    dispatchesSkipped: results.reduce((n, r) => n + r.dispatchesSkipped, 0),
+    ms: performance.now() - t0,
+  };
 }
 
 function nextBatch(): { x: ReturnType<typeof tensor>; y: ReturnType<typeof tensor>; labels: Int32Array } {
@@ -299,7 +359,7 @@ function showStep(r: StepResult): void {
     lastActivations = r.activations;
     lastActivationStep = r.step;
     state.histogramLayers = r.activations.length;
-    drawHistograms($<HTMLCanvasElement>('histograms'), state.config.activation, r.activations, r.step);
+    drawHistograms($<HTMLCanvasElement>('histograms'), histogramActivation(), r.activations, r.step);
   }
 }
 

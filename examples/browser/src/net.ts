@@ -6,9 +6,10 @@
  * Sequential.forward does), so the page can keep each hidden activation for its histograms.
  */
 import {
-  nn, optim, GradientHealthMonitor, tidy, noGrad, crossEntropy, softmax, manualSeed, tensor,
+  nn, optim, GradientHealthMonitor, tidy, noGrad, crossEntropy, softmax, manualSeed, tensor, zeros, buildCnn, DEFAULT_CNN,
 } from 'webgrad';
-import type { BackendName, Dataset, HealthReport, Tensor } from 'webgrad';
+import type { BackendName, CnnSpec, Dataset, HealthReport, Tensor } from 'webgrad';
+import { usesCnn } from './config.js';
 import type { LabConfig, Verdict } from './config.js';
 
 export function verdictOf(r: HealthReport): Verdict {
@@ -53,6 +54,19 @@ export function buildNet(c: LabConfig, inputs: number, classes: number, device: 
   initialise(head, c, true);
   layers.push(head);
   return new nn.Sequential(...layers);
+}
+
+/** The CNN of `webgrad train --model cnn` (DEFAULT_CNN), with the Dropout p knob before its head. */
+export function cnnSpec(c: LabConfig, inputs: number, classes: number): CnnSpec {
+  return { ...DEFAULT_CNN, imageSize: Math.round(Math.sqrt(inputs)), outputs: classes, dropout: c.dropout };
+}
+
+/** The configuration's network: the knob-built MLP, or the CNN for the digits (on the default device, which is `device`). */
+export function buildModel(c: LabConfig, inputs: number, classes: number, device: BackendName): nn.Sequential {
+  if (!usesCnn(c)) return buildNet(c, inputs, classes, device);
+  // buildCnn's layers take the default device: the page's backend (init made it the default).
+  manualSeed(c.seed);
+  return buildCnn(cnnSpec(c, inputs, classes));
 }
 
 /** Runs a Sequential layer by layer; with `keepActivations`, also returns each activation's output. */
@@ -105,19 +119,23 @@ export class LabNet {
   step = 0;
 
   constructor(readonly config: LabConfig, readonly inputs: number, readonly classes: number, readonly device: BackendName) {
-    this.model = buildNet(config, inputs, classes, device);
+    this.model = buildModel(config, inputs, classes, device);
     const params = this.model.parameters();
-    this.weights = this.model.modules().filter((m): m is nn.Linear => m instanceof nn.Linear).map((l) => l.weight);
+    // L1/L2 act on the weights of Linear and Conv2d layers (not biases or batch norm's γ, β).
+    this.weights = this.model.modules().filter((m): m is nn.Linear | nn.Conv2d => m instanceof nn.Linear || m instanceof nn.Conv2d).map((l) => l.weight);
     this.optimizer = config.optimizer === 'adam'
       ? new optim.Adam(params, { lr: config.lr })
       : new optim.SGD(params, { lr: config.lr, momentum: config.optimizer === 'momentum' ? 0.9 : 0 });
     this.monitor = new GradientHealthMonitor(this.model);
   }
 
-  /** Trains on one batch. Reads back the loss and logits (one small readback), plus health when asked. */
-  async trainStep(x: Tensor, y: Tensor, labels: Int32Array, record: { health: boolean; activations: boolean }): Promise<StepResult> {
+  /**
+   * The device half of a training step, synchronous and without reads: forward, loss (+ penalties),
+   * backward, clipping, the monitor's snapshot, the optimizer update. Returns the unread loss,
+   * logits and (if asked) activations.
+   */
+  encodeStep(x: Tensor, y: Tensor, record: { health: boolean; activations: boolean }): { loss: Tensor; logits: Tensor; activations: Tensor[] } {
     const c = this.config;
-    const step = this.step + 1;
     this.model.train();
     const out = tidy(() => {
       const { out: logits, activations } = forwardLayers(this.model, x, record.activations);
@@ -134,6 +152,54 @@ export class LabNet {
       if (c.clip === 'value') optim.clipGradValue(this.model.parameters(), c.clipAt);
       if (record.health) this.monitor.snapshot();
       this.optimizer.step();
+    } catch (e) {
+      out.loss.dispose();
+      out.logits.dispose();
+      for (const a of out.activations) a.dispose();
+      throw e;
+    }
+    return out;
+  }
+
+  /**
+   * The kernels of a run, encoded without a read, in parts small enough to be short tasks: the
+   * page runs each part under its own `precompile` on a throwaway copy, so the real run finds every
+   * pipeline compiled. The inputs are zeros of the real shapes (inside precompile they are never
+   * uploaded). This part: a recorded training step and its health measurement.
+   */
+  warmUpStep(batch: number): void {
+    const x = zeros([batch, this.inputs], { device: this.device });
+    const y = zeros([batch], { dtype: 'int32', device: this.device });
+    const out = this.encodeStep(x, y, { health: true, activations: true });
+    const m = this.monitor.measure(x);
+    for (const t of [out.loss, out.logits, ...out.activations, ...m.values, ...m.dead.map(([, d]) => d), x, y]) t.dispose();
+    this.optimizer.zeroGrad();
+  }
+
+  /** The other part: an eval-mode forward, loss and softmax on `rows` rows (kernels may depend on sizes). */
+  warmUpEval(rows: number): void {
+    if (rows <= 0) return;
+    this.model.eval();
+    const xe = zeros([rows, this.inputs], { device: this.device });
+    const ye = zeros([rows], { dtype: 'int32', device: this.device });
+    try {
+      noGrad(() => tidy(() => {
+        const l = this.model.forward(xe);
+        crossEntropy(l, ye, 'sum');
+        softmax(l, 1);
+      }));
+    } finally {
+      xe.dispose();
+      ye.dispose();
+      this.model.train();
+    }
+  }
+
+  /** Trains on one batch. Reads back the loss and logits (one small readback), plus health when asked. */
+  async trainStep(x: Tensor, y: Tensor, labels: Int32Array, record: { health: boolean; activations: boolean }): Promise<StepResult> {
+    const step = this.step + 1;
+    const out = this.encodeStep(x, y, record);
+    try {
       let health = record.health ? await this.monitor.record(step, x) : null;
       const loss = await out.loss.item();
       // A diverged step always gets a report: the non-finite gradient norms are the verdict.

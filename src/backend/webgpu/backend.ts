@@ -26,6 +26,7 @@ import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
 import { tuneMatmul } from './matmul-tune.js';
 import { PipelineCache } from './pipeline-cache.js';
+import { isPlaceholder, markPlaceholder, placeholderError, type CompileSession } from './precompile.js';
 import { random } from './random.js';
 import { reduce } from './reduce.js';
 import { GpuStorage } from './storage.js';
@@ -91,6 +92,16 @@ export class WebGPUBackend implements Backend, KernelContext {
     return backend;
   }
 
+  /** The active precompile session (src/precompile.ts), or null: set on the cache and the batcher together. */
+  get compileOnly(): CompileSession | null {
+    return this.pipelines.compileOnly;
+  }
+
+  set compileOnly(session: CompileSession | null) {
+    this.pipelines.compileOnly = session;
+    this.batcher.compileOnly = session;
+  }
+
   // ---- checks and allocation (KernelContext) ----
 
   private check(): void {
@@ -113,7 +124,8 @@ export class WebGPUBackend implements Backend, KernelContext {
           `maxStorageBufferBindingSize of ${max} bytes`,
       );
     }
-    return new GpuStorage(dtype, length, this.pool.acquire(bytes, purpose), bytes);
+    const s = new GpuStorage(dtype, length, this.pool.acquire(bytes, purpose), bytes);
+    return this.compileOnly ? markPlaceholder(s) : s;
   }
 
   output(length: number, dtype: DType, op: string): GpuStorage {
@@ -121,6 +133,13 @@ export class WebGPUBackend implements Backend, KernelContext {
   }
 
   input(s: Storage, op: string): GpuStorage {
+    const g = this.storageOf(s, op);
+    if (!this.compileOnly && isPlaceholder(g)) throw placeholderError(op);
+    return g;
+  }
+
+  /** `s` as a live storage of this backend (a placeholder of precompile included: it can be released). */
+  private storageOf(s: Storage, op: string): GpuStorage {
     if (!(s instanceof GpuStorage)) {
       throw new Error(`webgpu: ${op}: got a storage of the '${s.backend}' backend; move the tensor to webgpu first`);
     }
@@ -139,6 +158,11 @@ export class WebGPUBackend implements Backend, KernelContext {
     this.check();
     const s = this.newStorage(data.length, dtype, 'upload', 'upload');
     if (data.length === 0) return s;
+    if (this.compileOnly) {
+      // A placeholder: nothing reaches the queue in compile-only mode.
+      this.compileOnly.uploadsSkipped++;
+      return s;
+    }
     let src: Float32Array | Int32Array;
     if (dtype === 'float32') src = data instanceof Float32Array ? data : Float32Array.from(data);
     else src = data instanceof Int32Array ? data : Int32Array.from(data, (v) => Math.trunc(v) | 0);
@@ -148,6 +172,10 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   async read(storage: Storage): Promise<TypedArray> {
     this.check();
+    if (this.compileOnly) {
+      this.compileOnly.readsRefused++;
+      throw new WebgradError('read: precompile(fn) compiles kernels without running them, so nothing can be read inside fn; read after it resolves');
+    }
     // A read is an await point: hold the work in flight to the bound before adding to it.
     if (this.batcher.pendingSubmits > this.batcher.submitLimit) {
       await this.batcher.throttle();
@@ -187,7 +215,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   }
 
   release(storage: Storage): void {
-    const s = this.input(storage, 'release');
+    const s = this.storageOf(storage, 'release');
     if (this.destroyed) return;
     this.releaseStorage(s);
   }

@@ -17,6 +17,7 @@ import { BindGroupCache, type BindGroupStats } from './bind-groups.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { DeviceHealth, DeviceLimits } from './device.js';
 import type { Kernel } from './pipeline-cache.js';
+import type { CompileSession } from './precompile.js';
 
 export type Workgroups = number | readonly [number, number, number];
 
@@ -69,6 +70,8 @@ export class Batcher {
    * round trip); `uncapturederror` still reports every error, attributed to the last op encoded.
    */
   errorScopes: boolean;
+  /** Set during precompile (precompile.ts): dispatches are counted there and not encoded. */
+  compileOnly: CompileSession | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -139,6 +142,10 @@ export class Batcher {
    * `params` are the bytes of the kernel's uniform struct.
    */
   dispatch(op: string, kernel: Kernel, buffers: readonly GPUBuffer[], params: ArrayBufferView, workgroups: Workgroups): void {
+    if (this.compileOnly) {
+      this.compileOnly.dispatchesSkipped++;
+      return;
+    }
     const [x, y, z] = typeof workgroups === 'number' ? this.fold(workgroups) : workgroups;
     let bg = this.bindGroups.bind(kernel.layout, buffers, params, this.batchSerial);
     if (!bg) {

@@ -26,20 +26,6 @@ export interface KernelContext {
   releaseStorage(s: GpuStorage): void;
 }
 
-/** Builds a kernel's uniform bytes: 32-bit words written as u32, i32 or f32. */
-export class Params {
-  readonly u32: Uint32Array;
-  readonly i32: Int32Array;
-  readonly f32: Float32Array;
-
-  constructor(words: number) {
-    const buf = new ArrayBuffer(Math.ceil(words / 4) * 16);
-    this.u32 = new Uint32Array(buf);
-    this.i32 = new Int32Array(buf);
-    this.f32 = new Float32Array(buf);
-  }
-}
-
 /** The 32-bit pattern of a scalar parameter in the element type (f32 bits, or an i32). */
 export function scalarBits(value: number, dtype: DType): number {
   if (dtype === 'int32') return (Math.trunc(value) | 0) >>> 0;

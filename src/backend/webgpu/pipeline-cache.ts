@@ -2,13 +2,13 @@
  * The one cache of compute pipelines (by key), shader modules (by source string) and explicit
  * layouts (by the access of their storage bindings). Binding 0 of every layout is the kernel's
  * uniform parameters (a slot of the batcher's bind-group cache), then storage bindings in order:
- * read-only or read_write. Kernels declared with defineKernel (shaders/program.ts) bring their own
- * key, source and binding accesses; the older `get(key, inputs, ...)` path means `inputs` read-only
- * bindings and one read_write output.
+ * read-only or read_write. Every kernel is declared with defineKernel (shaders/program.ts), which
+ * brings its key, source and binding accesses; `program(prog)` is the only way in.
  */
 
 import type { Access, BindingDecls, KernelProgram, UniformDecls } from '../../../shaders/program.js';
 import type { DeviceHealth } from './device.js';
+import type { CompileSession } from './precompile.js';
 
 export interface KernelLayout {
   /** Small integer identifying the layout in bind-group cache keys (unique per cache). */
@@ -30,16 +30,13 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, Kernel>();
   private readonly layouts = new Map<string, KernelLayout>();
   pipelinesCreated = 0;
+  /** Set during precompile (precompile.ts): a miss is compiled asynchronously and joins the cache when ready. */
+  compileOnly: CompileSession | null = null;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly health: DeviceHealth,
   ) {}
-
-  /** The layout with `inputs` read-only bindings then one read_write output. */
-  layout(inputs: number): KernelLayout {
-    return this.layoutFor([...Array<Access>(inputs).fill('read'), 'read_write']);
-  }
 
   /** The layout whose storage bindings have these accesses, in binding order. */
   layoutFor(access: readonly Access[]): KernelLayout {
@@ -65,19 +62,8 @@ export class PipelineCache {
     return this.build(prog.key, prog.access, () => prog.wgsl());
   }
 
-  /**
-   * The pipeline for `key`; `source` is called only on a miss. The key must identify the source
-   * (callers build it from the op, dtype and specialisation flags). The older path, still used by
-   * conv.ts until it migrates to defineKernel.
-   */
-  get(key: string, inputs: number, source: () => string): Kernel {
-    const hit = this.pipelines.get(key);
-    if (hit) return hit;
-    return this.build(key, [...Array<Access>(inputs).fill('read'), 'read_write'], source);
-  }
-
   /** The pipeline for `key` with storage bindings of these accesses; `source` is called only on a miss. */
-  build(key: string, access: readonly Access[], source: () => string): Kernel {
+  private build(key: string, access: readonly Access[], source: () => string): Kernel {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     const code = source();
@@ -89,16 +75,19 @@ export class PipelineCache {
       this.modules.set(code, module);
     }
     const compute: GPUProgrammableStage = { module, entryPoint: 'main' };
-    const pipeline = this.device.createComputePipeline({ layout: layout.pipelineLayout, compute, label: key });
-    this.pipelinesCreated++;
+    const descriptor: GPUComputePipelineDescriptor = { layout: layout.pipelineLayout, compute, label: key };
+    const adopt = (p: GPUComputePipeline): void => {
+      this.pipelines.set(key, { pipeline: p, layout, key });
+      this.pipelinesCreated++;
+    };
+    const pipeline = this.compileOnly?.compile(key, descriptor, adopt) ?? this.device.createComputePipeline(descriptor);
+    if (!this.compileOnly) adopt(pipeline);
     this.device.popErrorScope().then(
       (err) => {
         if (err) this.health.record(`${err.message}\n--- WGSL of pipeline '${key}' ---\n${code}`, key);
       },
       () => undefined,
     );
-    const kernel: Kernel = { pipeline, layout, key };
-    this.pipelines.set(key, kernel);
-    return kernel;
+    return { pipeline, layout, key };
   }
 }

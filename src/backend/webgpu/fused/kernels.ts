@@ -1,26 +1,8 @@
-/**
- * Shared host pieces of the fused kernels: checks, and pipelines whose layout has several
- * writable bindings (in-place optimizer states, kernels with two outputs).
- *
- * `multiOutputKernel`: binding 0 the uniform slot (as everywhere), bindings 1..inputs read-only
- * storage, then `outputs` read_write storage bindings; buffers are passed to Batcher.dispatch in
- * that order. Pipelines and layouts live in the one PipelineCache (layouts keyed by the accesses).
- */
+/** Shared host checks of the fused kernels (operands, counts, distinct in-place buffers). */
 
-import type { Access } from '../../../../shaders/program.js';
 import type { Storage } from '../../types.js';
 import type { KernelContext } from '../context.js';
-import type { Kernel } from '../pipeline-cache.js';
 import type { GpuStorage } from '../storage.js';
-
-/**
- * The pipeline for `key` with `inputs` read-only and `outputs` read_write storage bindings;
- * `source` is called only on a miss.
- */
-export function multiOutputKernel(ctx: KernelContext, key: string, inputs: number, outputs: number, source: () => string): Kernel {
-  const access: Access[] = [...Array<Access>(inputs).fill('read'), ...Array<Access>(outputs).fill('read_write')];
-  return ctx.pipelines.build(key, access, source);
-}
 
 /** A float32 operand of `length` elements (after the context's liveness and backend checks). */
 export function f32Input(ctx: KernelContext, s: Storage, op: string, name: string, length: number): GpuStorage {
