@@ -261,7 +261,13 @@ async function main(): Promise<void> {
         mlpHow = r.how;
       }
       if (w === 'tiny') rows.push(...(await (await import('./workloads/tiny.js')).tinyWorkload(ctx, args.tinyReps)));
-      if (w === 'conv') rows.push(...(await (await import('./workloads/conv.js')).convWorkload(ctx)));
+      if (w === 'conv') {
+        // Each row joins the report (written at once) when it is measured: a run cut short keeps them.
+        await (await import('./workloads/conv.js')).convWorkload(ctx, (row) => {
+          rows.push(row);
+          writeReport(assemble(false), args.out);
+        });
+      }
       if (w === 'cnn') {
         const r = await (await import('./workloads/cnn.js')).cnnWorkload(ctx, reference);
         rows.push(...r.rows);

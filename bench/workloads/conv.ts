@@ -158,7 +158,8 @@ async function prepared(c: GradCase, check: (o: ConvOut) => CheckResult): Promis
   }
 }
 
-export async function convWorkload(ctx: WorkloadContext): Promise<Row[]> {
+/** `onRow` sees each row as soon as it is measured (run.ts writes a partial report: these rows are slow on software adapters). */
+export async function convWorkload(ctx: WorkloadContext, onRow: (row: Row) => void = () => {}): Promise<Row[]> {
   const rows: Row[] = [];
   const timing = { ...ctx.timing, warmup: 1, targetMs: 250, maxK: 16, minReps: 3 };
   for (const [si, s] of CONV_SPECS.entries()) {
@@ -182,6 +183,7 @@ export async function convWorkload(ctx: WorkloadContext): Promise<Row[]> {
         return prepared(await peer.conv2d(s, x, wt, g, backward), (o) => checkConv(s, x, wt, g, o, backward));
       }, timing, (ms) => ms);
       rows.push(row);
+      onRow(row);
     }
   }
   const p = POOL_SPEC;
