@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as wg from '../src/index.js';
-import { checkConv, checkMaxPool } from '../bench/workloads/conv.js';
+import { checkConv, checkMaxPool, convWorkload } from '../bench/workloads/conv.js';
+import type { Row } from '../bench/report.js';
 import { cnnInit, compareCnnTraces, CNN_SPEC } from '../bench/workloads/cnn.js';
 import { permute4 } from '../bench/peers/tfjs-conv.js';
 import { uniform } from '../bench/common.js';
@@ -85,5 +86,13 @@ describe('bench checks', () => {
     expect(compareCnnTraces(init, ref, ref).ok).toBe(true);
     expect(compareCnnTraces(init, ref, { ...ref, params: step(1.1) }).ok).toBe(false); // updates 10 % off
     expect(compareCnnTraces(init, ref, { ...ref, losses: [2.3, 2.21] }).ok).toBe(false);
+  });
+
+  it('convWorkload hands every row (the max-pool row too) to onRow as it is measured', async () => {
+    const seen: Row[] = [];
+    const timing = { warmup: 1, reps: 1, minReps: 1, targetMs: 1, maxK: 1, budgetMs: 1, timeoutMs: 1000 };
+    const rows = await convWorkload({ peers: [], failed: new Map(), timing, large: false, log: () => {} }, (r) => seen.push(r));
+    expect(seen.map((r) => r.workload)).toEqual(['conv2d-fwd', 'conv2d-fwd-bwd', 'conv2d-fwd', 'conv2d-fwd-bwd', 'maxpool-fwd-bwd']);
+    expect(rows).toEqual(seen);
   });
 });

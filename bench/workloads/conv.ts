@@ -201,5 +201,6 @@ export async function convWorkload(ctx: WorkloadContext, onRow: (row: Row) => vo
     return prepared(await peer.maxPool(p, x, g), (o) => checkMaxPool(p, x, g, o));
   }, timing, (ms) => ms);
   rows.push(row);
+  onRow(row);
   return rows;
 }
