@@ -38,7 +38,7 @@ export interface Entry {
 }
 
 export interface Row {
-  workload: 'matmul' | 'relu' | 'mlp-train-step' | 'tiny-add';
+  workload: 'matmul' | 'relu' | 'mlp-train-step' | 'tiny-add' | 'conv2d-fwd' | 'conv2d-fwd-bwd' | 'maxpool-fwd-bwd' | 'cnn-train-step';
   /** e.g. "1024x1024x1024". */
   case: string;
   /** Short label for the table, e.g. "matmul 1024". */
@@ -60,6 +60,8 @@ export interface PeerInfo {
   notes?: string[];
   /** How its training step is written. */
   mlpHow?: string;
+  /** How its CNN training step is written. */
+  cnnHow?: string;
 }
 
 export interface RunReport {
@@ -213,6 +215,12 @@ export function renderMarkdown(r: RunReport): string {
   if (hows.length) {
     lines.push('How each training step is written:', '');
     for (const p of hows) lines.push(`- **${p.label}**: ${p.mlpHow}`);
+    lines.push('');
+  }
+  const cnnHows = peers.filter((p) => p.cnnHow);
+  if (cnnHows.length) {
+    lines.push('How each CNN training step is written:', '');
+    for (const p of cnnHows) lines.push(`- **${p.label}**: ${p.cnnHow}`);
     lines.push('');
   }
   const peerNotes = peers.filter((p) => p.notes && p.notes.length);

@@ -3,11 +3,12 @@
  * TF.js's WebGPU backend and jax-js, all in this one process on one WebGPU adapter, plus a raw
  * WebGPU floor for the tiny round trip. Writes bench/results/latest.json and latest.md.
  *
- *   npm run bench                       # matmul 256/512/1024, relu 4M, MLP step, tiny add
+ *   npm run bench                       # matmul 256/512/1024, relu 4M, MLP step, tiny add, conv2d, max-pool, CNN step
+ *   npm run bench -- --only=conv,cnn    # conv2d fwd and fwd+bwd on two CNN shapes, max-pool, the CNN training step
  *   npm run bench -- --large            # adds matmul 2048 and 4096 (real GPUs)
  *   npm run bench -- --only=matmul,tiny --peers=webgrad,tfjs --reps=3 --out=/tmp/r
  *
- * Flags: --large, --only=matmul,relu,mlp,tiny, --peers=webgrad,webgrad-cpu,tfjs,jaxjs,raw-webgpu,
+ * Flags: --large, --only=matmul,relu,mlp,tiny,conv,cnn, --peers=webgrad,webgrad-cpu,tfjs,jaxjs,raw-webgpu,
  * --sizes=256,512 (matmul sizes), --reps=N (timed repetitions, default 7), --tiny-reps=N (default
  * 200), --timeout=S (per call, default 120), --budget=S (timed part of one case per peer, default 20),
  * --no-cpu (skip the CPU reference's own rows), --quick (fewer repetitions), --out=DIR, --dawn=a,b
@@ -25,7 +26,7 @@ import { computeRatios, mergeExternal, PEER_ORDER, renderMarkdown, writeReport, 
 import type { WorkloadContext } from './workloads/context.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const WORKLOADS = ['matmul', 'relu', 'mlp', 'tiny'] as const;
+const WORKLOADS = ['matmul', 'relu', 'mlp', 'tiny', 'conv', 'cnn'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 interface Args {
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
       log(`${p.label}: FAILED to start: ${reason}`);
     }
   }
-  // The MLP check's reference is webgrad's CPU backend, needed even with --no-cpu.
+  // The MLP and CNN checks' reference is webgrad's CPU backend, needed even with --no-cpu.
   const { webgradPeer } = await import('./peers/webgrad.js');
   const reference = ready.find((p) => p.id === 'webgrad-cpu') ?? webgradPeer('cpu');
 
@@ -185,6 +186,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let profile: Record<string, unknown> | undefined;
   let mlpHow: Partial<Record<PeerId, string>> = {};
+  let cnnHow: Partial<Record<PeerId, string>> = {};
   const commit = gitCommit();
 
   /** The report from what has been measured so far (written after every workload, so a run cut short still leaves one). */
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
     const allInfos = [...infos, ...extInfos].map((info) => {
       const p = peers.find((q) => q.id === info.id);
       const n = [...(info.notes ?? []), ...(p?.notes?.() ?? [])];
-      return { ...info, ...(n.length ? { notes: [...new Set(n)] } : {}), ...(mlpHow[info.id] ? { mlpHow: mlpHow[info.id]! } : {}) };
+      return { ...info, ...(n.length ? { notes: [...new Set(n)] } : {}), ...(mlpHow[info.id] ? { mlpHow: mlpHow[info.id]! } : {}), ...(cnnHow[info.id] ? { cnnHow: cnnHow[info.id]! } : {}) };
     });
     const gpuAdapters = adapterLog.filter((x) => x.library !== 'unknown');
     const names = [...new Set(gpuAdapters.map((x) => x.name))];
@@ -259,6 +261,18 @@ async function main(): Promise<void> {
         mlpHow = r.how;
       }
       if (w === 'tiny') rows.push(...(await (await import('./workloads/tiny.js')).tinyWorkload(ctx, args.tinyReps)));
+      if (w === 'conv') {
+        // Each row joins the report (written at once) when it is measured: a run cut short keeps them.
+        await (await import('./workloads/conv.js')).convWorkload(ctx, (row) => {
+          rows.push(row);
+          writeReport(assemble(false), args.out);
+        });
+      }
+      if (w === 'cnn') {
+        const r = await (await import('./workloads/cnn.js')).cnnWorkload(ctx, reference);
+        rows.push(...r.rows);
+        cnnHow = r.how;
+      }
     } catch (e) {
       notes.push(`workload ${w} crashed: ${errorMessage(e)}`);
       log(`workload ${w} crashed: ${errorMessage(e)}`);

@@ -7,7 +7,8 @@
  * of its k results explicitly (see opCase) and reads the last one back; every argument passed to a
  * jax-js function is consumed, hence the `.ref`s.
  */
-import type { MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer } from './types.js';
+import type { CnnModel, CnnParams, CnnSpec, ConvSpec, GradCase, MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer, PoolSpec } from './types.js';
+import { JaxCnn, jaxConv2d, jaxMaxPool } from './jaxjs-conv.js';
 import { forLibrary, packageVersion, transpose } from '../common.js';
 
 type Jax = typeof import('@jax-js/jax');
@@ -197,6 +198,15 @@ export function jaxjsPeer(): Peer {
     },
     async mlp(spec: MlpSpec, init: MlpParams, data: MlpData): Promise<MlpModel> {
       return new JaxMlp(spec, init, data);
+    },
+    async conv2d(spec: ConvSpec, x: Float32Array, weight: Float32Array, g: Float32Array, backward: boolean): Promise<GradCase> {
+      return jaxConv2d(jax, spec, x, weight, g, backward);
+    },
+    async maxPool(spec: PoolSpec, x: Float32Array, g: Float32Array): Promise<GradCase> {
+      return jaxMaxPool(jax, spec, x, g);
+    },
+    async cnn(spec: CnnSpec, init: CnnParams, data: MlpData): Promise<CnnModel> {
+      return new JaxCnn(jax, spec, init, data);
     },
     notes: () => notes,
   };

@@ -6,7 +6,8 @@
  * everywhere, except that the
  * tiny-op case turns WEBGPU_CPU_FORWARD off while it runs (see tinyAdd).
  */
-import type { MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer } from './types.js';
+import type { CnnModel, CnnParams, CnnSpec, ConvSpec, GradCase, MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer, PoolSpec } from './types.js';
+import { tfjsCnn, tfjsConv2d, tfjsMaxPool } from './tfjs-conv.js';
 import { forLibrary, median, now, packageVersion, transpose } from '../common.js';
 
 type TF = typeof import('@tensorflow/tfjs-core');
@@ -197,6 +198,15 @@ export function tfjsPeer(): Peer {
     },
     async mlp(spec: MlpSpec, init: MlpParams, data: MlpData): Promise<MlpModel> {
       return new TfMlp(spec, init, data);
+    },
+    async conv2d(spec: ConvSpec, x: Float32Array, weight: Float32Array, g: Float32Array, backward: boolean): Promise<GradCase> {
+      return tfjsConv2d(tf, spec, x, weight, g, backward);
+    },
+    async maxPool(spec: PoolSpec, x: Float32Array, g: Float32Array): Promise<GradCase> {
+      return tfjsMaxPool(tf, spec, x, g);
+    },
+    async cnn(spec: CnnSpec, init: CnnParams, data: MlpData): Promise<CnnModel> {
+      return tfjsCnn(tf, spec, init, data);
     },
     notes: () => notes,
   };

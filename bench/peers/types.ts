@@ -53,7 +53,7 @@ export interface MlpModel {
   dispose(): void | Promise<void>;
 }
 
-export interface Peer {
+export interface Peer extends ConvPeer {
   readonly id: PeerId;
   readonly label: string;
   /** Library version(s), e.g. "@tensorflow/tfjs-core 4.22.0 + tfjs-backend-webgpu 4.22.0". */
@@ -74,4 +74,80 @@ export interface Peer {
   /** Free-form notes for the report (flags changed, fallbacks taken). */
   notes?(): string[];
   destroy?(): void | Promise<void>;
+}
+
+// ---- convolution, pooling and the CNN step (bench/workloads/conv.ts and cnn.ts) ----
+
+/** A conv2d case in PyTorch's layouts: x [n, cin, h, w], weight [cout, cin, k, k], stride 1, no bias. */
+export interface ConvSpec {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  k: number;
+  pad: number;
+}
+
+/** What one forward (+ backward) returns, read back, in PyTorch's layouts (NCHW, OIHW). */
+export interface ConvOut {
+  y: Float32Array;
+  /** Present when the case includes the backward pass. */
+  dx?: Float32Array;
+  dw?: Float32Array;
+}
+
+/** A prepared conv or pooling case: inputs (and the upstream gradient) already on the device. */
+export interface GradCase {
+  /** k forward (+ backward) passes back to back; every output of the LAST one read back. */
+  run(k: number): Promise<ConvOut>;
+  dispose(): void | Promise<void>;
+}
+
+/** A max-pool case: x [n, c, h, w], kernel = stride = k, no padding. */
+export interface PoolSpec {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+}
+
+/** The small CNN: per block conv k×k (padding k>>1, no bias) → BatchNorm2d → ReLU → max-pool 2×2, then Linear. */
+export interface CnnSpec {
+  batch: number;
+  imageSize: number;
+  channels: readonly number[];
+  classes: number;
+  kernel: number;
+  lr: number;
+  momentum: number;
+  eps: number;
+  bnMomentum: number;
+}
+
+/** The CNN's parameters in PyTorch's layout, block by block, then the head (weight [classes, C·s·s], features in C, h, w order). */
+export interface CnnParams {
+  conv: Float32Array[];
+  gamma: Float32Array[];
+  beta: Float32Array[];
+  fcW: Float32Array;
+  fcB: Float32Array;
+}
+
+export interface CnnModel {
+  /** k training steps on the stored batch, then the last step's loss read back. */
+  steps(k: number): Promise<number>;
+  params(): Promise<CnnParams>;
+  readonly how: string;
+  dispose(): void | Promise<void>;
+}
+
+/** The optional methods a peer implements for the conv workloads (merged into Peer). */
+export interface ConvPeer {
+  /** conv2d forward only (`backward` false) or forward + input and weight gradients for the upstream gradient `g`. */
+  conv2d?(spec: ConvSpec, x: Float32Array, weight: Float32Array, g: Float32Array, backward: boolean): Promise<GradCase>;
+  /** max-pool forward + input gradient for the upstream gradient `g` (dx in ConvOut.dx). */
+  maxPool?(spec: PoolSpec, x: Float32Array, g: Float32Array): Promise<GradCase>;
+  cnn?(spec: CnnSpec, init: CnnParams, data: MlpData): Promise<CnnModel>;
 }

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import * as wg from '../../src/index.js';
 import { engine } from '../../src/engine.js';
 import type { WebGPUBackend } from '../../src/backend/webgpu/backend.js';
-import type { MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer } from './types.js';
+import type { CnnModel, CnnParams, CnnSpec, ConvSpec, GradCase, MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer, PoolSpec } from './types.js';
+import { WebgradCnn, webgradConv2d, webgradMaxPool } from './webgrad-conv.js';
 import { forLibrary, now } from '../common.js';
 
 const nn = wg.nn;
@@ -227,6 +228,15 @@ export function webgradPeer(device: Device): Peer {
     },
     async mlp(spec: MlpSpec, init: MlpParams, data: MlpData): Promise<MlpModel> {
       return new WebgradMlp(device, spec, init, data);
+    },
+    async conv2d(spec: ConvSpec, x: Float32Array, weight: Float32Array, g: Float32Array, backward: boolean): Promise<GradCase> {
+      return webgradConv2d(device, spec, x, weight, g, backward);
+    },
+    async maxPool(spec: PoolSpec, x: Float32Array, g: Float32Array): Promise<GradCase> {
+      return webgradMaxPool(device, spec, x, g);
+    },
+    async cnn(spec: CnnSpec, init: CnnParams, data: MlpData): Promise<CnnModel> {
+      return new WebgradCnn(device, spec, init, data);
     },
     notes: () => notes,
   };

@@ -3,7 +3,7 @@
  * with a progress bar, per-epoch metrics, gradient health, and an output folder holding the model
  * (.safetensors), a resumable checkpoint, metrics.json and a loss/accuracy chart (metrics.svg).
  */
-import { DEFAULT_CNN, isCnnSpec } from '../train/cnn.js';
+import { CNN_DEFAULTS, DEFAULT_CNN, isCnnSpec } from '../train/cnn.js';
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -27,10 +27,13 @@ const USAGE = `usage: webgrad train [options]
 
   --model NAME        mlp | cnn (default mlp: 784-256-128-10 with batch norm and dropout;
                       cnn: two conv3x3-batchnorm-relu-maxpool blocks (16, 32 channels), dropout, linear)
-  --epochs N          training epochs (default 10)
+  --epochs N          training epochs (default 10; cnn: ${CNN_DEFAULTS.epochs})
   --batch-size N      examples per step (default 128)
-  --lr X              learning rate (default 0.001 for adam, 0.05 for sgd)
+  --lr X              learning rate, the peak with --schedule onecycle (default 0.001 for adam,
+                      0.05 for sgd; cnn: ${CNN_DEFAULTS.lr} for adam, ${CNN_DEFAULTS.sgdLr} for sgd)
   --optimizer NAME    adam | sgd (SGD with momentum 0.9) (default adam)
+  --schedule NAME     constant | onecycle (PyTorch's OneCycleLR over the whole run, stepped per
+                      batch) (default constant; cnn: onecycle)
   --backend NAME      webgpu | cpu | auto (default auto: WebGPU when an adapter exists)
   --seed N            seed for initialisation, shuffling and dropout (default 1)
   --data DIR          a folder with MNIST-format IDX files (plain or .gz); default: the
@@ -75,7 +78,7 @@ function parseArgsStrict(argv: string[]) {
     args: argv,
     options: {
       model: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
-      optimizer: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' },
+      optimizer: { type: 'string' }, schedule: { type: 'string' }, backend: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
       'check-numerics': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -90,19 +93,25 @@ function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): Cli
   if (optimizer !== 'adam' && optimizer !== 'sgd') throw new WebgradError(`train: --optimizer must be adam or sgd, got '${optimizer}'`);
   const backend = values.backend ?? 'auto';
   if (backend !== 'webgpu' && backend !== 'cpu' && backend !== 'auto') throw new WebgradError(`train: --backend must be webgpu, cpu or auto, got '${backend}'`);
-  const lr = values.lr === undefined ? (optimizer === 'adam' ? 1e-3 : 0.05) : Number(values.lr);
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new WebgradError(`train: --lr must be a positive number, got '${values.lr}'`);
   const modelName = values.model ?? 'mlp';
   if (modelName !== 'mlp' && modelName !== 'cnn') throw new WebgradError(`train: --model must be mlp or cnn, got '${modelName}'`);
+  const cnn = modelName === 'cnn';
+  const defaultLr = cnn ? (optimizer === 'adam' ? CNN_DEFAULTS.lr : CNN_DEFAULTS.sgdLr) : optimizer === 'adam' ? 1e-3 : 0.05;
+  const lr = values.lr === undefined ? defaultLr : Number(values.lr);
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new WebgradError(`train: --lr must be a positive number, got '${values.lr}'`);
+  const schedule = values.schedule ?? (cnn ? CNN_DEFAULTS.schedule : 'constant');
+  if (schedule !== 'constant' && schedule !== 'onecycle') throw new WebgradError(`train: --schedule must be constant or onecycle, got '${schedule}'`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   // The seed feeds manualSeed, which takes integers in [0, 2^53): refuse others here, not after loading data.
   if (!Number.isSafeInteger(seed) || seed < 0) throw new WebgradError(`train: --seed must be a non-negative integer below 2^53, got '${values.seed}'`);
   return {
     config: {
-      epochs: positiveInt('epochs', values.epochs, 10),
+      epochs: positiveInt('epochs', values.epochs, cnn ? CNN_DEFAULTS.epochs : 10),
       batchSize: positiveInt('batch-size', values['batch-size'], 128),
       lr, optimizer, momentum: 0.9, weightDecay: 0, seed,
-      model: modelName === 'cnn' ? DEFAULT_CNN : { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
+      // The MLP's default configuration stays as it was (no schedule key), so its outputs do not change.
+      ...(cnn || values.schedule !== undefined ? { schedule } : {}),
+      model: cnn ? DEFAULT_CNN : { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
     },
     backend,
     data: values.data ?? null,
@@ -292,7 +301,7 @@ async function runTraining(opts: CliOptions, out: string, write: (path: string, 
     write(join(out, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`));
     let chart: string | null = null;
     try {
-      chart = await renderMetricsSvg(trainer.history, `webgrad MNIST MLP on ${started.backend}`);
+      chart = await renderMetricsSvg(trainer.history, `webgrad MNIST ${isCnnSpec(config.model) ? 'CNN' : 'MLP'} on ${started.backend}`);
     } catch (e) {
       console.warn(`(chart skipped: ${e instanceof Error ? e.message : e})`);
     }

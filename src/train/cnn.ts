@@ -25,6 +25,16 @@ export interface CnnSpec {
 /** The spec `webgrad train --model cnn` uses for 28×28 digits. */
 export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', imageSize: 28, channels: [16, 32], outputs: 10, dropout: 0.25 };
 
+/**
+ * `--model cnn`'s defaults: Adam with PyTorch's OneCycleLR (peak lr 0.01, batch 128) over 8 epochs.
+ * Checked first with PyTorch 1.13 on the same data, split and architecture (2026-12-03): held-out
+ * accuracy after the last epoch 98.50 % and 98.50 % (seeds 1, 2) with 8 epochs, 98.45 / 98.40 % with
+ * 5, 98.3 % with 6, 97.85 % with 3; Adam at a constant 0.001 (the MLP's default) 97.4 % after 4; SGD
+ * momentum with OneCycle (peak 0.1) 97.95 % after 4; wider convs (32, 64) 98.2 % after 4. The MLP
+ * keeps its own defaults (constant lr 0.001, 10 epochs).
+ */
+export const CNN_DEFAULTS = { epochs: 8, lr: 1e-2, sgdLr: 0.1, schedule: 'onecycle' } as const;
+
 /** Views flat rows [B, size²] as single-channel images [B, 1, size, size] (no parameters). */
 export class ToImage extends Module {
   constructor(readonly size: number) {

@@ -14,6 +14,7 @@ import type { Sequential } from '../nn/layers.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import { Adam } from '../optim/adam.js';
+import { OneCycleLR } from '../optim/one-cycle.js';
 import { crossEntropy } from '../ops/loss.js';
 import { tidy, noGrad, keep } from '../lifetime.js';
 import { engine, settle } from '../engine.js';
@@ -35,6 +36,11 @@ export interface TrainConfig {
   momentum: number;
   weightDecay: number;
   seed: number;
+  /**
+   * 'onecycle': torch.optim.lr_scheduler.OneCycleLR over the whole run (peak `lr`, stepped after
+   * every batch, Adam's beta1 or SGD's momentum cycled too); absent or 'constant': a fixed `lr`.
+   */
+  schedule?: 'constant' | 'onecycle';
   /** An MLP (the default of `webgrad train`) or, with kind 'cnn', the small CNN of cnn.ts. */
   model: MlpSpec | CnnSpec;
 }
@@ -75,6 +81,8 @@ export function buildOptimizer(config: TrainConfig, params: Tensor[]): Optimizer
 export class Trainer {
   readonly model: Sequential;
   readonly optimizer: Optimizer;
+  /** The lr schedule, or null for a constant lr. */
+  readonly scheduler: OneCycleLR | null;
   readonly monitor: GradientHealthMonitor;
   /** Epochs completed so far. */
   epoch = 0;
@@ -98,11 +106,28 @@ export class Trainer {
       engine.defaultBackend = prev;
     }
     this.optimizer = buildOptimizer(config, this.model.parameters());
+    const schedule = config.schedule ?? 'constant';
+    if (schedule !== 'constant' && schedule !== 'onecycle') throw new WebgradError(`train: schedule must be 'constant' or 'onecycle', got ${JSON.stringify(schedule)}`);
+    this.scheduler = schedule === 'onecycle' ? new OneCycleLR(this.optimizer, config.lr, { totalSteps: config.epochs * this.stepsPerEpoch }) : null;
     this.monitor = new GradientHealthMonitor(this.model);
   }
 
   describe(): string {
-    return `${isCnnSpec(this.config.model) ? describeCnn(this.config.model) : describeMlp(this.config.model)}; ${this.config.optimizer} lr ${this.config.lr}, batch ${this.config.batchSize}, seed ${this.config.seed}`;
+    const lr = this.scheduler ? `OneCycle lr (peak ${this.config.lr}, ${this.config.epochs} epochs)` : `lr ${this.config.lr}`;
+    return `${isCnnSpec(this.config.model) ? describeCnn(this.config.model) : describeMlp(this.config.model)}; ${this.config.optimizer} ${lr}, batch ${this.config.batchSize}, seed ${this.config.seed}`;
+  }
+
+  /**
+   * Puts the schedule at the step where this epoch starts. The schedule is a closed form of the
+   * step count, so after a restored checkpoint (or a larger --epochs) this gives the lr (and beta1
+   * or momentum) an uninterrupted run has at that step.
+   */
+  private syncSchedule(): void {
+    const s = this.scheduler;
+    const at = this.epoch * this.stepsPerEpoch;
+    if (!s || s.lastEpoch === at) return;
+    s.lastEpoch = at - 1;
+    s.step();
   }
 
   get stepsPerEpoch(): number {
@@ -113,6 +138,7 @@ export class Trainer {
   async runEpoch(onStep?: (done: number, total: number) => void): Promise<EpochMetrics> {
     const epoch = this.epoch + 1;
     const started = performance.now();
+    this.syncSchedule();
     this.model.train();
     let lossSum: Tensor | null = null;
     let correct: Tensor | null = null;
@@ -130,6 +156,7 @@ export class Trainer {
         loss.backward();
         if (last) this.monitor.snapshot();
         this.optimizer.step();
+        this.scheduler?.step();
         // Running totals stay on the device: no readback inside the epoch.
         noGrad(() => {
           const l = add(mul(loss.detach(), batch.size), lossSum ?? 0);
