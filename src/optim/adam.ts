@@ -44,8 +44,8 @@ export class Adam extends Optimizer<AdamGroup> {
     }, name);
   }
 
-  protected override validate(h: AdamGroup, where: string, userSet: boolean): void {
-    super.validate(h, where, userSet);
+  protected override validate(h: AdamGroup, where: string): void {
+    super.validate(h, where);
     if (!Array.isArray(h.betas) || h.betas.length !== 2) fail(this.name, `${where}betas must be a pair [beta1, beta2], got ${JSON.stringify(h.betas)}`);
     h.betas.forEach((b, i) => {
       if (typeof b !== 'number' || !(b >= 0 && b < 1)) fail(this.name, `${where}betas[${i}] must be in [0, 1), got ${b}`);

@@ -36,8 +36,8 @@ export class SGD extends Optimizer<SGDGroup> {
     }, 'SGD');
   }
 
-  protected override validate(h: SGDGroup, where: string, userSet: boolean): void {
-    super.validate(h, where, userSet);
+  protected override validate(h: SGDGroup, where: string): void {
+    super.validate(h, where);
     checkNonNegative('SGD', `${where}momentum`, h.momentum);
     checkNonNegative('SGD', `${where}dampening`, h.dampening);
     checkNonNegative('SGD', `${where}weightDecay`, h.weightDecay);
