@@ -43,6 +43,18 @@ const CPU_SUITES = [
   'test/ties.test.ts',
   'test/dropout-threshold.test.ts',
   'test/mlp-parity.test.ts',
+  'test/core-ops-suite.test.ts',
+  'test/core-ops-parity.test.ts',
+  'test/core-ops-errors.test.ts',
+  'test/gradcheck-core-ops.test.ts',
+  'test/conv-suite.test.ts',
+  'test/conv-parity.test.ts',
+  'test/conv-errors.test.ts',
+  'test/gradcheck-conv.test.ts',
+  'test/batchnorm-state.test.ts',
+  'test/nan-numerics.test.ts',
+  'test/custom-grad.test.ts',
+  'test/ops-mutants.test.ts',
 ];
 const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];

@@ -68,3 +68,95 @@ describe('lr = 0 (accepted, as PyTorch: only lr < 0 is an error)', () => {
     dispose([p.grad!, p, q.grad!, q]);
   });
 });
+
+describe('clipGradValue', () => {
+  it('clamps every gradient element to [-clipValue, clipValue] and skips parameters without a gradient', async () => {
+    const a = param([0, 0, 0, 0], [-3, -0.5, 0.5, 3]);
+    const b = param([0], [2]);
+    const none = tensor([1], f64).requiresGrad_(true);
+    optim.clipGradValue([a, b, none], 1);
+    expect(await vals(a.grad!)).toEqual([-1, -0.5, 0.5, 1]);
+    expect(await vals(b.grad!)).toEqual([1]);
+    expect(none.grad).toBeNull();
+    dispose([a.grad!, a, b.grad!, b, none]);
+  });
+
+  it('refuses a clipValue that is not a positive finite number', () => {
+    const a = param([0], [1]);
+    for (const v of [0, -1, Number.NaN, Infinity]) {
+      expectErrorSync(() => optim.clipGradValue([a], v), new RegExp(`clipGradValue: clipValue must be a positive finite number, got ${v}`));
+    }
+    dispose([a.grad!, a]);
+  });
+});
+
+describe('refusals name the class, the argument and what was expected', () => {
+  it('optimizer constructors: params and per-group options', () => {
+    const p = param([1], [1]);
+    const q = param([1], [1]);
+    const frozen = tensor([1], f64);
+    const gone = tensor([1], f64).requiresGrad_(true);
+    gone.dispose();
+    const bad = (v: unknown) => v as never;
+    expectErrorSync(() => new optim.SGD(bad(null), { lr: 0.1 }), /SGD: params must be an iterable of tensors or of parameter groups, got null/);
+    expectErrorSync(() => new optim.SGD(bad(5), { lr: 0.1 }), /SGD: params must be an iterable of tensors or of parameter groups, got number/);
+    expectErrorSync(() => new optim.SGD(bad([p, { params: [q] }]), { lr: 0.1 }), /SGD: params must be all tensors, or all parameter groups .*got a mix or something else/);
+    expectErrorSync(() => new optim.SGD(bad([{ params: 3 }]), { lr: 0.1 }), /SGD: group 0: params must be an iterable of tensors/);
+    expectErrorSync(() => new optim.SGD(bad([{ params: null }]), { lr: 0.1 }), /SGD: group 0: params must be an iterable of tensors/);
+    expectErrorSync(() => new optim.SGD(bad([{ params: [p] }, { params: [[1]] }]), { lr: 0.1 }), /SGD: group 1, parameter 0 is not a Tensor \(got an array\)/);
+    expectErrorSync(() => new optim.SGD(bad([{ params: [q, 'w'] }]), { lr: 0.1 }), /SGD: parameter 1 is not a Tensor \(got string\)/);
+    expectErrorSync(() => new optim.SGD([gone], { lr: 0.1 }), /SGD: parameter 0 was disposed/);
+    expectErrorSync(() => new optim.SGD([p, frozen], { lr: 0.1 }), /SGD: parameter 1 \(shape \[1\]\) does not require grad/);
+    expectErrorSync(() => new optim.SGD([{ params: [p] }, { params: [q, p] }], { lr: 0.1 }), /SGD: group 1, parameter 1 is the same tensor as group 0, parameter 0; each parameter may appear only once/);
+    expectErrorSync(() => new optim.SGD([{ params: [p], momentom: 0.9 } as never], { lr: 0.1 }), /SGD: group 0 has an unknown option 'momentom' \(known: lr, momentum, dampening, nesterov, weightDecay\)/);
+    expectErrorSync(() => new optim.SGD(bad(undefined), bad(null)), /SGD: options \{ lr, \.\.\. \} are required/);
+    expectErrorSync(() => new optim.SGD([p], { lr: 0.1, dampening: -0.5 }), /SGD: dampening must be a non-negative finite number, got -0\.5/);
+    expectErrorSync(() => new optim.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: bad('yes') }), /SGD: nesterov must be a boolean, got string/);
+    expectErrorSync(() => new optim.SGD([p], { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }), /SGD: nesterov momentum requires momentum > 0 and dampening = 0/);
+    expectErrorSync(() => new optim.SGD([{ params: [p] }, { params: [q], momentum: -1 }], { lr: 0.1 }), /SGD: group 1: momentum must be a non-negative finite number, got -1/);
+    expectErrorSync(() => new optim.Adam([p], bad(null)), /Adam: options must be an object/);
+    expectErrorSync(() => new optim.AdamW([p], bad(7)), /AdamW: options must be an object/);
+    expectErrorSync(() => new optim.Adam([p], { betas: bad([0.9]) }), /Adam: betas must be a pair \[beta1, beta2\], got \[0\.9\]/);
+    expectErrorSync(() => new optim.Adam([p], { betas: bad('0.9') }), /Adam: betas must be a pair \[beta1, beta2\], got "0\.9"/);
+    expectErrorSync(() => new optim.Adam([p], { betas: bad([0.9, '0.99']) }), /Adam: betas\[1\] must be in \[0, 1\), got 0\.99/);
+    expectErrorSync(() => new optim.Adam([p], { betas: [-0.1, 0.99] }), /Adam: betas\[0\] must be in \[0, 1\), got -0\.1/);
+    expectErrorSync(() => new optim.AdamW([p], { weightDecay: -0.01 }), /AdamW: weightDecay must be a non-negative finite number, got -0\.01/);
+    expectErrorSync(() => new optim.AdamW([p], { eps: Infinity }), /AdamW: eps must be a positive finite number, got Infinity/);
+    expectErrorSync(() => new optim.Adam([p], { amsgrad: bad(1) }), /Adam: amsgrad must be a boolean, got number/);
+    dispose([p.grad!, p, q.grad!, q, frozen]);
+  });
+
+  it('betas at the edges of [0, 1) and a zero weight decay are accepted', () => {
+    const p = param([1], [1]);
+    expect(() => new optim.Adam([p], { betas: [0, 0], weightDecay: 0 }).dispose()).not.toThrow();
+    expect(() => new optim.SGD([p], { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0 }).dispose()).not.toThrow();
+    dispose([p.grad!, p]);
+  });
+});
+
+describe('defaults are PyTorch\'s', () => {
+  it('Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay, no amsgrad; AdamW: weight decay 0.01', () => {
+    const p = param([1], [1]);
+    const adam = new optim.Adam([p]);
+    const { params: _a, ...ha } = adam.paramGroups[0]!;
+    expect(ha).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false });
+    const adamw = new optim.AdamW([p]);
+    expect(adamw.paramGroups[0]!.weightDecay).toBe(0.01);
+    expect(adamw.name).toBe('AdamW');
+    const sgd = new optim.SGD([p], { lr: 0.1 });
+    const { params: _s, ...hs } = sgd.paramGroups[0]!;
+    expect(hs).toEqual({ lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 });
+    for (const o of [adam, adamw, sgd]) o.dispose();
+    dispose([p.grad!, p]);
+  });
+
+  it('betas passed in are copied, so cycling beta1 does not write into the caller\'s array', () => {
+    const p = param([1], [1]);
+    const betas: [number, number] = [0.8, 0.9];
+    const adam = new optim.Adam([p], { betas });
+    adam.paramGroups[0]!.betas[0] = 0.5;
+    expect(betas).toEqual([0.8, 0.9]);
+    adam.dispose();
+    dispose([p.grad!, p]);
+  });
+});

@@ -37,7 +37,8 @@ export class Adam extends Optimizer<AdamGroup> {
     if (options === null || typeof options !== 'object') fail(name, 'options must be an object');
     super(params, {
       lr: options.lr ?? 1e-3,
-      betas: options.betas ? [...options.betas] : [0.9, 0.999],
+      // Copied (beta1 may be cycled); a non-array is kept as given so validate() names it.
+      betas: options.betas === undefined ? [0.9, 0.999] : Array.isArray(options.betas) ? [...options.betas] as [number, number] : options.betas,
       eps: options.eps ?? 1e-8,
       weightDecay: options.weightDecay ?? defaultWeightDecay,
       amsgrad: options.amsgrad ?? false,
