@@ -160,3 +160,138 @@ describe('defaults are PyTorch\'s', () => {
     dispose([p.grad!, p]);
   });
 });
+
+/** A one-parameter SGD (lr 1) for scheduler tests; `groups` parameter groups with lrs 1, 2, ... */
+function sgd(groups = 1): { opt: optim.SGD; free: () => void } {
+  const ps = Array.from({ length: groups }, () => param([0], [0]));
+  const opt = new optim.SGD(ps.map((p, i) => ({ params: [p], lr: i + 1 })), { lr: 1 });
+  return { opt, free: () => dispose(ps.flatMap((p) => [p.grad!, p])) };
+}
+
+/** The first group's lr at epochs 0..n (constructing applies epoch 0, each step() the next). */
+function lrs(s: { step(): void }, opt: optim.Optimizer, n: number): number[] {
+  const out = [opt.lr];
+  for (let i = 0; i < n; i++) {
+    s.step();
+    out.push(opt.lr);
+  }
+  return out;
+}
+
+function close(actual: number[], expected: number[]): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((v, i) => expect(v, `epoch ${i}`).toBeCloseTo(expected[i]!, 12));
+}
+
+describe('schedulers: closed forms at their edges', () => {
+  it('StepLR: base·gamma^floor(epoch/stepSize); default gamma 0.1', () => {
+    const { opt, free } = sgd();
+    const s = new optim.StepLR(opt, 2, 0.5);
+    expect(s.baseLr).toBe(1);
+    close(lrs(s, opt, 5), [1, 1, 0.5, 0.5, 0.25, 0.25]);
+    expect(s.lastEpoch).toBe(5);
+    expect(s.getLastLr()).toEqual([0.25]);
+    const { opt: o2, free: f2 } = sgd();
+    close(lrs(new optim.StepLR(o2, 1), o2, 2), [1, 0.1, 0.01]);
+    free();
+    f2();
+  });
+
+  it('CosineAnnealingLR: etaMin + (base − etaMin)(1 + cos(π·epoch/tMax))/2, default etaMin 0', () => {
+    const { opt, free } = sgd();
+    const s = new optim.CosineAnnealingLR(opt, 4, 0.2);
+    const want = [0, 1, 2, 3, 4].map((e) => 0.2 + (0.8 * (1 + Math.cos((Math.PI * e) / 4))) / 2);
+    close(lrs(s, opt, 4), want);
+    expect(opt.lr).toBeCloseTo(0.2, 14);
+    const { opt: o2, free: f2 } = sgd();
+    close(lrs(new optim.CosineAnnealingLR(o2, 2), o2, 2), [1, 0.5, 0]);
+    free();
+    f2();
+  });
+
+  it('LinearLR: from startFactor to endFactor over totalIters, then constant; defaults 1/3, 1, 5', () => {
+    const { opt, free } = sgd();
+    close(lrs(new optim.LinearLR(opt, { startFactor: 0.5, endFactor: 0.1, totalIters: 2 }), opt, 4), [0.5, 0.3, 0.1, 0.1, 0.1]);
+    const { opt: o2, free: f2 } = sgd();
+    close(lrs(new optim.LinearLR(o2), o2, 6), [1 / 3, 1 / 3 + (2 / 3) / 5, 1 / 3 + (4 / 3) / 5, 1 / 3 + 2 / 5, 1 / 3 + (8 / 3) / 5, 1, 1]);
+    free();
+    f2();
+  });
+
+  it('LambdaLR: one function for all groups, or one per group, each from its own base lr', () => {
+    const { opt, free } = sgd(2);
+    const s = new optim.LambdaLR(opt, [(e) => 1 / (e + 1), (e) => e + 1]);
+    s.step();
+    s.step();
+    expect(s.getLastLr()).toEqual([1 / 3, 6]);
+    expect(s.baseLrs).toEqual([1, 2]);
+    const { opt: o2, free: f2 } = sgd(2);
+    const s2 = new optim.LambdaLR(o2, (e) => 0.5 ** e);
+    s2.step();
+    expect(s2.getLastLr()).toEqual([0.5, 1]);
+    free();
+    f2();
+  });
+
+  it('a second scheduler starts from the initial lr the first recorded, not the current one', () => {
+    const { opt, free } = sgd();
+    const a = new optim.StepLR(opt, 1, 0.5);
+    a.step();
+    expect(opt.lr).toBe(0.5);
+    const b = new optim.StepLR(opt, 10, 0.5);
+    expect(b.baseLr).toBe(1);
+    expect(opt.paramGroups[0]!.initialLr).toBe(1);
+    free();
+  });
+
+  it('SequentialLR switches at each milestone and restarts the next scheduler at its epoch 0', () => {
+    const { opt, free } = sgd();
+    const warm = new optim.LinearLR(opt, { startFactor: 0.25, totalIters: 2 });
+    const decay = new optim.StepLR(opt, 1, 0.5);
+    const flat = new optim.LambdaLR(opt, () => 0.1);
+    const s = new optim.SequentialLR(opt, [warm, decay, flat], [3, 5]);
+    close(lrs(s, opt, 6), [0.25, 0.625, 1, 1, 0.5, 0.1, 0.1]);
+    free();
+  });
+
+  it('refusals', () => {
+    const { opt, free } = sgd();
+    const { opt: other, free: f2 } = sgd();
+    const bad = (v: unknown) => v as never;
+    expectErrorSync(() => new optim.StepLR(bad(null), 1), /StepLR: expected an optimizer, got null/);
+    expectErrorSync(() => new optim.CosineAnnealingLR(bad({}), 1), /CosineAnnealingLR: expected an optimizer, got object/);
+    expectErrorSync(() => new optim.StepLR(opt, 0), /StepLR: stepSize must be a positive integer, got 0/);
+    expectErrorSync(() => new optim.StepLR(opt, 1.5), /StepLR: stepSize must be a positive integer, got 1\.5/);
+    expectErrorSync(() => new optim.StepLR(opt, 1, 0), /StepLR: gamma must be positive, got 0/);
+    expectErrorSync(() => new optim.CosineAnnealingLR(opt, 0), /CosineAnnealingLR: tMax must be a positive integer, got 0/);
+    expectErrorSync(() => new optim.CosineAnnealingLR(opt, 3, -0.1), /CosineAnnealingLR: etaMin must be non-negative, got -0\.1/);
+    expectErrorSync(() => new optim.LinearLR(opt, { startFactor: 0 }), /LinearLR: startFactor must be in \(0, 1\], got 0/);
+    expectErrorSync(() => new optim.LinearLR(opt, { startFactor: 1.5 }), /LinearLR: startFactor must be in \(0, 1\], got 1\.5/);
+    expectErrorSync(() => new optim.LinearLR(opt, { endFactor: -0.5 }), /LinearLR: endFactor must be in \[0, 1\], got -0\.5/);
+    expectErrorSync(() => new optim.LinearLR(opt, { endFactor: 1.1 }), /LinearLR: endFactor must be in \[0, 1\], got 1\.1/);
+    expectErrorSync(() => new optim.LinearLR(opt, { totalIters: 0 }), /LinearLR: totalIters must be a positive integer, got 0/);
+    expectErrorSync(() => new optim.LambdaLR(opt, bad(2)), /LambdaLR: lrLambda must be a function or an array of functions, got number/);
+    expectErrorSync(() => new optim.LambdaLR(opt, [() => 1, () => 1]), /LambdaLR: expected 1 functions \(one per parameter group\), got 2/);
+    expectErrorSync(() => new optim.LambdaLR(opt, bad([1])), /LambdaLR: expected 1 functions \(one per parameter group\), got 1/);
+    expectErrorSync(() => new optim.LambdaLR(opt, () => Number.NaN), /LambdaLR\.step: epoch 0 gives group 0 an lr of NaN \(expected a finite number\)/);
+    const late = new optim.LambdaLR(opt, (e) => (e < 1 ? 1 : Infinity));
+    const before = opt.lr;
+    expectErrorSync(() => late.step(), /LambdaLR\.step: epoch 1 gives group 0 an lr of Infinity/);
+    expect(opt.lr).toBe(before);
+    expect(late.lastEpoch).toBe(0);
+    const a = new optim.StepLR(opt, 1);
+    const b = new optim.StepLR(opt, 1);
+    expectErrorSync(() => new optim.SequentialLR(opt, [], []), /SequentialLR: schedulers must be a non-empty array of LRSchedulers/);
+    expectErrorSync(() => new optim.SequentialLR(opt, bad([a, {}]), [1]), /SequentialLR: schedulers must be a non-empty array of LRSchedulers/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, new optim.StepLR(other, 1)], [1]), /SequentialLR: every scheduler must belong to the same optimizer/);
+    const inner = new optim.SequentialLR(opt, [a, b], [1]);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, inner], [1]), /SequentialLR: a SequentialLR cannot contain another/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, b], []), /SequentialLR: expected 1 milestone\(s\) for 2 schedulers, got 0/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, b], bad(3)), /SequentialLR: expected 1 milestone\(s\) for 2 schedulers, got number/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, b], [0]), /SequentialLR: milestones must be increasing positive integers, got \[0\]/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, b, a], [2, 2]), /SequentialLR: milestones must be increasing positive integers, got \[2, 2\]/);
+    expectErrorSync(() => new optim.SequentialLR(opt, [a, b], [1.5]), /milestones must be increasing positive integers/);
+    free();
+    f2();
+  });
+});
