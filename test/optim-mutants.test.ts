@@ -295,3 +295,209 @@ describe('schedulers: closed forms at their edges', () => {
     f2();
   });
 });
+
+describe('ReduceLROnPlateau (torch 1.13 semantics)', () => {
+  it('defaults: min mode, factor 0.1, patience 10, rel threshold 1e-4, no cooldown, minLr 0, eps 1e-8', () => {
+    const { opt, free } = sgd();
+    const s = new optim.ReduceLROnPlateau(opt);
+    expect([s.mode, s.factor, s.patience, s.threshold, s.thresholdMode, s.cooldown, s.minLrs, s.eps]).toEqual(['min', 0.1, 10, 1e-4, 'rel', 0, [0], 1e-8]);
+    expect(s.best).toBe(Infinity);
+    for (let i = 0; i < 11; i++) s.step(1);
+    expect(opt.lr).toBe(1); // 1 improvement, then 10 bad epochs = patience: not yet
+    s.step(1);
+    expect(opt.lr).toBeCloseTo(0.1, 15);
+    expect(s.lastEpoch).toBe(12);
+    expect(s.getLastLr()).toEqual([opt.lr]);
+    free();
+  });
+
+  it('min/rel: an improvement must beat best·(1 − threshold); equal to it is a bad epoch', () => {
+    const { opt, free } = sgd();
+    const s = new optim.ReduceLROnPlateau(opt, { patience: 0, threshold: 0.1, factor: 0.5 });
+    s.step(10);
+    s.step(9.5); // not < 9: bad, patience 0 → reduce
+    expect(opt.lr).toBe(0.5);
+    expect(s.best).toBe(10);
+    s.step(8.9); // < 9: improvement
+    expect(s.best).toBe(8.9);
+    expect(s.numBadEpochs).toBe(0);
+    expect(opt.lr).toBe(0.5);
+    free();
+  });
+
+  it('min/abs: an improvement must beat best − threshold', () => {
+    const { opt, free } = sgd();
+    const s = new optim.ReduceLROnPlateau(opt, { patience: 0, threshold: 1, thresholdMode: 'abs', factor: 0.5 });
+    s.step(10);
+    s.step(9); // not < 9
+    expect(opt.lr).toBe(0.5);
+    s.step(7.9);
+    expect(s.best).toBe(7.9);
+    expect(opt.lr).toBe(0.5);
+    free();
+  });
+
+  it('max/rel and max/abs: higher is better, by best·(1 + threshold) or best + threshold', () => {
+    const { opt, free } = sgd();
+    const rel = new optim.ReduceLROnPlateau(opt, { mode: 'max', patience: 0, threshold: 0.1, factor: 0.5 });
+    expect(rel.best).toBe(-Infinity);
+    rel.step(10);
+    rel.step(11); // not > 11
+    expect(opt.lr).toBe(0.5);
+    rel.step(11.5);
+    expect(rel.best).toBe(11.5);
+    const { opt: o2, free: f2 } = sgd();
+    const abs = new optim.ReduceLROnPlateau(o2, { mode: 'max', patience: 0, threshold: 1, thresholdMode: 'abs', factor: 0.5 });
+    abs.step(10);
+    abs.step(11);
+    expect(o2.lr).toBe(0.5);
+    abs.step(12.5);
+    expect(abs.best).toBe(12.5);
+    expect(o2.lr).toBe(0.5);
+    free();
+    f2();
+  });
+
+  it('cooldown: after a reduction, that many epochs do not count as bad', () => {
+    const { opt, free } = sgd();
+    const s = new optim.ReduceLROnPlateau(opt, { patience: 0, cooldown: 2, factor: 0.5 });
+    s.step(1);
+    s.step(1);
+    expect(opt.lr).toBe(0.5);
+    expect(s.cooldownCounter).toBe(2);
+    s.step(1);
+    s.step(1);
+    expect(opt.lr).toBe(0.5);
+    expect(s.cooldownCounter).toBe(0);
+    s.step(1);
+    expect(opt.lr).toBe(0.25);
+    free();
+  });
+
+  it('minLr per group bounds the lr; a reduction not larger than eps is skipped', () => {
+    const { opt, free } = sgd(2);
+    const s = new optim.ReduceLROnPlateau(opt, { patience: 0, factor: 0.1, minLr: [0.5, 0] });
+    s.step(1);
+    s.step(1);
+    expect(s.getLastLr()).toEqual([0.5, 0.2]);
+    const { opt: o2, free: f2 } = sgd();
+    const e = new optim.ReduceLROnPlateau(o2, { patience: 0, factor: 0.5, eps: 0.5 });
+    e.step(1);
+    e.step(1); // 1 − 0.5 = 0.5, not > eps: skipped
+    expect(o2.lr).toBe(1);
+    const { opt: o3, free: f3 } = sgd();
+    const e3 = new optim.ReduceLROnPlateau(o3, { patience: 0, factor: 0.4, eps: 0.5 });
+    e3.step(1);
+    e3.step(1); // 1 − 0.4 = 0.6 > eps: applied
+    expect(o3.lr).toBe(0.4);
+    free();
+    f2();
+    f3();
+  });
+
+  it('refusals', () => {
+    const { opt, free } = sgd();
+    const bad = (v: unknown) => v as never;
+    expectErrorSync(() => new optim.ReduceLROnPlateau(bad(undefined)), /ReduceLROnPlateau: expected an optimizer, got undefined/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { mode: bad('least') }), /ReduceLROnPlateau: mode must be 'min' or 'max', got "least"/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { thresholdMode: bad('pct') }), /ReduceLROnPlateau: thresholdMode must be 'rel' or 'abs', got "pct"/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { factor: 1 }), /ReduceLROnPlateau: factor must be in \[0, 1\), got 1/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { factor: -0.1 }), /ReduceLROnPlateau: factor must be in \[0, 1\), got -0\.1/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { patience: -1 }), /ReduceLROnPlateau: patience must be a non-negative integer, got -1/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { cooldown: 0.5 }), /ReduceLROnPlateau: cooldown must be a non-negative integer, got 0\.5/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { threshold: -1 }), /ReduceLROnPlateau: threshold and eps must be non-negative, got -1 and 1e-8/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { eps: -1 }), /ReduceLROnPlateau: threshold and eps must be non-negative, got 0\.0001 and -1/);
+    expectErrorSync(() => new optim.ReduceLROnPlateau(opt, { minLr: [0, 0] }), /ReduceLROnPlateau: minLr has 2 values but the optimizer has 1 parameter groups/);
+    const s = new optim.ReduceLROnPlateau(opt, { factor: 0, patience: 0, cooldown: 0, threshold: 0, eps: 0 });
+    expectErrorSync(() => s.step(bad('0.5')), /ReduceLROnPlateau\.step: metric must be a number \(read a tensor with await t\.item\(\)\), got string/);
+    expect(s.lastEpoch).toBe(0);
+    free();
+  });
+});
+
+describe('OneCycleLR refusals', () => {
+  it('names each bad option', () => {
+    const { opt, free } = sgd();
+    const p = param([0], [0]);
+    const adam = new optim.Adam([p]);
+    const bad = (v: unknown) => v as never;
+    const T = { totalSteps: 10 };
+    expectErrorSync(() => new optim.OneCycleLR(bad(null), 1, T), /OneCycleLR: expected an optimizer, got null/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, divFactor: 0 }), /OneCycleLR: divFactor and finalDivFactor must be positive, got 0 and 10000/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, finalDivFactor: -1 }), /OneCycleLR: divFactor and finalDivFactor must be positive, got 25 and -1/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, [1, 2], T), /OneCycleLR: maxLr has 2 values but the optimizer has 1 parameter groups/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 0, T), /OneCycleLR: maxLr of group 0 must be a positive finite number, got 0/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, Infinity, T), /OneCycleLR: maxLr of group 0 must be a positive finite number, got Infinity/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { totalSteps: 0 }), /OneCycleLR: totalSteps must be a positive integer, got 0/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { epochs: 0, stepsPerEpoch: 2 }), /OneCycleLR: epochs must be a positive integer, got 0/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { epochs: 2, stepsPerEpoch: -2 }), /OneCycleLR: stepsPerEpoch must be a positive integer, got -2/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { epochs: 2 }), /OneCycleLR: give totalSteps, or epochs and stepsPerEpoch/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, pctStart: 1.5 }), /OneCycleLR: pctStart must be in \[0, 1\], got 1\.5/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, pctStart: -0.1 }), /OneCycleLR: pctStart must be in \[0, 1\], got -0\.1/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, annealStrategy: bad('exp') }), /OneCycleLR: annealStrategy must be 'cos' or 'linear', got "exp"/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, baseMomentum: 0.9, maxMomentum: 0.8 }), /OneCycleLR: momentum bounds must satisfy 0 ≤ baseMomentum ≤ maxMomentum < 1, got 0\.9 and 0\.8/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, maxMomentum: 1 }), /momentum bounds must satisfy .* got 0\.85 and 1/);
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { ...T, baseMomentum: -0.1 }), /momentum bounds must satisfy .* got -0\.1 and 0\.95/);
+    expect(opt.paramGroups[0]!.initialLr).toBeUndefined();
+    expect(() => new optim.OneCycleLR(adam, 1, { ...T, baseMomentum: 0.9, maxMomentum: 0.9 })).not.toThrow();
+    expect(adam.paramGroups[0]!.betas[0]).toBe(0.9);
+    adam.dispose();
+    dispose([p.grad!, p]);
+    free();
+  });
+
+  it('epochs × stepsPerEpoch gives totalSteps; a step past it is refused', () => {
+    const { opt, free } = sgd();
+    const s = new optim.OneCycleLR(opt, 1, { epochs: 2, stepsPerEpoch: 3, cycleMomentum: false });
+    expect(s.totalSteps).toBe(6);
+    expect(opt.lr).toBeCloseTo(1 / 25, 15);
+    expect(opt.paramGroups[0]!.momentum).toBe(0);
+    for (let i = 0; i < 6; i++) s.step();
+    expectErrorSync(() => s.step(), /OneCycleLR\.step: tried to step 7 times, but totalSteps is 6/);
+    free();
+  });
+});
+
+describe('clipGradNorm and penalties: refusals', () => {
+  it('clipGradNorm', () => {
+    const a = param([0], [1]);
+    const empty = tensor([], f64).requiresGrad_(true);
+    empty.grad = tensor([], f64);
+    const none = tensor([1], f64).requiresGrad_(true);
+    expectErrorSync(() => optim.clipGradNorm([a], 0), /clipGradNorm: maxNorm must be a positive finite number, got 0/);
+    expectErrorSync(() => optim.clipGradNorm([a], 1, { normType: 3 }), /clipGradNorm: normType must be 1, 2 or Infinity, got 3/);
+    expectErrorSync(() => optim.clipGradNorm([none], 1), /clipGradNorm: no parameter has a gradient; call backward\(\) first/);
+    expectErrorSync(() => optim.clipGradNorm([empty], 1), /clipGradNorm: every gradient is empty/);
+    dispose([a.grad!, a, empty.grad!, empty, none]);
+  });
+
+  it('clipGradNorm skips empty gradients and leaves gradients under the bound bit for bit', async () => {
+    const a = param([0, 0], [0.3, 0.4]);
+    const empty = tensor([], f64).requiresGrad_(true);
+    empty.grad = tensor([], f64);
+    for (const normType of [1, 2, Infinity]) {
+      const n = optim.clipGradNorm([a, empty], 10, { normType });
+      expect(await n.item()).toBeCloseTo(normType === 1 ? 0.7 : normType === 2 ? 0.5 : 0.4, 14);
+      n.dispose();
+      expect(await vals(a.grad!)).toEqual([0.3, 0.4]);
+    }
+    const n = optim.clipGradNorm([a], 0.25);
+    expect(await n.item()).toBeCloseTo(0.5, 14);
+    const g = await vals(a.grad!);
+    expect(g[0]!).toBeCloseTo(0.15, 6);
+    expect(g[1]!).toBeCloseTo(0.2, 6);
+    dispose([n, a.grad!, a, empty.grad!, empty]);
+  });
+
+  it('l1Penalty and l2Penalty', async () => {
+    const a = tensor([1, -2], f64).requiresGrad_(true);
+    const b = tensor([3], f64).requiresGrad_(true);
+    const l1 = optim.l1Penalty([a, b], 0.5);
+    const l2 = optim.l2Penalty([a, b], 0.5);
+    expect(await l1.item()).toBe(3);
+    expect(await l2.item()).toBe(7);
+    expectErrorSync(() => optim.l1Penalty([a], -1), /l1Penalty: strength must be a non-negative finite number, got -1/);
+    expectErrorSync(() => optim.l2Penalty([], 1), /l2Penalty: got an empty parameter list/);
+    dispose([l1, l2, a, b]);
+  });
+});
