@@ -501,3 +501,124 @@ describe('clipGradNorm and penalties: refusals', () => {
     dispose([l1, l2, a, b]);
   });
 });
+
+/** torch.optim.SGD's update (1.13, _single_tensor_sgd) on plain numbers, for two steps. */
+function sgdRef(p: number[], grads: number[][], o: { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number }): number[] {
+  let buf: number[] | null = null;
+  for (const g of grads) {
+    const d = p.map((w, i) => g[i]! + o.weightDecay * w);
+    let step = d;
+    if (o.momentum !== 0) {
+      buf = buf === null ? [...d] : buf.map((b, i) => o.momentum * b + (1 - o.dampening) * d[i]!);
+      step = o.nesterov ? d.map((x, i) => x + o.momentum * buf![i]!) : buf;
+    }
+    p = p.map((w, i) => w - o.lr * step[i]!);
+  }
+  return p;
+}
+
+/** torch.optim.Adam / AdamW (1.13, _single_tensor_adam(w)) on plain numbers. */
+function adamRef(p: number[], grads: number[][], o: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean; amsgrad: boolean }): number[] {
+  let m = p.map(() => 0);
+  let v = p.map(() => 0);
+  let vmax = p.map(() => 0);
+  grads.forEach((g0, k) => {
+    const t = k + 1;
+    if (o.decoupled) p = p.map((w) => w * (1 - o.lr * o.wd));
+    const g = o.decoupled ? g0 : g0.map((x, i) => x + o.wd * p[i]!);
+    m = m.map((x, i) => o.b1 * x + (1 - o.b1) * g[i]!);
+    v = v.map((x, i) => o.b2 * x + (1 - o.b2) * g[i]! * g[i]!);
+    vmax = vmax.map((x, i) => Math.max(x, v[i]!));
+    const bc1 = 1 - o.b1 ** t;
+    const bc2 = 1 - o.b2 ** t;
+    const vv = o.amsgrad ? vmax : v;
+    p = p.map((w, i) => w - (o.lr / bc1) * (m[i]! / (Math.sqrt(vv[i]!) / Math.sqrt(bc2) + o.eps)));
+  });
+  return p;
+}
+
+async function run(opt: optim.Optimizer, p: Tensor, grads: number[][]): Promise<number[]> {
+  for (const g of grads) {
+    p.grad?.dispose();
+    p.grad = tensor(g, f64);
+    opt.step();
+  }
+  return vals(p);
+}
+
+describe('update rules against PyTorch\'s, three steps in float64', () => {
+  const start = [0.5, -1.5, 2];
+  const grads = [[0.1, -0.4, 0.3], [-0.2, 0.5, 0.05], [0.3, 0.1, -0.6]];
+  const sgdCases = [
+    { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+    { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0 },
+    { lr: 0.1, momentum: 0.9, dampening: 0.3, nesterov: false, weightDecay: 0.05 },
+    { lr: 0.2, momentum: 0.8, dampening: 0, nesterov: true, weightDecay: 0.01 },
+  ];
+  for (const o of sgdCases) {
+    it(`SGD ${JSON.stringify(o)}`, async () => {
+      const p = tensor(start, f64).requiresGrad_(true);
+      const opt = new optim.SGD([p], o);
+      const got = await run(opt, p, grads);
+      const want = sgdRef(start, grads, o);
+      got.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 13));
+      opt.dispose();
+      dispose([p.grad!, p]);
+    });
+  }
+  const adamCases = [
+    { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false, amsgrad: false },
+    { lr: 0.05, b1: 0.8, b2: 0.9, eps: 1e-3, wd: 0.1, decoupled: false, amsgrad: false },
+    { lr: 0.05, b1: 0.8, b2: 0.9, eps: 1e-3, wd: 0.1, decoupled: true, amsgrad: false },
+    { lr: 0.05, b1: 0.7, b2: 0.5, eps: 1e-3, wd: 0.1, decoupled: false, amsgrad: true },
+    { lr: 0.05, b1: 0.7, b2: 0.5, eps: 1e-3, wd: 0.1, decoupled: true, amsgrad: true },
+  ];
+  for (const o of adamCases) {
+    it(`${o.decoupled ? 'AdamW' : 'Adam'} ${JSON.stringify(o)}`, async () => {
+      const p = tensor(start, f64).requiresGrad_(true);
+      const Ctor = o.decoupled ? optim.AdamW : optim.Adam;
+      const opt = new Ctor([p], { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd, amsgrad: o.amsgrad });
+      const got = await run(opt, p, grads);
+      const want = adamRef(start, grads, o);
+      got.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 13));
+      opt.dispose();
+      dispose([p.grad!, p]);
+    });
+  }
+
+  it('a parameter without a gradient is skipped and its own step count (bias correction) does not advance', async () => {
+    const a = tensor([1], f64).requiresGrad_(true);
+    const b = tensor([1], f64).requiresGrad_(true);
+    const opt = new optim.Adam([a, b], { lr: 0.1 });
+    a.grad = tensor([0.5], f64);
+    opt.step();
+    expect(await vals(b)).toEqual([1]);
+    b.grad = tensor([0.5], f64);
+    opt.step();
+    const s = opt.stateDict();
+    expect(s.step).toBe(2);
+    expect(s.paramSteps).toEqual([2, 1]);
+    // b's first update uses bias correction for step 1: a full lr-sized move.
+    expect((await vals(b))[0]!).toBeCloseTo(adamRef([1], [[0.5]], { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false, amsgrad: false })[0]!, 13);
+    expect([...s.tensors.keys()].sort()).toEqual(['0.exp_avg', '0.exp_avg_sq', '1.exp_avg', '1.exp_avg_sq']);
+    opt.zeroGrad();
+    expect(a.grad).toBeNull();
+    expect(b.grad).toBeNull();
+    opt.dispose();
+    dispose([a, b]);
+  });
+
+  it('setting lr sets every group\'s; stateDict lists every group\'s hyperparameters', () => {
+    const { opt, free } = sgd(2);
+    expect(opt.lr).toBe(1);
+    opt.lr = 0.3;
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.3, 0.3]);
+    const s = opt.stateDict();
+    expect(s.lr).toBe(0.3);
+    expect(s.paramGroups).toEqual([
+      { lr: 0.3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+      { lr: 0.3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+    ]);
+    free();
+  });
+});
