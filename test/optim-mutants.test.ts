@@ -622,3 +622,198 @@ describe('update rules against PyTorch\'s, three steps in float64', () => {
     free();
   });
 });
+
+describe('more edges from the mutation survivors', () => {
+  const bad = (v: unknown) => v as never;
+
+  it('params: odd containers are refused with a WebgradError, a single tensor as a group\'s params and initialLr are accepted', async () => {
+    const p = param([1], [1]);
+    const q = param([1], [1]);
+    expectErrorSync(() => new optim.SGD(bad({}), { lr: 0.1 }), /SGD: params must be an iterable of tensors or of parameter groups, got object/);
+    expectErrorSync(() => new optim.SGD(bad([null]), { lr: 0.1 }), /SGD: params must be all tensors, or all parameter groups/);
+    expectErrorSync(() => new optim.SGD(bad([5]), { lr: 0.1 }), /SGD: params must be all tensors, or all parameter groups/);
+    expectErrorSync(() => new optim.SGD(bad([{ lr: 1 }]), { lr: 0.1 }), /SGD: params must be all tensors, or all parameter groups/);
+    expectErrorSync(() => new optim.SGD(bad([{ params: {} }]), { lr: 0.1 }), /SGD: group 0: params must be an iterable of tensors/);
+    const opt = new optim.SGD(bad([{ params: p }, { params: new Set([q]), initialLr: 0.5 }]), { lr: 1 });
+    expect(opt.params).toEqual([p, q]);
+    expect(opt.paramGroups[1]!.initialLr).toBe(0.5);
+    // A scheduler starts from a group's initialLr when one is given.
+    expect(new optim.StepLR(opt, 1).baseLrs).toEqual([1, 0.5]);
+    opt.step();
+    expect(await vals(p)).toEqual([0]);
+    dispose([p.grad!, p, q.grad!, q]);
+  });
+
+  it('SGD without momentum keeps no momentum buffer (PyTorch keeps None)', () => {
+    const p = param([1], [1]);
+    const opt = new optim.SGD([p], { lr: 0.1 });
+    opt.step();
+    expect([...opt.stateDict().tensors.keys()]).toEqual([]);
+    dispose([p.grad!, p]);
+  });
+
+  it('a step marks printed values stale (the optimizer writes in place), and a disposed parameter is named', async () => {
+    for (const make of [(t: Tensor) => new optim.SGD([t], { lr: 1 }), (t: Tensor) => new optim.Adam([t], { lr: 1 })]) {
+      const p = param([1.25], [1]);
+      const opt = make(p);
+      await p.data();
+      expect(String(p)).toContain('1.25');
+      opt.step();
+      expect(String(p)).not.toContain('1.25');
+      p.dispose();
+      p.grad = tensor([1], f64);
+      expectErrorSync(() => opt.step(), new RegExp(`^${opt.name}\\.step: parameter 0 \\(shape \\[1\\]\\) was disposed; a parameter must outlive its optimizer$`));
+      p.grad.dispose();
+      opt.dispose();
+    }
+  });
+
+  it('clipGradNorm on float64 keeps float64\'s range: norms of 1e300 and 1e-300 are exact', async () => {
+    const big = param([0, 0], [3e300, 4e300]);
+    const n = optim.clipGradNorm([big], 1);
+    expect((await n.item()) / 5e300).toBeCloseTo(1, 12);
+    const got = await vals(big.grad!);
+    expect(got[0]! / 0.6).toBeCloseTo(1, 10);
+    expect(got[1]! / 0.8).toBeCloseTo(1, 10);
+    const tiny = param([0, 0], [3e-300, 4e-300]);
+    const m = optim.clipGradNorm([tiny], 1);
+    expect((await m.item()) / 5e-300).toBeCloseTo(1, 12);
+    expect(await vals(tiny.grad!)).toEqual([3e-300, 4e-300]);
+    dispose([n, m, big.grad!, big, tiny.grad!, tiny]);
+  });
+
+  it('clipGradNorm errorIfNonfinite on the CPU throws at the call with the gradients unchanged', async () => {
+    const a = param([0, 0], [Infinity, 1]);
+    expectErrorSync(() => optim.clipGradNorm([a], 1, { errorIfNonfinite: true }), (() => {
+      const msg = 'clipGradNorm: the total norm of order 2 of the gradients is Infinity, so it cannot be clipped (errorIfNonfinite). To scale the gradients by the non-finite norm anyway, leave errorIfNonfinite false';
+      return new RegExp(`^${msg.replace(/[().]/g, '\\$&')}$`);
+    })());
+    expect(await vals(a.grad!)).toEqual([Infinity, 1]);
+    dispose([a.grad!, a]);
+  });
+
+  it('OneCycleLR: pctStart 0 and 1, finalDivFactor 0 refused, baseMomentum 0, bounds unchecked without cycling, initialLr = maxLr/divFactor', () => {
+    const { opt, free } = sgd();
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { totalSteps: 10, finalDivFactor: 0 }), /OneCycleLR: divFactor and finalDivFactor must be positive, got 25 and 0/);
+    const z = new optim.OneCycleLR(opt, 1, { totalSteps: 4, pctStart: 0, annealStrategy: 'linear' });
+    // pctStart 0: the (empty) first phase ends at step −1, so step 0 is 1/4 into the decay from max.
+    const min = 1 / 25 / 1e4;
+    expect(opt.lr).toBeCloseTo((min - 1) * 0.25 + 1, 14);
+    expect(z.totalSteps).toBe(4);
+    new optim.OneCycleLR(opt, 1, { totalSteps: 4, pctStart: 1 });
+    expect(opt.lr).toBeCloseTo(1 / 25, 14);
+    new optim.OneCycleLR(opt, 2, { totalSteps: 4, baseMomentum: 0, maxMomentum: 0.5, divFactor: 4 });
+    expect(opt.paramGroups[0]!.initialLr).toBe(0.5);
+    expect(opt.paramGroups[0]!.momentum).toBe(0.5);
+    expect(() => new optim.OneCycleLR(opt, 1, { totalSteps: 4, cycleMomentum: false, baseMomentum: 0.99, maxMomentum: 0.5 })).not.toThrow();
+    free();
+  });
+
+  it('OneCycleLR refuses to cycle momentum on an optimizer that has neither momentum nor betas', () => {
+    class Frozen extends optim.Optimizer {
+      protected readonly stateNames = [] as const;
+      protected update(): void {}
+    }
+    const p = param([1], [1]);
+    const opt = new Frozen([p], { lr: 1 }, 'Frozen');
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { totalSteps: 4 }), /OneCycleLR: cycleMomentum is on but the optimizer has neither momentum nor betas; pass cycleMomentum: false/);
+    expect(() => new optim.OneCycleLR(opt, 1, { totalSteps: 4, cycleMomentum: false })).not.toThrow();
+    dispose([p.grad!, p]);
+  });
+
+  it('each scheduler names itself when given no optimizer', () => {
+    expectErrorSync(() => new optim.LinearLR(bad(null)), /^LinearLR: expected an optimizer, got null$/);
+    expectErrorSync(() => new optim.LambdaLR(bad(1), () => 1), /^LambdaLR: expected an optimizer, got number$/);
+    expectErrorSync(() => new optim.SequentialLR(bad(null), [], []), /^SequentialLR: expected an optimizer, got null$/);
+    expectErrorSync(() => new optim.OneCycleLR(bad('sgd'), 1, { totalSteps: 1 }), /^OneCycleLR: expected an optimizer, got string$/);
+  });
+});
+
+describe('loadStateDict: what it accepts and what it refuses', () => {
+  const bad = (v: unknown) => v as never;
+
+  it('restores step, per-parameter steps and group hyperparameters; step 0 and paramSteps of 0 are valid', () => {
+    const p = param([1], [1]);
+    const q = param([1], [1]);
+    const opt = new optim.Adam([{ params: [p] }, { params: [q], lr: 0.5 }]);
+    opt.loadStateDict({ step: 3, lr: 0.1, paramSteps: [3, 0], tensors: new Map(), paramGroups: [{ lr: 0.2, initialLr: 0.4 }, { betas: [0.5, 0.6] }] });
+    const s = opt.stateDict();
+    expect(s.step).toBe(3);
+    expect(s.paramSteps).toEqual([3, 0]);
+    expect(opt.paramGroups[0]!.lr).toBe(0.2);
+    expect(opt.paramGroups[0]!.initialLr).toBe(0.4);
+    expect(opt.paramGroups[1]!.betas).toEqual([0.5, 0.6]);
+    expect(opt.paramGroups[1]!.lr).toBe(0.5);
+    opt.loadStateDict({ step: 0, lr: 0, tensors: new Map() });
+    expect(opt.stateDict().paramSteps).toEqual([0, 0]);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0, 0]);
+    opt.loadStateDict({ step: 2, lr: 0.1, tensors: new Map() });
+    expect(opt.stateDict().paramSteps).toEqual([2, 2]);
+    dispose([p.grad!, p, q.grad!, q]);
+  });
+
+  it('a parameter index of two digits is read whole', async () => {
+    const ps = Array.from({ length: 11 }, () => param([1], [1]));
+    const opt = new optim.SGD(ps, { lr: 0.1, momentum: 0.9 });
+    const buf = tensor([7], f64);
+    opt.loadStateDict({ step: 1, lr: 0.1, tensors: new Map([['10.momentum_buffer', buf]]) });
+    expect(await vals(opt.stateDict().tensors.get('10.momentum_buffer')!)).toEqual([7]);
+    opt.dispose();
+    dispose([buf, ...ps.flatMap((p) => [p.grad!, p])]);
+  });
+
+  it('refusals leave the optimizer as it was', () => {
+    const p = param([1, 2], [1, 1]);
+    const opt = new optim.SGD([p], { lr: 0.1, momentum: 0.9 });
+    const ok = tensor([0, 0], f64);
+    const f32 = tensor([0, 0], { dtype: 'float32', device: 'cpu' });
+    const gone = tensor([0, 0], f64);
+    gone.dispose();
+    const L = 'SGD\\.loadStateDict: ';
+    const cases: [unknown, string][] = [
+      [null, 'expected \\{ step, lr, tensors \\}, got null'],
+      ['state', 'expected \\{ step, lr, tensors \\}, got string'],
+      [{ step: -1, lr: 0.1, tensors: new Map() }, 'step must be a non-negative integer, got -1'],
+      [{ step: 1.5, lr: 0.1, tensors: new Map() }, 'step must be a non-negative integer, got 1\\.5'],
+      [{ step: 1, lr: 0.1, tensors: [] }, 'tensors must be a Map of "<param index>\\.<name>" → Tensor, got an array'],
+      [{ step: 1, lr: 0.1, tensors: {} }, 'tensors must be a Map .* got object'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: 'x' }, 'paramSteps must hold 1 integers in \\[0, step = 1\\], got "x"'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [1, 1] }, 'paramSteps must hold 1 integers in \\[0, step = 1\\], got \\[1,1\\]'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [2] }, 'paramSteps must hold 1 integers .* got \\[2\\]'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [-1] }, 'paramSteps must hold 1 integers .* got \\[-1\\]'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [0.5] }, 'paramSteps must hold 1 integers .* got \\[0\\.5\\]'],
+      [{ step: 1, lr: 0.1, tensors: new Map([['x0.momentum_buffer', ok]]) }, 'state key "x0\\.momentum_buffer" is not "<param index>\\.<name>"'],
+      [{ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer.', ok]]) }, "state '0\\.momentum_buffer\\.': SGD keeps no 'momentum_buffer\\.' \\(it keeps momentum_buffer\\)"],
+      [{ step: 1, lr: 0.1, tensors: new Map([[0, ok]]) }, 'state key 0 is not "<param index>\\.<name>"'],
+      [{ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', [0, 0]]]) }, "state '0\\.momentum_buffer' must be a Tensor, got a plain array"],
+      [{ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', null]]) }, "state '0\\.momentum_buffer' must be a Tensor, got null"],
+      [{ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', 3]]) }, "state '0\\.momentum_buffer' must be a Tensor, got number"],
+      [{ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', gone]]) }, "state '0\\.momentum_buffer' was disposed"],
+      [{ step: 1, lr: 0.1, tensors: new Map([['1.momentum_buffer', ok]]) }, "state '1\\.momentum_buffer' names parameter 1, but there is no such parameter \\(there are 1\\)"],
+      [{ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer', f32]]) }, "state '0\\.momentum_buffer' has dtype float32 but parameter 0 is float64"],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [null] }, 'paramGroups\\[0\\] must be an object, got null'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [3] }, 'paramGroups\\[0\\] must be an object, got number'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: {} }, 'paramGroups must be an array of 1 group\\(s\\), got object'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{}, {}] }, 'paramGroups must be an array of 1 group\\(s\\), got 2'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ params: [] }] }, 'paramGroups\\[0\\]\\.params = \\[\\] does not fit this SGD'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ betas: [0.9, 0.9] }] }, 'paramGroups\\[0\\]\\.betas = \\[0\\.9,0\\.9\\] does not fit this SGD'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ momentum: '0.9' }] }, 'paramGroups\\[0\\]\\.momentum = "0\\.9" does not fit this SGD'],
+      [{ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ initialLr: '1' }] }, 'paramGroups\\[0\\]\\.initialLr = "1" does not fit this SGD'],
+    ];
+    for (const [state, msg] of cases) expectErrorSync(() => opt.loadStateDict(bad(state)), new RegExp(`^${L}${msg}$`));
+    // A saved group is validated as the constructor validates one (the message names the optimizer).
+    expectErrorSync(() => opt.loadStateDict({ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ lr: -1 }] }), /^SGD: paramGroups\[0\]\.lr must be a non-negative finite number, got -1$/);
+    expect(opt.stepCount).toBe(0);
+    expect(opt.lr).toBe(0.1);
+    dispose([ok, f32, p.grad!, p]);
+  });
+
+  it('Adam\'s betas must come back as a pair of numbers', () => {
+    const p = param([1], [1]);
+    const opt = new optim.Adam([p]);
+    for (const betas of [[0.9], [0.9, '0.9'], 0.9]) {
+      expectErrorSync(() => opt.loadStateDict(bad({ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ betas }] })), new RegExp(`paramGroups\\[0\\]\\.betas = ${JSON.stringify(betas).replace(/[[\].]/g, '\\$&')} does not fit this Adam`));
+    }
+    dispose([p.grad!, p]);
+  });
+});

@@ -55,6 +55,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
   /** Steps taken so far. */
   stepCount = 0;
   /** Updates per parameter (Adam's bias correction uses these, as PyTorch's per-parameter step). */
+  // Stryker disable next-line ArrayDeclaration: equivalent, the constructor assigns one entry per parameter
   protected paramSteps: number[] = [];
   protected readonly state = new Map<string, Tensor>();
   /** The per-parameter state names this optimizer keeps (PyTorch's names). */
@@ -116,7 +117,10 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
 
   /** Applies one update from the parameters' current `.grad` (parameters without a grad are skipped). */
   step(): void {
-    // Checked for every group before any update, so a bad value changes nothing.
+    // Checked for every parameter and group before any update, so a bad value changes nothing.
+    this.params.forEach((p, i) => {
+      if (p.isDisposed) fail(`${this.name}.step`, `parameter ${i} (shape ${shapeStr(p.shape)}) was disposed; a parameter must outlive its optimizer`);
+    });
     this.paramGroups.forEach((g, gi) => this.validate(g, this.paramGroups.length > 1 ? `group ${gi}: ` : ''));
     this.stepCount++;
     let index = 0;
@@ -231,9 +235,10 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
 }
 
 export function checkPositive(op: string, name: string, v: number): void {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(op, `${name} must be a positive finite number, got ${String(v)}`);
+  // Number.isFinite is false for every non-number, so no typeof check is needed.
+  if (!(v > 0) || !Number.isFinite(v)) fail(op, `${name} must be a positive finite number, got ${String(v)}`);
 }
 
 export function checkNonNegative(op: string, name: string, v: number): void {
-  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) fail(op, `${name} must be a non-negative finite number, got ${String(v)}`);
+  if (!(v >= 0) || !Number.isFinite(v)) fail(op, `${name} must be a non-negative finite number, got ${String(v)}`);
 }

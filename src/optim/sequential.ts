@@ -28,7 +28,7 @@ export class SequentialLR extends LRScheduler {
 
   lrAt(epoch: number, _base: number, group: number): number {
     let idx = 0;
-    while (idx < this.milestones.length && epoch >= this.milestones[idx]!) idx++;
+    while (epoch >= (this.milestones[idx] ?? Infinity)) idx++;
     const local = idx === 0 ? epoch : epoch - this.milestones[idx - 1]!;
     const s = this.schedulers[idx]!;
     return s.lrAt(local, s.baseLrs[group]!, group);

@@ -49,6 +49,7 @@ export class SGD extends Optimizer<SGDGroup> {
     const velocity = g.momentum !== 0 ? this.stateFor(index, 'momentum_buffer') : null;
     param.backend.sgdStep(param._storage('SGD.step'), grad._storage('SGD.step'), velocity ? velocity.t._storage('SGD.step') : null, {
       lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov,
+      // Stryker disable next-line BooleanLiteral: equivalent, without a velocity (momentum 0) the kernel never reads firstStep
       weightDecay: g.weightDecay, firstStep: velocity?.fresh ?? false,
     });
   }
