@@ -817,3 +817,64 @@ describe('loadStateDict: what it accepts and what it refuses', () => {
     dispose([p.grad!, p]);
   });
 });
+
+describe('edges left by the second mutation run', () => {
+  const bad = (v: unknown) => v as never;
+
+  it('SGD options must be an object; OneCycleLR needs epochs and stepsPerEpoch together', () => {
+    const p = param([1], [1]);
+    expectErrorSync(() => new optim.SGD([p], bad(7)), /^SGD: options \{ lr, \.\.\. \} are required$/);
+    const { opt, free } = sgd();
+    expectErrorSync(() => new optim.OneCycleLR(opt, 1, { stepsPerEpoch: 3 }), /^OneCycleLR: give totalSteps, or epochs and stepsPerEpoch$/);
+    free();
+    dispose([p.grad!, p]);
+  });
+
+  it('schedulers: endFactor 0 is valid; every lambda must be a function', () => {
+    const { opt, free } = sgd(2);
+    const s = new optim.LinearLR(opt, { startFactor: 1, endFactor: 0, totalIters: 1 });
+    s.step();
+    expect(s.getLastLr()).toEqual([0, 0]);
+    expectErrorSync(() => new optim.LambdaLR(opt, bad([() => 1, 5])), /^LambdaLR: expected 2 functions \(one per parameter group\), got 2$/);
+    free();
+  });
+
+  it('ReduceLROnPlateau (min, rel): a metric exactly at best·(1 − threshold) is not an improvement', () => {
+    const { opt, free } = sgd();
+    const s = new optim.ReduceLROnPlateau(opt, { patience: 5, threshold: 0.5 });
+    s.step(10);
+    s.step(5);
+    expect(s.best).toBe(10);
+    expect(s.numBadEpochs).toBe(1);
+    free();
+  });
+
+  it('loadStateDict: paramSteps checked for every parameter; keys matched whole; a group\'s params and unknown keys refused', () => {
+    const p = param([1], [1]);
+    const q = param([1], [1]);
+    const opt = new optim.SGD([p, q], { lr: 0.1, momentum: 0.9 });
+    const ok = tensor([0], f64);
+    const L = '^SGD\\.loadStateDict: ';
+    expectErrorSync(() => opt.loadStateDict({ step: 1, lr: 0.1, tensors: new Map(), paramSteps: [1, -1] }), new RegExp(`${L}paramSteps must hold 2 integers in \\[0, step = 1\\], got \\[1,-1\\]$`));
+    expectErrorSync(() => opt.loadStateDict({ step: 1, lr: 0.1, tensors: new Map([['0.momentum_buffer\n', ok]]) }), new RegExp(`${L}state key "0\\.momentum_buffer\\\\n" is not`));
+    const objKey = { toString: () => '0.momentum_buffer' };
+    expectErrorSync(() => opt.loadStateDict(bad({ step: 1, lr: 0.1, tensors: new Map([[objKey, ok]]) })), new RegExp(`${L}state key \\{\\} is not`));
+    expectErrorSync(() => opt.loadStateDict(bad({ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ params: [5, 6] }] })), new RegExp(`${L}paramGroups\\[0\\]\\.params = \\[5,6\\] does not fit this SGD$`));
+    expectErrorSync(() => opt.loadStateDict(bad({ step: 1, lr: 0.1, tensors: new Map(), paramGroups: [{ foo: undefined }] })), new RegExp(`${L}paramGroups\\[0\\]\\.foo = undefined does not fit this SGD$`));
+    expect(opt.paramGroups[0]!.params).toEqual([p, q]);
+    dispose([ok, p.grad!, p, q.grad!, q]);
+  });
+
+  it('an SGD step marks a printed momentum buffer stale too', async () => {
+    const p = param([1], [1.25]);
+    const opt = new optim.SGD([p], { lr: 1, momentum: 0.5 });
+    opt.step();
+    const buf = opt.stateDict().tensors.get('0.momentum_buffer')!;
+    await buf.data();
+    expect(String(buf)).toContain('1.25');
+    opt.step();
+    expect(String(buf)).not.toContain('1.25');
+    opt.dispose();
+    dispose([p.grad!, p]);
+  });
+});

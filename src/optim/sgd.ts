@@ -47,7 +47,8 @@ export class SGD extends Optimizer<SGDGroup> {
 
   protected update(param: Tensor, grad: Tensor, index: number, g: ParamGroup<SGDGroup>): void {
     const velocity = g.momentum !== 0 ? this.stateFor(index, 'momentum_buffer') : null;
-    param.backend.sgdStep(param._storage('SGD.step'), grad._storage('SGD.step'), velocity ? velocity.t._storage('SGD.step') : null, {
+    const op = 'SGD.step';
+    param.backend.sgdStep(param._storage(op), grad._storage(op), velocity ? velocity.t._storage(op) : null, {
       lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov,
       // Stryker disable next-line BooleanLiteral: equivalent, without a velocity (momentum 0) the kernel never reads firstStep
       weightDecay: g.weightDecay, firstStep: velocity?.fresh ?? false,
