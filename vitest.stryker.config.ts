@@ -54,7 +54,7 @@ const CPU_SUITES = [
   'test/batchnorm-state.test.ts',
   'test/nan-numerics.test.ts',
   'test/custom-grad.test.ts',
-  'test/ops-mutants.test.ts',
+  'test/cpu-training-mutants.test.ts',
 ];
 const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
