@@ -7,12 +7,26 @@
  * src/autograd, src/optim, src/backend/cpu) is backend-independent or CPU-only, so these suites
  * are the right judges of it. `npm run mutate:webgpu` (WEBGRAD_MUTATE_WITH_WEBGPU=1) keeps the
  * driver and adds the WebGPU kernel suites, for mutating src/backend/webgpu and shaders/.
+ *
+ * WEBGRAD_MUTATE_SCOPE=optim narrows the suites to those that exercise
+ * src/optim, so that scope's dry run and mutant runs stay short on a shared machine. A narrowed
+ * list must keep every suite that kills mutants in its scope: it is the full list minus suites that
+ * never construct an optimizer, scheduler or clip.
  */
 import { defineConfig } from 'vitest/config';
 
 const withWebGPU = process.env.WEBGRAD_MUTATE_WITH_WEBGPU === '1';
 if (!withWebGPU) process.env.VK_ICD_FILENAMES = '/nonexistent/no-vulkan-driver.json';
 
+const OPTIM_SUITES = [
+  'test/nn-optim.test.ts',
+  'test/optim-extras.test.ts',
+  'test/clip-checks.test.ts',
+  'test/gradcheck-training.test.ts',
+  'test/mlp-parity.test.ts',
+  'test/pytorch-parity.test.ts',
+  'test/optim-mutants.test.ts',
+];
 const CPU_SUITES = [
   'test/autograd.test.ts',
   'test/gradcheck.test.ts',
@@ -21,17 +35,39 @@ const CPU_SUITES = [
   'test/training-ops.test.ts',
   'test/pytorch-parity.test.ts',
   'test/nn-optim.test.ts',
+  'test/optim-extras.test.ts',
+  'test/clip-checks.test.ts',
+  'test/optim-mutants.test.ts',
   'test/cpu-backend.test.ts',
   'test/fuzz.test.ts',
   'test/ties.test.ts',
   'test/dropout-threshold.test.ts',
   'test/mlp-parity.test.ts',
+  'test/core-ops-suite.test.ts',
+  'test/core-ops-parity.test.ts',
+  'test/core-ops-errors.test.ts',
+  'test/gradcheck-core-ops.test.ts',
+  'test/conv-suite.test.ts',
+  'test/conv-parity.test.ts',
+  'test/conv-errors.test.ts',
+  'test/gradcheck-conv.test.ts',
+  'test/batchnorm-state.test.ts',
+  'test/nan-numerics.test.ts',
+  'test/custom-grad.test.ts',
+  'test/cpu-training-mutants.test.ts',
+  'test/ops-mutants.test.ts',
 ];
+const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
+
+const scope = process.env.WEBGRAD_MUTATE_SCOPE;
+const scoped = scope === undefined ? undefined : SCOPED[scope];
+if (scope !== undefined && scoped === undefined) throw new Error(`WEBGRAD_MUTATE_SCOPE: unknown scope '${scope}'`);
+const cpuSuites = scoped ?? CPU_SUITES;
 
 export default defineConfig({
   test: {
-    include: withWebGPU ? [...CPU_SUITES, ...WEBGPU_SUITES] : CPU_SUITES,
+    include: withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

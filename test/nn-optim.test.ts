@@ -299,12 +299,12 @@ describeEachBackend('Sequential: fused Linear+activation = Linear then the activ
 
 describe('optimizer argument checks', () => {
   const p = (): Tensor => zeros([2]).requiresGrad_(true);
-  it('non-positive or non-finite lr and eps are rejected with a clear message', () => {
+  it('negative or non-finite lr and non-positive eps are rejected with a clear message', () => {
     const q = p();
-    for (const lr of [0, -0.1, Number.NaN, Infinity]) {
-      expectErrorSync(() => new optim.SGD([q], { lr }), new RegExp(`SGD: lr must be a positive finite number, got ${lr}`));
-      expectErrorSync(() => new optim.Adam([q], { lr }), new RegExp(`Adam: lr must be a positive finite number, got ${lr}`));
-      expectErrorSync(() => new optim.AdamW([q], { lr }), new RegExp(`AdamW: lr must be a positive finite number, got ${lr}`));
+    for (const lr of [-0.1, Number.NaN, Infinity]) {
+      expectErrorSync(() => new optim.SGD([q], { lr }), new RegExp(`SGD: lr must be a non-negative finite number, got ${lr}`));
+      expectErrorSync(() => new optim.Adam([q], { lr }), new RegExp(`Adam: lr must be a non-negative finite number, got ${lr}`));
+      expectErrorSync(() => new optim.AdamW([q], { lr }), new RegExp(`AdamW: lr must be a non-negative finite number, got ${lr}`));
     }
     for (const eps of [0, -1e-8, Number.NaN]) {
       expectErrorSync(() => new optim.Adam([q], { eps }), new RegExp(`Adam: eps must be a positive finite number, got ${eps}`));

@@ -48,9 +48,9 @@ describeEachBackend('bad input gives a clear error and leaves the engine working
     x.dispose();
   });
 
-  it('non-positive learning rate or eps', async () => {
+  it('negative learning rate, non-positive eps', async () => {
     const p = t([3]).requiresGrad_();
-    await expectCleanError(device, () => new wg.optim.SGD([p], { lr: 0 }), [/SGD/, /lr/, /positive/]);
+    await expectCleanError(device, () => new wg.optim.SGD([p], { lr: -0.5 }), [/SGD/, /lr/, /non-negative/]);
     await expectCleanError(device, () => new wg.optim.Adam([p], { lr: -1 }), [/Adam/, /lr/]);
     await expectCleanError(device, () => new wg.optim.Adam([p], { eps: 0 }), [/Adam/, /eps/]);
     const x = t([4, 3]);

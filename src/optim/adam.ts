@@ -37,15 +37,16 @@ export class Adam extends Optimizer<AdamGroup> {
     if (options === null || typeof options !== 'object') fail(name, 'options must be an object');
     super(params, {
       lr: options.lr ?? 1e-3,
-      betas: options.betas ? [...options.betas] : [0.9, 0.999],
+      // Copied (beta1 may be cycled); a non-array is kept as given so validate() names it.
+      betas: options.betas === undefined ? [0.9, 0.999] : Array.isArray(options.betas) ? [...options.betas] as [number, number] : options.betas,
       eps: options.eps ?? 1e-8,
       weightDecay: options.weightDecay ?? defaultWeightDecay,
       amsgrad: options.amsgrad ?? false,
     }, name);
   }
 
-  protected override validate(h: AdamGroup, where: string, userSet: boolean): void {
-    super.validate(h, where, userSet);
+  protected override validate(h: AdamGroup, where: string): void {
+    super.validate(h, where);
     if (!Array.isArray(h.betas) || h.betas.length !== 2) fail(this.name, `${where}betas must be a pair [beta1, beta2], got ${JSON.stringify(h.betas)}`);
     h.betas.forEach((b, i) => {
       if (typeof b !== 'number' || !(b >= 0 && b < 1)) fail(this.name, `${where}betas[${i}] must be in [0, 1), got ${b}`);

@@ -93,10 +93,8 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, options:
         (norm.backend.name === 'cpu' ? '' : ' (checked on the device and reported at the first read after the call; the gradients were scaled by then)'));
     }
     const r = clamp(rootCoef, null, 1);
-    for (const p of list) {
-      if (p.grad!.size === 0) continue;
-      p.grad!._assign(mul(mul(p.grad!, r), r));
-    }
+    // Empty gradients were left out of grads: scaling them would change nothing.
+    for (const g of grads) g._assign(mul(mul(g, r), r));
     return norm;
   }));
 }

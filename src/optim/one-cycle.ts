@@ -95,11 +95,13 @@ export class OneCycleLR extends LRScheduler {
   /** The phase holding `step` and how far into it (PyTorch's search: the last phase takes the rest). */
   private where(step: number): { phase: Phase; pct: number } {
     let start = 0;
-    for (let i = 0; i < this.phases.length; i++) {
-      const phase = this.phases[i]!;
-      if (step <= phase.endStep || i === this.phases.length - 1) return { phase, pct: (step - start) / (phase.endStep - start) };
+    for (const [i, phase] of this.phases.entries()) {
+      const last = i === this.phases.length - 1;
+      // Stryker disable next-line EqualityOperator: '<' is equivalent: at step = endStep the next phase starts (pct 0) where this one ends (pct 1), at the same lr and momentum
+      if (step <= phase.endStep || last) return { phase, pct: (step - start) / (phase.endStep - start) };
       start = phase.endStep;
     }
+    // Stryker disable next-line StringLiteral: unreachable, the last phase always returns
     throw new Error('unreachable');
   }
 

@@ -55,6 +55,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
   /** Steps taken so far. */
   stepCount = 0;
   /** Updates per parameter (Adam's bias correction uses these, as PyTorch's per-parameter step). */
+  // Stryker disable next-line ArrayDeclaration: equivalent, the constructor assigns one entry per parameter
   protected paramSteps: number[] = [];
   protected readonly state = new Map<string, Tensor>();
   /** The per-parameter state names this optimizer keeps (PyTorch's names). */
@@ -89,7 +90,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
         if (!(key in defaults) && key !== 'initialLr') fail(name, `group ${gi} has an unknown option '${key}' (known: ${Object.keys(defaults).join(', ')})`);
       }
       const hyper = { ...defaults, ...overrides } as H;
-      this.validate(hyper, specs.length > 1 ? `group ${gi}: ` : '', true);
+      this.validate(hyper, specs.length > 1 ? `group ${gi}: ` : '');
       groups.push(Object.assign(hyper, { params: list as Tensor[] }));
     });
     if (seen.size === 0) fail(name, 'got an empty parameter list');
@@ -99,12 +100,11 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
   }
 
   /**
-   * Throws (naming `where` and the option) if a group's hyperparameters are invalid. `userSet` is
-   * false for a step: a schedule may bring lr to 0, which a user may not ask for at construction.
+   * Throws (naming `where` and the option) if a group's hyperparameters are invalid. lr = 0 is
+   * allowed, at construction as in a schedule (PyTorch refuses only lr < 0): it freezes a group.
    */
-  protected validate(h: H, where: string, userSet: boolean): void {
-    if (userSet) checkPositive(this.name, `${where}lr`, h.lr);
-    else checkNonNegative(this.name, `${where}lr`, h.lr);
+  protected validate(h: H, where: string): void {
+    checkNonNegative(this.name, `${where}lr`, h.lr);
   }
 
   /** The first group's lr; setting it sets every group's (the single-group case, and old code). */
@@ -117,8 +117,11 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
 
   /** Applies one update from the parameters' current `.grad` (parameters without a grad are skipped). */
   step(): void {
-    // Checked for every group before any update, so a bad value changes nothing.
-    this.paramGroups.forEach((g, gi) => this.validate(g, this.paramGroups.length > 1 ? `group ${gi}: ` : '', false));
+    // Checked for every parameter and group before any update, so a bad value changes nothing.
+    this.params.forEach((p, i) => {
+      if (p.isDisposed) fail(`${this.name}.step`, `parameter ${i} (shape ${shapeStr(p.shape)}) was disposed; a parameter must outlive its optimizer`);
+    });
+    this.paramGroups.forEach((g, gi) => this.validate(g, this.paramGroups.length > 1 ? `group ${gi}: ` : ''));
     this.stepCount++;
     let index = 0;
     for (const g of this.paramGroups) {
@@ -220,7 +223,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
       }
       const { params: _omit, ...hyper } = cur;
       const merged = { ...hyper, ...(h as object) } as unknown as H;
-      this.validate(merged, `paramGroups[${i}].`, false);
+      this.validate(merged, `paramGroups[${i}].`);
       return merged;
     });
   }
@@ -232,9 +235,10 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
 }
 
 export function checkPositive(op: string, name: string, v: number): void {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(op, `${name} must be a positive finite number, got ${String(v)}`);
+  // Number.isFinite is false for every non-number, so no typeof check is needed.
+  if (!(v > 0) || !Number.isFinite(v)) fail(op, `${name} must be a positive finite number, got ${String(v)}`);
 }
 
 export function checkNonNegative(op: string, name: string, v: number): void {
-  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) fail(op, `${name} must be a non-negative finite number, got ${String(v)}`);
+  if (!(v >= 0) || !Number.isFinite(v)) fail(op, `${name} must be a non-negative finite number, got ${String(v)}`);
 }

@@ -51,7 +51,8 @@ export abstract class LRScheduler {
       const lr = this.lrAt(epoch, this.baseLrs[i]!, i);
       // Only finiteness here: PyTorch lets a schedule go negative (OneCycleLR's linear last phase
       // does at step == totalSteps, a value no step uses); optimizer.step() refuses a negative lr.
-      if (typeof lr !== 'number' || !Number.isFinite(lr)) fail(`${this.name}.step`, `epoch ${epoch} gives group ${i} an lr of ${String(lr)} (expected a finite number)`);
+      // Number.isFinite is false for every non-number (a lambda returning a string or undefined).
+      if (!Number.isFinite(lr)) fail(`${this.name}.step`, `epoch ${epoch} gives group ${i} an lr of ${String(lr)} (expected a finite number)`);
       return lr;
     });
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]!));

@@ -18,7 +18,7 @@ export class SequentialLR extends LRScheduler {
     if (schedulers.some((s) => s instanceof SequentialLR)) fail('SequentialLR', 'a SequentialLR cannot contain another');
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) fail('SequentialLR', `expected ${schedulers.length - 1} milestone(s) for ${schedulers.length} schedulers, got ${Array.isArray(milestones) ? milestones.length : typeof milestones}`);
     milestones.forEach((m, i) => {
-      if (!Number.isInteger(m) || m <= 0 || (i > 0 && m <= milestones[i - 1]!)) fail('SequentialLR', `milestones must be increasing positive integers, got [${milestones.join(', ')}]`);
+      if (!Number.isInteger(m) || m <= (milestones[i - 1] ?? 0)) fail('SequentialLR', `milestones must be increasing positive integers, got [${milestones.join(', ')}]`);
     });
     this.schedulers = [...schedulers];
     this.milestones = [...milestones];
@@ -28,7 +28,7 @@ export class SequentialLR extends LRScheduler {
 
   lrAt(epoch: number, _base: number, group: number): number {
     let idx = 0;
-    while (idx < this.milestones.length && epoch >= this.milestones[idx]!) idx++;
+    while (epoch >= (this.milestones[idx] ?? Infinity)) idx++;
     const local = idx === 0 ? epoch : epoch - this.milestones[idx - 1]!;
     const s = this.schedulers[idx]!;
     return s.lrAt(local, s.baseLrs[group]!, group);

@@ -36,8 +36,8 @@ export class SGD extends Optimizer<SGDGroup> {
     }, 'SGD');
   }
 
-  protected override validate(h: SGDGroup, where: string, userSet: boolean): void {
-    super.validate(h, where, userSet);
+  protected override validate(h: SGDGroup, where: string): void {
+    super.validate(h, where);
     checkNonNegative('SGD', `${where}momentum`, h.momentum);
     checkNonNegative('SGD', `${where}dampening`, h.dampening);
     checkNonNegative('SGD', `${where}weightDecay`, h.weightDecay);
@@ -47,8 +47,10 @@ export class SGD extends Optimizer<SGDGroup> {
 
   protected update(param: Tensor, grad: Tensor, index: number, g: ParamGroup<SGDGroup>): void {
     const velocity = g.momentum !== 0 ? this.stateFor(index, 'momentum_buffer') : null;
-    param.backend.routine('sgdStep', { param: param._storage('SGD.step'), grad: grad._storage('SGD.step'), velocity: velocity ? velocity.t._storage('SGD.step') : null }, {
+    const op = 'SGD.step';
+    param.backend.routine('sgdStep', { param: param._storage(op), grad: grad._storage(op), velocity: velocity ? velocity.t._storage(op) : null }, {
       lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov,
+      // Stryker disable next-line BooleanLiteral: equivalent, without a velocity (momentum 0) the kernel never reads firstStep
       weightDecay: g.weightDecay, firstStep: velocity?.fresh ?? false,
     });
   }
