@@ -5,7 +5,6 @@
  */
 import { customGrad } from '../autograd/custom.js';
 import { castTo } from '../ops/creation.js';
-import type { DType } from '../backend/types.js';
 import type { Tensor } from '../tensor.js';
 import { autocastEnabled } from './state.js';
 
@@ -23,5 +22,3 @@ export function autocastToFloat32(x: Tensor): Tensor {
   return autocastEnabled() && x.dtype === 'float16' ? castGrad(x, 'float32') : x;
 }
 
-/** The dtypes autocast moves between. */
-export type AutocastDType = Extract<DType, 'float16' | 'float32'>;
