@@ -4,7 +4,8 @@
  * kernels can be built and tested on their own and the dependency runs one way only.
  */
 
-export type DType = 'float32' | 'float64' | 'int32';
+/** float16 is IEEE binary16 (torch.float16); on WebGPU it needs the adapter feature 'shader-f16'. */
+export type DType = 'float32' | 'float64' | 'int32' | 'float16';
 
 /** Elementwise one-input ops. `param` is used by leakyRelu (slope), pow (exponent), scalar ops. */
 export const UNARY_OPS = [

@@ -26,9 +26,11 @@ export type UniformDecls = Readonly<Record<string, UniformType>>;
 export type Access = 'read' | 'read_write';
 /** Element type of an array of atomics (integer counters; the binding must be read_write). */
 export type AtomicType = 'atomic<i32>' | 'atomic<u32>';
+/** IEEE binary16 storage (WGSL `enable f16;`, which needs the device feature 'shader-f16'). */
+export type HalfType = 'f16' | 'vec2<f16>' | 'vec4<f16>';
 export interface BindingDecl {
   /** Element type of the array<...> the binding holds. */
-  readonly type: ScalarType | VectorType | AtomicType;
+  readonly type: ScalarType | VectorType | AtomicType | HalfType;
   readonly access: Access;
 }
 export type BindingDecls = Readonly<Record<string, BindingDecl>>;
@@ -164,7 +166,9 @@ export function defineKernel<const B extends BindingDecls, const U extends Unifo
     // global_invocation_id is what drivers compute anyway; deriving i from workgroup_id and
     // local_invocation_index measured ~2x slower on lavapipe for memory-bound kernels.
     const linear = typeof wg === 'number' ? `  let i = gid.x + gid.y * (nwg.x * ${wg}u);\n` : '';
-    source = `${helpers}
+    // A binding of f16 elements needs the extension, declared before anything else in the module.
+    const enable = bindingNames.some((b) => decl.bindings[b]!.type.includes('f16')) ? 'enable f16;\n' : '';
+    source = `${enable}${helpers}
 ${lines.join('\n')}
 
 @compute @workgroup_size(${size})

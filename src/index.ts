@@ -69,3 +69,4 @@ export { batchNorm2d } from './ops/batchnorm2d.js';
 export type { Conv2dOptions, Pool2dOptions, AvgPool2dOptions, Size2 } from './ops/conv.js';
 // Saving and loading (safetensors bytes, IndexedDB, downloads; files are in 'webgrad/node').
 export * as safetensors from './io/safetensors-namespace.js';
+export * as amp from './amp/index.js';

@@ -125,7 +125,7 @@ export interface BackendMemoryStats {
 }
 
 export function bytesPerElement(dtype: DType): number {
-  return dtype === 'float64' ? 8 : 4;
+  return dtype === 'float64' ? 8 : dtype === 'float16' ? 2 : 4;
 }
 
 export function typedArrayFor(dtype: DType, length: number): TypedArray {
@@ -133,5 +133,7 @@ export function typedArrayFor(dtype: DType, length: number): TypedArray {
     case 'float32': return new Float32Array(length);
     case 'float64': return new Float64Array(length);
     case 'int32': return new Int32Array(length);
+    // float16 values live on the host as float32 (exact widening), as a readback returns them.
+    case 'float16': return new Float32Array(length);
   }
 }

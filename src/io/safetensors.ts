@@ -5,6 +5,7 @@
  * browsers too; the format is small enough that a dependency would cost more than it saves.
  */
 import { WebgradError } from '../errors.js';
+import { decodeF16, encodeF16 } from '../backend/f16.js';
 import type { DType, TypedArray } from '../backend/types.js';
 
 export interface NamedArray {
@@ -13,11 +14,11 @@ export interface NamedArray {
   data: TypedArray;
 }
 
-const TO_ST: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32' };
-const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', I64: 'int32' };
+const TO_ST: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', float16: 'F16' };
+const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', I64: 'int32', F16: 'float16' };
 /** Bytes per element as stored in the file (I64 is narrowed to int32 on reading). */
-const FILE_BYTES: Record<string, number> = { F32: 4, F64: 8, I32: 4, I64: 8 };
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
+const FILE_BYTES: Record<string, number> = { F32: 4, F64: 8, I32: 4, I64: 8, F16: 2 };
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, float16: 2 };
 
 /** Encodes named arrays (stored in name order) with string metadata. */
 export function encodeSafetensors(arrays: ReadonlyMap<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
@@ -43,7 +44,9 @@ export function encodeSafetensors(arrays: ReadonlyMap<string, NamedArray>, metad
   for (const name of names) {
     const a = arrays.get(name)!;
     // Typed arrays are little-endian on every platform webgrad runs on (x86, ARM); copy byte-exact.
-    const src = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+    // float16 values are held widened on the host; the file stores their binary16 bits.
+    const words = a.dtype === 'float16' ? encodeF16(a.data).subarray(0, a.data.length) : a.data;
+    const src = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
     out.set(src, pos);
     pos += src.length;
   }
@@ -85,7 +88,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) bad(`'${name}' must be an object {dtype, shape, data_offsets}, got ${JSON.stringify(entry)}`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const stDtype = String(e.dtype);
-    const dtype = (Object.hasOwn(FROM_ST, stDtype) ? FROM_ST[stDtype] : undefined) ?? bad(`'${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (webgrad reads F32, F64, I32, and I64 within the int32 range)`);
+    const dtype = (Object.hasOwn(FROM_ST, stDtype) ? FROM_ST[stDtype] : undefined) ?? bad(`'${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (webgrad reads F16, F32, F64, I32, and I64 within the int32 range)`);
     const elemBytes = FILE_BYTES[stDtype]!;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`'${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     const shape = e.shape as number[];
@@ -99,6 +102,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     // A copy into a fresh buffer (a Node Buffer's slice is a view into a shared pool, and the typed array needs alignment).
     const copy = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
     const data = stDtype === 'I64' ? narrowInt64(copy, name, bad)
+      : dtype === 'float16' ? decodeF16(new Uint16Array(copy.buffer), count)
       : dtype === 'float32' ? new Float32Array(copy.buffer) : dtype === 'float64' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
     arrays.set(name, { dtype, shape, data });
   }

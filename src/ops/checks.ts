@@ -36,7 +36,7 @@ export function checkFiniteNumber(op: string, arg: string, v: number): void {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(op, `${arg} must be a finite number, got ${String(v)}`);
 }
 
-const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'float16'];
 
 /** A dtype option from untyped callers (JavaScript, JSON): one of the supported names. */
 export function checkDType(op: string, dtype: unknown): asserts dtype is DType {

@@ -15,6 +15,9 @@ import { matmulT } from './matmul.js';
 import { sum } from './reduce.js';
 import { applyUnary } from './unary.js';
 import { reshape } from './shape-ops.js';
+import { autocastEnabled } from '../amp/state.js';
+import { castGrad } from '../amp/cast.js';
+import { tidy } from '../lifetime.js';
 
 export type LinearActivation = 'none' | OutputGradActivation | 'gelu';
 
@@ -33,6 +36,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   checkTensor(op, 'weight', weight);
   checkFloat(op, 'input', x);
   checkSameBackend(op, x, weight);
+  // Under autocast a float32 layer takes float32 or float16 input (the previous layer's output).
+  if (autocastEnabled() && weight.dtype === 'float32' && (x.dtype === 'float32' || x.dtype === 'float16')) {
+    return autocastLinear(x, weight, bias, options);
+  }
   checkSameDtype(op, x, weight);
   if (weight.rank !== 2) fail(op, `weight must be 2-D [out, in], got ${shapeStr(weight.shape)}`);
   const [outF, inF] = weight.shape as [number, number];
@@ -66,6 +73,23 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   return record('linear', inputs, out, (save) => ({
     x: save(x), weight: save(weight), y: save(out), activation: activation as 'none' | OutputGradActivation, slope, hasBias: bias !== null,
   }));
+}
+
+/**
+ * Under autocast: the product in float16 (f32 accumulation) from float16 copies of x, weight and
+ * bias, made with casts autograd sees through, so the float32 weights get float32 gradients. The
+ * activation runs as its own op on the float16 result (as torch's linear then act): the fused
+ * output-gradient routine is float32 only.
+ */
+function autocastLinear(x: Tensor, weight: Tensor, bias: Tensor | null, options: LinearOptions): Tensor {
+  const activation = options.activation ?? 'none';
+  const slope = options.negativeSlope ?? DEFAULT_LEAKY_RELU_SLOPE;
+  if (!FUSABLE.has(activation) && activation !== 'gelu') fail('linear', `unknown activation '${String(activation)}'`);
+  return tidy(() => {
+    // The float16 call checks shapes and the activation name like any other.
+    const y = linear(castGrad(x, 'float16'), castGrad(weight, 'float16'), bias ? castGrad(bias, 'float16') : null);
+    return activation === 'none' ? y : applyUnary(activation, 'linear', y, activation === 'leakyRelu' ? slope : 0);
+  });
 }
 
 export const linearGrads: GradRules<'linear'> = {

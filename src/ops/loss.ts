@@ -8,6 +8,7 @@ import { mean, sum } from './reduce.js';
 import { square } from './unary.js';
 import { sub } from './binary.js';
 import { tidy } from '../lifetime.js';
+import { autocastToFloat32 } from '../amp/cast.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -30,8 +31,9 @@ function reduce(perRow: Tensor, reduction: Reduction): Tensor {
  * readback here would stall every step) and the next read of any tensor throws, while the row's
  * loss is NaN.
  */
-export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
+export function crossEntropy(logits_: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
   const op = 'crossEntropy';
+  const logits = autocastToFloat32(logits_); // float16 logits under autocast: the loss runs in float32
   checkTensor(op, 'logits', logits);
   checkTensor(op, 'labels', labels);
   checkFloat(op, 'logits', logits);
@@ -48,8 +50,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, reduction: Reductio
 }
 
 /** Mean squared error between prediction and target of the same shape. */
-export function mse(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+export function mse(prediction_: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   const op = 'mse';
+  const prediction = autocastToFloat32(prediction_);
   checkTensor(op, 'prediction', prediction);
   checkTensor(op, 'target', target);
   checkSameBackend(op, prediction, target);

@@ -36,6 +36,7 @@ export interface ClipGradNormOptions {
 
 /** Smallest normal and largest finite value of a float dtype: the range the scale m is kept in. */
 function scaleRange(dtype: string): [number, number] {
+  if (dtype === 'float16') return [2 ** -14, 65504];
   return dtype === 'float64' ? [2.2250738585072014e-308, Number.MAX_VALUE] : [1.1754943508222875e-38, 3.4028234663852886e38];
 }
 

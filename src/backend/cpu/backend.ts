@@ -14,6 +14,7 @@ import {
 import { philoxNormal, philoxUniform, philoxWords } from '../../random/philox.js';
 import { CpuStorage, cpuStorage, allocCpuArray } from './storage.js';
 import { WebgradError } from '../../errors.js';
+import { refuseHalfRoutine, roundArrayToF16, roundToF16 } from '../f16.js';
 import { activationGradKernel, unaryKernel } from './unary.js';
 import { BINARY, INT_BINARY, binaryKernel } from './binary.js';
 import { reduceKernel } from './reduce.js';
@@ -22,7 +23,7 @@ import { matmulKernel } from './matmul.js';
 import { routineFrom, type RoutineInputs, type RoutineName, type RoutineParams, type RoutineResult } from '../routines.js';
 import { CPU_ROUTINES, type CpuContext } from './routines.js';
 
-const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'float16'];
 
 function checkDType(kernel: string, dtype: DType): void {
   if (!DTYPES.includes(dtype)) throw new Error(`cpu.${kernel}: unknown dtype '${String(dtype)}'`);
@@ -54,6 +55,9 @@ export class CpuBackend implements Backend, CpuContext {
   wrap(dtype: DType, data: TypedArray): CpuStorage {
     this.allocatedBytes += data.length * bytesPerElement(dtype);
     this.buffersCreated++;
+    // float16 results are computed in float32 (as PyTorch's CPU kernels do) and rounded once here,
+    // so every verb and routine stores values a float16 tensor can hold.
+    if (dtype === 'float16' && !(data instanceof Int32Array)) roundArrayToF16(data);
     return new CpuStorage(dtype, data);
   }
 
@@ -68,7 +72,9 @@ export class CpuBackend implements Backend, CpuContext {
     checkDType('upload', dtype);
     if (!ArrayBuffer.isView(data) || data instanceof DataView) throw new Error('cpu.upload: data must be a typed array');
     const copy = this.alloc(dtype, data.length);
-    copy.set(data); // converts between element types (float → int32 truncates toward zero)
+    // float16: round each given number once (not through float32 first).
+    if (dtype === 'float16') for (let i = 0; i < data.length; i++) copy[i] = roundToF16(data[i]!);
+    else copy.set(data); // converts between element types (float → int32 truncates toward zero)
     return this.wrap(dtype, copy);
   }
 
@@ -105,7 +111,8 @@ export class CpuBackend implements Backend, CpuContext {
     const xs = cpuStorage('cast', 'x', x);
     checkDType('cast', dtype);
     const out = this.alloc(dtype, xs.length);
-    out.set(xs.data); // float → int32 truncates toward zero (ToInt32); int32 → float is exact
+    if (dtype === 'float16') for (let i = 0; i < xs.length; i++) out[i] = roundToF16(xs.data[i]!);
+    else out.set(xs.data); // float → int32 truncates toward zero (ToInt32); int32 → float is exact
     return this.wrap(dtype, out);
   }
 
@@ -229,6 +236,7 @@ export class CpuBackend implements Backend, CpuContext {
   // ---- routines (table in routines.ts) ----
 
   routine<K extends RoutineName>(name: K, inputs: RoutineInputs<K>, params: RoutineParams<K>): RoutineResult<K> {
+    refuseHalfRoutine('cpu', name, inputs);
     return routineFrom(CPU_ROUTINES, 'cpu', name)(this, inputs, params);
   }
 }

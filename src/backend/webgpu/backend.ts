@@ -34,6 +34,9 @@ import { strided } from './strided.js';
 import { WebgradError } from '../../errors.js';
 import { routineFrom, type RoutineInputs, type RoutineName, type RoutineParams, type RoutineResult } from '../routines.js';
 import { WEBGPU_ROUTINES } from './routines.js';
+import * as half from './f16.js';
+import { decodeF16, encodeF16, refuseHalfRoutine } from '../f16.js';
+import { DEFAULT_LEAKY_RELU_SLOPE } from '../../../shaders/kernel-types.js';
 
 export { GpuStorage };
 
@@ -68,6 +71,8 @@ export class WebGPUBackend implements Backend, KernelContext {
     readonly limits: DeviceLimits,
     private readonly health: DeviceHealth,
     options: WebGPUBackendOptions,
+    /** The device has 'shader-f16', so float16 tensors can live on it. */
+    readonly shaderF16: boolean,
   ) {
     this.softwareAdapter = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo);
     const maxBind = limits.maxStorageBufferBindingSize;
@@ -86,8 +91,8 @@ export class WebGPUBackend implements Backend, KernelContext {
   }
 
   static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
-    const { device, adapterInfo, limits, health } = await acquireDevice(options);
-    const backend = new WebGPUBackend(device, adapterInfo, limits, health, options);
+    const { device, adapterInfo, limits, health, shaderF16 } = await acquireDevice(options);
+    const backend = new WebGPUBackend(device, adapterInfo, limits, health, options, shaderF16);
     if (options.autotune ?? true) backend.matmulShapes = await tuneMatmul(backend, adapterInfo);
     return backend;
   }
@@ -111,12 +116,19 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   private checkDType(dtype: DType, op: string): void {
     if (dtype === 'float64') throw new WebgradError(`${op}: ${FLOAT64_UNSUPPORTED}`);
+    if (dtype === 'float16' && !this.shaderF16) {
+      throw new WebgradError(
+        `${op}: float16 needs the WebGPU feature 'shader-f16', which this device lacks (adapter: ${this.adapterInfo}); ` +
+          'use float32 here, or the cpu backend for float16',
+      );
+    }
   }
 
   private newStorage(length: number, dtype: DType, op: string, purpose: 'output' | 'upload'): GpuStorage {
     this.checkDType(dtype, op);
     if (!Number.isInteger(length) || length < 0) throw new Error(`webgpu: ${op}: invalid length ${length}`);
-    const bytes = length * 4;
+    // float16 elements are 2 bytes, rounded up to whole 4-byte words (binding sizes must be).
+    const bytes = dtype === 'float16' ? Math.ceil(length / 2) * 4 : length * 4;
     const max = this.limits.maxStorageBufferBindingSize;
     if (bytes > max) {
       throw new WebgradError(
@@ -163,8 +175,9 @@ export class WebGPUBackend implements Backend, KernelContext {
       this.compileOnly.uploadsSkipped++;
       return s;
     }
-    let src: Float32Array | Int32Array;
-    if (dtype === 'float32') src = data instanceof Float32Array ? data : Float32Array.from(data);
+    let src: Float32Array | Int32Array | Uint16Array;
+    if (dtype === 'float16') src = encodeF16(data); // each given number rounded once
+    else if (dtype === 'float32') src = data instanceof Float32Array ? data : Float32Array.from(data);
     else src = data instanceof Int32Array ? data : Int32Array.from(data, (v) => Math.trunc(v) | 0);
     this.device.queue.writeBuffer(s.buffer, 0, src.buffer, src.byteOffset, s.byteSize);
     return s;
@@ -200,7 +213,9 @@ export class WebGPUBackend implements Backend, KernelContext {
       this.health.check();
       throw new Error(`webgpu: read: mapping the staging buffer failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(0, bytes)));
+    const mapped = new Uint8Array(staging.getMappedRange(0, bytes));
+    if (s.dtype === 'float16') out.set(decodeF16(new Uint16Array(mapped.slice().buffer), s.length));
+    else new Uint8Array(out.buffer).set(mapped);
     staging.unmap();
     this.staging.release(staging, false);
     this.health.check();
@@ -297,7 +312,10 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   assertFinite(x: Storage, op: string, message: (value: number) => string): void {
     this.check();
-    this.asserts.checkFinite(this, op, x, message);
+    if (x.dtype !== 'float16') return this.asserts.checkFinite(this, op, x, message);
+    const wide = half.widen(this, x, op);
+    this.asserts.checkFinite(this, op, wide, message);
+    this.releaseStorage(wide);
   }
 
   // ---- kernels ----
@@ -305,48 +323,68 @@ export class WebGPUBackend implements Backend, KernelContext {
   fill(length: number, value: number, dtype: DType): Storage {
     this.check();
     this.checkDType(dtype, 'fill');
+    if (dtype === 'float16') return half.narrow(this, ew.fill(this, length, value, 'float32'), 'fill', true);
     return ew.fill(this, length, value, dtype);
   }
 
   cast(x: Storage, dtype: DType): Storage {
     this.check();
     this.checkDType(dtype, 'cast');
+    if (dtype === 'float16' || x.dtype === 'float16') return half.castHalf(this, x, dtype);
     return ew.cast(this, x, dtype);
   }
 
   unary(op: UnaryOp, x: Storage, param: number): Storage {
     this.check();
+    if (x.dtype === 'float16') return half.viaFloat32(this, `unary ${op}`, [x], ([w]) => ew.unary(this, op, w!, param));
     return ew.unary(this, op, x, param);
   }
 
   activationGrad(op: ActivationGradOp, x: Storage, dy: Storage, param: number): Storage {
     this.check();
+    if (x.dtype === 'float16') return half.viaFloat32(this, `activationGrad ${op}`, [x, dy], ([w, d]) => ew.activationGrad(this, op, w!, d!, param));
     return ew.activationGrad(this, op, x, dy, param);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage {
     this.check();
+    if (a.dtype === 'float16') return half.viaFloat32(this, `binary ${op}`, [a, b], ([wa, wb]) => ew.binary(this, op, wa!, aShape, wb!, bShape, outShape));
     return ew.binary(this, op, a, aShape, b, bShape, outShape);
   }
 
   reduce(op: ReduceOp, x: Storage, outer: number, length: number, inner: number): Storage {
     this.check();
+    // Sums of f16 accumulate in f32 and round once, as torch.sum on float16.
+    if (x.dtype === 'float16') return half.viaFloat32(this, `reduce ${op}`, [x], ([w]) => reduce(this, op, w!, outer, length, inner));
     return reduce(this, op, x, outer, length, inner);
   }
 
   strided(x: Storage, outShape: readonly number[], strides: readonly number[], offset: number): Storage {
     this.check();
+    if (x.dtype === 'float16') return half.viaFloat32(this, 'strided', [x], ([w]) => strided(this, w!, outShape, strides, offset));
     return strided(this, x, outShape, strides, offset);
   }
 
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
     this.check();
+    if (a.dtype === 'float16') return this.matmulHalf(a, b, args);
     return matmul(this, a, b, args);
+  }
+
+  /** f16 matmul (+ bias); an epilogue activation runs after the rounding, as torch's linear then act. */
+  private matmulHalf(a: Storage, b: Storage, args: MatmulArgs): Storage {
+    const { activation = 'none', alpha = DEFAULT_LEAKY_RELU_SLOPE, ...plain } = args;
+    const y = half.matmulHalf(this, a, b, plain);
+    if (activation === 'none') return y;
+    const act = this.unary(activation, y, alpha);
+    this.releaseStorage(y);
+    return act;
   }
 
   random(kind: RandomKind, length: number, seed: number, offset: number, dtype: DType): Storage {
     this.check();
     this.checkDType(dtype, `random ${kind}`);
+    if (dtype === 'float16') return half.narrow(this, random(this, kind, length, seed, offset, 'float32'), `random ${kind}`, true);
     return random(this, kind, length, seed, offset, dtype);
   }
 
@@ -354,6 +392,7 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   routine<K extends RoutineName>(name: K, inputs: RoutineInputs<K>, params: RoutineParams<K>): RoutineResult<K> {
     this.check();
+    refuseHalfRoutine('webgpu', name, inputs);
     return routineFrom(WEBGPU_ROUTINES, 'webgpu', name)(this, inputs, params);
   }
 }

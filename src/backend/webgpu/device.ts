@@ -10,6 +10,11 @@ export interface AcquireDeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Options passed to Dawn's `create()` in Node, e.g. ['backend=vulkan', 'adapter=llvmpipe']. */
   dawnOptions?: string[];
+  /**
+   * Request 'shader-f16' (float16 tensors) when the adapter offers it; default true. False runs
+   * the device without it, as on an adapter that lacks it (float16 then throws a clear error).
+   */
+  shaderF16?: boolean;
 }
 
 /** The limits the backend relies on, as granted to the device. */
@@ -72,6 +77,8 @@ export interface AcquiredDevice {
   adapterInfo: string;
   limits: DeviceLimits;
   health: DeviceHealth;
+  /** The device was created with 'shader-f16': float16 tensors are available. */
+  shaderF16: boolean;
 }
 
 interface DawnModule {
@@ -185,7 +192,8 @@ export async function acquireDevice(options: AcquireDeviceOptions = {}): Promise
     maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
     maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
   };
-  const device = await adapter.requestDevice({ requiredLimits });
+  const wantF16 = (options.shaderF16 ?? true) && adapter.features.has('shader-f16');
+  const device = await adapter.requestDevice({ requiredLimits, ...(wantF16 ? { requiredFeatures: ['shader-f16'] } : {}) });
   const d = device.limits;
   const limits: DeviceLimits = {
     maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
@@ -199,5 +207,5 @@ export async function acquireDevice(options: AcquireDeviceOptions = {}): Promise
   };
   const health = new DeviceHealth();
   health.watch(device);
-  return { device, adapterInfo: adapterInfoString(adapter), limits, health };
+  return { device, adapterInfo: adapterInfoString(adapter), limits, health, shaderF16: device.features.has('shader-f16') };
 }
