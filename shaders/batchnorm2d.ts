@@ -138,3 +138,63 @@ export const bn2dBackwardDxKernel = kernelFamily((hasGamma: boolean) => {
   out[i] = k * (P.count * DY[i] - DB[j] - xhat * DG[j]);`,
   });
 });
+
+/**
+ * The lane forms of the two partial passes: one invocation per (channel, chunk) walks its chunk's
+ * elements in order (contiguous runs of hw floats, the address stepped, no division per element),
+ * with no workgroup memory and no barriers, which is what CPU-based drivers want (lavapipe runs a
+ * barrier by switching every invocation of the workgroup; the tree forms above measured 2-3× a
+ * plain elementwise pass there). Chunks are short (the host's LANE_CHUNK), so each float32 sum
+ * stays short; the combine kernels merge the chunks as for the tree forms. Invocation i = chunk·c + j.
+ */
+const LANE_HEAD = `
+  if (i >= P.c * P.chunks) { return; }
+  let j = i % P.c;
+  let chunk = i / P.c;
+  let k0 = chunk * P.chunkRows;
+  let k1 = min(k0 + P.chunkRows, P.count);`;
+
+/** A loop over the chunk's elements with `e` their address (in its own block, so it can repeat). */
+function laneLoop(inner: string): string {
+  return `
+  {
+    var s = k0 % P.hw;
+    var e = (k0 / P.hw) * P.chw + j * P.hw + s;
+    for (var k = k0; k < k1; k = k + 1u) {
+      ${inner}
+      s = s + 1u;
+      e = e + 1u;
+      if (s == P.hw) { s = 0u; e = e + P.chw - P.hw; }
+    }
+  }`;
+}
+
+/** Invocations per workgroup of the lane forms. */
+export const BN2D_LANE_WG = 64;
+
+export const bn2dStatsLaneKernel = defineKernel({
+  name: 'bn2d-stats-lane',
+  bindings: { X: F32_READ, out: F32_OUT },
+  uniforms: PARTIAL,
+  workgroupSize: BN2D_LANE_WG,
+  body: () => `${LANE_HEAD}
+  var sum = 0.0;${laneLoop('sum = sum + X[e];')}
+  let m = sum / f32(k1 - k0);
+  var q = 0.0;${laneLoop('let d = X[e] - m; q = q + d * d;')}
+  out[chunk * P.c + j] = sum;
+  out[(P.chunks + chunk) * P.c + j] = q;`,
+});
+
+export const bn2dBackwardLaneKernel = defineKernel({
+  name: 'bn2d-backward-lane',
+  bindings: { X: F32_READ, DY: F32_READ, M: F32_READ, V: F32_READ, out: F32_OUT },
+  uniforms: { ...PARTIAL, eps: 'f32' },
+  workgroupSize: BN2D_LANE_WG,
+  body: () => `${LANE_HEAD}
+  let m = M[j];
+  let rstd = 1.0 / sqrt(V[j] + P.eps);
+  var a = 0.0;
+  var b = 0.0;${laneLoop('let dy = DY[e]; a = a + dy; b = b + dy * ((X[e] - m) * rstd);')}
+  out[chunk * P.c + j] = a;
+  out[(P.chunks + chunk) * P.c + j] = b;`,
+});

@@ -1,6 +1,7 @@
 /**
  * The NCHW batch-norm routines (batchNorm2dStats / Apply / Backward): WebGPU against the float64
- * CPU reference on awkward shapes (chunks that end inside an image, several chunks per channel
+ * CPU reference, both partial-pass forms forced in turn (the lane form, one invocation per chunk,
+ * and the workgroup-tree form), on awkward shapes (chunks that end inside an image, several chunks per channel
  * merged by the combine pass, one element per image, channel counts that do not divide the
  * combine tile), with the pool poisoned so an unwritten element reads back NaN; and the CPU
  * reference against the [N·H·W, C] routines on the permuted view, so the reference itself is
@@ -13,6 +14,7 @@ import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { bn2dPlan } from '../src/backend/webgpu/batchnorm2d.js';
+import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { assertClose, poisonPool, testData } from './helpers/kernel-harness.js';
 
 let gpu: WebGPUBackend;
@@ -59,9 +61,13 @@ async function compare(what: string, inputs: Float32Array[], run: (be: Backend, 
 
 const desc = (s: Shape): string => `[${s.join(',')}]`;
 
-describe('webgpu batchNorm2d routines against the CPU reference', () => {
+for (const form of ['column', 'tiled'] as const) describe(`webgpu batchNorm2d routines against the CPU reference, ${form === 'column' ? 'lane' : 'tree'} form forced`, () => {
+  let undo: () => void = () => {};
+  beforeAll(() => { undo = forceKernelChoice({ batchNormPath: form }); });
+  afterAll(() => undo());
+
   it('the plans of the test shapes cover one and several chunks and combine tiles below 8', () => {
-    const plans = SHAPES.map(([n, c, h, w]) => bn2dPlan(n * h * w, c));
+    const plans = SHAPES.map(([n, c, h, w]) => bn2dPlan(n * h * w, c, form === 'column'));
     expect(plans.some((p) => p.chunks === 1)).toBe(true);
     expect(plans.some((p) => p.chunks >= 3)).toBe(true);
     expect(plans.some((p) => p.combineTc < 8)).toBe(true);

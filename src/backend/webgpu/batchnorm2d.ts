@@ -6,7 +6,8 @@
 
 import { bnBackwardFinalizeKernel, bnStatsFinalizeKernel } from '../../../shaders/batchnorm.js';
 import {
-  BN2D_WG, bn2dApplyKernel, bn2dBackwardDxKernel, bn2dBackwardPartialKernel, bn2dStatsPartialKernel,
+  BN2D_LANE_WG, BN2D_WG, bn2dApplyKernel, bn2dBackwardDxKernel, bn2dBackwardLaneKernel, bn2dBackwardPartialKernel,
+  bn2dStatsLaneKernel, bn2dStatsPartialKernel,
 } from '../../../shaders/batchnorm2d.js';
 import { WG_1D } from '../../../shaders/common.js';
 import type { Storage } from '../types.js';
@@ -15,6 +16,7 @@ import { dispatchKernel } from './dispatch.js';
 import { fill } from './elementwise.js';
 import type { GpuStorage } from './storage.js';
 import { checkCount, f32Input } from './fused/kernels.js';
+import { kernelChoice } from './kernel-choice.js';
 
 /** Elements each lane reads per chunk, at least (longer loops amortise the tree). */
 const MIN_PER_LANE = 8;
@@ -23,7 +25,12 @@ const MAX_CHUNKS = 1024;
 /** Chunks each lane of the combine pass reads, about. */
 const COMBINE_PER_LANE = 8;
 
+/** Elements per chunk of the lane forms (one invocation each; a short in-order float32 sum). */
+const LANE_CHUNK = 256;
+
 export interface Bn2dPlan {
+  /** One invocation per (channel, chunk) walking it (no barriers), or a workgroup tree per chunk. */
+  lane: boolean;
   chunkRows: number;
   chunks: number;
   /** Channels per workgroup of the combine kernels (a power of two dividing 256). */
@@ -31,17 +38,31 @@ export interface Bn2dPlan {
   combineTiles: number;
 }
 
-/** How each channel's count = n·hw elements (count, c > 0) are split into chunks; a rule of shape only. */
-export function bn2dPlan(count: number, c: number): Bn2dPlan {
+/**
+ * How each channel's count = n·hw elements (count, c > 0) are split into chunks, by shape: the
+ * lane form (software adapters, where barriers are dear) takes chunks of LANE_CHUNK, the tree
+ * form chunks of at least BN2D_WG·MIN_PER_LANE.
+ */
+export function bn2dPlan(count: number, c: number, lane: boolean): Bn2dPlan {
   const perLane = Math.max(MIN_PER_LANE, Math.ceil(count / (MAX_CHUNKS * BN2D_WG)));
-  const chunkRows = BN2D_WG * perLane;
+  const chunkRows = lane ? LANE_CHUNK : BN2D_WG * perLane;
   const chunks = Math.ceil(count / chunkRows);
   // The combine's lanes stride over the chunks: about COMBINE_PER_LANE each, the rest of the 256
   // lanes spread over channels (at most 8 per workgroup, fewer when there are fewer channels).
   const lanes = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(chunks / COMBINE_PER_LANE))));
   const combineTc = Math.max(1, Math.min(8, 256 / Math.min(lanes, 256), 2 ** Math.floor(Math.log2(c))));
-  return { chunkRows, chunks, combineTc, combineTiles: Math.ceil(c / combineTc) };
+  return { lane, chunkRows, chunks, combineTc, combineTiles: Math.ceil(c / combineTc) };
 }
+
+/** The lane form on software adapters; kernel-choice's batchNormPath forces it ('column') or the tree ('tiled'). */
+function laneForm(ctx: KernelContext): boolean {
+  const path = kernelChoice().batchNormPath;
+  if (path) return path === 'column';
+  return ctx.softwareAdapter;
+}
+
+/** Workgroups of a partial pass. */
+const partialGroups = (plan: Bn2dPlan, c: number): number => (plan.lane ? Math.ceil((c * plan.chunks) / BN2D_LANE_WG) : c * plan.chunks);
 
 function checkShape(op: string, n: number, c: number, hw: number): void {
   checkCount(op, 'n', n);
@@ -57,10 +78,10 @@ export function batchNorm2dStats(ctx: KernelContext, xs: Storage, n: number, c: 
   const count = n * hw;
   // As the CPU twin: the statistics of no elements are 0/0.
   if (count === 0) return { mean: fill(ctx, c, Number.NaN, 'float32'), variance: fill(ctx, c, Number.NaN, 'float32') };
-  const plan = bn2dPlan(count, c);
+  const plan = bn2dPlan(count, c, laneForm(ctx));
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
   const values = { count, c, hw, chw: c * hw, chunkRows: plan.chunkRows, chunks: plan.chunks };
-  dispatchKernel(ctx, name, bn2dStatsPartialKernel, { X: x.buffer, out: partial.buffer }, values, c * plan.chunks);
+  dispatchKernel(ctx, name, plan.lane ? bn2dStatsLaneKernel : bn2dStatsPartialKernel, { X: x.buffer, out: partial.buffer }, values, partialGroups(plan, c));
   const mean = ctx.output(c, 'float32', name);
   const variance = ctx.output(c, 'float32', name);
   const combine = { n: count, c, chunkRows: plan.chunkRows, chunks: plan.chunks, colTiles: plan.combineTiles };
@@ -105,11 +126,11 @@ export function batchNorm2dBackward(
     // Sums over no elements are 0; dx has no elements.
     return { dx: ctx.output(0, 'float32', name), dgamma: fill(ctx, c, 0, 'float32'), dbeta: fill(ctx, c, 0, 'float32') };
   }
-  const plan = bn2dPlan(count, c);
+  const plan = bn2dPlan(count, c, laneForm(ctx));
   const partial = ctx.output(2 * plan.chunks * c, 'float32', name);
   const values = { count, c, hw, chw: c * hw, chunkRows: plan.chunkRows, chunks: plan.chunks, eps };
   const partialBuffers = { X: x.buffer, DY: dy.buffer, M: mean.buffer, V: variance.buffer, out: partial.buffer };
-  dispatchKernel(ctx, name, bn2dBackwardPartialKernel, partialBuffers, values, c * plan.chunks);
+  dispatchKernel(ctx, name, plan.lane ? bn2dBackwardLaneKernel : bn2dBackwardPartialKernel, partialBuffers, values, partialGroups(plan, c));
   const dgamma = ctx.output(c, 'float32', name);
   const dbeta = ctx.output(c, 'float32', name);
   const combine = { n: count, c, chunkRows: plan.chunkRows, chunks: plan.chunks, colTiles: plan.combineTiles };
