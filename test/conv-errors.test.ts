@@ -51,7 +51,7 @@ describe('conv and pooling: bad arguments', () => {
     ['flatten start after end', () => flatten(x, 3, 1), /^flatten: startDim \(3\) must not come after endDim \(1\)/],
     ['batchNorm2d 2-D input', () => batchNorm2d(m34, null, null, null, null, { training: true }), /^batchNorm2d: input must be 4-D/],
     ['batchNorm2d one value per channel', () => batchNorm2d(one, null, null, null, null, { training: true }), /^batchNorm2d: training needs more than one value per channel/],
-    ['batchNorm2d weight shape', () => batchNorm2d(x, null, null, b5, null, { training: true }), /^batchNorm: weight must have shape \[4\], got \[5\]/],
+    ['batchNorm2d weight shape', () => batchNorm2d(x, null, null, b5, null, { training: true }), /^batchNorm2d: weight must have shape \[4\], got \[5\]/],
     ['Conv2d groups not dividing outChannels', () => new nn.Conv2d(4, 6, 3, { groups: 4 }), /^Conv2d: outChannels \(6\) must be divisible by groups \(4\)/],
     ['Conv2d kernel size 0', () => new nn.Conv2d(4, 6, [3, 0]), /^Conv2d: kernelSize must be a positive integer or a pair of them/],
     ['BatchNorm2d numFeatures 0', () => new nn.BatchNorm2d(0), /^BatchNorm2d: numFeatures must be a positive integer, got 0/],
@@ -64,7 +64,7 @@ describe('conv and pooling: bad arguments', () => {
   }
   it('BatchNorm2d forward on a channel mismatch changes nothing (num_batches_tracked stays 0)', async () => {
     const bn = new nn.BatchNorm2d(3);
-    expectOpError(() => bn.forward(x), /^batchNorm: runningMean must have shape \[4\], got \[3\]/);
+    expectOpError(() => bn.forward(x), /^batchNorm2d: runningMean must have shape \[4\], got \[3\]/);
     expect(Array.from(await bn.numBatchesTracked!.data())).toEqual([0]);
     bn.dispose();
   });

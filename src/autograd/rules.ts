@@ -16,6 +16,7 @@ import { matmulGrads } from '../ops/matmul.js';
 import { linearGrads } from '../ops/linear.js';
 import { dropoutGrads } from '../ops/dropout.js';
 import { batchNormGrads } from '../ops/batchnorm.js';
+import { batchNorm2dGrads } from '../ops/batchnorm2d.js';
 import { softmaxGrads } from '../ops/softmax.js';
 import { lossGrads } from '../ops/loss.js';
 import type { OutputGradActivation } from '../backend/fused-types.js';
@@ -44,6 +45,7 @@ export interface OpSaved {
   linear: { x: Tensor; weight: Tensor; y: Tensor; activation: 'none' | OutputGradActivation; slope: number; hasBias: boolean };
   dropout: { p: number; seed: number; offset: number };
   batchNorm: { x: Tensor; mean: Tensor; variance: Tensor; weight: Tensor | null; hasBias: boolean; eps: number };
+  batchNorm2d: { x: Tensor; mean: Tensor; variance: Tensor; weight: Tensor | null; hasBias: boolean; eps: number };
   softmax: { y: Tensor; log: boolean };
   crossEntropy: { logits: Tensor; labels: Tensor };
   gather: { indices: Tensor; layout: IndexLayout; outer: number; length: number; inner: number; count: number; inShape: readonly number[] };
@@ -73,7 +75,7 @@ let table: GradRules<OpName> | null = null;
 export function gradRule<K extends OpName>(op: K): GradRule<K> {
   table ??= {
     ...binaryGrads, ...unaryGrads, ...reduceGrads, ...shapeGrads, ...matmulGrads,
-    ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...softmaxGrads, ...lossGrads,
+    ...linearGrads, ...dropoutGrads, ...batchNormGrads, ...batchNorm2dGrads, ...softmaxGrads, ...lossGrads,
     ...indexGrads, ...joinGrads, ...statsGrads, ...customGrads, ...convGrads,
   };
   return table[op];

@@ -53,6 +53,8 @@ interface AxisView { outer: number; length: number; inner: number }
 interface Rows { rows: number; cols: number; log: boolean }
 /** Batch norm over x viewed as [n, c] (statistics per column). */
 interface Columns { n: number; c: number }
+/** Batch norm over NCHW x viewed as [n, c, hw] (statistics per channel, over its n·hw elements). */
+interface Planes { n: number; c: number; hw: number }
 
 export interface RoutineSpec {
   // ---- fused training pieces (WebGPU: webgpu/fused/*.ts; CPU: cpu/{activation-output,dropout,batchnorm,softmax,optimizer}.ts) ----
@@ -80,6 +82,20 @@ export interface RoutineSpec {
   batchNormBackward: Routine<
     { x: Storage; dy: Storage; mean: Storage; variance: Storage; gamma: Storage | null },
     Columns & { eps: number },
+    { dx: Storage; dgamma: Storage; dbeta: Storage }
+  >;
+  /** batchNormStats on NCHW x [n, c, hw] (BatchNorm2d): per-channel mean and biased variance over n·hw, no permute. */
+  batchNorm2dStats: Routine<{ x: Storage }, Planes, { mean: Storage; variance: Storage }>;
+  /** batchNormApply on NCHW x [n, c, hw]: channel j = (i / hw) mod c. */
+  batchNorm2dApply: Routine<
+    { x: Storage; mean: Storage; variance: Storage; gamma: Storage | null; beta: Storage | null },
+    Planes & { eps: number },
+    Storage
+  >;
+  /** batchNormBackward on NCHW [n, c, hw]: the sums run over each channel's n·hw elements. */
+  batchNorm2dBackward: Routine<
+    { x: Storage; dy: Storage; mean: Storage; variance: Storage; gamma: Storage | null },
+    Planes & { eps: number },
     { dx: Storage; dgamma: Storage; dbeta: Storage }
   >;
   /** softmax, or logSoftmax when `log`, along the last axis of x viewed as [rows, cols]; max subtracted first. */

@@ -1,29 +1,95 @@
 /**
  * Batch normalisation over the channels of NCHW input (PyTorch's BatchNorm2d): statistics over
- * N·H·W per channel. Implemented by viewing x as [N·H·W, C] (a permute, then the fused
- * BatchNorm1d kernels, then the permute back), so train/eval semantics, the running-statistics
- * update (unbiased variance with n = N·H·W) and the gradient are exactly batchNorm's.
+ * N·H·W per channel. Training runs the NCHW routines (batchNorm2dStats / Apply / Backward: the
+ * per-channel reductions read x in place, so no permute to [N·H·W, C] and back in either
+ * direction); evaluation, a per-channel affine map, reuses batchNorm on the permuted view.
+ * Train/eval semantics, the running-statistics update (unbiased variance with n = N·H·W) and the
+ * gradient are exactly batchNorm's.
  */
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd/node.js';
+import type { GradRules } from '../autograd/rules.js';
 import { fail, shapeStr } from '../errors.js';
-import { tidy } from '../lifetime.js';
+import { noGrad, tidy } from '../lifetime.js';
 import { batchNorm, type BatchNormOptions } from './batchnorm.js';
-import { checkFloat, checkTensor } from './checks.js';
+import * as binary from './binary.js';
+import { checkFloat, checkSameBackend, checkSameDtype, checkTensor } from './checks.js';
 import { permute, reshape } from './shape-ops.js';
+
+const OP = 'batchNorm2d';
+
+function checkVector(name: string, t: Tensor | null, x: Tensor, c: number): void {
+  if (!t) return;
+  checkTensor(OP, name, t);
+  checkSameBackend(OP, x, t);
+  checkSameDtype(OP, x, t);
+  if (t.rank !== 1 || t.shape[0] !== c) fail(OP, `${name} must have shape [${c}], got ${shapeStr(t.shape)}`);
+}
 
 export function batchNorm2d(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   weight: Tensor | null, bias: Tensor | null, options: BatchNormOptions,
 ): Tensor {
-  const op = 'batchNorm2d';
+  const op = OP;
   checkTensor(op, 'input', x);
   checkFloat(op, 'input', x);
   if (x.rank !== 4) fail(op, `input must be 4-D [N, C, H, W], got ${shapeStr(x.shape)}`);
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  if (options.training && n * h * w < 2) fail(op, `training needs more than one value per channel, got input ${shapeStr(x.shape)}`);
-  return tidy(() => {
-    const rows = reshape(permute(x, [0, 2, 3, 1]), [n * h * w, c]);
-    const y = batchNorm(rows, runningMean, runningVar, weight, bias, options);
-    return permute(reshape(y, [n, h, w, c]), [0, 3, 1, 2]);
-  });
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) checkVector(name, t, x, c);
+  const eps = options.eps ?? 1e-5;
+  const momentum = options.momentum ?? 0.1;
+  if (!(eps > 0)) fail(op, `eps must be positive, got ${eps}`);
+  if (!(momentum >= 0 && momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${momentum}`);
+  if (!options.training) {
+    return tidy(() => {
+      const rows = reshape(permute(x, [0, 2, 3, 1]), [n * h * w, c]);
+      const y = batchNorm(rows, runningMean, runningVar, weight, bias, options);
+      return permute(reshape(y, [n, h, w, c]), [0, 3, 1, 2]);
+    });
+  }
+  const hw = h * w;
+  const count = n * hw;
+  if (count < 2) fail(op, `training needs more than one value per channel, got input ${shapeStr(x.shape)}`);
+  const backend = x.backend;
+  const { mean, variance } = backend.routine('batchNorm2dStats', { x: x._storage(op) }, { n, c, hw });
+  const meanT = Tensor._fromStorage(backend, mean, [c], op);
+  const varT = Tensor._fromStorage(backend, variance, [c], op);
+  const out = Tensor._fromStorage(
+    backend,
+    backend.routine('batchNorm2dApply', { x: x._storage(op), mean, variance, gamma: weight?._storage(op) ?? null, beta: bias?._storage(op) ?? null }, { n, c, hw, eps }),
+    [n, c, h, w],
+    op,
+  );
+  if (runningMean && runningVar) {
+    noGrad(() => tidy(() => {
+      // The new values' storages move into the buffers; the tidy frees every temporary tensor.
+      runningMean._assign(binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(meanT, momentum)));
+      runningVar._assign(binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(varT, (momentum * count) / (count - 1))));
+    }));
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const result = record(op, inputs, out, (save) => ({
+    x: save(x), mean: save(meanT), variance: save(varT), weight: weight ? save(weight) : null, hasBias: bias !== null, eps,
+  }));
+  meanT.dispose();
+  varT.dispose();
+  return result;
 }
+
+export const batchNorm2dGrads: GradRules<'batchNorm2d'> = {
+  batchNorm2d: (dy, { x, mean, variance, weight, hasBias, eps }, needs) => {
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const b = x.backend;
+    const name = 'batchNorm2d (backward)';
+    const r = b.routine('batchNorm2dBackward', {
+      x: x._storage(OP), dy: dy._storage(OP), mean: mean._storage(OP), variance: variance._storage(OP), gamma: weight?._storage(OP) ?? null,
+    }, { n, c, hw: h * w, eps });
+    const dx = Tensor._fromStorage(b, r.dx, [n, c, h, w], name);
+    const dgamma = Tensor._fromStorage(b, r.dgamma, [c], name);
+    const dbeta = Tensor._fromStorage(b, r.dbeta, [c], name);
+    const grads: (Tensor | null)[] = [needs[0] ? dx : null];
+    if (weight) grads.push(needs[1] ? dgamma : null);
+    if (hasBias) grads.push(needs[grads.length] ? dbeta : null);
+    return grads;
+  },
+};

@@ -9,6 +9,7 @@ import type { RoutineTable } from '../routines.js';
 import { type CpuStorage, cpuStorage } from './storage.js';
 import { activationGradFromOutputKernel } from './activation-output.js';
 import { batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel } from './batchnorm.js';
+import { batchNorm2dApplyKernel, batchNorm2dBackwardKernel, batchNorm2dStatsKernel } from './batchnorm2d.js';
 import { dropoutKernel } from './dropout.js';
 import { adamStepKernel, sgdStepKernel } from './optimizer.js';
 import { softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel } from './softmax.js';
@@ -94,6 +95,36 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
     const dgamma = ctx.alloc(x.dtype, c);
     const dbeta = ctx.alloc(x.dtype, c);
     batchNormBackwardKernel(xs!, dys!, ms!, vs!, gs, n, c, eps, dx, dgamma, dbeta);
+    return { dx: ctx.wrap(x.dtype, dx), dgamma: ctx.wrap(x.dtype, dgamma), dbeta: ctx.wrap(x.dtype, dbeta) };
+  },
+
+  batchNorm2dStats(ctx, { x }, { n, c, hw }) {
+    const [xs] = operands('batchNorm2dStats', [['x', x, n * c * hw]]);
+    const mean = ctx.alloc(x.dtype, c);
+    const variance = ctx.alloc(x.dtype, c);
+    batchNorm2dStatsKernel(xs!, n, c, hw, mean, variance);
+    return { mean: ctx.wrap(x.dtype, mean), variance: ctx.wrap(x.dtype, variance) };
+  },
+
+  batchNorm2dApply(ctx, { x, mean, variance, gamma, beta }, { n, c, hw, eps }) {
+    const k = 'batchNorm2dApply';
+    const [xs, ms, vs] = operands(k, [['x', x, n * c * hw], ['mean', mean, c], ['variance', variance, c]]);
+    const gs = optional(k, 'gamma', gamma, c);
+    const bs = optional(k, 'beta', beta, c);
+    const out = ctx.alloc(x.dtype, n * c * hw);
+    batchNorm2dApplyKernel(xs!, ms!, vs!, gs, bs, n, c, hw, eps, out);
+    return ctx.wrap(x.dtype, out);
+  },
+
+  batchNorm2dBackward(ctx, { x, dy, mean, variance, gamma }, { n, c, hw, eps }) {
+    const k = 'batchNorm2dBackward';
+    const total = n * c * hw;
+    const [xs, dys, ms, vs] = operands(k, [['x', x, total], ['dy', dy, total], ['mean', mean, c], ['variance', variance, c]]);
+    const gs = optional(k, 'gamma', gamma, c);
+    const dx = ctx.alloc(x.dtype, total);
+    const dgamma = ctx.alloc(x.dtype, c);
+    const dbeta = ctx.alloc(x.dtype, c);
+    batchNorm2dBackwardKernel(xs!, dys!, ms!, vs!, gs, n, c, hw, eps, dx, dgamma, dbeta);
     return { dx: ctx.wrap(x.dtype, dx), dgamma: ctx.wrap(x.dtype, dgamma), dbeta: ctx.wrap(x.dtype, dbeta) };
   },
 

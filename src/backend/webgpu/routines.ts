@@ -9,6 +9,7 @@ import * as core from './core-ops.js';
 import * as conv from './conv.js';
 import { activationGradFromOutput } from './fused/activation-output.js';
 import { batchNormApply, batchNormBackward, batchNormStats } from './fused/batchnorm.js';
+import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from './batchnorm2d.js';
 import { dropout } from './fused/dropout.js';
 import { adamStep, sgdStep } from './fused/optimizer.js';
 import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './fused/softmax.js';
@@ -19,6 +20,9 @@ export const WEBGPU_ROUTINES: RoutineTable<KernelContext> = {
   batchNormStats: (ctx, { x }, { n, c }) => batchNormStats(ctx, x, n, c),
   batchNormApply: (ctx, { x, mean, variance, gamma, beta }, { n, c, eps }) => batchNormApply(ctx, x, mean, variance, gamma, beta, n, c, eps),
   batchNormBackward: (ctx, { x, dy, mean, variance, gamma }, { n, c, eps }) => batchNormBackward(ctx, x, dy, mean, variance, gamma, n, c, eps),
+  batchNorm2dStats: (ctx, { x }, { n, c, hw }) => batchNorm2dStats(ctx, x, n, c, hw),
+  batchNorm2dApply: (ctx, { x, mean, variance, gamma, beta }, { n, c, hw, eps }) => batchNorm2dApply(ctx, x, mean, variance, gamma, beta, n, c, hw, eps),
+  batchNorm2dBackward: (ctx, { x, dy, mean, variance, gamma }, { n, c, hw, eps }) => batchNorm2dBackward(ctx, x, dy, mean, variance, gamma, n, c, hw, eps),
   softmax: (ctx, { x }, { rows, cols, log }) => softmax(ctx, x, rows, cols, log),
   softmaxGrad: (ctx, { y, dy }, { rows, cols, log }) => softmaxGrad(ctx, y, dy, rows, cols, log),
   softmaxCrossEntropy: (ctx, { logits, labels }, { n, c }) => softmaxCrossEntropy(ctx, logits, labels, n, c),
