@@ -7,11 +7,13 @@
  * Internal: not exported from src/index.ts. Results never depend on it (every path computes the
  * same values); only which kernel computes them.
  */
-import type { WorkgroupShape } from './matmul.js';
+import type { MatmulDesign, WorkgroupShape } from './matmul.js';
 
 export interface KernelChoice {
   /** The workgroup shape of every matmul, in place of the tuned or default one. */
   matmulShape?: WorkgroupShape;
+  /** The design of every matmul ('blocked' register tiles, 'tiled' workgroup-memory tiles). */
+  matmulDesign?: MatmulDesign;
   /**
    * Batch-norm statistics and backward: 'column' runs the column-loop kernels at any n, 'tiled' the
    * (column tile × row chunk) partial pass + combine at any n; unset, the adapter and n decide.
