@@ -29,8 +29,13 @@ export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShap
   // 32x32 to 64x64 output tiles; 16x4 (16 rows x 64 columns) is the flat tile of dW = dYᵀ·X.
   tiled: [[8, 8], [16, 8], [8, 16], [16, 16], [16, 4]],
 };
-/** Wall-clock budget of a whole tune (all patterns), compile and warm-up included. */
-export const TUNE_BUDGET_MS = 6000;
+/**
+ * Wall-clock budget of a whole tune (all patterns), pipeline compiles included: once a pattern's
+ * share is spent, no further candidate is compiled (past the first of each design) and no further
+ * round is timed (past the first). Compiling dominates on a loaded software driver (~2 s a pipeline
+ * at load 17 on 2 cores), so there the tune measures fewer shapes rather than taking minutes.
+ */
+export const TUNE_BUDGET_MS = 8000;
 /** The product timed for each candidate: the MLP's hidden-layer size, small enough to be quick. */
 const M = 128;
 const K = 512;
@@ -39,12 +44,19 @@ const ROUNDS = 5;
 /** A candidate must beat the default by this factor to replace it (noise is not a reason to change). */
 const MARGIN = 0.9;
 
-/** Every (design, shape) the tune may choose on this device, the default first. */
+/**
+ * Every (design, shape) the tune may choose on this device: the default first, then the designs
+ * interleaved (each design's first shape before any design's second), so that a tune cut short by
+ * its budget has still measured every design.
+ */
 export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
   const fallback: MatmulChoice = { design: 'blocked', shape: defaultWorkgroupShape(ctx.softwareAdapter, pattern.transA, pattern.transB) };
   const out: MatmulChoice[] = [fallback];
-  for (const design of MATMUL_DESIGNS) {
-    for (const shape of DESIGN_SHAPES[design]) {
+  const most = Math.max(...MATMUL_DESIGNS.map((d) => DESIGN_SHAPES[d].length));
+  for (let i = 0; i < most; i++) {
+    for (const design of MATMUL_DESIGNS) {
+      const shape = DESIGN_SHAPES[design][i];
+      if (!shape) continue;
       const c: MatmulChoice = { design, shape };
       if (out.some((o) => o.design === design && o.shape[0] === shape[0] && o.shape[1] === shape[1])) continue;
       if (choiceFits(ctx.limits, c)) out.push(c);
@@ -83,13 +95,19 @@ async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: bo
  * hits all candidates alike rather than whichever ran during it. Stops after ROUNDS, or earlier
  * once `deadline` (performance.now()) has passed, with at least one timed round.
  */
-async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, choices: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<number[]> {
-  for (const c of choices) await timeOnce(ctx, pattern, c, a, b); // compile and warm up
+async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, all: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<{ choices: MatmulChoice[]; ms: number[] }> {
+  const choices: MatmulChoice[] = [];
+  for (const c of all) {
+    // Compile and warm up; past the deadline only while some design has no candidate yet.
+    if (performance.now() >= deadline && choices.length > 0 && MATMUL_DESIGNS.every((d) => choices.some((x) => x.design === d))) break;
+    await timeOnce(ctx, pattern, c, a, b);
+    choices.push(c);
+  }
   const times = choices.map((): number[] => []);
   for (let r = 0; r < ROUNDS && (r === 0 || performance.now() < deadline); r++) {
     for (let i = 0; i < choices.length; i++) times[i]!.push(await timeOnce(ctx, pattern, choices[i]!, a, b));
   }
-  return times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!);
+  return { choices, ms: times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!) };
 }
 
 /** What a tune measured for one access pattern (for tests and reports). */
@@ -104,7 +122,7 @@ export interface TuneObservation {
  * The design and workgroup shape to use per access pattern on this adapter: from the cache when
  * present, else measured now (and cached). `observe` sees each pattern's measurements.
  */
-export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o: TuneObservation) => void): Promise<Map<string, MatmulChoice>> {
+export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o: TuneObservation) => void, budgetMs: number = TUNE_BUDGET_MS): Promise<Map<string, MatmulChoice>> {
   const store = tuneStore();
   const rules = cacheRules(ctx);
   const raw = await store.get(adapter);
@@ -117,9 +135,8 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
   const start = performance.now();
   try {
     for (const [i, pattern] of PATTERNS.entries()) {
-      const candidates = tuneCandidates(ctx, pattern);
-      const deadline = start + ((i + 1) * TUNE_BUDGET_MS) / PATTERNS.length;
-      const ms = await medians(ctx, pattern, candidates, a, b, deadline);
+      const deadline = start + ((i + 1) * budgetMs) / PATTERNS.length;
+      const { choices: candidates, ms } = await medians(ctx, pattern, tuneCandidates(ctx, pattern), a, b, deadline);
       let best = 0;
       for (let j = 1; j < candidates.length; j++) if (ms[j]! < ms[best]!) best = j;
       const chosen = ms[best]! < MARGIN * ms[0]! ? candidates[best]! : candidates[0]!;
