@@ -26,6 +26,11 @@ export interface KernelChoice {
    * 'matmul' the existing matmul (1×1, stride 1, no padding, one group only; elsewhere ignored).
    */
   convPath?: 'direct' | 'gemm' | 'matmul';
+  /**
+   * Reduce over a middle axis with inner > 1 (reduce.ts): 'loop' the column loop, 'tree' the column
+   * tree in workgroup memory, at any shape; unset, the documented shape rule decides.
+   */
+  reducePath?: 'loop' | 'tree';
   /** Workgroup shape of the implicit-GEMM convolution kernels. */
   convShape?: WorkgroupShape;
 }
