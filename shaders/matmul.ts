@@ -48,7 +48,7 @@ const LANE = ['x', 'y', 'z', 'w'] as const;
  * more than the device's workgroups per dimension is split into several dispatches); alpha is
  * leakyRelu's slope.
  */
-const MATMUL_UNIFORMS = { m: 'u32', k: 'u32', n: 'u32', aBatchStride: 'u32', bBatchStride: 'u32', yOff: 'u32', zOff: 'u32', alpha: 'f32' } as const;
+export const MATMUL_UNIFORMS = { m: 'u32', k: 'u32', n: 'u32', aBatchStride: 'u32', bBatchStride: 'u32', yOff: 'u32', zOff: 'u32', alpha: 'f32' } as const;
 
 /** The activation of a scalar `x` with parameter `p`: the unary op's own expression (one table). */
 function activationWgsl(a: EpilogueActivation): string {
@@ -165,7 +165,7 @@ ${epilogue}`;
 }
 
 /** act(x, p) on one element and epi on four; a NaN input passes unchanged, as the unary kernels. */
-function epilogueHelpers(a: EpilogueActivation): string {
+export function epilogueHelpers(a: EpilogueActivation): string {
   return `${a === 'none' ? '' : MATH_WGSL}
 fn act(x: f32, p: f32) -> f32 { ${a === 'none' ? '' : 'if (is_nan(x)) { return x; } '}return ${activationWgsl(a)}; }
 fn epi(v: vec4<f32>, p: f32) -> vec4<f32> {

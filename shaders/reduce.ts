@@ -8,6 +8,11 @@
  *    Serves inner > 1 (neighbouring invocations read neighbouring addresses) and short rows.
  *  - treeReduceShader: inner = 1 with long rows: one workgroup per (row, chunk); invocations stride
  *    through the chunk, then a tree reduction in workgroup memory.
+ *  - columnTreeKernel: inner > 1, long axis, few columns: one workgroup per (outer, chunk, block of
+ *    COL_TREE_X columns); COL_TREE_Y invocations per column stride through the chunk's rows
+ *    (neighbouring invocations still read neighbouring addresses), then a tree over those
+ *    COL_TREE_Y partials in workgroup memory. Where the column loop would run only outer·inner
+ *    invocations each looping over the whole axis, this runs COL_TREE_Y times as many.
  */
 
 import type { ReduceOp } from './kernel-types.js';
@@ -81,6 +86,60 @@ var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
   }
   if (lid == 0u) { out[g] = sh[0]; }`,
   });
+}
+
+/** Columns and row-slices of a column-tree workgroup (x · y = 256 invocations). */
+export const COL_TREE_X = 16;
+export const COL_TREE_Y = 16;
+
+/** groups = outer * nChunks * colBlocks; output [outer, nChunks, inner] as the loop kernel's. */
+function declareColumnTree(op: ReduceOp, t: WgslScalar) {
+  const combine = reduceCombine(op, t);
+  // max starts from the chunk's first row (every invocation may: max is idempotent); sum from 0.
+  const init = op === 'sum' ? `${t}(0)` : 'X[base + start * P.inner]';
+  return defineKernel({
+    name: `reduce-coltree:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { groups: 'u32', length: 'u32', inner: 'u32', chunk: 'u32', nChunks: 'u32', colBlocks: 'u32' },
+    workgroupSize: [COL_TREE_X, COL_TREE_Y, 1],
+    helpers: () => `${helpers(op, t)}
+var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
+    // g depends on the workgroup only, so the early return is uniform and every barrier is reached.
+    body: () => `  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) { return; }
+  let cx = lid % ${COL_TREE_X}u;
+  let ry = lid / ${COL_TREE_X}u;
+  let cb = g % P.colBlocks;
+  let q = g / P.colBlocks;
+  let c = q % P.nChunks;
+  let o = q / P.nChunks;
+  let j = cb * ${COL_TREE_X}u + cx;
+  let jj = min(j, P.inner - 1u);
+  let start = c * P.chunk;
+  let end = min(start + P.chunk, P.length);
+  let base = o * P.length * P.inner + jj;
+  var acc: ${t} = ${init};
+  for (var l = start + ry; l < end; l = l + ${COL_TREE_Y}u) {
+    acc = ${combine('acc', 'X[base + l * P.inner]')};
+  }
+  sh[lid] = acc;
+  for (var s = ${COL_TREE_Y / 2}u; s > 0u; s = s >> 1u) {
+    workgroupBarrier();
+    if (ry < s) { sh[lid] = ${combine('sh[lid]', `sh[lid + s * ${COL_TREE_X}u]`)}; }
+  }
+  if (ry == 0u && j < P.inner) { out[(o * P.nChunks + c) * P.inner + j] = sh[cx]; }`,
+  });
+}
+
+export type ColumnTreeKernel = ReturnType<typeof declareColumnTree>;
+const colTrees = new Map<string, ColumnTreeKernel>();
+
+/** One workgroup per (outer, chunk, column block): strided rows, then a tree in workgroup memory. */
+export function columnTreeKernel(op: ReduceOp, t: WgslScalar): ColumnTreeKernel {
+  const key = `${op}:${t}`;
+  let k = colTrees.get(key);
+  if (!k) colTrees.set(key, (k = declareColumnTree(op, t)));
+  return k;
 }
 
 export type LoopReduceKernel = ReturnType<typeof declareLoop>;

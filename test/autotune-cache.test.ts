@@ -30,14 +30,23 @@ afterAll(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-const RULES: TuneCacheRules = { patterns: ['NT', 'NN', 'TN'], allowed: [[4, 4], [8, 4], [16, 4], [8, 8]], maxInvocations: 256 };
+/** A blocked-design choice, and a tiled one (what a record stores per access pattern). */
+const B = (x: unknown, y: unknown, ...more: unknown[]) => ({ design: 'blocked', shape: [x, y, ...more] });
+const T = (x: number, y: number) => ({ design: 'tiled', shape: [x, y] });
+const RULES: TuneCacheRules = {
+  patterns: ['NT', 'NN', 'TN'],
+  allowed: [B(4, 4), B(8, 4), B(16, 4), B(8, 8), T(8, 8), T(16, 16)] as unknown as TuneCacheRules['allowed'],
+  maxInvocations: 256,
+};
 const ADAPTER = 'test vendor / test arch / test device';
-const good = (shapes: Record<string, unknown> = { NT: [4, 4], NN: [16, 4], TN: [8, 8] }, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: ADAPTER, shapes, ...extra });
+const GOOD = { NT: B(4, 4), NN: B(16, 4), TN: T(8, 8) };
+const good = (choices: Record<string, unknown> = GOOD, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: ADAPTER, choices, ...extra });
 
 describe('parseTuneRecord: only a well-formed, current record for this adapter is used', () => {
   it('accepts a good record', () => {
-    expect(parseTuneRecord(good(), ADAPTER, RULES)).toEqual({ NT: [4, 4], NN: [16, 4], TN: [8, 8] });
+    expect(parseTuneRecord(good(), ADAPTER, RULES)).toEqual(GOOD);
+    expect(parseTuneRecord(good({ NT: T(16, 16), NN: B(8, 8), TN: B(4, 4) }), ADAPTER, RULES)).toEqual({ NT: T(16, 16), NN: B(8, 8), TN: B(4, 4) });
   });
 
   it('ignores corrupt, stale, planted and foreign records', () => {
@@ -48,16 +57,22 @@ describe('parseTuneRecord: only a well-formed, current record for this adapter i
       ['null', 'null'],
       ['an array', '[1, 2]'],
       ['stale: the version-1 format', JSON.stringify({ version: 1, shapes: { NT: [4, 4], NN: [16, 4], TN: [8, 8] } })],
+      ['stale: the version-2 format (shapes only)', JSON.stringify({ version: 2, adapter: ADAPTER, shapes: { NT: [4, 4], NN: [16, 4], TN: [8, 8] } })],
+      ['the version-2 shapes under the current version', JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: ADAPTER, shapes: { NT: [4, 4], NN: [16, 4], TN: [8, 8] } })],
+      ['an unknown design', good({ NT: { design: 'magic', shape: [4, 4] }, NN: B(16, 4), TN: T(8, 8) })],
+      ['a shape allowed for another design only', good({ NT: T(4, 4), NN: B(16, 4), TN: T(8, 8) })],
+      ['a choice with an extra field', good({ NT: { ...B(4, 4), x: 1 }, NN: B(16, 4), TN: T(8, 8) })],
+      ['a choice that is a bare shape', good({ NT: [4, 4], NN: B(16, 4), TN: T(8, 8) })],
       ['stale: another version', good(undefined, { version: TUNE_CACHE_VERSION + 1 })],
       ['another adapter', good(undefined, { adapter: 'some other GPU' })],
-      ['a missing pattern', good({ NT: [4, 4], NN: [16, 4] })],
-      ['an extra pattern', good({ NT: [4, 4], NN: [16, 4], TN: [8, 8], TT: [4, 4] })],
-      ['planted: a shape the tune never picks', good({ NT: [64, 64], NN: [16, 4], TN: [8, 8] })],
-      ['planted: too many invocations', good({ NT: [4, 4], NN: [16, 4], TN: [8, 8] }).replace('[8,8]', '[32,32]')],
-      ['a shape of three numbers', good({ NT: [4, 4, 1], NN: [16, 4], TN: [8, 8] })],
-      ['a fractional shape', good({ NT: [4.5, 4], NN: [16, 4], TN: [8, 8] })],
-      ['strings for numbers', good({ NT: ['4', '4'], NN: [16, 4], TN: [8, 8] })],
-      ['shapes not an object', good(undefined, { shapes: [[4, 4]] })],
+      ['a missing pattern', good({ NT: B(4, 4), NN: B(16, 4) })],
+      ['an extra pattern', good({ ...GOOD, TT: B(4, 4) })],
+      ['planted: a shape the tune never picks', good({ NT: B(64, 64), NN: B(16, 4), TN: T(8, 8) })],
+      ['planted: too many invocations', good().replace('[8,8]', '[32,32]')],
+      ['a shape of three numbers', good({ NT: B(4, 4, 1), NN: B(16, 4), TN: T(8, 8) })],
+      ['a fractional shape', good({ NT: B(4.5, 4), NN: B(16, 4), TN: T(8, 8) })],
+      ['strings for numbers', good({ NT: B('4', '4'), NN: B(16, 4), TN: T(8, 8) })],
+      ['choices not an object', good(undefined, { choices: [[4, 4]] })],
     ];
     for (const [why, raw] of bad) expect(parseTuneRecord(raw, ADAPTER, RULES), why).toBeNull();
     // Max invocations is checked even for a shape on the allowed list.
@@ -95,7 +110,7 @@ describe('the cache file', () => {
     expect(statSync(file).mode & 0o077).toBe(0);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // Many writers at once: the file is always one whole record.
-    const records = Array.from({ length: 20 }, (_, i) => good({ NT: [4, 4], NN: [16, 4], TN: [8, 8] }, { n: i }));
+    const records = Array.from({ length: 20 }, (_, i) => good(GOOD, { n: i }));
     await Promise.all(records.map((r) => store.set(ADAPTER, r)));
     expect(records).toContain(readFileSync(file, 'utf8'));
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -137,8 +152,8 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
     }
   });
 
-  /** Starts a backend with autotune, checks a matmul against a plain loop, returns its shapes. */
-  async function startAndCheck(): Promise<Map<string, readonly number[]>> {
+  /** Starts a backend with autotune, checks a matmul against a plain loop, returns its choices. */
+  async function startAndCheck(): Promise<Map<string, unknown>> {
     const gpu = await WebGPUBackend.create({ autotune: true });
     try {
       const m = 19, k = 23, n = 17;
@@ -163,7 +178,7 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
       }
       gpu.release(sa);
       gpu.release(sb);
-      return new Map([...gpu.matmulShapes].map(([key, s]) => [key, [...s]]));
+      return new Map([...gpu.matmulChoices].map(([key, c]) => [key, { design: c.design, shape: [...c.shape] }]));
     } finally {
       gpu.destroy();
     }
@@ -171,7 +186,7 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
 
   const cases: [string, () => string][] = [
     ['corrupt', () => '{"version": 2, "adapter": "' + adapter.slice(0, 3)],
-    ['planted with a wrong shape', () => JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, shapes: { NT: [64, 64], NN: [64, 64], TN: [64, 64] } })],
+    ['planted with a wrong shape', () => JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, choices: { NT: B(64, 64), NN: B(64, 64), TN: T(64, 64) } })],
     ['stale (the version-1 format in use before)', () => JSON.stringify({ version: 1, shapes: { NT: [4, 4], NN: [16, 4], TN: [4, 4] } })],
   ];
   for (const [what, content] of cases) {
@@ -181,22 +196,22 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
       const shapes = await startAndCheck();
       const rewritten = readFileSync(file, 'utf8');
       expect(rewritten).not.toBe(content());
-      const parsed = JSON.parse(rewritten) as { version: number; adapter: string; shapes: Record<string, number[]> };
+      const parsed = JSON.parse(rewritten) as { version: number; adapter: string; choices: Record<string, { design: string; shape: number[] }> };
       expect(parsed.version).toBe(TUNE_CACHE_VERSION);
       expect(parsed.adapter).toBe(adapter);
-      expect(new Map(Object.entries(parsed.shapes))).toEqual(shapes);
-      for (const s of shapes.values()) expect(s[0]! * s[1]!).toBeLessThanOrEqual(256);
+      expect(new Map(Object.entries(parsed.choices))).toEqual(shapes);
+      for (const c of Object.values(parsed.choices)) expect(c.shape[0]! * c.shape[1]!).toBeLessThanOrEqual(256);
     }, 300_000);
   }
 
   it('a good file is used as it is, without re-tuning', async (ctx) => {
     if (!available) ctx.skip();
     // Shapes the tune could pick but that are unlikely to be what it would measure: proves the file is read.
-    const record = JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, shapes: { NT: [8, 8], NN: [4, 8], TN: [8, 4] } });
+    const record = JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, choices: { NT: B(8, 8), NN: T(16, 8), TN: T(16, 4) } });
     writeFileSync(file, record);
     const before = statSync(file).mtimeMs;
     const shapes = await startAndCheck();
-    expect(shapes).toEqual(new Map([['NT', [8, 8]], ['NN', [4, 8]], ['TN', [8, 4]]]));
+    expect(shapes).toEqual(new Map<string, unknown>([['NT', B(8, 8)], ['NN', T(16, 8)], ['TN', T(16, 4)]]));
     expect(readFileSync(file, 'utf8')).toBe(record);
     expect(statSync(file).mtimeMs).toBe(before);
   }, 300_000);

@@ -25,6 +25,7 @@ import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type Devic
 import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
 import { tuneMatmul } from './matmul-tune.js';
+import type { MatmulChoice } from './matmul.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { isPlaceholder, markPlaceholder, placeholderError, type CompileSession } from './precompile.js';
 import { random } from './random.js';
@@ -60,7 +61,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   readonly softwareAdapter: boolean;
   /** Checks recorded on the device (labels, errorIfNonfinite), reported by the next read. */
   readonly asserts: DeviceAsserts;
-  matmulShapes: ReadonlyMap<string, [number, number]> = new Map();
+  matmulChoices: ReadonlyMap<string, MatmulChoice> = new Map();
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
   private destroyed = false;
@@ -93,7 +94,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
     const { device, adapterInfo, limits, health, shaderF16 } = await acquireDevice(options);
     const backend = new WebGPUBackend(device, adapterInfo, limits, health, options, shaderF16);
-    if (options.autotune ?? true) backend.matmulShapes = await tuneMatmul(backend, adapterInfo);
+    if (options.autotune ?? true) backend.matmulChoices = await tuneMatmul(backend, adapterInfo);
     return backend;
   }
 

@@ -14,8 +14,8 @@ export interface KernelContext {
   readonly pipelines: PipelineCache;
   /** The adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly shapes. */
   readonly softwareAdapter: boolean;
-  /** Matmul workgroup shapes per access pattern, from the autotune (empty: the defaults). */
-  readonly matmulShapes: ReadonlyMap<string, [number, number]>;
+  /** Matmul design and workgroup shape per access pattern, from the autotune (empty: the defaults). */
+  readonly matmulChoices: ReadonlyMap<string, { design: 'blocked' | 'tiled'; shape: [number, number] }>;
   /** Device-side checks reported by the next read (cross-entropy labels, errorIfNonfinite). */
   readonly asserts: DeviceAsserts;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */

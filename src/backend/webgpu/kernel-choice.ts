@@ -7,11 +7,13 @@
  * Internal: not exported from src/index.ts. Results never depend on it (every path computes the
  * same values); only which kernel computes them.
  */
-import type { WorkgroupShape } from './matmul.js';
+import type { MatmulDesign, WorkgroupShape } from './matmul.js';
 
 export interface KernelChoice {
   /** The workgroup shape of every matmul, in place of the tuned or default one. */
   matmulShape?: WorkgroupShape;
+  /** The design of every matmul ('blocked' register tiles, 'tiled' workgroup-memory tiles). */
+  matmulDesign?: MatmulDesign;
   /**
    * Batch-norm statistics and backward: 'column' runs the column-loop kernels at any n, 'tiled' the
    * (column tile × row chunk) partial pass + combine at any n; unset, the adapter and n decide.
@@ -24,6 +26,11 @@ export interface KernelChoice {
    * 'matmul' the existing matmul (1×1, stride 1, no padding, one group only; elsewhere ignored).
    */
   convPath?: 'direct' | 'gemm' | 'matmul';
+  /**
+   * Reduce over a middle axis with inner > 1 (reduce.ts): 'loop' the column loop, 'tree' the column
+   * tree in workgroup memory, at any shape; unset, the documented shape rule decides.
+   */
+  reducePath?: 'loop' | 'tree';
   /** Workgroup shape of the implicit-GEMM convolution kernels. */
   convShape?: WorkgroupShape;
 }

@@ -1,17 +1,21 @@
 /**
- * A short autotune of the matmul workgroup shape, per adapter and per access pattern (how A and B
- * are read), run once when the backend starts and cached across runs, keyed by the adapter's
- * description: in Node a JSON file in the per-user cache folder, in browsers localStorage, validated
- * on read and written atomically (tune-cache.ts).
+ * A short autotune of the matmul design and workgroup shape, per adapter and per access pattern (how
+ * A and B are read), run once when the backend starts and cached across runs, keyed by the
+ * adapter's description (vendor, architecture, device and the driver's description string, which
+ * carries the driver version on Mesa and Dawn): in Node a JSON file in the per-user cache folder, in
+ * browsers localStorage, validated on read and written atomically (tune-cache.ts).
  *
- * The shape does not change any result (each output element is the same sum in the same order),
- * only speed, so a noisy measurement can cost time but never correctness. Each candidate runs a
- * mid-sized product a few times and the fastest median wins; the whole tune takes about a second on
- * a software driver, once per machine.
+ * Candidates are every (design, shape) pair of matmul.ts's designs that the device can run: the
+ * register-blocked kernel (the default, measured first) and the workgroup-memory tiles. The choice
+ * does not change any result beyond float rounding order (tested per design in
+ * webgpu-kernel-paths.test.ts and webgpu-matmul-designs.test.ts), only speed, so a noisy
+ * measurement can cost time but never correctness. Each candidate runs a mid-sized product a few
+ * times and the fastest median wins; the tune stops adding rounds for a pattern once its share of
+ * TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
  */
 import type { KernelContext } from './context.js';
-import { matmul, defaultWorkgroupShape, patternKey, type WorkgroupShape } from './matmul.js';
-import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, type TuneRecord } from './tune-cache.js';
+import { choiceFits, matmul, defaultWorkgroupShape, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
+import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, type TuneChoice, type TuneRecord } from './tune-cache.js';
 
 /** The access patterns of a linear layer's three products: forward (B transposed), dX, dW. */
 const PATTERNS: readonly { transA: boolean; transB: boolean }[] = [
@@ -19,7 +23,19 @@ const PATTERNS: readonly { transA: boolean; transB: boolean }[] = [
   { transA: false, transB: false },
   { transA: true, transB: false },
 ];
-const CANDIDATES: readonly WorkgroupShape[] = [[4, 4], [8, 4], [16, 4], [8, 8], [4, 8]];
+/** Workgroup shapes tried per design (each invocation computes 4x4 outputs in both designs). */
+export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShape[]>> = {
+  blocked: [[4, 4], [8, 4], [16, 4], [8, 8], [4, 8]],
+  // 32x32 to 64x64 output tiles; 16x4 (16 rows x 64 columns) is the flat tile of dW = dYᵀ·X.
+  tiled: [[8, 8], [16, 8], [8, 16], [16, 16], [16, 4]],
+};
+/**
+ * Wall-clock budget of a whole tune (all patterns), pipeline compiles included: once a pattern's
+ * share is spent, no further candidate is compiled (past the first of each design) and no further
+ * round is timed (past the first). Compiling dominates on a loaded software driver (~2 s a pipeline
+ * at load 17 on 2 cores), so there the tune measures fewer shapes rather than taking minutes.
+ */
+export const TUNE_BUDGET_MS = 8000;
 /** The product timed for each candidate: the MLP's hidden-layer size, small enough to be quick. */
 const M = 128;
 const K = 512;
@@ -28,15 +44,37 @@ const ROUNDS = 5;
 /** A candidate must beat the default by this factor to replace it (noise is not a reason to change). */
 const MARGIN = 0.9;
 
+/**
+ * Every (design, shape) the tune may choose on this device: the default first, then the designs
+ * interleaved (each design's first shape before any design's second), so that a tune cut short by
+ * its budget has still measured every design.
+ */
+export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
+  const fallback: MatmulChoice = { design: 'blocked', shape: defaultWorkgroupShape(ctx.softwareAdapter, pattern.transA, pattern.transB) };
+  const out: MatmulChoice[] = [fallback];
+  const most = Math.max(...MATMUL_DESIGNS.map((d) => DESIGN_SHAPES[d].length));
+  for (let i = 0; i < most; i++) {
+    for (const design of MATMUL_DESIGNS) {
+      const shape = DESIGN_SHAPES[design][i];
+      if (!shape) continue;
+      const c: MatmulChoice = { design, shape };
+      if (out.some((o) => o.design === design && o.shape[0] === shape[0] && o.shape[1] === shape[1])) continue;
+      if (choiceFits(ctx.limits, c)) out.push(c);
+    }
+  }
+  return out;
+}
+
 /** The rules a stored result must meet to be used (see tune-cache.ts). */
 function cacheRules(ctx: KernelContext): TuneCacheRules {
-  const allowed: WorkgroupShape[] = [...CANDIDATES];
+  const allowed: TuneChoice[] = [];
+  for (const design of MATMUL_DESIGNS) for (const shape of DESIGN_SHAPES[design]) allowed.push({ design, shape });
   for (const software of [false, true]) {
-    for (const p of PATTERNS) allowed.push(defaultWorkgroupShape(software, p.transA, p.transB));
+    for (const p of PATTERNS) allowed.push({ design: 'blocked', shape: defaultWorkgroupShape(software, p.transA, p.transB) });
   }
   return {
     patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),
-    allowed,
+    allowed: allowed.filter((c) => choiceFits(ctx.limits, c as MatmulChoice)),
     maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
   };
 }
@@ -44,9 +82,9 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
 type TuneContext = KernelContext & { flush(): void; release(s: unknown): void; upload(d: Float32Array, t: 'float32'): unknown };
 
 /** Runs one product with a given shape and waits for the GPU; returns the milliseconds taken. */
-async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, shape: WorkgroupShape, a: unknown, b: unknown): Promise<number> {
+async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, choice: MatmulChoice, a: unknown, b: unknown): Promise<number> {
   const t0 = performance.now();
-  ctx.release(matmul(ctx, a as never, b as never, { batch: 1, m: M, k: K, n: N, ...pattern, aBatchStride: 0, bBatchStride: 0 }, shape));
+  ctx.release(matmul(ctx, a as never, b as never, { batch: 1, m: M, k: K, n: N, ...pattern, aBatchStride: 0, bBatchStride: 0 }, choice));
   ctx.flush();
   await ctx.device.queue.onSubmittedWorkDone();
   return performance.now() - t0;
@@ -54,44 +92,62 @@ async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: bo
 
 /**
  * Medians over rounds in which every candidate runs once, so a load spike on a shared machine
- * hits all candidates alike rather than whichever ran during it.
+ * hits all candidates alike rather than whichever ran during it. Stops after ROUNDS, or earlier
+ * once `deadline` (performance.now()) has passed, with at least one timed round.
  */
-async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, shapes: readonly WorkgroupShape[], a: unknown, b: unknown): Promise<number[]> {
-  for (const s of shapes) await timeOnce(ctx, pattern, s, a, b); // compile and warm up
-  const times = shapes.map((): number[] => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < shapes.length; i++) times[i]!.push(await timeOnce(ctx, pattern, shapes[i]!, a, b));
+async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, all: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<{ choices: MatmulChoice[]; ms: number[] }> {
+  const choices: MatmulChoice[] = [];
+  for (const c of all) {
+    // Compile and warm up; past the deadline only while some design has no candidate yet.
+    if (performance.now() >= deadline && choices.length > 0 && MATMUL_DESIGNS.every((d) => choices.some((x) => x.design === d))) break;
+    await timeOnce(ctx, pattern, c, a, b);
+    choices.push(c);
   }
-  return times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!);
+  const times = choices.map((): number[] => []);
+  for (let r = 0; r < ROUNDS && (r === 0 || performance.now() < deadline); r++) {
+    for (let i = 0; i < choices.length; i++) times[i]!.push(await timeOnce(ctx, pattern, choices[i]!, a, b));
+  }
+  return { choices, ms: times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!) };
+}
+
+/** What a tune measured for one access pattern (for tests and reports). */
+export interface TuneObservation {
+  pattern: string;
+  candidates: MatmulChoice[];
+  medianMs: number[];
+  chosen: MatmulChoice;
 }
 
 /**
- * The workgroup shape to use per access pattern on this adapter: from the cache when present,
- * else measured now (and cached).
+ * The design and workgroup shape to use per access pattern on this adapter: from the cache when
+ * present, else measured now (and cached). `observe` sees each pattern's measurements.
  */
-export async function tuneMatmul(ctx: TuneContext, adapter: string): Promise<Map<string, WorkgroupShape>> {
+export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o: TuneObservation) => void, budgetMs: number = TUNE_BUDGET_MS): Promise<Map<string, MatmulChoice>> {
   const store = tuneStore();
   const rules = cacheRules(ctx);
   const raw = await store.get(adapter);
   // Anything malformed, stale, planted or for another adapter is ignored: re-tuned and rewritten.
   const cached = raw === null ? null : parseTuneRecord(raw, adapter, rules);
-  if (cached) return new Map(Object.entries(cached));
-  const shapes: Record<string, WorkgroupShape> = {};
+  if (cached) return new Map(Object.entries(cached).map(([p, c]) => [p, c as MatmulChoice]));
+  const choices: Record<string, MatmulChoice> = {};
   const a = ctx.upload(new Float32Array(M * K).fill(0.5), 'float32');
   const b = ctx.upload(new Float32Array(K * N).fill(0.25), 'float32');
+  const start = performance.now();
   try {
-    for (const pattern of PATTERNS) {
-      const fallback = defaultWorkgroupShape(ctx.softwareAdapter, pattern.transA, pattern.transB);
-      const candidates = [fallback, ...CANDIDATES.filter((c) => c[0] !== fallback[0] || c[1] !== fallback[1])];
-      const ms = await medians(ctx, pattern, candidates, a, b);
+    for (const [i, pattern] of PATTERNS.entries()) {
+      const deadline = start + ((i + 1) * budgetMs) / PATTERNS.length;
+      const { choices: candidates, ms } = await medians(ctx, pattern, tuneCandidates(ctx, pattern), a, b, deadline);
       let best = 0;
-      for (let i = 1; i < candidates.length; i++) if (ms[i]! < ms[best]!) best = i;
-      shapes[patternKey(pattern.transA, pattern.transB)] = ms[best]! < MARGIN * ms[0]! ? candidates[best]! : fallback;
+      for (let j = 1; j < candidates.length; j++) if (ms[j]! < ms[best]!) best = j;
+      const chosen = ms[best]! < MARGIN * ms[0]! ? candidates[best]! : candidates[0]!;
+      const key = patternKey(pattern.transA, pattern.transB);
+      choices[key] = chosen;
+      observe?.({ pattern: key, candidates, medianMs: ms, chosen });
     }
   } finally {
     ctx.release(a);
     ctx.release(b);
   }
-  await store.set(adapter, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, shapes } satisfies TuneRecord));
-  return new Map(Object.entries(shapes));
+  await store.set(adapter, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, choices } satisfies TuneRecord));
+  return new Map(Object.entries(choices));
 }

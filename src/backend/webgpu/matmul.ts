@@ -9,6 +9,7 @@ import {
   matmulKernel,
   type MatmulVariant,
 } from '../../../shaders/matmul.js';
+import { matmulTiledBiasKernel, matmulTiledKernel, tiledWorkgroupBytes } from '../../../shaders/matmul-tiled.js';
 import { DEFAULT_LEAKY_RELU_SLOPE } from '../../../shaders/kernel-types.js';
 import type { MatmulArgs, Storage } from '../types.js';
 import type { KernelContext } from './context.js';
@@ -35,17 +36,38 @@ export function defaultWorkgroupShape(software: boolean, transA: boolean, transB
 /** Invocations of a matmul workgroup on x (columns of C) and y (rows). */
 export type WorkgroupShape = [number, number];
 
+/**
+ * Kernel designs (all compute the same sums; only speed differs): 'blocked' is the register-blocked
+ * kernel without workgroup memory (shaders/matmul.ts), best on software drivers; 'tiled' stages
+ * K-slabs of A and B in workgroup memory (shaders/matmul-tiled.ts), the usual design on GPUs.
+ */
+export const MATMUL_DESIGNS = ['blocked', 'tiled'] as const;
+export type MatmulDesign = (typeof MATMUL_DESIGNS)[number];
+
+/** What runs a product: a design and its workgroup shape. */
+export interface MatmulChoice {
+  design: MatmulDesign;
+  shape: WorkgroupShape;
+}
+
+/** Whether the device can run `design` with `shape` (invocations and workgroup memory). */
+export function choiceFits(limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }, c: MatmulChoice): boolean {
+  const [x, y] = c.shape;
+  if (x * y > limits.maxComputeInvocationsPerWorkgroup) return false;
+  return c.design !== 'tiled' || tiledWorkgroupBytes(x, y) <= limits.maxComputeWorkgroupStorageSize;
+}
+
 /** The key of an access pattern in the tuned-shape table. */
 export function patternKey(transA: boolean, transB: boolean): string {
   return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
 }
 
 /**
- * `shape` overrides the choice (the autotune uses it); then a shape forced by the test hook
- * (kernel-choice.ts); otherwise the backend's tuned shape for this access pattern, or the measured
- * default above.
+ * `choice` overrides the design and shape (the autotune uses it); then a design or shape forced by
+ * the test hook (kernel-choice.ts); otherwise the backend's tuned choice for this access pattern,
+ * or the register-blocked kernel with the measured default shape above.
  */
-export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: MatmulArgs, shape?: WorkgroupShape): GpuStorage {
+export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: MatmulArgs, choice?: MatmulChoice): GpuStorage {
   const a = ctx.input(as, 'matmul');
   const b = ctx.input(bs, 'matmul');
   const bias = args.bias ? ctx.input(args.bias, 'matmul') : null;
@@ -71,7 +93,10 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
     bias: bias !== null,
     activation: args.activation ?? 'none',
   };
-  const [wgX, wgY] = shape ?? kernelChoice().matmulShape ?? ctx.matmulShapes.get(patternKey(transA, transB)) ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
+  const forced = kernelChoice();
+  const tuned = ctx.matmulChoices.get(patternKey(transA, transB));
+  const design = choice?.design ?? forced.matmulDesign ?? tuned?.design ?? 'blocked';
+  const [wgX, wgY] = choice?.shape ?? forced.matmulShape ?? tuned?.shape ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
 
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
@@ -83,7 +108,14 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
     for (let y0 = 0; y0 < gy; y0 += max) {
       const values = { m, k, n, aBatchStride, bBatchStride, yOff: y0, zOff: z0, alpha };
       const groups = [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] as const;
-      if (bias) {
+      if (design === 'tiled') {
+        if (bias) {
+          const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
+          dispatchKernel(ctx, name, matmulTiledBiasKernel(v, wgX, wgY), buffers, values, groups);
+        } else {
+          dispatchKernel(ctx, name, matmulTiledKernel(v, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+        }
+      } else if (bias) {
         const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
         dispatchKernel(ctx, name, matmulBiasKernel(v, wgX, wgY), buffers, values, groups);
       } else {

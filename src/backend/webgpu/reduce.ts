@@ -5,7 +5,8 @@
  */
 
 import { WG_1D, wgslType } from '../../../shaders/common.js';
-import { loopReduceKernel, TREE_WG, treeReduceKernel } from '../../../shaders/reduce.js';
+import { COL_TREE_X, COL_TREE_Y, columnTreeKernel, loopReduceKernel, TREE_WG, treeReduceKernel } from '../../../shaders/reduce.js';
+import { kernelChoice } from './kernel-choice.js';
 import type { ReduceOp, Storage } from '../types.js';
 import type { KernelContext } from './context.js';
 import { dispatchKernel } from './dispatch.js';
@@ -18,6 +19,24 @@ const TREE_MIN_LENGTH = 128;
 const TREE_CHUNK = TREE_WG * 16;
 /** Rows up to this long are reduced by one invocation each in a single pass. */
 const LOOP_MAX_SINGLE = 1024;
+/**
+ * inner > 1: the column tree (a workgroup per column block and chunk) replaces the column loop when
+ * the axis is at least this long and there are at most COL_TREE_MAX_COLUMNS columns (outer·inner):
+ * then the loop runs too few invocations to fill a device, each looping over the whole axis. A
+ * shape rule (not an adapter rule), chosen conservatively so that the MLP's shapes (bias gradients
+ * over a 128-row batch) keep the column loop they were tuned with; kernel-choice forces either.
+ */
+const COL_TREE_MIN_LENGTH = 1024;
+const COL_TREE_MAX_COLUMNS = 256;
+/** Rows one column-tree workgroup reduces (64 per row-slice). */
+const COL_TREE_CHUNK = COL_TREE_Y * 64;
+
+/** Which design reduces a pass with inner > 1 (exported for the tests). */
+export function columnPath(outer: number, len: number, inner: number): 'loop' | 'tree' {
+  const forced = kernelChoice().reducePath;
+  if (forced) return forced;
+  return len >= COL_TREE_MIN_LENGTH && outer * inner <= COL_TREE_MAX_COLUMNS ? 'tree' : 'loop';
+}
 
 export function reduce(ctx: KernelContext, op: ReduceOp, xs: Storage, outer: number, length: number, inner: number): GpuStorage {
   const name = `reduce ${op}`;
@@ -46,6 +65,14 @@ export function reduce(ctx: KernelContext, op: ReduceOp, xs: Storage, outer: num
       next = ctx.output(groups, x.dtype, name);
       const values = { groups, length: len, chunk, nChunks: chunks };
       dispatchKernel(ctx, name, treeReduceKernel(op, t), { X: cur.buffer, out: next.buffer }, values, groups);
+    } else if (inner > 1 && columnPath(outer, len, inner) === 'tree') {
+      chunks = Math.ceil(len / COL_TREE_CHUNK);
+      const chunk = Math.ceil(len / chunks);
+      const colBlocks = Math.ceil(inner / COL_TREE_X);
+      const groups = outer * chunks * colBlocks;
+      next = ctx.output(outer * chunks * inner, x.dtype, name);
+      const values = { groups, length: len, inner, chunk, nChunks: chunks, colBlocks };
+      dispatchKernel(ctx, name, columnTreeKernel(op, t), { X: cur.buffer, out: next.buffer }, values, groups);
     } else {
       const chunk = len <= LOOP_MAX_SINGLE ? len : Math.max(256, Math.ceil(Math.sqrt(len)));
       chunks = Math.ceil(len / chunk);

@@ -14,27 +14,35 @@
  */
 
 export type TuneShape = [number, number];
+/** A design and its workgroup shape, as the tune stores it per access pattern. */
+export interface TuneChoice {
+  design: string;
+  shape: TuneShape;
+}
 
-/** Bumped when the format or the matmul kernels change, so older results are stale. */
-export const TUNE_CACHE_VERSION = 2;
+/**
+ * Bumped when the format or the matmul kernels change, so older results are stale. 3: a choice is
+ * a design and a shape (version 2 stored shapes only).
+ */
+export const TUNE_CACHE_VERSION = 3;
 
 export interface TuneRecord {
   version: number;
   adapter: string;
-  shapes: Record<string, TuneShape>;
+  choices: Record<string, TuneChoice>;
 }
 
 export interface TuneCacheRules {
   /** The access-pattern keys a complete result has, exactly. */
   patterns: readonly string[];
-  /** Shapes the tune can choose; anything else is refused. */
-  allowed: readonly TuneShape[];
+  /** Design-and-shape pairs the tune can choose; anything else is refused. */
+  allowed: readonly TuneChoice[];
   /** Largest x·y the device runs in one workgroup. */
   maxInvocations: number;
 }
 
-/** The shapes of a stored result when it is well-formed, current and for this adapter; else null. */
-export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRules): Record<string, TuneShape> | null {
+/** The choices of a stored result when it is well-formed, current and for this adapter; else null. */
+export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRules): Record<string, TuneChoice> | null {
   let v: unknown;
   try {
     v = JSON.parse(raw);
@@ -43,19 +51,23 @@ export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRu
   }
   if (!isPlainObject(v)) return null;
   if (v['version'] !== TUNE_CACHE_VERSION || v['adapter'] !== adapter) return null;
-  const shapes = v['shapes'];
-  if (!isPlainObject(shapes)) return null;
-  const keys = Object.keys(shapes);
+  const choices = v['choices'];
+  if (!isPlainObject(choices)) return null;
+  const keys = Object.keys(choices);
   if (keys.length !== rules.patterns.length || !rules.patterns.every((p) => keys.includes(p))) return null;
-  const out: Record<string, TuneShape> = {};
+  const out: Record<string, TuneChoice> = {};
   for (const p of rules.patterns) {
-    const s = shapes[p];
+    const c = choices[p];
+    if (!isPlainObject(c) || Object.keys(c).length !== 2) return null;
+    const design = c['design'];
+    const s = c['shape'];
+    if (typeof design !== 'string') return null;
     if (!Array.isArray(s) || s.length !== 2) return null;
     const [x, y] = s as unknown[];
     if (!Number.isInteger(x) || !Number.isInteger(y)) return null;
-    if (!rules.allowed.some(([ax, ay]) => ax === x && ay === y)) return null;
+    if (!rules.allowed.some((a) => a.design === design && a.shape[0] === x && a.shape[1] === y)) return null;
     if ((x as number) * (y as number) > rules.maxInvocations) return null;
-    out[p] = [x as number, y as number];
+    out[p] = { design, shape: [x as number, y as number] };
   }
   return out;
 }

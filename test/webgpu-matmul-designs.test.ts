@@ -1,0 +1,184 @@
+/**
+ * Every matmul design (src/backend/webgpu/matmul.ts: MATMUL_DESIGNS) with every workgroup shape the
+ * autotune may pick for it, forced through the kernel-choice hook and compared with the float64 CPU
+ * backend on awkward sizes (1, 3, 17, 63, 65, 129: below, at and across tile edges and k slabs),
+ * transA × transB, batches with a broadcast operand and padded strides, the bias + activation
+ * epilogue, and NaN/±Inf inputs, on NaN-poisoned output buffers. Then the autotune: it measures
+ * every design the device can run (which one wins is the machine's business, not asserted).
+ *
+ * No adapter is a FAILURE here (beforeAll throws), never a skip.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/backend/cpu/backend.js';
+import type { Backend, MatmulArgs, Storage } from '../src/backend/types.js';
+import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
+import { MATMUL_DESIGNS, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
+import { DESIGN_SHAPES, tuneCandidates, tuneMatmul, type TuneObservation } from '../src/backend/webgpu/matmul-tune.js';
+import type { EpilogueActivation } from '../shaders/kernel-types.js';
+import type { Tol } from './helpers/compare.js';
+import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
+
+const EPS = 2 ** -23;
+let gpu: WebGPUBackend;
+const cpu = new CpuBackend();
+let restore: (() => void) | null = null;
+
+beforeAll(async () => {
+  gpu = await WebGPUBackend.create({ autotune: false });
+});
+afterAll(() => gpu?.destroy());
+afterEach(() => {
+  restore?.();
+  restore = null;
+});
+
+const { rand } = testData(1515);
+
+async function compare(what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage, tol: Tol): Promise<void> {
+  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
+  const expected = Float32Array.from(await cpu.read(run(cpu, cx)));
+  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
+  poisonPool(gpu, [expected.length]);
+  const out = run(gpu, gx);
+  assertClose(what, await gpu.read(out), expected, tol);
+  for (const s of [...gx, out]) gpu.release(s);
+}
+
+const tol = (k: number): Tol => ({ atol: 1e-6 + 2 * k * EPS, rtol: 1e-5 });
+
+/** (m, k, n) triples over the awkward sizes: each size on each axis at least once. */
+const SIZES: readonly [number, number, number][] = [
+  [1, 1, 1],
+  [3, 17, 65],
+  [63, 129, 3],
+  [65, 3, 63],
+  [129, 65, 17],
+  [17, 63, 129],
+  [64, 32, 64],
+];
+
+function lengths(args: MatmulArgs): [number, number] {
+  const { batch, m, k, n } = args;
+  return [(batch - 1) * args.aBatchStride + m * k, (batch - 1) * args.bBatchStride + k * n];
+}
+
+async function product(label: string, args: MatmulArgs, specials: readonly number[] = []): Promise<void> {
+  const [aLen, bLen] = lengths(args);
+  await compare(label, [f32(rand(aLen, -1, 1, specials)), f32(rand(bLen))], (be, [a, b]) => be.matmul(a!, b!, args), tol(args.k));
+}
+
+for (const design of MATMUL_DESIGNS) {
+  describe(`matmul design '${design}'`, () => {
+    for (const shape of DESIGN_SHAPES[design]) {
+      it(`workgroup ${shape[0]}x${shape[1]}: sizes 1..129 × transA × transB`, async () => {
+        restore = forceKernelChoice({ matmulDesign: design, matmulShape: shape });
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const [m, k, n] of SIZES) {
+              const args: MatmulArgs = { batch: 1, m, k, n, transA, transB, aBatchStride: 0, bBatchStride: 0 };
+              await product(`${design} ${shape} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${k}x${n}`, args);
+            }
+          }
+        }
+      }, 300_000);
+    }
+
+    it('batches: a broadcast operand (stride 0) and padded strides, every access pattern', async () => {
+      for (const shape of DESIGN_SHAPES[design]) {
+        restore?.();
+        restore = forceKernelChoice({ matmulDesign: design, matmulShape: shape });
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const [m, k, n] = [17, 65, 63];
+            const cases: MatmulArgs[] = [
+              { batch: 3, m, k, n, transA, transB, aBatchStride: m * k + 5, bBatchStride: 0 },
+              { batch: 2, m, k, n, transA, transB, aBatchStride: 0, bBatchStride: k * n + 4 },
+              { batch: 2, m: 64, k: 16, n: 64, transA, transB, aBatchStride: 64 * 16, bBatchStride: 16 * 64 + 8 },
+            ];
+            for (const args of cases) await product(`${design} ${shape} batch ${JSON.stringify(args)}`, args);
+          }
+        }
+      }
+    }, 300_000);
+
+    it('the bias + activation epilogue', async () => {
+      const acts: EpilogueActivation[] = ['leakyRelu', 'gelu'];
+      const shape = DESIGN_SHAPES[design][DESIGN_SHAPES[design].length - 1]!;
+      restore = forceKernelChoice({ matmulDesign: design, matmulShape: shape });
+      for (const activation of acts) {
+        for (const [transA, transB] of [[false, true], [false, false], [true, false], [true, true]] as const) {
+          for (const [m, k, n] of [[65, 17, 63], [3, 129, 64]] as const) {
+            const args: MatmulArgs = { batch: 1, m, k, n, transA, transB, aBatchStride: 0, bBatchStride: 0, activation, alpha: 0.1 };
+            await compare(
+              `${design} ${shape} bias+${activation} ${transA}${transB} ${m}x${k}x${n}`,
+              [f32(rand(m * k)), f32(rand(k * n)), f32(rand(n))],
+              (be, [a, b, bias]) => be.matmul(a!, b!, { ...args, bias: bias! }),
+              tol(k + 1),
+            );
+          }
+        }
+      }
+    }, 300_000);
+
+    it('NaN and ±Inf inputs propagate as on the CPU (and only into their own rows)', async () => {
+      for (const shape of DESIGN_SHAPES[design]) {
+        restore?.();
+        restore = forceKernelChoice({ matmulDesign: design, matmulShape: shape });
+        for (const [transA, transB] of [[false, false], [true, false], [false, true]] as const) {
+          const args: MatmulArgs = { batch: 1, m: 33, k: 19, n: 65, transA, transB, aBatchStride: 0, bBatchStride: 0 };
+          await product(`${design} ${shape} NaN ${transA}${transB}`, args, [NaN, 0, Infinity, 0, 0, -Infinity]);
+        }
+      }
+    }, 300_000);
+  });
+}
+
+describe('the autotune chooses among designs', () => {
+  const home = mkdtempSync(join(tmpdir(), 'webgrad-xdg-designs-'));
+  const saved = process.env.XDG_CACHE_HOME;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('the candidates are every design with every shape the device fits, the blocked default first', () => {
+    for (const pattern of [{ transA: false, transB: true }, { transA: true, transB: false }]) {
+      const c = tuneCandidates(gpu, pattern);
+      expect(c[0]!.design).toBe('blocked');
+    // Interleaved: the first two candidates after the default cover both designs.
+    expect(new Set(c.slice(0, 1 + MATMUL_DESIGNS.length).map((x) => x.design)).size).toBe(MATMUL_DESIGNS.length);
+      for (const design of MATMUL_DESIGNS) {
+        for (const shape of DESIGN_SHAPES[design]) {
+          expect(c.some((x) => x.design === design && x.shape[0] === shape[0] && x.shape[1] === shape[1]), `${design} ${shape}`).toBe(true);
+        }
+      }
+    }
+    // A device with little workgroup memory is offered no tile that needs more.
+    const small = tuneCandidates({ softwareAdapter: true, limits: { ...gpu.limits, maxComputeWorkgroupStorageSize: 4096 } }, { transA: false, transB: false });
+    expect(small.some((x) => x.design === 'tiled' && x.shape[0] === 16 && x.shape[1] === 16)).toBe(false);
+    expect(small.some((x) => x.design === 'tiled' && x.shape[0] === 8 && x.shape[1] === 8)).toBe(true);
+  });
+
+  it('measures every design for every access pattern and picks one of them', async () => {
+    process.env.XDG_CACHE_HOME = home;
+    const seen: TuneObservation[] = [];
+    const t0 = performance.now();
+    // A zero budget: the tune still measures the first candidate of every design (the bound's promise).
+    const choices = await tuneMatmul(gpu, `designs-test ${Math.random()}`, (o) => seen.push(o), 0);
+    console.log(`autotune over ${seen.reduce((s, o) => s + o.candidates.length, 0)} candidates: ${(performance.now() - t0).toFixed(0)} ms; chosen ${JSON.stringify(Object.fromEntries(choices))}`);
+    expect(seen.map((o) => o.pattern).sort()).toEqual(['NN', 'NT', 'TN']);
+    for (const o of seen) {
+      const measured = new Set<MatmulDesign>(o.candidates.map((c) => c.design));
+      expect([...measured].sort()).toEqual([...MATMUL_DESIGNS].sort());
+      expect(o.medianMs.length).toBe(o.candidates.length);
+      for (const ms of o.medianMs) expect(ms).toBeGreaterThan(0);
+      expect(o.candidates).toContainEqual(o.chosen);
+      expect(choices.get(o.pattern)).toEqual(o.chosen);
+    }
+  }, 300_000);
+});
