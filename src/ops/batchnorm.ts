@@ -18,12 +18,62 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
-function checkVector(name: string, t: Tensor | null, x: Tensor, c: number): void {
+function checkVector(op: string, name: string, t: Tensor | null, x: Tensor, c: number): void {
   if (!t) return;
-  checkTensor('batchNorm', name, t);
-  checkSameBackend('batchNorm', x, t);
-  checkSameDtype('batchNorm', x, t);
-  if (t.rank !== 1 || t.shape[0] !== c) fail('batchNorm', `${name} must have shape [${c}], got ${shapeStr(t.shape)}`);
+  checkTensor(op, name, t);
+  checkSameBackend(op, x, t);
+  checkSameDtype(op, x, t);
+  if (t.rank !== 1 || t.shape[0] !== c) fail(op, `${name} must have shape [${c}], got ${shapeStr(t.shape)}`);
+}
+
+/** The per-channel vectors and options every batch-norm op checks the same way; returns eps and momentum with their defaults. */
+export function checkBatchNormArgs(
+  op: string, x: Tensor, c: number,
+  vectors: { runningMean: Tensor | null; runningVar: Tensor | null; weight: Tensor | null; bias: Tensor | null },
+  options: BatchNormOptions,
+): { eps: number; momentum: number } {
+  for (const [name, t] of Object.entries(vectors)) checkVector(op, name, t, x, c);
+  const eps = options.eps ?? 1e-5;
+  const momentum = options.momentum ?? 0.1;
+  if (!(eps > 0)) fail(op, `eps must be positive, got ${eps}`);
+  if (!(momentum >= 0 && momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${momentum}`);
+  return { eps, momentum };
+}
+
+/**
+ * The end of a training-mode forward shared by the batch-norm ops: the running statistics (if
+ * given) move towards the batch's (the variance unbiased over `count` values per channel, as
+ * PyTorch), the output is recorded for autograd with what the backward needs, and the batch
+ * statistics' own handles are released (the record keeps its saved copies).
+ */
+export function finishBatchNormTraining<Op extends 'batchNorm' | 'batchNorm2d'>(
+  op: Op, x: Tensor, weight: Tensor | null, bias: Tensor | null, out: Tensor,
+  stats: { mean: Tensor; variance: Tensor; count: number; eps: number; momentum: number },
+  runningMean: Tensor | null, runningVar: Tensor | null,
+): Tensor {
+  const { mean, variance, count, eps, momentum } = stats;
+  if (runningMean && runningVar) {
+    noGrad(() => tidy(() => {
+      // The new values' storages move into the buffers; the tidy frees every temporary tensor.
+      runningMean._assign(binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(mean, momentum)));
+      runningVar._assign(binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(variance, (momentum * count) / (count - 1))));
+    }));
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const result = record(op, inputs, out, (save) => ({
+    x: save(x), mean: save(mean), variance: save(variance), weight: weight ? save(weight) : null, hasBias: bias !== null, eps,
+  }));
+  mean.dispose();
+  variance.dispose();
+  return result;
+}
+
+/** The gradients in the op's input order (x, then weight and bias when present), null where not needed. */
+export function batchNormGradList(needs: readonly boolean[], dx: Tensor, dgamma: Tensor, dbeta: Tensor, hasWeight: boolean, hasBias: boolean): (Tensor | null)[] {
+  const grads: (Tensor | null)[] = [needs[0] ? dx : null];
+  if (hasWeight) grads.push(needs[1] ? dgamma : null);
+  if (hasBias) grads.push(needs[grads.length] ? dbeta : null);
+  return grads;
 }
 
 /**
@@ -39,11 +89,7 @@ export function batchNorm(
   checkFloat(op, 'input', x);
   if (x.rank !== 2) fail(op, `input must be 2-D [N, C], got ${shapeStr(x.shape)}`);
   const [n, c] = x.shape as [number, number];
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) checkVector(name, t, x, c);
-  const eps = options.eps ?? 1e-5;
-  const momentum = options.momentum ?? 0.1;
-  if (!(eps > 0)) fail(op, `eps must be positive, got ${eps}`);
-  if (!(momentum >= 0 && momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${momentum}`);
+  const { eps, momentum } = checkBatchNormArgs(op, x, c, { runningMean, runningVar, weight, bias }, options);
 
   if (!options.training) {
     if (!runningMean || !runningVar) fail(op, 'evaluation mode needs runningMean and runningVar');
@@ -67,20 +113,7 @@ export function batchNorm(
     [n, c],
     op,
   );
-  if (runningMean && runningVar) {
-    noGrad(() => tidy(() => {
-      // The new values' storages move into the buffers; the tidy frees every temporary tensor.
-      runningMean._assign(binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(meanT, momentum)));
-      runningVar._assign(binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(varT, (momentum * n) / (n - 1))));
-    }));
-  }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const result = record(op, inputs, out, (save) => ({
-    x: save(x), mean: save(meanT), variance: save(varT), weight: weight ? save(weight) : null, hasBias: bias !== null, eps,
-  }));
-  meanT.dispose();
-  varT.dispose();
-  return result;
+  return finishBatchNormTraining(op, x, weight, bias, out, { mean: meanT, variance: varT, count: n, eps, momentum }, runningMean, runningVar);
 }
 
 export const batchNormGrads: GradRules<'batchNorm'> = {
@@ -91,9 +124,6 @@ export const batchNormGrads: GradRules<'batchNorm'> = {
     const dx = Tensor._fromStorage(b, r.dx, [n, c], 'batchNorm (backward)');
     const dgamma = Tensor._fromStorage(b, r.dgamma, [c], 'batchNorm (backward)');
     const dbeta = Tensor._fromStorage(b, r.dbeta, [c], 'batchNorm (backward)');
-    const grads: (Tensor | null)[] = [needs[0] ? dx : null];
-    if (weight) grads.push(needs[1] ? dgamma : null);
-    if (hasBias) grads.push(needs[grads.length] ? dbeta : null);
-    return grads;
+    return batchNormGradList(needs, dx, dgamma, dbeta, weight !== null, hasBias);
   },
 };

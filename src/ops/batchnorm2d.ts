@@ -7,24 +7,14 @@
  * gradient are exactly batchNorm's.
  */
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd/node.js';
 import type { GradRules } from '../autograd/rules.js';
 import { fail, shapeStr } from '../errors.js';
-import { noGrad, tidy } from '../lifetime.js';
-import { batchNorm, type BatchNormOptions } from './batchnorm.js';
-import * as binary from './binary.js';
-import { checkFloat, checkSameBackend, checkSameDtype, checkTensor } from './checks.js';
+import { tidy } from '../lifetime.js';
+import { batchNorm, batchNormGradList, checkBatchNormArgs, finishBatchNormTraining, type BatchNormOptions } from './batchnorm.js';
+import { checkFloat, checkTensor } from './checks.js';
 import { permute, reshape } from './shape-ops.js';
 
 const OP = 'batchNorm2d';
-
-function checkVector(name: string, t: Tensor | null, x: Tensor, c: number): void {
-  if (!t) return;
-  checkTensor(OP, name, t);
-  checkSameBackend(OP, x, t);
-  checkSameDtype(OP, x, t);
-  if (t.rank !== 1 || t.shape[0] !== c) fail(OP, `${name} must have shape [${c}], got ${shapeStr(t.shape)}`);
-}
 
 export function batchNorm2d(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
@@ -35,11 +25,7 @@ export function batchNorm2d(
   checkFloat(op, 'input', x);
   if (x.rank !== 4) fail(op, `input must be 4-D [N, C, H, W], got ${shapeStr(x.shape)}`);
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) checkVector(name, t, x, c);
-  const eps = options.eps ?? 1e-5;
-  const momentum = options.momentum ?? 0.1;
-  if (!(eps > 0)) fail(op, `eps must be positive, got ${eps}`);
-  if (!(momentum >= 0 && momentum <= 1)) fail(op, `momentum must be in [0, 1], got ${momentum}`);
+  const { eps, momentum } = checkBatchNormArgs(op, x, c, { runningMean, runningVar, weight, bias }, options);
   if (!options.training) {
     return tidy(() => {
       const rows = reshape(permute(x, [0, 2, 3, 1]), [n * h * w, c]);
@@ -60,20 +46,7 @@ export function batchNorm2d(
     [n, c, h, w],
     op,
   );
-  if (runningMean && runningVar) {
-    noGrad(() => tidy(() => {
-      // The new values' storages move into the buffers; the tidy frees every temporary tensor.
-      runningMean._assign(binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(meanT, momentum)));
-      runningVar._assign(binary.add(binary.mul(runningVar, 1 - momentum), binary.mul(varT, (momentum * count) / (count - 1))));
-    }));
-  }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const result = record(op, inputs, out, (save) => ({
-    x: save(x), mean: save(meanT), variance: save(varT), weight: weight ? save(weight) : null, hasBias: bias !== null, eps,
-  }));
-  meanT.dispose();
-  varT.dispose();
-  return result;
+  return finishBatchNormTraining(op, x, weight, bias, out, { mean: meanT, variance: varT, count, eps, momentum }, runningMean, runningVar);
 }
 
 export const batchNorm2dGrads: GradRules<'batchNorm2d'> = {
@@ -87,9 +60,6 @@ export const batchNorm2dGrads: GradRules<'batchNorm2d'> = {
     const dx = Tensor._fromStorage(b, r.dx, [n, c, h, w], name);
     const dgamma = Tensor._fromStorage(b, r.dgamma, [c], name);
     const dbeta = Tensor._fromStorage(b, r.dbeta, [c], name);
-    const grads: (Tensor | null)[] = [needs[0] ? dx : null];
-    if (weight) grads.push(needs[1] ? dgamma : null);
-    if (hasBias) grads.push(needs[grads.length] ? dbeta : null);
-    return grads;
+    return batchNormGradList(needs, dx, dgamma, dbeta, weight !== null, hasBias);
   },
 };
