@@ -19,7 +19,7 @@ import { convPath, type ConvPath } from '../src/backend/webgpu/conv.js';
 import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import type { WorkgroupShape } from '../src/backend/webgpu/matmul.js';
 import { reductionTol, type Tol } from './helpers/compare.js';
-import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
+import { compareOnBackends, f32, testData, type Input } from './helpers/kernel-harness.js';
 
 let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
@@ -45,18 +45,9 @@ function force(choice: KernelChoice): void {
 
 const { rand } = testData(7321);
 
-/** Runs `run` on both backends (pool poisoned before the GPU run) and compares every output. */
-async function compare(what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage[], tols: readonly Tol[]): Promise<void> {
-  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
-  const expected = (await Promise.all(run(cpu, cx).map((s) => cpu.read(s)))).map((a) => Float32Array.from(a));
-  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
-  poisonPool(gpu, expected.map((e) => e.length));
-  const out = run(gpu, gx);
-  for (let k = 0; k < out.length; k++) {
-    assertClose(`${what} (output ${k})`, await gpu.read(out[k]!), expected[k]!, tols[Math.min(k, tols.length - 1)]!);
-  }
-  for (const s of [...gx, ...out]) gpu.release(s);
-}
+/** Both backends, the GPU pool poisoned first (test/helpers/kernel-harness.ts). */
+const compare = (what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage[], tols: readonly Tol[]): Promise<void> =>
+  compareOnBackends(cpu, gpu, what, inputs, run, tols);
 
 interface Spec {
   name: string;

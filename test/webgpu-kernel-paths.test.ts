@@ -17,7 +17,7 @@ import { defaultWorkgroupShape, type WorkgroupShape } from '../src/backend/webgp
 import { columnPlan } from '../src/backend/webgpu/fused/batchnorm.js';
 import { BN_WG } from '../shaders/batchnorm.js';
 import type { Tol } from './helpers/compare.js';
-import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
+import { compareOnBackends, f32, testData, type Input } from './helpers/kernel-harness.js';
 
 const EPS = 2 ** -23;
 
@@ -45,18 +45,9 @@ function force(choice: Parameters<typeof forceKernelChoice>[0]): void {
 
 const { rand } = testData(4242);
 
-/** Runs `run` on both backends (pool poisoned before the GPU run) and compares every output. */
-async function compare(what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage[], tols: readonly Tol[]): Promise<void> {
-  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
-  const expected = (await Promise.all(run(cpu, cx).map((s) => cpu.read(s)))).map((a) => Float32Array.from(a));
-  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
-  poisonPool(gpu, expected.map((e) => e.length));
-  const out = run(gpu, gx);
-  for (let k = 0; k < out.length; k++) {
-    assertClose(`${what} (output ${k})`, await gpu.read(out[k]!), expected[k]!, tols[Math.min(k, tols.length - 1)]!);
-  }
-  for (const s of [...gx, ...out]) gpu.release(s);
-}
+/** Both backends, the GPU pool poisoned first (test/helpers/kernel-harness.ts). */
+const compare = (what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage[], tols: readonly Tol[]): Promise<void> =>
+  compareOnBackends(cpu, gpu, what, inputs, run, tols);
 
 describe('the kernel-choice hook', () => {
   it('restores the previous choice', () => {

@@ -89,3 +89,23 @@ export interface Input {
 }
 export const f32 = (data: Float32Array): Input => ({ data, dtype: 'float32' });
 export const i32 = (data: Int32Array): Input => ({ data, dtype: 'int32' });
+
+/**
+ * Runs `run` on both backends (the GPU pool poisoned first, so an output a kernel fails to write in
+ * full shows up) and compares every output with the CPU's within its tolerance (the last one
+ * repeats for further outputs). Releases the GPU storages.
+ */
+export async function compareOnBackends(
+  cpu: Backend, gpu: Backend, what: string, inputs: readonly Input[],
+  run: (be: Backend, xs: Storage[]) => Storage[], tols: readonly Tol[],
+): Promise<void> {
+  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
+  const expected = (await Promise.all(run(cpu, cx).map((s) => cpu.read(s)))).map((a) => Float32Array.from(a));
+  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
+  poisonPool(gpu, expected.map((e) => e.length));
+  const out = run(gpu, gx);
+  for (let k = 0; k < out.length; k++) {
+    assertClose(`${what} (output ${k})`, await gpu.read(out[k]!), expected[k]!, tols[Math.min(k, tols.length - 1)]!);
+  }
+  for (const s of [...gx, ...out]) gpu.release(s);
+}
