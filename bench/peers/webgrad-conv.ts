@@ -4,6 +4,7 @@
  * dropout, loaded with the shared initial parameters under PyTorch's state-dict names.
  */
 import * as wg from '../../src/index.js';
+import { trainSteps } from './webgrad-steps.js';
 import { engine } from '../../src/engine.js';
 import { buildCnn } from '../../src/train/cnn.js';
 import type { CnnModel, CnnParams, CnnSpec, ConvOut, ConvSpec, GradCase, MlpData, PoolSpec } from './types.js';
@@ -78,10 +79,10 @@ function layerNames(blocks: number): { conv: (i: number) => string; bn: (i: numb
 
 export class WebgradCnn implements CnnModel {
   readonly how: string;
-  private readonly model: wg.nn.Sequential;
-  private readonly opt: wg.optim.SGD;
-  private readonly x: wg.Tensor;
-  private readonly y: wg.Tensor;
+  readonly model: wg.nn.Sequential;
+  readonly opt: wg.optim.SGD;
+  readonly x: wg.Tensor;
+  readonly y: wg.Tensor;
   private readonly names: ReturnType<typeof layerNames>;
 
   constructor(private readonly device: Device, private readonly spec: CnnSpec, init: CnnParams, data: MlpData) {
@@ -117,26 +118,8 @@ export class WebgradCnn implements CnnModel {
     this.y = wg.tensor(data.labels, { shape: [spec.batch], dtype: 'int32', device });
   }
 
-  private step(): wg.Tensor {
-    const loss = wg.tidy(() => {
-      const l = nn.crossEntropy(this.model.forward(this.x), this.y);
-      l.backward();
-      this.opt.step();
-      return l;
-    });
-    this.opt.zeroGrad();
-    return loss;
-  }
-
-  async steps(k: number): Promise<number> {
-    let last: wg.Tensor | null = null;
-    for (let i = 0; i < k; i++) {
-      last?.dispose();
-      last = this.step();
-    }
-    const v = await last!.item();
-    last!.dispose();
-    return v;
+  steps(k: number): Promise<number> {
+    return trainSteps(this, k);
   }
 
   async params(): Promise<CnnParams> {

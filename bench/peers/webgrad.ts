@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as wg from '../../src/index.js';
+import { trainStep, trainSteps } from './webgrad-steps.js';
 import { engine } from '../../src/engine.js';
 import type { WebGPUBackend } from '../../src/backend/webgpu/backend.js';
 import type { CnnModel, CnnParams, CnnSpec, ConvSpec, GradCase, MlpData, MlpModel, MlpParams, MlpSpec, OpCase, Peer, PoolSpec } from './types.js';
@@ -57,10 +58,10 @@ function opCase(make: () => wg.Tensor, inputs: wg.Tensor[]): OpCase {
 
 class WebgradMlp implements MlpModel {
   readonly how: string;
-  private readonly model: wg.nn.Sequential;
-  private readonly opt: wg.optim.SGD;
-  private readonly x: wg.Tensor;
-  private readonly y: wg.Tensor;
+  readonly model: wg.nn.Sequential;
+  readonly opt: wg.optim.SGD;
+  readonly x: wg.Tensor;
+  readonly y: wg.Tensor;
 
   constructor(private readonly device: Device, spec: MlpSpec, init: MlpParams, data: MlpData) {
     this.how = device === 'webgpu'
@@ -92,26 +93,8 @@ class WebgradMlp implements MlpModel {
     this.y = wg.tensor(data.labels, { shape: [spec.batch], dtype: 'int32', device });
   }
 
-  private step(): wg.Tensor {
-    const loss = wg.tidy(() => {
-      const l = nn.crossEntropy(this.model.forward(this.x), this.y);
-      l.backward();
-      this.opt.step();
-      return l;
-    });
-    this.opt.zeroGrad();
-    return loss;
-  }
-
-  async steps(k: number): Promise<number> {
-    let last: wg.Tensor | null = null;
-    for (let i = 0; i < k; i++) {
-      last?.dispose();
-      last = this.step();
-    }
-    const v = await last!.item();
-    last!.dispose();
-    return v;
+  steps(k: number): Promise<number> {
+    return trainSteps(this, k);
   }
 
   async params(): Promise<MlpParams> {
@@ -142,7 +125,7 @@ class WebgradMlp implements MlpModel {
     const per = (a: number, b: number): number => Number(((b - a) / n).toFixed(2));
     // Encoding only: n steps with no readback or sync, then one sync (host cost of issuing a step).
     const e0 = now();
-    for (let i = 0; i < n; i++) this.step().dispose();
+    for (let i = 0; i < n; i++) trainStep(this).dispose();
     const encodeMs = (now() - e0) / n;
     await be.sync();
     const parts = { forwardEncode: 0, forwardWait: 0, backwardEncode: 0, backwardWait: 0, optimizerEncode: 0, optimizerWait: 0, readback: 0 };
