@@ -4,7 +4,8 @@
  * int32 values; select's condition is tested on its bits (NaN true, ±0 false) so no driver's
  * float comparison semantics matter.
  */
-import { uniformAt, WG_1D, type WgslScalar } from './common.js';
+import { WG_1D, type WgslScalar } from './common.js';
+import { stridedIndexWgsl, stridedUniforms } from './strided.js';
 import { defineKernel, kernelFamily } from './program.js';
 
 const U32_READ = { type: 'u32', access: 'read' } as const;
@@ -28,18 +29,9 @@ export const stridedWriteKernel = kernelFamily((rank: number) =>
   defineKernel({
     name: `stridedwrite:${rank}`,
     bindings: { S: U32_READ, out: U32_OUT },
-    uniforms: { n: 'u32', rank: 'u32', offset: 'i32', shape: { array: 'u32', length: rank }, strides: { array: 'i32', length: rank } },
+    uniforms: stridedUniforms(rank),
     workgroupSize: WG_1D,
-    body: () => {
-      let index = '  var r = i;\n  var idx = P.offset;\n';
-      for (let d = rank - 1; d >= 0; d--) {
-        const c = d === 0 ? 'r' : `(r % ${uniformAt('P.shape', d)})`;
-        index += `  { let c = ${c}; idx += i32(c) * ${uniformAt('P.strides', d)};`;
-        if (d > 0) index += ` r = r / ${uniformAt('P.shape', d)};`;
-        index += ' }\n';
-      }
-      return `  if (i >= P.n) { return; }
-${index}  out[u32(idx)] = S[i];`;
-    },
+    body: () => `  if (i >= P.n) { return; }
+${stridedIndexWgsl(rank)}  out[u32(idx)] = S[i];`,
   }),
 );
