@@ -22,3 +22,19 @@ export function autocastToFloat32(x: Tensor): Tensor {
   return autocastEnabled() && x.dtype === 'float16' ? castGrad(x, 'float32') : x;
 }
 
+
+/**
+ * Whether an op whose kernels run in float32 only (batch norm, dropout) must widen x: a float16
+ * activation under autocast. Such an op then runs on the widened input and narrows its result
+ * back (`inFloat32`), so the activation stays float16 as PyTorch's does (its batch norm and dropout
+ * keep the input dtype; cuDNN's batch norm computes its statistics in float32 too). Outside
+ * autocast a float16 input still meets the op's own dtype checks.
+ */
+export function autocastWidens(x: Tensor): boolean {
+  return autocastEnabled() && x.dtype === 'float16';
+}
+
+/** run on x widened to float32, its result narrowed back to float16; gradients flow through both casts. */
+export function inFloat32(x: Tensor, run: (x32: Tensor) => Tensor): Tensor {
+  return castGrad(run(castGrad(x, 'float32')), 'float16');
+}

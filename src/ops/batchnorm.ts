@@ -11,6 +11,7 @@ import { checkFloat, checkSameBackend, checkSameDtype, checkTensor } from './che
 import { noGrad, tidy } from '../lifetime.js';
 import * as binary from './binary.js';
 import { applyUnary } from './unary.js';
+import { autocastWidens, inFloat32 } from '../amp/cast.js';
 
 export interface BatchNormOptions {
   training: boolean;
@@ -86,6 +87,8 @@ export function batchNorm(
 ): Tensor {
   const op = 'batchNorm';
   checkTensor(op, 'input', x);
+  // A float16 activation under autocast: normalised in float32, the output float16 again.
+  if (autocastWidens(x)) return inFloat32(x, (x32) => batchNorm(x32, runningMean, runningVar, weight, bias, options));
   checkFloat(op, 'input', x);
   if (x.rank !== 2) fail(op, `input must be 2-D [N, C], got ${shapeStr(x.shape)}`);
   const [n, c] = x.shape as [number, number];

@@ -13,6 +13,7 @@ import { tidy } from '../lifetime.js';
 import { batchNorm, batchNormGradList, checkBatchNormArgs, finishBatchNormTraining, type BatchNormOptions } from './batchnorm.js';
 import { checkFloat, checkTensor } from './checks.js';
 import { permute, reshape } from './shape-ops.js';
+import { autocastWidens, inFloat32 } from '../amp/cast.js';
 
 const OP = 'batchNorm2d';
 
@@ -22,6 +23,8 @@ export function batchNorm2d(
 ): Tensor {
   const op = OP;
   checkTensor(op, 'input', x);
+  // A float16 activation under autocast: normalised in float32, the output float16 again.
+  if (autocastWidens(x)) return inFloat32(x, (x32) => batchNorm2d(x32, runningMean, runningVar, weight, bias, options));
   checkFloat(op, 'input', x);
   if (x.rank !== 4) fail(op, `input must be 4-D [N, C, H, W], got ${shapeStr(x.shape)}`);
   const [n, c, h, w] = x.shape as [number, number, number, number];

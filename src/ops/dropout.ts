@@ -10,6 +10,7 @@ import { fail } from '../errors.js';
 import { checkFloat, checkTensor } from './checks.js';
 import { drawPosition } from './creation.js';
 import { reshape } from './shape-ops.js';
+import { autocastWidens, inFloat32 } from '../amp/cast.js';
 
 export interface DropoutOptions {
   /** Identity when false (evaluation). Default true. */
@@ -23,6 +24,9 @@ export function dropout(x: Tensor, p = 0.5, options: DropoutOptions = {}): Tenso
   checkFloat('dropout', 'input', x);
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) fail('dropout', `p (the probability of zeroing) must be in [0, 1), got ${String(p)}`);
   if (options.training === false || p === 0) return reshape(x, x.shape); // identity, still on the tape
+  // A float16 activation under autocast: the mask is applied in float32 (the same Philox mask as
+  // for a float32 input), the output float16 again.
+  if (autocastWidens(x)) return inFloat32(x, (x32) => dropout(x32, p, options));
   const { seed, offset } = drawPosition('uniform', x.size, options.seed);
   const out = Tensor._fromStorage(x.backend, x.backend.routine('dropout', { x: x._storage('dropout') }, { p, seed, offset }), x.shape, 'dropout');
   return record('dropout', [x], out, () => ({ p, seed, offset }));
