@@ -17,9 +17,10 @@
  *    16 → 32 at 14²: direct 478-643 / 480-484 / 876-904, GEMM 193-211 / 149-175 / 113-177.
  */
 import { CONV_DIRECT_BLOCK, CONV_DIRECT_WG, channelBiasKernel, conv2dDirectBackwardInputKernel, conv2dDirectBackwardWeightKernel, conv2dDirectForwardKernel } from '../../../shaders/conv2d.js';
+import { CONV_WINDOW_MAX_K, CONV_WINDOW_PIXELS, CONV_WINDOW_WG, conv2dWindowKernel, type ConvWindowMode } from '../../../shaders/conv-window.js';
 import { CONV_GEMM_BLOCK, conv2dGemmBackwardInputKernel, conv2dGemmBackwardWeightKernel, conv2dGemmForwardKernel } from '../../../shaders/conv-gemm.js';
 import { WG_1D, wgslType } from '../../../shaders/common.js';
-import { avgPoolBackwardKernel, avgPoolKernel, maxPoolBackwardKernel, maxPoolKernel } from '../../../shaders/pool.js';
+import { avgPoolBackwardKernel, avgPoolKernel, maxPoolBackwardKernel, maxPoolBackwardTiledKernel, maxPoolKernel } from '../../../shaders/pool.js';
 import type { Conv2dGeometry, Pool2dGeometry, Storage } from '../types.js';
 import type { KernelContext } from './context.js';
 import { dispatchKernel } from './dispatch.js';
@@ -54,7 +55,7 @@ function geometry(g: Conv2dGeometry) {
   };
 }
 
-export type ConvPath = 'direct' | 'gemm' | 'matmul';
+export type ConvPath = 'direct' | 'gemm' | 'matmul' | 'window';
 type ConvPass = 'fwd' | 'dx' | 'dw';
 
 /** Whether the convolution is a plain matmul per image. */
@@ -62,15 +63,55 @@ export function isPointwise(g: Conv2dGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0 && g.groups === 1;
 }
 
+/** Whether the window kernels (conv-window.ts) can run the pass: forward and dx at stride 1, dilation 1, small kernels. */
+export function windowApplies(g: Conv2dGeometry, pass: ConvPass): boolean {
+  return pass !== 'dw' && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
+    g.kh <= CONV_WINDOW_MAX_K && g.kw <= CONV_WINDOW_MAX_K;
+}
+
 /** The design a pass takes: the forced one (kernel-choice.ts) where it applies, else by shape. */
 export function convPath(g: Conv2dGeometry, pass: ConvPass): ConvPath {
   const forced = kernelChoice().convPath;
   if (forced === 'direct' || forced === 'gemm') return forced;
+  if (forced === 'window' && windowApplies(g, pass)) return 'window';
   if (isPointwise(g)) return 'matmul';
   if (forced === 'matmul') return 'gemm';
-  // The GEMM's columns are channels of one group, 4 per invocation.
+  // The GEMM's and the window kernels' columns are channels of one group, 4 or more per invocation.
   const columns = pass === 'dx' ? g.cin / g.groups : g.cout / g.groups;
-  return columns < CONV_GEMM_BLOCK ? 'direct' : 'gemm';
+  if (columns < CONV_GEMM_BLOCK) return 'direct';
+  return windowApplies(g, pass) ? 'window' : 'gemm';
+}
+
+/** Output channels per window invocation: 8 where there are at least 8 per group. */
+export function convWindowBlock(g: Conv2dGeometry, pass: ConvPass): 4 | 8 {
+  const forced = kernelChoice().convWindowBlock;
+  if (forced) return forced;
+  const columns = pass === 'dx' ? g.cin / g.groups : g.cout / g.groups;
+  return columns >= 8 ? 8 : 4;
+}
+
+/**
+ * Runs a window kernel: the forward pass (in = x, out = y) or the input gradient (in = dy,
+ * out = dx: the convolution of dy with the transposed, flipped weights, padded by K − 1 − pad).
+ */
+function convWindow(ctx: KernelContext, op: string, mode: ConvWindowMode, input: GpuStorage, w: GpuStorage, b: GpuStorage | null, out: GpuStorage, g: Conv2dGeometry): void {
+  const cinG = g.cin / g.groups;
+  const coutG = g.cout / g.groups;
+  const khw = g.kh * g.kw;
+  const fwd = mode === 'fwd';
+  const cb = convWindowBlock(g, fwd ? 'fwd' : 'dx');
+  const [inC, inCG, inH, inW] = fwd ? [g.cin, cinG, g.h, g.w] : [g.cout, coutG, g.hout, g.wout];
+  const [outC, outCG, outH, outW] = fwd ? [g.cout, coutG, g.hout, g.wout] : [g.cin, cinG, g.h, g.w];
+  const cBlocks = Math.ceil(outCG / cb);
+  const wq = Math.ceil(outW / CONV_WINDOW_PIXELS);
+  const total = g.n * outH * wq * g.groups * cBlocks;
+  const kernel = conv2dWindowKernel(mode, b !== null, g.kh, g.kw, cb);
+  const uniforms = {
+    total, cBlocks, groups: g.groups, wq, inC, inCG, inH, inW, outC, outCG, outH, outW,
+    padH: fwd ? g.padH : g.kh - 1 - g.padH, padW: fwd ? g.padW : g.kw - 1 - g.padW,
+    wsJ: fwd ? cinG * khw : khw, wsC: fwd ? khw : cinG * khw, wGroup: coutG * cinG * khw,
+  };
+  dispatchKernel(ctx, op, kernel, biasBuffers(input, w, b, out), uniforms, groupsFor(total, CONV_WINDOW_WG));
 }
 
 /**
@@ -112,6 +153,10 @@ export function conv2d(ctx: KernelContext, xs: Storage, ws: Storage, bs: Storage
     return y;
   }
   const out = ctx.output(n, 'float32', op);
+  if (path === 'window') {
+    convWindow(ctx, op, 'fwd', x, w, b, out, g);
+    return out;
+  }
   const geo = geometry(g);
   if (path === 'direct') {
     const total = g.n * g.cout * g.hout * Math.ceil(g.wout / CONV_DIRECT_BLOCK);
@@ -142,6 +187,10 @@ export function conv2dBackwardInput(ctx: KernelContext, dys: Storage, ws: Storag
     return matmul(ctx, w, dy, { batch: g.n, m: g.cin, k: g.cout, n: plane, transA: true, transB: false, aBatchStride: 0, bBatchStride: g.cout * plane });
   }
   const out = ctx.output(n, 'float32', op);
+  if (path === 'window') {
+    convWindow(ctx, op, 'dx', dy, w, null, out, g);
+    return out;
+  }
   const geo = geometry(g);
   if (path === 'direct') {
     const total = g.n * g.cin * g.h * Math.ceil(g.w / CONV_DIRECT_BLOCK);
@@ -230,6 +279,19 @@ export function maxPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): {
   return { values, indices };
 }
 
+/** Whether the pooling windows tile the input exactly (each input element in exactly one window). */
+export function poolTiles(g: Pool2dGeometry): boolean {
+  return !g.adaptive && g.strideH === g.kh && g.strideW === g.kw && g.padH === 0 && g.padW === 0 &&
+    g.hout * g.kh === g.h && g.wout * g.kw === g.w;
+}
+
+/** max-pool dx design: 'tiled' (one invocation per window, where the windows tile the input) or the per-input 'gather'. */
+export function maxPoolBackwardPath(g: Pool2dGeometry): 'tiled' | 'gather' {
+  const forced = kernelChoice().maxPoolBackwardPath;
+  if (forced === 'gather') return 'gather';
+  return poolTiles(g) ? 'tiled' : 'gather';
+}
+
 export function maxPool2dBackward(ctx: KernelContext, dys: Storage, ixs: Storage, g: Pool2dGeometry): GpuStorage {
   const op = 'maxPool2dBackward';
   const nOut = g.planes * g.hout * g.wout;
@@ -239,7 +301,9 @@ export function maxPool2dBackward(ctx: KernelContext, dys: Storage, ixs: Storage
   if (n === 0) return ctx.output(0, 'float32', op);
   if (nOut === 0) return fill(ctx, n, 0, 'float32');
   const out = ctx.output(n, 'float32', op);
-  dispatchKernel(ctx, op, maxPoolBackwardKernel, { DY: dy.buffer, IX: ix.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
+  const buffers = { DY: dy.buffer, IX: ix.buffer, out: out.buffer };
+  if (maxPoolBackwardPath(g) === 'tiled') dispatchKernel(ctx, op, maxPoolBackwardTiledKernel, buffers, poolUniforms(g, nOut), groupsFor(nOut));
+  else dispatchKernel(ctx, op, maxPoolBackwardKernel, buffers, poolUniforms(g, n), groupsFor(n));
   return out;
 }
 
