@@ -82,12 +82,16 @@ export function convPath(g: Conv2dGeometry, pass: ConvPass): ConvPath {
   return windowApplies(g, pass) ? 'window' : 'gemm';
 }
 
-/** Output channels per window invocation: 8 where there are at least 8 per group. */
+/**
+ * Output channels per window invocation: 4 forward, 8 for dx where there are at least 8 per group.
+ * Measured with bench/conv-designs.ts on lavapipe (2026-12-03 22:11-22:15 UTC, load ~25, median
+ * of 5 and 9 alternating rounds, ms cb4 / cb8): [128,32,14,14]→64 forward 1135 / 1249 and
+ * 1229 / 1358, dx 1393 / 1289 and 1279 / 1195; [128,16,14,14]→32 dx 357 / 270.
+ */
 export function convWindowBlock(g: Conv2dGeometry, pass: ConvPass): 4 | 8 {
   const forced = kernelChoice().convWindowBlock;
   if (forced) return forced;
-  const columns = pass === 'dx' ? g.cin / g.groups : g.cout / g.groups;
-  return columns >= 8 ? 8 : 4;
+  return pass === 'dx' && g.cin / g.groups >= 8 ? 8 : 4;
 }
 
 /**
