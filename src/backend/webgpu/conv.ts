@@ -3,11 +3,17 @@
  * shaders/conv2d.ts, shaders/conv-gemm.ts, shaders/pool.ts): validates sizes, chooses a design by
  * shape, dispatches.
  *
- * Designs (chosen by shape, never by timing; kernel-choice.ts can force one for the tests):
+ * Designs (chosen by shape, never by timing at run time; kernel-choice.ts can force one for the tests):
  *  - 'matmul': a 1×1 convolution with stride 1, no padding and one group is a batched matmul
  *    ([cout, cin] · x[n] as [cin, h·w]); the existing register-blocked matmul runs it.
  *  - 'gemm': the implicit GEMMs of conv-gemm.ts (4×4 register blocks over output pixels ×
  *    channels); the general path.
+ *  - 'window': the unrolled window kernels of conv-window.ts for the forward pass and dx at stride 1,
+ *    dilation 1 and kernels up to 5×5 with 4+ channels per group (the GEMM's place there): each
+ *    input row of a window loaded once per channel, not once per tap. Measured on lavapipe
+ *    (2026-12-03, load ~25, bench/conv-designs.ts, median of 9 alternating rounds, gemm / window):
+ *    [128,32,14,14]→64 forward 1949 / 1229 ms, dx 1413 / 1195 ms; [128,1,28,28]→32 forward
+ *    206 / 192 ms; [128,16,14,14]→32 forward 489 / 424 ms, dx 381 / 270 ms (median of 5).
  *  - 'direct': one output row segment (or element) per invocation; taken where the GEMM's channel
  *    tile of 4 would mostly idle: fewer than 4 output channels per group for the forward and the
  *    weight gradient, fewer than 4 input channels per group for the input gradient (depthwise).
