@@ -48,6 +48,8 @@ const DESIGNS: [string, KernelChoice][] = [
   ['gemm', { convPath: 'gemm' }],
   ['window cb4', { convPath: 'window', convWindowBlock: 4 }],
   ['window cb8', { convPath: 'window', convWindowBlock: 8 }],
+  ['window cb4 row', { convPath: 'window', convWindowBlock: 4, convWindowSpan: Infinity }],
+  ['window cb4 span1', { convPath: 'window', convWindowBlock: 4, convWindowSpan: 1 }],
 ];
 
 for (const [name, g] of CASES) {

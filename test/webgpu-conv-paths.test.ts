@@ -116,11 +116,12 @@ describe('conv2d: every design on awkward geometries, against the CPU reference'
     });
   }
 
-  for (const cb of [4, 8] as const) {
+  // Channels per invocation × blocks of 4 along a row per invocation (3: chunks that end mid-row).
+  for (const [cb, span] of [[4, 1], [8, 1], [4, 3], [8, Infinity]] as const) {
     // Each (kernel size, mode, channel block) is its own unrolled pipeline: slow to compile under load.
-    it(`window kernels, ${cb} channels per invocation (forward and dx at stride 1, dilation 1; the others by shape)`, async () => {
-      force({ convPath: 'window', convWindowBlock: cb });
-      for (const s of SPECS) await checkSpec(s, `window cb${cb}`);
+    it(`window kernels, ${cb} channels × ${span} blocks per invocation (forward and dx at stride 1, dilation 1; the others by shape)`, async () => {
+      force({ convPath: 'window', convWindowBlock: cb, convWindowSpan: span });
+      for (const s of SPECS) await checkSpec(s, `window cb${cb} span ${span}`);
     }, 600_000);
   }
 

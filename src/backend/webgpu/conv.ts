@@ -101,6 +101,19 @@ export function convWindowBlock(g: Conv2dGeometry, pass: ConvPass): 4 | 8 {
 }
 
 /**
+ * Blocks along a row per window invocation. On a software adapter, where the position decode
+ * (integer divisions by uniforms, one per SIMD lane) costs as much as a short reduction, a whole
+ * row when the reduction (channels · taps) is short; one block elsewhere (GPUs want invocations).
+ */
+export function convWindowSpan(ctx: KernelContext, reduction: number): number {
+  const forced = kernelChoice().convWindowSpan;
+  if (forced !== undefined) return forced;
+  return ctx.softwareAdapter && reduction <= WINDOW_ROW_SPAN_MAX_REDUCTION ? Infinity : 1;
+}
+/** Longest reduction (input channels per group · kh · kw) that gets whole-row spans on software adapters. */
+const WINDOW_ROW_SPAN_MAX_REDUCTION = 36;
+
+/**
  * Runs a window kernel: the forward pass (in = x, out = y) or the input gradient (in = dy,
  * out = dx: the convolution of dy with the transposed, flipped weights, padded by K − 1 − pad).
  */
@@ -114,10 +127,12 @@ function convWindow(ctx: KernelContext, op: string, mode: ConvWindowMode, input:
   const [outC, outCG, outH, outW] = fwd ? [g.cout, coutG, g.hout, g.wout] : [g.cin, cinG, g.h, g.w];
   const cBlocks = Math.ceil(outCG / cb);
   const wq = Math.ceil(outW / CONV_WINDOW_PIXELS);
-  const total = g.n * outH * wq * g.groups * cBlocks;
+  const span = Math.max(1, Math.min(wq, convWindowSpan(ctx, inCG * khw)));
+  const chunks = Math.ceil(wq / span);
+  const total = g.n * outH * chunks * g.groups * cBlocks;
   const kernel = conv2dWindowKernel(mode, b !== null, g.kh, g.kw, cb);
   const uniforms = {
-    total, cBlocks, groups: g.groups, wq, inC, inCG, inH, inW, outC, outCG, outH, outW,
+    total, cBlocks, groups: g.groups, wq, span, chunks, inC, inCG, inH, inW, outC, outCG, outH, outW,
     padH: fwd ? g.padH : g.kh - 1 - g.padH, padW: fwd ? g.padW : g.kw - 1 - g.padW,
     wsJ: fwd ? cinG * khw : khw, wsC: fwd ? khw : cinG * khw, wGroup: coutG * cinG * khw,
   };

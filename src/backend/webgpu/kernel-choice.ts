@@ -30,6 +30,8 @@ export interface KernelChoice {
   convPath?: 'direct' | 'gemm' | 'matmul' | 'window';
   /** max-pool dx: 'gather' forces the per-input gather even where the windows tile the input. */
   maxPoolBackwardPath?: 'gather';
+  /** Blocks of 4 outputs along a row per invocation of the window kernels (Infinity: the whole row). */
+  convWindowSpan?: number;
   /** Output channels per invocation of the window kernels (4 or 8). */
   convWindowBlock?: 4 | 8;
   /**
