@@ -1,6 +1,7 @@
 /**
  * 2-D convolution in PyTorch's layouts (x NCHW, weight OIHW): the shared uniform geometry and the
- * direct kernels. The implicit GEMMs (shaders/conv-gemm.ts) are the general path; the host
+ * direct kernels. The implicit GEMMs (shaders/conv-gemm.ts) are the general path, the window
+ * kernels (shaders/conv-window.ts) its stride-1 special case for the forward pass and dx; the host
  * (src/backend/webgpu/conv.ts) takes these direct kernels where a GEMM tile would mostly idle:
  * channels per group below the tile's 4 (depthwise convolutions above all).
  *

@@ -106,6 +106,35 @@ ${IN_POS}
   out[i] = acc;`,
 });
 
+/**
+ * dx where the windows tile the input exactly (not adaptive, stride = kernel, no padding, h = hout·kh,
+ * w = wout·kw): every input element lies in exactly one window, so one invocation per output writes
+ * its whole window (dy at the index, zero elsewhere). A quarter of the invocations of the gather
+ * above for 2×2, each decoding one position instead of searching for its holders.
+ */
+export const maxPoolBackwardTiledKernel = defineKernel({
+  name: 'pool:max:backward:tiled',
+  bindings: { DY: F32_READ, IX: I32_READ, out: F32_OUT },
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: WG,
+  body: `  if (i >= P.total) { return; }
+  let ow = i % P.wout;
+  let r = i / P.wout;
+  let oh = r % P.hout;
+  let plane = r / P.hout;
+  let d = DY[i];
+  let at = IX[i];
+  let y0 = oh * P.kh;
+  let x0 = ow * P.kw;
+  let base = plane * P.h * P.w;
+  for (var y = y0; y < y0 + P.kh; y++) {
+    for (var x = x0; x < x0 + P.kw; x++) {
+      let me = i32(y * P.w + x);
+      out[base + u32(me)] = select(0.0, d, me == at);
+    }
+  }`,
+});
+
 export const avgPoolKernel = defineKernel({
   name: 'pool:avg',
   bindings: { X: F32_READ, out: F32_OUT },

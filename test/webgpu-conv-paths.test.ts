@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, Conv2dGeometry, Pool2dGeometry, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
-import { convPath, type ConvPath } from '../src/backend/webgpu/conv.js';
+import { convPath, maxPoolBackwardPath, type ConvPath } from '../src/backend/webgpu/conv.js';
 import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import type { WorkgroupShape } from '../src/backend/webgpu/matmul.js';
 import { reductionTol, type Tol } from './helpers/compare.js';
@@ -116,6 +116,15 @@ describe('conv2d: every design on awkward geometries, against the CPU reference'
     });
   }
 
+  // Channels per invocation × blocks of 4 along a row per invocation (3: chunks that end mid-row).
+  for (const [cb, span] of [[4, 1], [8, 1], [4, 3], [8, Infinity]] as const) {
+    // Each (kernel size, mode, channel block) is its own unrolled pipeline: slow to compile under load.
+    it(`window kernels, ${cb} channels × ${span} blocks per invocation (forward and dx at stride 1, dilation 1; the others by shape)`, async () => {
+      force({ convPath: 'window', convWindowBlock: cb, convWindowSpan: span });
+      for (const s of SPECS) await checkSpec(s, `window cb${cb} span ${span}`);
+    }, 600_000);
+  }
+
   it('1x1 through matmul (the 1x1 geometries; the others fall back to the GEMM)', async () => {
     force({ convPath: 'matmul' });
     for (const s of SPECS) await checkSpec(s, 'matmul');
@@ -138,14 +147,17 @@ describe('conv2d: which design runs', () => {
   const pick = (s: Spec): ConvPath[] => (['fwd', 'dx', 'dw'] as const).map((p) => convPath(geometry(s), p));
   const byName = (name: string): Spec => SPECS.find((s) => s.name === name)!;
   it('chooses by shape', () => {
-    expect(pick(byName('groups 3, 5 channels per group both ways, pad 3 > k/2'))).toEqual(['gemm', 'gemm', 'gemm']);
-    // cin = 3 input channels: the dx GEMM's tile of 4 would idle; the direct dx.
-    expect(pick(byName('3x3 pad 1, batch 5, odd sizes, cout 7'))).toEqual(['gemm', 'direct', 'gemm']);
+    // Stride 1, dilation 1, kernel ≤ 5, 4+ channels per group: the window kernels forward and dx.
+    expect(pick(byName('groups 3, 5 channels per group both ways, pad 3 > k/2'))).toEqual(['window', 'window', 'gemm']);
+    // cin = 3 input channels: the dx tile of 4 would idle; the direct dx.
+    expect(pick(byName('3x3 pad 1, batch 5, odd sizes, cout 7'))).toEqual(['window', 'direct', 'gemm']);
+    expect(pick(byName('stride 2, batch 1, cout 9'))).toEqual(['gemm', 'gemm', 'gemm']);
+    expect(pick(byName('dilation 2, pad 2'))).toEqual(['gemm', 'gemm', 'gemm']);
     expect(pick(byName('depthwise'))).toEqual(['direct', 'direct', 'direct']);
     // cout/groups = 2 is below the tile; cin/groups = 1 too.
     expect(pick(byName('depthwise, multiplier 2, stride 2'))).toEqual(['direct', 'direct', 'direct']);
-    // One input channel: the GEMM forward and dw (over output channels), the direct dx.
-    expect(pick(byName('one input channel (first layer), cout 37'))).toEqual(['gemm', 'direct', 'gemm']);
+    // One input channel: the window forward, the GEMM dw (over output channels), the direct dx.
+    expect(pick(byName('one input channel (first layer), cout 37'))).toEqual(['window', 'direct', 'gemm']);
     expect(pick(byName('1x1, batch 5, odd plane'))).toEqual(['matmul', 'matmul', 'matmul']);
     expect(pick(byName('1x1 stride 2 (not a plain matmul)'))).toEqual(['gemm', 'gemm', 'gemm']);
   });
@@ -156,6 +168,9 @@ describe('conv2d: which design runs', () => {
     expect(pick(byName('depthwise'))).toEqual(['gemm', 'gemm', 'gemm']);
     force({ convPath: 'matmul' });
     expect(pick(byName('depthwise'))).toEqual(['gemm', 'gemm', 'gemm']);
+    force({ convPath: 'window' });
+    expect(pick(byName('depthwise'))).toEqual(['window', 'window', 'direct']);
+    expect(pick(byName('stride 2, batch 1, cout 9'))).toEqual(['gemm', 'gemm', 'gemm']);
   });
 });
 
@@ -163,7 +178,7 @@ describe('conv2d: taps in the padding are skipped, not multiplied by zero', () =
   // An infinite weight at tap (0, 0): outputs whose (0, 0) tap falls in the padding stay finite in
   // the reference (0 · ∞ would make them NaN).
   const s: Spec = { name: 'inf weight', n: 2, cin: 4, h: 5, w: 6, cout: 5, kh: 3, kw: 3, pad: [1, 1] };
-  for (const path of ['direct', 'gemm'] as const) {
+  for (const path of ['direct', 'gemm', 'window'] as const) {
     it(path, async () => {
       force({ convPath: path });
       const g = geometry(s);
@@ -192,6 +207,35 @@ describe('max pool: values and indices from one pass', () => {
       }, [{ atol: 0, rtol: 0 }]);
     }
   });
+});
+
+describe('max pool backward: the tiled and the gather designs', () => {
+  const pool = (planes: number, h: number, w: number, k: number, s: number, p: number): Pool2dGeometry => ({
+    planes, h, w, hout: Math.floor((h + 2 * p - k) / s) + 1, wout: Math.floor((w + 2 * p - k) / s) + 1,
+    kh: k, kw: k, strideH: s, strideW: s, padH: p, padW: p, adaptive: false, countIncludePad: false,
+  });
+  // Tiling exactly (2×2 on 8×6, 3×3 on 9×6), and not (odd sizes leave a trailing row and column,
+  // overlapping or padded windows): the tiled design runs only on the first two.
+  const geoms = [pool(5, 8, 6, 2, 2, 0), pool(3, 9, 6, 3, 3, 0), pool(6, 9, 7, 2, 2, 0), pool(3, 8, 11, 3, 2, 1), pool(2, 5, 5, 3, 1, 1)];
+  it('the choice: tiled exactly where the windows tile the input', () => {
+    expect(geoms.map(maxPoolBackwardPath)).toEqual(['tiled', 'tiled', 'gather', 'gather', 'gather']);
+    force({ maxPoolBackwardPath: 'gather' });
+    expect(maxPoolBackwardPath(geoms[0]!)).toBe('gather');
+  });
+  for (const forced of [false, true]) {
+    it(forced ? 'gather forced everywhere' : 'by shape (tiled where it applies)', async () => {
+      if (forced) force({ maxPoolBackwardPath: 'gather' });
+      for (const g of geoms) {
+        const x = rand(g.planes * g.h * g.w, -1, 1, [Number.NaN, 0.5, 0.5, Number.NEGATIVE_INFINITY]);
+        const dy = rand(g.planes * g.hout * g.wout);
+        // The indices come from each backend's own forward (identical: checked above), dx from them.
+        await compare(`maxPool2dBackward ${JSON.stringify(g)}`, [f32(x), f32(dy)], (be, [xs, dys]) => {
+          const r = be.routine('maxPool2d', { x: xs! }, g);
+          return [be.routine('maxPool2dBackward', { dy: dys!, indices: r.indices }, g)];
+        }, [g.strideH >= g.kh ? { atol: 0, rtol: 0 } : { atol: 1e-6, rtol: 1e-6 }]); // overlapping windows sum in float32
+      }
+    });
+  }
 });
 
 describe('conv and pool kernels are declared once (shaders/program.ts)', () => {

@@ -3,11 +3,17 @@
  * shaders/conv2d.ts, shaders/conv-gemm.ts, shaders/pool.ts): validates sizes, chooses a design by
  * shape, dispatches.
  *
- * Designs (chosen by shape, never by timing; kernel-choice.ts can force one for the tests):
+ * Designs (chosen by shape, never by timing at run time; kernel-choice.ts can force one for the tests):
  *  - 'matmul': a 1×1 convolution with stride 1, no padding and one group is a batched matmul
  *    ([cout, cin] · x[n] as [cin, h·w]); the existing register-blocked matmul runs it.
  *  - 'gemm': the implicit GEMMs of conv-gemm.ts (4×4 register blocks over output pixels ×
  *    channels); the general path.
+ *  - 'window': the unrolled window kernels of conv-window.ts for the forward pass and dx at stride 1,
+ *    dilation 1 and kernels up to 5×5 with 4+ channels per group (the GEMM's place there): each
+ *    input row of a window loaded once per channel, not once per tap. Measured on lavapipe
+ *    (2026-12-03, load ~25, bench/conv-designs.ts, median of 9 alternating rounds, gemm / window):
+ *    [128,32,14,14]→64 forward 1949 / 1229 ms, dx 1413 / 1195 ms; [128,1,28,28]→32 forward
+ *    206 / 192 ms; [128,16,14,14]→32 forward 489 / 424 ms, dx 381 / 270 ms (median of 5).
  *  - 'direct': one output row segment (or element) per invocation; taken where the GEMM's channel
  *    tile of 4 would mostly idle: fewer than 4 output channels per group for the forward and the
  *    weight gradient, fewer than 4 input channels per group for the input gradient (depthwise).
@@ -17,9 +23,10 @@
  *    16 → 32 at 14²: direct 478-643 / 480-484 / 876-904, GEMM 193-211 / 149-175 / 113-177.
  */
 import { CONV_DIRECT_BLOCK, CONV_DIRECT_WG, channelBiasKernel, conv2dDirectBackwardInputKernel, conv2dDirectBackwardWeightKernel, conv2dDirectForwardKernel } from '../../../shaders/conv2d.js';
+import { CONV_WINDOW_MAX_K, CONV_WINDOW_PIXELS, CONV_WINDOW_WG, conv2dWindowKernel, type ConvWindowMode } from '../../../shaders/conv-window.js';
 import { CONV_GEMM_BLOCK, conv2dGemmBackwardInputKernel, conv2dGemmBackwardWeightKernel, conv2dGemmForwardKernel } from '../../../shaders/conv-gemm.js';
 import { WG_1D, wgslType } from '../../../shaders/common.js';
-import { avgPoolBackwardKernel, avgPoolKernel, maxPoolBackwardKernel, maxPoolKernel } from '../../../shaders/pool.js';
+import { avgPoolBackwardKernel, avgPoolKernel, maxPoolBackwardKernel, maxPoolBackwardTiledKernel, maxPoolKernel } from '../../../shaders/pool.js';
 import type { Conv2dGeometry, Pool2dGeometry, Storage } from '../types.js';
 import type { KernelContext } from './context.js';
 import { dispatchKernel } from './dispatch.js';
@@ -54,7 +61,7 @@ function geometry(g: Conv2dGeometry) {
   };
 }
 
-export type ConvPath = 'direct' | 'gemm' | 'matmul';
+export type ConvPath = 'direct' | 'gemm' | 'matmul' | 'window';
 type ConvPass = 'fwd' | 'dx' | 'dw';
 
 /** Whether the convolution is a plain matmul per image. */
@@ -62,15 +69,74 @@ export function isPointwise(g: Conv2dGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0 && g.groups === 1;
 }
 
+/** Whether the window kernels (conv-window.ts) can run the pass: forward and dx at stride 1, dilation 1, small kernels. */
+export function windowApplies(g: Conv2dGeometry, pass: ConvPass): boolean {
+  return pass !== 'dw' && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
+    g.kh <= CONV_WINDOW_MAX_K && g.kw <= CONV_WINDOW_MAX_K;
+}
+
 /** The design a pass takes: the forced one (kernel-choice.ts) where it applies, else by shape. */
 export function convPath(g: Conv2dGeometry, pass: ConvPass): ConvPath {
   const forced = kernelChoice().convPath;
   if (forced === 'direct' || forced === 'gemm') return forced;
+  if (forced === 'window' && windowApplies(g, pass)) return 'window';
   if (isPointwise(g)) return 'matmul';
   if (forced === 'matmul') return 'gemm';
-  // The GEMM's columns are channels of one group, 4 per invocation.
+  // The GEMM's and the window kernels' columns are channels of one group, 4 or more per invocation.
   const columns = pass === 'dx' ? g.cin / g.groups : g.cout / g.groups;
-  return columns < CONV_GEMM_BLOCK ? 'direct' : 'gemm';
+  if (columns < CONV_GEMM_BLOCK) return 'direct';
+  return windowApplies(g, pass) ? 'window' : 'gemm';
+}
+
+/**
+ * Output channels per window invocation: 4 forward, 8 for dx where there are at least 8 per group.
+ * Measured with bench/conv-designs.ts on lavapipe (2026-12-03 22:11-22:15 UTC, load ~25, median
+ * of 5 and 9 alternating rounds, ms cb4 / cb8): [128,32,14,14]→64 forward 1135 / 1249 and
+ * 1229 / 1358, dx 1393 / 1289 and 1279 / 1195; [128,16,14,14]→32 dx 357 / 270.
+ */
+export function convWindowBlock(g: Conv2dGeometry, pass: ConvPass): 4 | 8 {
+  const forced = kernelChoice().convWindowBlock;
+  if (forced) return forced;
+  return pass === 'dx' && g.cin / g.groups >= 8 ? 8 : 4;
+}
+
+/**
+ * Blocks along a row per window invocation. On a software adapter, where the position decode
+ * (integer divisions by uniforms, one per SIMD lane) costs as much as a short reduction, a whole
+ * row when the reduction (channels · taps) is short; one block elsewhere (GPUs want invocations).
+ */
+export function convWindowSpan(ctx: KernelContext, reduction: number): number {
+  const forced = kernelChoice().convWindowSpan;
+  if (forced !== undefined) return forced;
+  return ctx.softwareAdapter && reduction <= WINDOW_ROW_SPAN_MAX_REDUCTION ? Infinity : 1;
+}
+/** Longest reduction (input channels per group · kh · kw) that gets whole-row spans on software adapters. */
+const WINDOW_ROW_SPAN_MAX_REDUCTION = 36;
+
+/**
+ * Runs a window kernel: the forward pass (in = x, out = y) or the input gradient (in = dy,
+ * out = dx: the convolution of dy with the transposed, flipped weights, padded by K − 1 − pad).
+ */
+function convWindow(ctx: KernelContext, op: string, mode: ConvWindowMode, input: GpuStorage, w: GpuStorage, b: GpuStorage | null, out: GpuStorage, g: Conv2dGeometry): void {
+  const cinG = g.cin / g.groups;
+  const coutG = g.cout / g.groups;
+  const khw = g.kh * g.kw;
+  const fwd = mode === 'fwd';
+  const cb = convWindowBlock(g, fwd ? 'fwd' : 'dx');
+  const [inC, inCG, inH, inW] = fwd ? [g.cin, cinG, g.h, g.w] : [g.cout, coutG, g.hout, g.wout];
+  const [outC, outCG, outH, outW] = fwd ? [g.cout, coutG, g.hout, g.wout] : [g.cin, cinG, g.h, g.w];
+  const cBlocks = Math.ceil(outCG / cb);
+  const wq = Math.ceil(outW / CONV_WINDOW_PIXELS);
+  const span = Math.max(1, Math.min(wq, convWindowSpan(ctx, inCG * khw)));
+  const chunks = Math.ceil(wq / span);
+  const total = g.n * outH * chunks * g.groups * cBlocks;
+  const kernel = conv2dWindowKernel(mode, b !== null, g.kh, g.kw, cb);
+  const uniforms = {
+    total, cBlocks, groups: g.groups, wq, span, chunks, inC, inCG, inH, inW, outC, outCG, outH, outW,
+    padH: fwd ? g.padH : g.kh - 1 - g.padH, padW: fwd ? g.padW : g.kw - 1 - g.padW,
+    wsJ: fwd ? cinG * khw : khw, wsC: fwd ? khw : cinG * khw, wGroup: coutG * cinG * khw,
+  };
+  dispatchKernel(ctx, op, kernel, biasBuffers(input, w, b, out), uniforms, groupsFor(total, CONV_WINDOW_WG));
 }
 
 /**
@@ -112,6 +178,10 @@ export function conv2d(ctx: KernelContext, xs: Storage, ws: Storage, bs: Storage
     return y;
   }
   const out = ctx.output(n, 'float32', op);
+  if (path === 'window') {
+    convWindow(ctx, op, 'fwd', x, w, b, out, g);
+    return out;
+  }
   const geo = geometry(g);
   if (path === 'direct') {
     const total = g.n * g.cout * g.hout * Math.ceil(g.wout / CONV_DIRECT_BLOCK);
@@ -142,6 +212,10 @@ export function conv2dBackwardInput(ctx: KernelContext, dys: Storage, ws: Storag
     return matmul(ctx, w, dy, { batch: g.n, m: g.cin, k: g.cout, n: plane, transA: true, transB: false, aBatchStride: 0, bBatchStride: g.cout * plane });
   }
   const out = ctx.output(n, 'float32', op);
+  if (path === 'window') {
+    convWindow(ctx, op, 'dx', dy, w, null, out, g);
+    return out;
+  }
   const geo = geometry(g);
   if (path === 'direct') {
     const total = g.n * g.cin * g.h * Math.ceil(g.w / CONV_DIRECT_BLOCK);
@@ -230,6 +304,19 @@ export function maxPool2d(ctx: KernelContext, xs: Storage, g: Pool2dGeometry): {
   return { values, indices };
 }
 
+/** Whether the pooling windows tile the input exactly (each input element in exactly one window). */
+export function poolTiles(g: Pool2dGeometry): boolean {
+  return !g.adaptive && g.strideH === g.kh && g.strideW === g.kw && g.padH === 0 && g.padW === 0 &&
+    g.hout * g.kh === g.h && g.wout * g.kw === g.w;
+}
+
+/** max-pool dx design: 'tiled' (one invocation per window, where the windows tile the input) or the per-input 'gather'. */
+export function maxPoolBackwardPath(g: Pool2dGeometry): 'tiled' | 'gather' {
+  const forced = kernelChoice().maxPoolBackwardPath;
+  if (forced === 'gather') return 'gather';
+  return poolTiles(g) ? 'tiled' : 'gather';
+}
+
 export function maxPool2dBackward(ctx: KernelContext, dys: Storage, ixs: Storage, g: Pool2dGeometry): GpuStorage {
   const op = 'maxPool2dBackward';
   const nOut = g.planes * g.hout * g.wout;
@@ -239,7 +326,9 @@ export function maxPool2dBackward(ctx: KernelContext, dys: Storage, ixs: Storage
   if (n === 0) return ctx.output(0, 'float32', op);
   if (nOut === 0) return fill(ctx, n, 0, 'float32');
   const out = ctx.output(n, 'float32', op);
-  dispatchKernel(ctx, op, maxPoolBackwardKernel, { DY: dy.buffer, IX: ix.buffer, out: out.buffer }, poolUniforms(g, n), groupsFor(n));
+  const buffers = { DY: dy.buffer, IX: ix.buffer, out: out.buffer };
+  if (maxPoolBackwardPath(g) === 'tiled') dispatchKernel(ctx, op, maxPoolBackwardTiledKernel, buffers, poolUniforms(g, nOut), groupsFor(nOut));
+  else dispatchKernel(ctx, op, maxPoolBackwardKernel, buffers, poolUniforms(g, n), groupsFor(n));
   return out;
 }
 

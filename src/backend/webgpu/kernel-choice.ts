@@ -23,9 +23,17 @@ export interface KernelChoice {
   batchNormTile?: number;
   /**
    * Convolution design (conv.ts): 'direct' the per-output kernels, 'gemm' the implicit GEMMs,
-   * 'matmul' the existing matmul (1×1, stride 1, no padding, one group only; elsewhere ignored).
+   * 'matmul' the existing matmul (1×1, stride 1, no padding, one group only; elsewhere ignored),
+   * 'window' the unrolled window kernels (forward and dx at stride 1, dilation 1, kernel ≤ 5;
+   * elsewhere the shape rule decides).
    */
-  convPath?: 'direct' | 'gemm' | 'matmul';
+  convPath?: 'direct' | 'gemm' | 'matmul' | 'window';
+  /** max-pool dx: 'gather' forces the per-input gather even where the windows tile the input. */
+  maxPoolBackwardPath?: 'gather';
+  /** Blocks of 4 outputs along a row per invocation of the window kernels (Infinity: the whole row). */
+  convWindowSpan?: number;
+  /** Output channels per invocation of the window kernels (4 or 8). */
+  convWindowBlock?: 4 | 8;
   /**
    * Reduce over a middle axis with inner > 1 (reduce.ts): 'loop' the column loop, 'tree' the column
    * tree in workgroup memory, at any shape; unset, the documented shape rule decides.
