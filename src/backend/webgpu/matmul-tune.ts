@@ -6,12 +6,15 @@
  * browsers localStorage, validated on read and written atomically (tune-cache.ts).
  *
  * Candidates are every (design, shape) pair of matmul.ts's designs that the device can run: the
- * register-blocked kernel (the default, measured first) and the workgroup-memory tiles. The choice
+ * register-blocked kernel (the default, measured first), the workgroup-memory tiles, the wider
+ * register blocks and, for transposed-A products, the 16x4 transposed-A tile. The choice
  * does not change any result beyond float rounding order (tested per design in
  * webgpu-kernel-paths.test.ts and webgpu-matmul-designs.test.ts), only speed, so a noisy
  * measurement can cost time but never correctness. Each candidate runs a mid-sized product a few
  * times and the fastest median wins; the tune stops adding rounds for a pattern once its share of
  * TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
+ * The bound has a floor: every design's first shape is compiled and timed once per pattern (16
+ * pipelines in all), which on a loaded SwiftShader (seconds per compile) exceeds the budget.
  */
 import type { KernelContext } from './context.js';
 import { choiceFits, matmul, defaultWorkgroupShape, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
