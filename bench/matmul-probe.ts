@@ -1,14 +1,27 @@
 /**
- * GFLOP/s of the WebGPU matmul at 256, 512 and 1024 (square, float32): median of 5 timed runs after
- * a warm-up, each run timed from encoding to the end of a readback of the result.
+ * GFLOP/s of the WebGPU matmul, float32, median of 5 timed runs after a warm-up, each run timed
+ * from encoding to the end of a readback of the result.
  *
- *   npx tsx bench/matmul-probe.ts [sizes...]
+ *   npx tsx bench/matmul-probe.ts [sizes...]            square products as the autotune chose
+ *   npx tsx bench/matmul-probe.ts --sweep [--pattern=NN|NT|TN|TT] [--designs=a,b] [MxKxN ...]
+ *       every design and workgroup shape of the autotune's candidate list, forced one at a time
+ *       (rounds alternate between candidates, so load drift hits all alike); default 1024x1024x1024
  */
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
-import type { MatmulArgs } from '../src/backend/types.js';
+import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
+import type { MatmulChoice } from '../src/backend/webgpu/matmul.js';
+import { tuneCandidates } from '../src/backend/webgpu/matmul-tune.js';
+import type { MatmulArgs, Storage } from '../src/backend/types.js';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
-const be = await WebGPUBackend.create();
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const sweep = argv.includes('--sweep');
+const pattern = flag('pattern') ?? 'NN';
+const designs = flag('designs')?.split(',');
+const dims = argv
+  .filter((a) => !a.startsWith('--'))
+  .map((a) => (a.includes('x') ? a.split('x').map(Number) : [Number(a), Number(a), Number(a)]) as [number, number, number]);
+const be = await WebGPUBackend.create({ autotune: !sweep });
 console.log(`adapter: ${be.adapterInfo}`);
 
 function rand(n: number): Float32Array {
@@ -17,25 +30,42 @@ function rand(n: number): Float32Array {
   return out;
 }
 
-for (const s of sizes.length ? sizes : [256, 512, 1024]) {
-  const a = be.upload(rand(s * s), 'float32');
-  const b = be.upload(rand(s * s), 'float32');
-  const args: MatmulArgs = { batch: 1, m: s, k: s, n: s, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
-  const once = async (): Promise<number> => {
+async function once(a: Storage, b: Storage, args: MatmulArgs, choice?: MatmulChoice): Promise<number> {
+  const restore = choice ? forceKernelChoice({ matmulDesign: choice.design, matmulShape: choice.shape }) : () => {};
+  try {
     const t0 = performance.now();
     const c = be.matmul(a, b, args);
     await be.read(c);
     const t = performance.now() - t0;
     be.release(c);
     return t;
-  };
-  await once(); // warm-up: pipeline compile, buffer allocation
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) times.push(await once());
-  times.sort((x, y) => x - y);
-  const ms = times[2]!;
-  const gflops = (2 * s * s * s) / (ms * 1e6);
-  console.log(`matmul ${s}x${s}x${s}: ${gflops.toFixed(2)} GFLOP/s (median ${ms.toFixed(1)} ms of 5; min ${times[0]!.toFixed(1)}, max ${times[4]!.toFixed(1)})`);
+  } finally {
+    restore();
+  }
+}
+
+const median = (t: number[]) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)]!;
+
+for (const [m, k, n] of dims.length ? dims : sweep ? [[1024, 1024, 1024] as const] : [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024]] as const) {
+  const transA = pattern[0] === 'T';
+  const transB = pattern[1] === 'T';
+  const a = be.upload(rand(m * k), 'float32');
+  const b = be.upload(rand(k * n), 'float32');
+  const args: MatmulArgs = { batch: 1, m, k, n, transA, transB, aBatchStride: 0, bBatchStride: 0 };
+  const gf = (ms: number) => ((2 * m * k * n) / (ms * 1e6)).toFixed(2);
+  if (!sweep) {
+    await once(a, b, args); // warm-up: pipeline compile, buffer allocation
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) times.push(await once(a, b, args));
+    console.log(`matmul ${m}x${k}x${n} ${pattern}: ${gf(median(times))} GFLOP/s (median ${median(times).toFixed(1)} ms of 5)`);
+  } else {
+    const all = tuneCandidates(be, { transA, transB }).filter((c) => !designs || designs.includes(c.design));
+    const times = all.map((): number[] => []);
+    for (const c of all) await once(a, b, args, c);
+    for (let r = 0; r < 3; r++) for (const [i, c] of all.entries()) times[i]!.push(await once(a, b, args, c));
+    const rows = all.map((c, i) => ({ c, ms: median(times[i]!) })).sort((x, y) => x.ms - y.ms);
+    for (const { c, ms } of rows) console.log(`${m}x${k}x${n} ${pattern} ${c.design} ${c.shape.join('x')}: ${gf(ms)} GFLOP/s (${ms.toFixed(1)} ms)`);
+  }
   be.release(a);
   be.release(b);
 }

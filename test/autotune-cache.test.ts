@@ -18,6 +18,10 @@ import {
   type TuneCacheRules,
 } from '../src/backend/webgpu/tune-cache.js';
 import { requireWebGPU } from './helpers/backends.js';
+import { MATMUL_DESIGNS } from '../src/backend/webgpu/matmul.js';
+
+/** The design set a current record names. */
+const DESIGNS = MATMUL_DESIGNS.join(',');
 
 const home = mkdtempSync(join(tmpdir(), 'webgrad-xdg-'));
 const savedXdg = process.env.XDG_CACHE_HOME;
@@ -37,11 +41,12 @@ const RULES: TuneCacheRules = {
   patterns: ['NT', 'NN', 'TN'],
   allowed: [B(4, 4), B(8, 4), B(16, 4), B(8, 8), T(8, 8), T(16, 16)] as unknown as TuneCacheRules['allowed'],
   maxInvocations: 256,
+  designs: DESIGNS,
 };
 const ADAPTER = 'test vendor / test arch / test device';
 const GOOD = { NT: B(4, 4), NN: B(16, 4), TN: T(8, 8) };
 const good = (choices: Record<string, unknown> = GOOD, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: ADAPTER, choices, ...extra });
+  JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: ADAPTER, designs: DESIGNS, choices, ...extra });
 
 describe('parseTuneRecord: only a well-formed, current record for this adapter is used', () => {
   it('accepts a good record', () => {
@@ -65,6 +70,9 @@ describe('parseTuneRecord: only a well-formed, current record for this adapter i
       ['a choice that is a bare shape', good({ NT: [4, 4], NN: B(16, 4), TN: T(8, 8) })],
       ['stale: another version', good(undefined, { version: TUNE_CACHE_VERSION + 1 })],
       ['another adapter', good(undefined, { adapter: 'some other GPU' })],
+      ['tuned over another design set', good(undefined, { designs: 'blocked,tiled' })],
+      ['no design set', good(undefined, { designs: undefined })],
+      ['stale: the version-3 format (no design set)', JSON.stringify({ version: 3, adapter: ADAPTER, choices: GOOD })],
       ['a missing pattern', good({ NT: B(4, 4), NN: B(16, 4) })],
       ['an extra pattern', good({ ...GOOD, TT: B(4, 4) })],
       ['planted: a shape the tune never picks', good({ NT: B(64, 64), NN: B(16, 4), TN: T(8, 8) })],
@@ -186,8 +194,9 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
 
   const cases: [string, () => string][] = [
     ['corrupt', () => '{"version": 2, "adapter": "' + adapter.slice(0, 3)],
-    ['planted with a wrong shape', () => JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, choices: { NT: B(64, 64), NN: B(64, 64), TN: T(64, 64) } })],
+    ['planted with a wrong shape', () => JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, designs: DESIGNS, choices: { NT: B(64, 64), NN: B(64, 64), TN: T(64, 64) } })],
     ['stale (the version-1 format in use before)', () => JSON.stringify({ version: 1, shapes: { NT: [4, 4], NN: [16, 4], TN: [4, 4] } })],
+    ['stale (tuned over another design set)', () => JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, designs: 'blocked,tiled', choices: { NT: B(8, 8), NN: T(16, 8), TN: T(16, 4) } })],
   ];
   for (const [what, content] of cases) {
     it(`a ${what} file`, async (ctx) => {
@@ -196,8 +205,9 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
       const shapes = await startAndCheck();
       const rewritten = readFileSync(file, 'utf8');
       expect(rewritten).not.toBe(content());
-      const parsed = JSON.parse(rewritten) as { version: number; adapter: string; choices: Record<string, { design: string; shape: number[] }> };
+      const parsed = JSON.parse(rewritten) as { version: number; adapter: string; designs: string; choices: Record<string, { design: string; shape: number[] }> };
       expect(parsed.version).toBe(TUNE_CACHE_VERSION);
+      expect(parsed.designs).toBe(DESIGNS);
       expect(parsed.adapter).toBe(adapter);
       expect(new Map(Object.entries(parsed.choices))).toEqual(shapes);
       for (const c of Object.values(parsed.choices)) expect(c.shape[0]! * c.shape[1]!).toBeLessThanOrEqual(256);
@@ -207,7 +217,7 @@ describe('a bad cache file does not break matmul: it is ignored and rewritten', 
   it('a good file is used as it is, without re-tuning', async (ctx) => {
     if (!available) ctx.skip();
     // Shapes the tune could pick but that are unlikely to be what it would measure: proves the file is read.
-    const record = JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, choices: { NT: B(8, 8), NN: T(16, 8), TN: T(16, 4) } });
+    const record = JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, designs: DESIGNS, choices: { NT: B(8, 8), NN: T(16, 8), TN: T(16, 4) } });
     writeFileSync(file, record);
     const before = statSync(file).mtimeMs;
     const shapes = await startAndCheck();

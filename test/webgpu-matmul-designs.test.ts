@@ -1,7 +1,8 @@
 /**
  * Every matmul design (src/backend/webgpu/matmul.ts: MATMUL_DESIGNS) with every workgroup shape the
  * autotune may pick for it, forced through the kernel-choice hook and compared with the float64 CPU
- * backend on awkward sizes (1, 3, 17, 63, 65, 129: below, at and across tile edges and k slabs),
+ * backend on awkward sizes (1, 3, 17, 63, 65, 129, 130: below, at and across tile and block edges
+ * and k slabs; 130 is even but not a multiple of 4, so no operand is bound as vec4),
  * transA × transB, batches with a broadcast operand and padded strides, the bias + activation
  * epilogue, and NaN/±Inf inputs, on NaN-poisoned output buffers. Then the autotune: it measures
  * every design the device can run (which one wins is the machine's business, not asserted).
@@ -17,7 +18,7 @@ import type { Backend, MatmulArgs, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { MATMUL_DESIGNS, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
-import { DESIGN_SHAPES, tuneCandidates, tuneMatmul, type TuneObservation } from '../src/backend/webgpu/matmul-tune.js';
+import { DESIGN_SHAPES, patternDesigns, tuneCandidates, tuneMatmul, type TuneObservation } from '../src/backend/webgpu/matmul-tune.js';
 import type { EpilogueActivation } from '../shaders/kernel-types.js';
 import type { Tol } from './helpers/compare.js';
 import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
@@ -59,6 +60,10 @@ const SIZES: readonly [number, number, number][] = [
   [129, 65, 17],
   [17, 63, 129],
   [64, 32, 64],
+  [130, 17, 65],
+  [1, 130, 130],
+  // Multiples of 4 everywhere (every operand bound as vec4) with rows/columns past a 16x8 block.
+  [36, 20, 12],
 ];
 
 function lengths(args: MatmulArgs): [number, number] {
@@ -149,10 +154,13 @@ describe('the autotune chooses among designs', () => {
   it('the candidates are every design with every shape the device fits, the blocked default first', () => {
     for (const pattern of [{ transA: false, transB: true }, { transA: true, transB: false }]) {
       const c = tuneCandidates(gpu, pattern);
+      const designs = patternDesigns(pattern);
       expect(c[0]!.design).toBe('blocked');
-    // Interleaved: the first two candidates after the default cover both designs.
-    expect(new Set(c.slice(0, 1 + MATMUL_DESIGNS.length).map((x) => x.design)).size).toBe(MATMUL_DESIGNS.length);
-      for (const design of MATMUL_DESIGNS) {
+      // Interleaved: the first candidates after the default cover every design.
+      expect(new Set(c.slice(0, 1 + designs.length).map((x) => x.design)).size).toBe(designs.length);
+      // The transposed-A tile is offered where A is read transposed, and only there.
+      expect(c.some((x) => x.design === 'transA16x4')).toBe(pattern.transA);
+      for (const design of designs) {
         for (const shape of DESIGN_SHAPES[design]) {
           expect(c.some((x) => x.design === design && x.shape[0] === shape[0] && x.shape[1] === shape[1]), `${design} ${shape}`).toBe(true);
         }
@@ -174,7 +182,7 @@ describe('the autotune chooses among designs', () => {
     expect(seen.map((o) => o.pattern).sort()).toEqual(['NN', 'NT', 'TN']);
     for (const o of seen) {
       const measured = new Set<MatmulDesign>(o.candidates.map((c) => c.design));
-      expect([...measured].sort()).toEqual([...MATMUL_DESIGNS].sort());
+      expect([...measured].sort()).toEqual(patternDesigns({ transA: o.pattern[0] === 'T' }).sort());
       expect(o.medianMs.length).toBe(o.candidates.length);
       for (const ms of o.medianMs) expect(ms).toBeGreaterThan(0);
       expect(o.candidates).toContainEqual(o.chosen);

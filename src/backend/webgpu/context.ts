@@ -6,6 +6,7 @@ import type { DeviceAsserts } from './device-asserts.js';
 import type { DeviceLimits } from './device.js';
 import type { PipelineCache } from './pipeline-cache.js';
 import type { GpuStorage } from './storage.js';
+import type { MatmulChoice } from './matmul.js';
 
 export interface KernelContext {
   readonly device: GPUDevice;
@@ -15,7 +16,7 @@ export interface KernelContext {
   /** The adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly shapes. */
   readonly softwareAdapter: boolean;
   /** Matmul design and workgroup shape per access pattern, from the autotune (empty: the defaults). */
-  readonly matmulChoices: ReadonlyMap<string, { design: 'blocked' | 'tiled'; shape: [number, number] }>;
+  readonly matmulChoices: ReadonlyMap<string, MatmulChoice>;
   /** Device-side checks reported by the next read (cross-entropy labels, errorIfNonfinite). */
   readonly asserts: DeviceAsserts;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */

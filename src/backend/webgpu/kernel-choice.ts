@@ -12,7 +12,7 @@ import type { MatmulDesign, WorkgroupShape } from './matmul.js';
 export interface KernelChoice {
   /** The workgroup shape of every matmul, in place of the tuned or default one. */
   matmulShape?: WorkgroupShape;
-  /** The design of every matmul ('blocked' register tiles, 'tiled' workgroup-memory tiles). */
+  /** The design of every matmul (matmul.ts: MATMUL_DESIGNS; 'blocked' 4x4 register tiles, 'tiled' workgroup-memory tiles, the wide blocks). */
   matmulDesign?: MatmulDesign;
   /**
    * Batch-norm statistics and backward: 'column' runs the column-loop kernels at any n, 'tiled' the

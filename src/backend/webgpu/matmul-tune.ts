@@ -6,12 +6,15 @@
  * browsers localStorage, validated on read and written atomically (tune-cache.ts).
  *
  * Candidates are every (design, shape) pair of matmul.ts's designs that the device can run: the
- * register-blocked kernel (the default, measured first) and the workgroup-memory tiles. The choice
+ * register-blocked kernel (the default, measured first), the workgroup-memory tiles, the wider
+ * register blocks and, for transposed-A products, the 16x4 transposed-A tile. The choice
  * does not change any result beyond float rounding order (tested per design in
  * webgpu-kernel-paths.test.ts and webgpu-matmul-designs.test.ts), only speed, so a noisy
  * measurement can cost time but never correctness. Each candidate runs a mid-sized product a few
  * times and the fastest median wins; the tune stops adding rounds for a pattern once its share of
  * TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
+ * The bound has a floor: every design's first shape is compiled and timed once per pattern (16
+ * pipelines in all), which on a loaded SwiftShader (seconds per compile) exceeds the budget.
  */
 import type { KernelContext } from './context.js';
 import { choiceFits, matmul, defaultWorkgroupShape, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
@@ -28,6 +31,11 @@ export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShap
   blocked: [[4, 4], [8, 4], [16, 4], [8, 8], [4, 8]],
   // 32x32 to 64x64 output tiles; 16x4 (16 rows x 64 columns) is the flat tile of dW = dYᵀ·X.
   tiled: [[8, 8], [16, 8], [8, 16], [16, 16], [16, 4]],
+  // Wider blocks cover more of C per invocation: fewer, smaller workgroups.
+  wide8x4: [[8, 4], [4, 4]],
+  wide4x8: [[4, 8], [4, 4]],
+  wide8x8: [[4, 4], [8, 4]],
+  transA16x4: [[4, 4], [8, 2]],
 };
 /**
  * Wall-clock budget of a whole tune (all patterns), pipeline compiles included: once a pattern's
@@ -45,6 +53,14 @@ const ROUNDS = 5;
 const MARGIN = 0.9;
 
 /**
+ * The designs the tune tries for an access pattern: all of them, but the transposed-A tile only
+ * where A is read transposed (elsewhere it is an 16x4 block without its reason to exist).
+ */
+export function patternDesigns(pattern: { transA: boolean }): MatmulDesign[] {
+  return MATMUL_DESIGNS.filter((d) => d !== 'transA16x4' || pattern.transA);
+}
+
+/**
  * Every (design, shape) the tune may choose on this device: the default first, then the designs
  * interleaved (each design's first shape before any design's second), so that a tune cut short by
  * its budget has still measured every design.
@@ -52,9 +68,10 @@ const MARGIN = 0.9;
 export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
   const fallback: MatmulChoice = { design: 'blocked', shape: defaultWorkgroupShape(ctx.softwareAdapter, pattern.transA, pattern.transB) };
   const out: MatmulChoice[] = [fallback];
-  const most = Math.max(...MATMUL_DESIGNS.map((d) => DESIGN_SHAPES[d].length));
+  const designs = patternDesigns(pattern);
+  const most = Math.max(...designs.map((d) => DESIGN_SHAPES[d].length));
   for (let i = 0; i < most; i++) {
-    for (const design of MATMUL_DESIGNS) {
+    for (const design of designs) {
       const shape = DESIGN_SHAPES[design][i];
       if (!shape) continue;
       const c: MatmulChoice = { design, shape };
@@ -76,6 +93,7 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
     patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),
     allowed: allowed.filter((c) => choiceFits(ctx.limits, c as MatmulChoice)),
     maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
+    designs: MATMUL_DESIGNS.join(','),
   };
 }
 
@@ -99,7 +117,7 @@ async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boo
   const choices: MatmulChoice[] = [];
   for (const c of all) {
     // Compile and warm up; past the deadline only while some design has no candidate yet.
-    if (performance.now() >= deadline && choices.length > 0 && MATMUL_DESIGNS.every((d) => choices.some((x) => x.design === d))) break;
+    if (performance.now() >= deadline && choices.length > 0 && all.every((d) => choices.some((x) => x.design === d.design))) break;
     await timeOnce(ctx, pattern, c, a, b);
     choices.push(c);
   }
@@ -148,6 +166,6 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
     ctx.release(a);
     ctx.release(b);
   }
-  await store.set(adapter, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, choices } satisfies TuneRecord));
+  await store.set(adapter, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter, designs: rules.designs, choices } satisfies TuneRecord));
   return new Map(Object.entries(choices));
 }

@@ -10,6 +10,7 @@ import {
   type MatmulVariant,
 } from '../../../shaders/matmul.js';
 import { matmulTiledBiasKernel, matmulTiledKernel, tiledWorkgroupBytes } from '../../../shaders/matmul-tiled.js';
+import { matmulWideBiasKernel, matmulWideKernel, type WideBlock } from '../../../shaders/matmul-wide.js';
 import { DEFAULT_LEAKY_RELU_SLOPE } from '../../../shaders/kernel-types.js';
 import type { MatmulArgs, Storage } from '../types.js';
 import type { KernelContext } from './context.js';
@@ -37,12 +38,34 @@ export function defaultWorkgroupShape(software: boolean, transA: boolean, transB
 export type WorkgroupShape = [number, number];
 
 /**
+ * The wide register-blocked designs (shaders/matmul-wide.ts) and the block of C each invocation
+ * computes: 8x4, 4x8 and 8x8 blocks (more multiply-adds per load); 16x4, the tile for A read
+ * transposed (dW = dYᵀ·X: a k step of its 16 rows is one 64-byte line), offered to the autotune for
+ * the transposed-A products only (it computes any product; the tests run it on all four).
+ */
+export const WIDE_DESIGNS = {
+  wide8x4: { rows: 8, cols: 4 },
+  wide4x8: { rows: 4, cols: 8 },
+  wide8x8: { rows: 8, cols: 8 },
+  transA16x4: { rows: 16, cols: 4 },
+} as const satisfies Record<string, WideBlock>;
+type WideDesign = keyof typeof WIDE_DESIGNS;
+
+/**
  * Kernel designs (all compute the same sums; only speed differs): 'blocked' is the register-blocked
  * kernel without workgroup memory (shaders/matmul.ts), best on software drivers; 'tiled' stages
- * K-slabs of A and B in workgroup memory (shaders/matmul-tiled.ts), the usual design on GPUs.
+ * K-slabs of A and B in workgroup memory (shaders/matmul-tiled.ts), the usual design on GPUs; the
+ * wide designs above.
  */
-export const MATMUL_DESIGNS = ['blocked', 'tiled'] as const;
+export const MATMUL_DESIGNS = ['blocked', 'tiled', ...(Object.keys(WIDE_DESIGNS) as WideDesign[])] as const;
 export type MatmulDesign = (typeof MATMUL_DESIGNS)[number];
+
+const isWide = (d: MatmulDesign): d is WideDesign => d in WIDE_DESIGNS;
+
+/** Rows and columns of C one invocation computes in a design. */
+export function designBlock(d: MatmulDesign): { rows: number; cols: number } {
+  return isWide(d) ? WIDE_DESIGNS[d] : { rows: MATMUL_BLOCK, cols: MATMUL_BLOCK };
+}
 
 /** What runs a product: a design and its workgroup shape. */
 export interface MatmulChoice {
@@ -100,15 +123,24 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
   const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
 
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const gx = Math.ceil(n / (MATMUL_BLOCK * wgX));
-  const gy = Math.ceil(m / (MATMUL_BLOCK * wgY));
+  const block = designBlock(design);
+  const gx = Math.ceil(n / (block.cols * wgX));
+  const gy = Math.ceil(m / (block.rows * wgY));
   if (gx > max) throw new Error(`webgpu: matmul: n = ${n} needs ${gx} workgroups on x, more than the device's ${max}`);
   const name = v.activation === 'none' && !v.bias ? 'matmul' : `matmul+${v.bias ? 'bias+' : ''}${v.activation}`;
   for (let z0 = 0; z0 < batch; z0 += max) {
     for (let y0 = 0; y0 < gy; y0 += max) {
       const values = { m, k, n, aBatchStride, bBatchStride, yOff: y0, zOff: z0, alpha };
       const groups = [gx, Math.min(max, gy - y0), Math.min(max, batch - z0)] as const;
-      if (design === 'tiled') {
+      if (isWide(design)) {
+        const wide = WIDE_DESIGNS[design];
+        if (bias) {
+          const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
+          dispatchKernel(ctx, name, matmulWideBiasKernel(v, wide, wgX, wgY), buffers, values, groups);
+        } else {
+          dispatchKernel(ctx, name, matmulWideKernel(v, wide, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+        }
+      } else if (design === 'tiled') {
         if (bias) {
           const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
           dispatchKernel(ctx, name, matmulTiledBiasKernel(v, wgX, wgY), buffers, values, groups);

@@ -7,7 +7,9 @@
  *
  * A stored result is only a speed hint, so anything doubtful is ignored (and the caller re-tunes
  * and rewrites it): text that is not JSON, another version of the format (stale), another adapter,
- * missing or extra access patterns, a shape that is not one the tune could have chosen. A write
+ * a result tuned over another set of designs, missing or extra access patterns, a shape that is not
+ * one the tune could have chosen. The key is thus adapter + driver (in the adapter's description) +
+ * design set + format version. A write
  * goes to a temporary file in the same folder and is renamed over the old one, so a reader (another
  * process) sees the old file or the new one, never half of one. Failing to read or write only costs
  * a re-tune.
@@ -22,13 +24,16 @@ export interface TuneChoice {
 
 /**
  * Bumped when the format or the matmul kernels change, so older results are stale. 3: a choice is
- * a design and a shape (version 2 stored shapes only).
+ * a design and a shape (version 2 stored shapes only). 4: the record names the design set it chose
+ * from (a result tuned without a design cannot say that design loses).
  */
-export const TUNE_CACHE_VERSION = 3;
+export const TUNE_CACHE_VERSION = 4;
 
 export interface TuneRecord {
   version: number;
   adapter: string;
+  /** The designs the tune chose among, comma-separated, as TuneCacheRules.designs. */
+  designs: string;
   choices: Record<string, TuneChoice>;
 }
 
@@ -39,6 +44,8 @@ export interface TuneCacheRules {
   allowed: readonly TuneChoice[];
   /** Largest x·y the device runs in one workgroup. */
   maxInvocations: number;
+  /** The current design set; a record tuned over another set is stale. */
+  designs: string;
 }
 
 /** The choices of a stored result when it is well-formed, current and for this adapter; else null. */
@@ -50,7 +57,7 @@ export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRu
     return null;
   }
   if (!isPlainObject(v)) return null;
-  if (v['version'] !== TUNE_CACHE_VERSION || v['adapter'] !== adapter) return null;
+  if (v['version'] !== TUNE_CACHE_VERSION || v['adapter'] !== adapter || v['designs'] !== rules.designs) return null;
   const choices = v['choices'];
   if (!isPlainObject(choices)) return null;
   const keys = Object.keys(choices);
