@@ -160,6 +160,21 @@ export const bnApplyKernel = kernelFamily((hasGamma: boolean, hasBeta: boolean) 
 });
 
 /**
+ * In place, the running statistics' momentum step for both vectors in one dispatch (it replaces six
+ * elementwise dispatches and their temporaries, whose buffers changed from step to step):
+ * RM = keep·RM + momentum·MEAN; RV = keep·RV + varScale·VAR. Uniforms: c, keep, momentum, varScale.
+ */
+export const bnRunningStatsKernel = defineKernel({
+  name: 'bn-running',
+  bindings: { MEAN: F32_READ, VAR: F32_READ, RM: F32_OUT, RV: F32_OUT },
+  uniforms: { c: 'u32', keep: 'f32', momentum: 'f32', varScale: 'f32' },
+  workgroupSize: WG_1D,
+  body: `  if (i >= P.c) { return; }
+  RM[i] = P.keep * RM[i] + P.momentum * MEAN[i];
+  RV[i] = P.keep * RV[i] + P.varScale * VAR[i];`,
+});
+
+/**
  * Per (column tile, row chunk): Σdy and Σdy·x̂ with x̂ = (x − mean)·rstd.
  * Uniforms: n, c, chunkRows, chunks, colTiles, eps. Bindings: x, dy, mean, variance, partial.
  */

@@ -13,6 +13,7 @@ import {
   bnBackwardDxKernel,
   bnBackwardFinalizeKernel,
   bnBackwardPartialKernel,
+  bnRunningStatsKernel,
   bnStatsColumnKernel,
   bnStatsFinalizeKernel,
   bnStatsPartialKernel,
@@ -24,7 +25,7 @@ import { dispatchKernel } from '../dispatch.js';
 import { fill } from '../elementwise.js';
 import type { GpuStorage } from '../storage.js';
 import { kernelChoice } from '../kernel-choice.js';
-import { checkCount, f32Input } from './kernels.js';
+import { checkCount, checkDistinct, f32Input } from './kernels.js';
 
 /** Rows each row lane handles per chunk, at least (longer loops amortise the tree reduction). */
 const MIN_ROWS_PER_LANE = 8;
@@ -179,4 +180,21 @@ export function batchNormBackward(
   };
   dispatchKernel(ctx, name, bnBackwardDxKernel(gamma !== null), buffers, { total, c, n, eps }, Math.ceil(total / WG_1D));
   return { dx, dgamma, dbeta };
+}
+
+/** In place: the running statistics' momentum step (see bnRunningStatsKernel). */
+export function batchNormRunningStats(
+  ctx: KernelContext, runningMeans: Storage, runningVars: Storage, means: Storage, variances: Storage,
+  o: { c: number; keep: number; momentum: number; varScale: number },
+): void {
+  const name = 'batchNormRunningStats';
+  checkCount(name, 'c', o.c);
+  const rm = f32Input(ctx, runningMeans, name, 'runningMean', o.c);
+  const rv = f32Input(ctx, runningVars, name, 'runningVar', o.c);
+  const mean = f32Input(ctx, means, name, 'mean', o.c);
+  const variance = f32Input(ctx, variances, name, 'variance', o.c);
+  checkDistinct(name, [['runningMean', rm], ['runningVar', rv], ['mean', mean], ['variance', variance]]);
+  if (o.c === 0) return;
+  const buffers = { MEAN: mean.buffer, VAR: variance.buffer, RM: rm.buffer, RV: rv.buffer };
+  dispatchKernel(ctx, name, bnRunningStatsKernel, buffers, { c: o.c, keep: o.keep, momentum: o.momentum, varScale: o.varScale }, Math.ceil(o.c / WG_1D));
 }
