@@ -2,7 +2,7 @@
  * Where the MLP training step's GPU time goes, kernel by kernel (no timestamp queries needed, so it
  * works on lavapipe and SwiftShader alike):
  *
- *   npx tsx bench/step-profile.ts [--reps=20] [--steps=3]
+ *   npx tsx bench/step-profile.ts [--reps=20] [--steps=3] [--skip=matmul]   (skip: kernels whose key starts so are not replayed)
  *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx tsx bench/step-profile.ts
  *
  * It runs the bench's webgrad MLP step (bench/workloads/mlp.ts spec) a few times, then records every
@@ -72,7 +72,9 @@ async function main(): Promise<void> {
   empty.sort((a, b) => a - b);
   const base = empty[5]!;
   const rows: { op: string; key: string; ms: number; wg: string }[] = [];
+  const skip = process.argv.find((s) => s.startsWith('--skip='))?.split('=')[1];
   for (const r of rec) {
+    if (skip && r.kernel.key.startsWith(skip)) continue;
     const ub = device.createBuffer({ size: Math.max(16, Math.ceil(r.params.byteLength / 16) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const padded = new Uint8Array(ub.size);
     padded.set(r.params);

@@ -69,9 +69,24 @@ export function columnPlan(n: number, c: number, tile?: number): ColumnPlan {
  */
 const COLUMN_LOOP_MAX_ROWS = 4096;
 
-function columnLoop(ctx: KernelContext, n: number): boolean {
-  const path = kernelChoice().batchNormPath;
-  if (path) return path === 'column';
+export type BatchNormPath = 'column' | 'tiled';
+export type BatchNormOp = 'stats' | 'backward';
+/** Rows up to which the tune's 'short' choice applies (batchnorm-tune.ts); above, its 'tall' one. */
+export const SHORT_MAX_ROWS = 1024;
+
+/** The key of a tuned choice: which reduction, and the row bucket of n. */
+export function batchNormTuneKey(op: BatchNormOp, n: number): string {
+  return `bn-${op}:${n <= SHORT_MAX_ROWS ? 'short' : 'tall'}`;
+}
+
+/**
+ * Which design runs: `path` when given (the tune measuring), else the test hook's forced one, else
+ * the tune's measured choice for this reduction and row bucket (batchnorm-tune.ts), else (no tune
+ * run: autotune off) the rule above.
+ */
+function columnLoop(ctx: KernelContext, n: number, op: BatchNormOp, path?: BatchNormPath): boolean {
+  const chosen = path ?? kernelChoice().batchNormPath ?? ctx.batchNormChoices?.get(batchNormTuneKey(op, n));
+  if (chosen) return chosen === 'column';
   return ctx.softwareAdapter && n <= COLUMN_LOOP_MAX_ROWS;
 }
 
@@ -85,14 +100,14 @@ function checkShape(op: string, n: number, c: number): void {
   checkCount(op, 'c', c);
 }
 
-export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: number): { mean: GpuStorage; variance: GpuStorage } {
+export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: number, path?: BatchNormPath): { mean: GpuStorage; variance: GpuStorage } {
   const name = 'batchNormStats';
   checkShape(name, n, c);
   const x = f32Input(ctx, xs, name, 'x', n * c);
   if (c === 0) return { mean: ctx.output(0, 'float32', name), variance: ctx.output(0, 'float32', name) };
   // As the CPU twin: the statistics of no rows are 0/0.
   if (n === 0) return { mean: fill(ctx, c, Number.NaN, 'float32'), variance: fill(ctx, c, Number.NaN, 'float32') };
-  if (columnLoop(ctx, n)) {
+  if (columnLoop(ctx, n, 'stats', path)) {
     const mean = ctx.output(c, 'float32', name);
     const variance = ctx.output(c, 'float32', name);
     const buffers = { X: x.buffer, MEAN: mean.buffer, VAR: variance.buffer };
@@ -135,7 +150,7 @@ export function batchNormApply(
 
 export function batchNormBackward(
   ctx: KernelContext, xs: Storage, dys: Storage, means: Storage, variances: Storage, gammas: Storage | null,
-  n: number, c: number, eps: number,
+  n: number, c: number, eps: number, path?: BatchNormPath,
 ): { dx: GpuStorage; dgamma: GpuStorage; dbeta: GpuStorage } {
   const name = 'batchNormBackward';
   checkShape(name, n, c);
@@ -148,7 +163,7 @@ export function batchNormBackward(
     // Sums over no rows are 0; dx has no elements.
     return { dx: ctx.output(0, 'float32', name), dgamma: fill(ctx, c, 0, 'float32'), dbeta: fill(ctx, c, 0, 'float32') };
   }
-  if (columnLoop(ctx, n)) {
+  if (columnLoop(ctx, n, 'backward', path)) {
     const dx = ctx.output(n * c, 'float32', name);
     const dgamma = ctx.output(c, 'float32', name);
     const dbeta = ctx.output(c, 'float32', name);
