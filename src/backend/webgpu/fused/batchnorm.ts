@@ -9,6 +9,7 @@ import {
   BN_COLUMN_WG,
   BN_WG,
   bnApplyKernel,
+  bnApplyVec4Kernel,
   bnBackwardColumnKernel,
   bnBackwardDxKernel,
   bnBackwardFinalizeKernel,
@@ -144,7 +145,13 @@ export function batchNormApply(
   if (total === 0) return out;
   // The kernel binds G / B exactly when gamma / beta are given (the same tests pick both).
   const buffers = { X: x.buffer, M: mean.buffer, V: variance.buffer, ...(gamma ? { G: gamma.buffer } : {}), ...(beta ? { B: beta.buffer } : {}), out: out.buffer };
-  dispatchKernel(ctx, name, bnApplyKernel(gamma !== null, beta !== null), buffers, { total, c, eps }, Math.ceil(total / WG_1D));
+  if (c % 4 === 0) {
+    // Whole vec4s of one row per invocation (see bnApplyVec4Kernel).
+    const values = { total: total / 4, c4: c / 4, eps };
+    dispatchKernel(ctx, name, bnApplyVec4Kernel(gamma !== null, beta !== null), buffers, values, Math.ceil(total / 4 / WG_1D));
+  } else {
+    dispatchKernel(ctx, name, bnApplyKernel(gamma !== null, beta !== null), buffers, { total, c, eps }, Math.ceil(total / WG_1D));
+  }
   return out;
 }
 
