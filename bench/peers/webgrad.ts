@@ -124,6 +124,9 @@ class WebgradMlp implements MlpModel {
    */
   async profile(n: number): Promise<unknown> {
     const be = webgpuBackend();
+    // n steps once before counting: a batch of n steps needs bind-group entries for each of its
+    // steps' dropout parameters the first time (per new n), which is not the steady state.
+    await this.steps(n);
     await be.sync();
     const s0 = be.stats();
     const m0 = be.memoryStats();
