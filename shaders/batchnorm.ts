@@ -159,6 +159,44 @@ export const bnApplyKernel = kernelFamily((hasGamma: boolean, hasBeta: boolean) 
   });
 });
 
+const V4_READ = { type: 'vec4<f32>', access: 'read' } as const;
+const V4_OUT = { type: 'vec4<f32>', access: 'read_write' } as const;
+
+/**
+ * bnApplyKernel over vec4 lanes, for c a multiple of 4: lane i covers columns 4·(i mod c/4) .. + 3
+ * of one row, so mean, variance, gamma and beta are read as vec4 too. A quarter of the invocations
+ * (per-invocation cost dominates on SwiftShader). Uniforms: total and c4 count vec4s (n·c/4, c/4).
+ */
+export const bnApplyVec4Kernel = kernelFamily((hasGamma: boolean, hasBeta: boolean) => {
+  const g = hasGamma ? ' * G[j]' : '';
+  const beta = hasBeta ? ' + B[j]' : '';
+  return defineKernel({
+    name: `bn-apply-v4:${hasGamma ? 'g' : '-'}${hasBeta ? 'b' : '-'}`,
+    bindings: { X: V4_READ, M: V4_READ, V: V4_READ, ...(hasGamma ? { G: V4_READ } : {}), ...(hasBeta ? { B: V4_READ } : {}), out: V4_OUT },
+    uniforms: { total: 'u32', c4: 'u32', eps: 'f32' },
+    workgroupSize: WG_1D,
+    body: `  if (i >= P.total) { return; }
+  let j = i % P.c4;
+  let rstd = 1.0 / sqrt(V[j] + vec4<f32>(P.eps));
+  out[i] = (X[i] - M[j]) * rstd${g}${beta};`,
+  });
+});
+
+/**
+ * In place, the running statistics' momentum step for both vectors in one dispatch (it replaces six
+ * elementwise dispatches and their temporaries, whose buffers changed from step to step):
+ * RM = keep·RM + momentum·MEAN; RV = keep·RV + varScale·VAR. Uniforms: c, keep, momentum, varScale.
+ */
+export const bnRunningStatsKernel = defineKernel({
+  name: 'bn-running',
+  bindings: { MEAN: F32_READ, VAR: F32_READ, RM: F32_OUT, RV: F32_OUT },
+  uniforms: { c: 'u32', keep: 'f32', momentum: 'f32', varScale: 'f32' },
+  workgroupSize: WG_1D,
+  body: `  if (i >= P.c) { return; }
+  RM[i] = P.keep * RM[i] + P.momentum * MEAN[i];
+  RV[i] = P.keep * RV[i] + P.varScale * VAR[i];`,
+});
+
 /**
  * Per (column tile, row chunk): Σdy and Σdy·x̂ with x̂ = (x − mean)·rstd.
  * Uniforms: n, c, chunkRows, chunks, colTiles, eps. Bindings: x, dy, mean, variance, partial.

@@ -52,6 +52,31 @@ export const sgdMomentumKernel = defineKernel({
   body: () => sgdBody(true),
 });
 
+const V4_READ = { type: 'vec4<f32>', access: 'read' } as const;
+const V4_RW = { type: 'vec4<f32>', access: 'read_write' } as const;
+
+/**
+ * SGD with momentum over vec4 lanes (n counts vec4s; used when the length is a multiple of 4): a
+ * quarter of the invocations, each updating four elements with the same arithmetic per lane. On
+ * SwiftShader the per-invocation cost dominates this memory-bound update.
+ */
+export const sgdMomentumVec4Kernel = defineKernel({
+  name: 'sgd:momentum:v4',
+  bindings: { G: V4_READ, PARAM: V4_RW, VEL: V4_RW },
+  uniforms: SGD_UNIFORMS,
+  workgroupSize: WG_1D,
+  body: () => sgdBody(true),
+});
+
+/** SGD without a velocity over vec4 lanes (see sgdMomentumVec4Kernel). */
+export const sgdVec4Kernel = defineKernel({
+  name: 'sgd:plain:v4',
+  bindings: { G: V4_READ, PARAM: V4_RW },
+  uniforms: SGD_UNIFORMS,
+  workgroupSize: WG_1D,
+  body: () => sgdBody(false),
+});
+
 /** Adam and AdamW (decoupled); decay = 1 − lr·wd. Param, m and v are read_write. */
 export const adamKernel = defineKernel({
   name: 'adam',

@@ -180,32 +180,47 @@ ${linear}${body}
     return source;
   };
 
+  // The per-field facts pack() needs, worked out once: pack runs on every dispatch, and building
+  // a DataView, a closure and a list per field there cost several µs of the tiny-op round trip.
+  const plan = fields.map((f) => {
+    const lanes = fieldShape(f.name, f.type).lanes;
+    const array = typeof f.type === 'object';
+    return { name: f.name, type: f.type, word: f.offset / 4, kind: scalarOf(f.type), lanes, array, scalar: !array && lanes === 1 };
+  });
+  const words = bytes / 4;
+  const mismatch = (p: (typeof plan)[number], v: number | readonly number[]): Error =>
+    new Error(`kernel ${decl.name}: uniform '${p.name}' (${typeKey(p.type)}) got ${typeof v === 'number' ? 'a number' : `${v.length} values`}`);
+
   const pack = (values: UniformValues<U>): Uint32Array => {
-    const buf = new ArrayBuffer(bytes);
-    const view = new DataView(buf);
+    // Little-endian words, as the DataView writes were (every WebGPU host is little-endian).
+    const u32 = new Uint32Array(words);
+    const f32 = new Float32Array(u32.buffer);
     const given = values as Readonly<Record<string, number | readonly number[]>>;
-    for (const f of fields) {
-      const v = given[f.name];
-      if (v === undefined) throw new Error(`kernel ${decl.name}: uniform '${f.name}' has no value`);
-      const scalar = scalarOf(f.type);
-      const list = typeof v === 'number' ? [v] : v;
-      const lanes = fieldShape(f.name, f.type).lanes;
-      const isScalar = typeof f.type !== 'object' && lanes === 1;
-      const fits = typeof v === 'number' ? isScalar : !isScalar && (typeof f.type === 'object' ? list.length <= lanes : list.length === lanes);
-      if (!fits) {
-        throw new Error(`kernel ${decl.name}: uniform '${f.name}' (${typeKey(f.type)}) got ${typeof v === 'number' ? 'a number' : `${list.length} values`}`);
+    for (const p of plan) {
+      const v = given[p.name];
+      if (v === undefined) throw new Error(`kernel ${decl.name}: uniform '${p.name}' has no value`);
+      if (typeof v === 'number') {
+        if (!p.scalar) throw mismatch(p, v);
+        if (p.kind === 'f32') f32[p.word] = v;
+        else u32[p.word] = p.kind === 'i32' ? v | 0 : v >>> 0;
+        continue;
       }
-      list.forEach((x, k) => {
-        const at = f.offset + 4 * k;
-        if (scalar === 'f32') view.setFloat32(at, x, true);
-        else if (scalar === 'i32') view.setInt32(at, x | 0, true);
-        else view.setUint32(at, x >>> 0, true);
-      });
+      if (p.scalar || (p.array ? v.length > p.lanes : v.length !== p.lanes)) throw mismatch(p, v);
+      for (let k = 0; k < v.length; k++) {
+        const x = v[k]!;
+        if (p.kind === 'f32') f32[p.word + k] = x;
+        else u32[p.word + k] = p.kind === 'i32' ? x | 0 : x >>> 0;
+      }
     }
-    for (const name of Object.keys(given)) {
-      if (!(name in decl.uniforms)) throw new Error(`kernel ${decl.name}: unknown uniform '${name}'`);
+    // Every given name is a declared uniform (counting is enough: each declared one was found).
+    let count = 0;
+    for (const name in given) if (Object.prototype.hasOwnProperty.call(given, name)) count++;
+    if (count !== plan.length) {
+      for (const name of Object.keys(given)) {
+        if (!(name in decl.uniforms)) throw new Error(`kernel ${decl.name}: unknown uniform '${name}'`);
+      }
     }
-    return new Uint32Array(buf);
+    return u32;
   };
 
   const order = <Buf>(buffers: BindingBuffers<B, Buf>): Buf[] =>

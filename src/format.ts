@@ -24,8 +24,19 @@ type Picked = number | null | Picked[];
 
 interface Remembered {
   shape: readonly number[];
-  picked: Picked;
+  /** What is printed; worked out at the first print (a read must stay cheap: most are never printed). */
+  picked: Picked | null;
+  /** A copy of the values until `picked` is made (small tensors only; null once picked). */
+  values: TypedArray | null;
   summarized: boolean;
+}
+
+function pickedOf(r: Remembered): Picked {
+  if (r.picked === null) {
+    r.picked = pick(r.values!, r.shape, r.summarized);
+    r.values = null;
+  }
+  return r.picked;
 }
 
 const remembered = new WeakMap<object, Remembered>();
@@ -49,7 +60,10 @@ function pick(values: TypedArray, shape: readonly number[], summarize: boolean):
 /** Called by every read: keeps what toString() will show. `key` is the storage read from. */
 export function rememberValues(key: object, shape: readonly number[], values: TypedArray): void {
   const summarized = values.length > THRESHOLD;
-  remembered.set(key, { shape: [...shape], picked: pick(values, shape, summarized), summarized });
+  // Up to THRESHOLD values are copied (the caller owns `values` and may change them) and picked
+  // only if printed; a larger tensor's few edge values are picked now.
+  if (summarized) remembered.set(key, { shape: [...shape], picked: pick(values, shape, true), values: null, summarized });
+  else remembered.set(key, { shape: [...shape], picked: null, values: values.slice(), summarized });
 }
 
 /** An in-place update changed the storage: what was read no longer holds. */
@@ -105,10 +119,11 @@ function body(p: Picked, indent: number, fmt: (v: number) => string, width: numb
 /** The values part of the string form, PyTorch's layout (indent 7 = "tensor(".length). */
 function formatValues(r: Remembered, dtype: DType): string {
   const floating = dtype.startsWith('float');
-  const fmt = makeFormatter(flatten(r.picked), floating);
-  const width = Math.max(0, ...flatten(r.picked).map((v) => fmt(v).length));
+  const picked = pickedOf(r);
+  const fmt = makeFormatter(flatten(picked), floating);
+  const width = Math.max(0, ...flatten(picked).map((v) => fmt(v).length));
   if (r.shape.length > 0 && r.shape.some((d) => d === 0)) return '[]';
-  return body(r.picked, 7, fmt, width, r.shape.length);
+  return body(picked, 7, fmt, width, r.shape.length);
 }
 
 export interface Printable {

@@ -17,6 +17,11 @@ export interface OpCase {
   /** Runs the op k times back to back and reads the LAST result back to the host. */
   run(k: number): Promise<Float32Array>;
   dispose(): void | Promise<void>;
+  /**
+   * Optional (webgrad): host time to issue the op, µs per op (= per dispatch for a one-kernel op),
+   * over n ops issued back to back with no read, then one wait for the GPU (not timed).
+   */
+  hostEncodeUs?(n: number): Promise<number>;
 }
 
 /** The MLP's parameters in webgrad's (PyTorch's) layout: Linear weight [out, in]. */

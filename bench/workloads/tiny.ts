@@ -22,7 +22,15 @@ export async function tinyWorkload(ctx: WorkloadContext, reps: number): Promise<
     if (!peer.tinyAdd) return { status: 'n/a' };
     const c = await peer.tinyAdd(A, B);
     try {
-      return { run: (k) => c.run(k), check: checkTiny(await c.run(1)), dispose: () => c.dispose() };
+      const after = c.hostEncodeUs
+        ? async (e: Entry): Promise<void> => {
+          const runs: number[] = [];
+          for (let r = 0; r < 5; r++) runs.push(await c.hostEncodeUs!(200));
+          runs.sort((x, y) => x - y);
+          e.note = `host encode (issuing add, no read): ${runs[2]!.toFixed(1)} µs per op = per dispatch (median of 5 x 200)`;
+        }
+        : undefined;
+      return { run: (k) => c.run(k), check: checkTiny(await c.run(1)), dispose: () => c.dispose(), ...(after ? { after } : {}) };
     } catch (e) {
       await c.dispose();
       throw e;

@@ -84,6 +84,16 @@ export interface RoutineSpec {
     Columns & { eps: number },
     { dx: Storage; dgamma: Storage; dbeta: Storage }
   >;
+  /**
+   * In place, the running statistics' step towards the batch's (one kernel for both vectors, each
+   * [c]): runningMean = keep·runningMean + momentum·mean; runningVar = keep·runningVar + varScale·variance
+   * (keep = 1 − momentum; varScale = momentum·count/(count − 1) unbiases the variance, as PyTorch).
+   */
+  batchNormRunningStats: Routine<
+    { runningMean: Storage; runningVar: Storage; mean: Storage; variance: Storage },
+    { c: number; keep: number; momentum: number; varScale: number },
+    void
+  >;
   /** batchNormStats on NCHW x [n, c, hw] (BatchNorm2d): per-channel mean and biased variance over n·hw, no permute. */
   batchNorm2dStats: Routine<{ x: Storage }, Planes, { mean: Storage; variance: Storage }>;
   /** batchNormApply on NCHW x [n, c, hw]: channel j = (i / hw) mod c. */

@@ -42,6 +42,20 @@ export function checkBatchNormArgs(
 }
 
 /**
+ * The running statistics are updated in place by one routine when all four vectors are float32 (or
+ * float64, CPU only) and distinct storages; otherwise (float16, where each step must round like the
+ * elementwise ops, or a running buffer shared with another vector) by elementwise ops.
+ */
+function inPlaceRunningStats(runningMean: Tensor, runningVar: Tensor, mean: Tensor, variance: Tensor): boolean {
+  const dtype = runningMean.dtype;
+  if (dtype !== 'float32' && dtype !== 'float64') return false;
+  const all = [runningMean, runningVar, mean, variance];
+  if (all.some((t) => t.dtype !== dtype || t.backend !== runningMean.backend)) return false;
+  const storages = new Set(all.map((t) => t._storage('batchNorm')));
+  return storages.size === all.length;
+}
+
+/**
  * The end of a training-mode forward shared by the batch-norm ops: the running statistics (if
  * given) move towards the batch's (the variance unbiased over `count` values per channel, as
  * PyTorch), the output is recorded for autograd with what the backward needs, and the batch
@@ -53,7 +67,16 @@ export function finishBatchNormTraining<Op extends 'batchNorm' | 'batchNorm2d'>(
   runningMean: Tensor | null, runningVar: Tensor | null,
 ): Tensor {
   const { mean, variance, count, eps, momentum } = stats;
-  if (runningMean && runningVar) {
+  if (runningMean && runningVar && inPlaceRunningStats(runningMean, runningVar, mean, variance)) {
+    // One in-place routine (one dispatch on WebGPU): the running buffers keep their storage, so a
+    // training step binds the same buffers every step (no bind group made per step).
+    const step = `${op}.step`; // an in-place write: printed values of the running statistics go stale
+    runningMean.backend.routine(
+      'batchNormRunningStats',
+      { runningMean: runningMean._storage(step), runningVar: runningVar._storage(step), mean: mean._storage(op), variance: variance._storage(op) },
+      { c: mean.size, keep: 1 - momentum, momentum, varScale: (momentum * count) / (count - 1) },
+    );
+  } else if (runningMean && runningVar) {
     noGrad(() => tidy(() => {
       // The new values' storages move into the buffers; the tidy frees every temporary tensor.
       runningMean._assign(binary.add(binary.mul(runningMean, 1 - momentum), binary.mul(mean, momentum)));

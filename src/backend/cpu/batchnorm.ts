@@ -50,3 +50,14 @@ export function batchNormBackwardKernel(
     }
   }
 }
+
+/** In place: the running statistics' momentum step (twin of the WebGPU bn-running kernel). */
+export function batchNormRunningStatsKernel(
+  runningMean: TypedArray, runningVar: TypedArray, mean: TypedArray, variance: TypedArray,
+  o: { c: number; keep: number; momentum: number; varScale: number },
+): void {
+  for (let j = 0; j < o.c; j++) {
+    runningMean[j] = o.keep * runningMean[j]! + o.momentum * mean[j]!;
+    runningVar[j] = o.keep * runningVar[j]! + o.varScale * variance[j]!;
+  }
+}

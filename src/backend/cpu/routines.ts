@@ -8,7 +8,7 @@ import type { DType, Storage, TypedArray } from '../types.js';
 import type { RoutineTable } from '../routines.js';
 import { type CpuStorage, cpuStorage } from './storage.js';
 import { activationGradFromOutputKernel } from './activation-output.js';
-import { batchNormApplyKernel, batchNormBackwardKernel, batchNormStatsKernel } from './batchnorm.js';
+import { batchNormApplyKernel, batchNormBackwardKernel, batchNormRunningStatsKernel, batchNormStatsKernel } from './batchnorm.js';
 import { batchNorm2dApplyKernel, batchNorm2dBackwardKernel, batchNorm2dStatsKernel } from './batchnorm2d.js';
 import { dropoutKernel } from './dropout.js';
 import { adamStepKernel, sgdStepKernel } from './optimizer.js';
@@ -75,6 +75,12 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
     const variance = ctx.alloc(x.dtype, c);
     batchNormStatsKernel(xs!, n, c, mean, variance);
     return { mean: ctx.wrap(x.dtype, mean), variance: ctx.wrap(x.dtype, variance) };
+  },
+
+  batchNormRunningStats(_ctx, { runningMean, runningVar, mean, variance }, o) {
+    const k = 'batchNormRunningStats';
+    const [rm, rv, ms, vs] = operands(k, [['runningMean', runningMean, o.c], ['runningVar', runningVar, o.c], ['mean', mean, o.c], ['variance', variance, o.c]]);
+    batchNormRunningStatsKernel(rm!, rv!, ms!, vs!, o);
   },
 
   batchNormApply(ctx, { x, mean, variance, gamma, beta }, { n, c, eps }) {

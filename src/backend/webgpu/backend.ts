@@ -25,6 +25,8 @@ import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type Devic
 import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
 import { tuneMatmul } from './matmul-tune.js';
+import { tuneBatchNorm } from './batchnorm-tune.js';
+import type { BatchNormPath } from './fused/batchnorm.js';
 import type { MatmulChoice } from './matmul.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { isPlaceholder, markPlaceholder, placeholderError, type CompileSession } from './precompile.js';
@@ -62,6 +64,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   /** Checks recorded on the device (labels, errorIfNonfinite), reported by the next read. */
   readonly asserts: DeviceAsserts;
   matmulChoices: ReadonlyMap<string, MatmulChoice> = new Map();
+  batchNormChoices: ReadonlyMap<string, BatchNormPath> = new Map();
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
   private destroyed = false;
@@ -95,6 +98,7 @@ export class WebGPUBackend implements Backend, KernelContext {
     const { device, adapterInfo, limits, health, shaderF16 } = await acquireDevice(options);
     const backend = new WebGPUBackend(device, adapterInfo, limits, health, options, shaderF16);
     if (options.autotune ?? true) backend.matmulChoices = await tuneMatmul(backend, adapterInfo);
+    if (options.autotune ?? true) backend.batchNormChoices = await tuneBatchNorm(backend, adapterInfo);
     return backend;
   }
 

@@ -17,6 +17,8 @@ export interface KernelContext {
   readonly softwareAdapter: boolean;
   /** Matmul design and workgroup shape per access pattern, from the autotune (empty: the defaults). */
   readonly matmulChoices: ReadonlyMap<string, MatmulChoice>;
+  /** Batch-norm reduction design per (reduction, row bucket), from the tune (batchnorm-tune.ts); absent or empty: the rule. */
+  readonly batchNormChoices?: ReadonlyMap<string, 'column' | 'tiled'>;
   /** Device-side checks reported by the next read (cross-entropy labels, errorIfNonfinite). */
   readonly asserts: DeviceAsserts;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */

@@ -8,7 +8,7 @@ import type { KernelContext } from './context.js';
 import * as core from './core-ops.js';
 import * as conv from './conv.js';
 import { activationGradFromOutput } from './fused/activation-output.js';
-import { batchNormApply, batchNormBackward, batchNormStats } from './fused/batchnorm.js';
+import { batchNormApply, batchNormBackward, batchNormRunningStats, batchNormStats } from './fused/batchnorm.js';
 import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from './batchnorm2d.js';
 import { dropout } from './fused/dropout.js';
 import { adamStep, sgdStep } from './fused/optimizer.js';
@@ -20,6 +20,7 @@ export const WEBGPU_ROUTINES: RoutineTable<KernelContext> = {
   batchNormStats: (ctx, { x }, { n, c }) => batchNormStats(ctx, x, n, c),
   batchNormApply: (ctx, { x, mean, variance, gamma, beta }, { n, c, eps }) => batchNormApply(ctx, x, mean, variance, gamma, beta, n, c, eps),
   batchNormBackward: (ctx, { x, dy, mean, variance, gamma }, { n, c, eps }) => batchNormBackward(ctx, x, dy, mean, variance, gamma, n, c, eps),
+  batchNormRunningStats: (ctx, { runningMean, runningVar, mean, variance }, o) => batchNormRunningStats(ctx, runningMean, runningVar, mean, variance, o),
   batchNorm2dStats: (ctx, { x }, { n, c, hw }) => batchNorm2dStats(ctx, x, n, c, hw),
   batchNorm2dApply: (ctx, { x, mean, variance, gamma, beta }, { n, c, hw, eps }) => batchNorm2dApply(ctx, x, mean, variance, gamma, beta, n, c, hw, eps),
   batchNorm2dBackward: (ctx, { x, dy, mean, variance, gamma }, { n, c, hw, eps }) => batchNorm2dBackward(ctx, x, dy, mean, variance, gamma, n, c, hw, eps),

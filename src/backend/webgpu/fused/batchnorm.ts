@@ -9,10 +9,12 @@ import {
   BN_COLUMN_WG,
   BN_WG,
   bnApplyKernel,
+  bnApplyVec4Kernel,
   bnBackwardColumnKernel,
   bnBackwardDxKernel,
   bnBackwardFinalizeKernel,
   bnBackwardPartialKernel,
+  bnRunningStatsKernel,
   bnStatsColumnKernel,
   bnStatsFinalizeKernel,
   bnStatsPartialKernel,
@@ -24,7 +26,7 @@ import { dispatchKernel } from '../dispatch.js';
 import { fill } from '../elementwise.js';
 import type { GpuStorage } from '../storage.js';
 import { kernelChoice } from '../kernel-choice.js';
-import { checkCount, f32Input } from './kernels.js';
+import { checkCount, checkDistinct, f32Input } from './kernels.js';
 
 /** Rows each row lane handles per chunk, at least (longer loops amortise the tree reduction). */
 const MIN_ROWS_PER_LANE = 8;
@@ -68,9 +70,24 @@ export function columnPlan(n: number, c: number, tile?: number): ColumnPlan {
  */
 const COLUMN_LOOP_MAX_ROWS = 4096;
 
-function columnLoop(ctx: KernelContext, n: number): boolean {
-  const path = kernelChoice().batchNormPath;
-  if (path) return path === 'column';
+export type BatchNormPath = 'column' | 'tiled';
+export type BatchNormOp = 'stats' | 'backward';
+/** Rows up to which the tune's 'short' choice applies (batchnorm-tune.ts); above, its 'tall' one. */
+export const SHORT_MAX_ROWS = 1024;
+
+/** The key of a tuned choice: which reduction, and the row bucket of n. */
+export function batchNormTuneKey(op: BatchNormOp, n: number): string {
+  return `bn-${op}:${n <= SHORT_MAX_ROWS ? 'short' : 'tall'}`;
+}
+
+/**
+ * Which design runs: `path` when given (the tune measuring), else the test hook's forced one, else
+ * the tune's measured choice for this reduction and row bucket (batchnorm-tune.ts), else (no tune
+ * run: autotune off) the rule above.
+ */
+function columnLoop(ctx: KernelContext, n: number, op: BatchNormOp, path?: BatchNormPath): boolean {
+  const chosen = path ?? kernelChoice().batchNormPath ?? ctx.batchNormChoices?.get(batchNormTuneKey(op, n));
+  if (chosen) return chosen === 'column';
   return ctx.softwareAdapter && n <= COLUMN_LOOP_MAX_ROWS;
 }
 
@@ -84,14 +101,14 @@ function checkShape(op: string, n: number, c: number): void {
   checkCount(op, 'c', c);
 }
 
-export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: number): { mean: GpuStorage; variance: GpuStorage } {
+export function batchNormStats(ctx: KernelContext, xs: Storage, n: number, c: number, path?: BatchNormPath): { mean: GpuStorage; variance: GpuStorage } {
   const name = 'batchNormStats';
   checkShape(name, n, c);
   const x = f32Input(ctx, xs, name, 'x', n * c);
   if (c === 0) return { mean: ctx.output(0, 'float32', name), variance: ctx.output(0, 'float32', name) };
   // As the CPU twin: the statistics of no rows are 0/0.
   if (n === 0) return { mean: fill(ctx, c, Number.NaN, 'float32'), variance: fill(ctx, c, Number.NaN, 'float32') };
-  if (columnLoop(ctx, n)) {
+  if (columnLoop(ctx, n, 'stats', path)) {
     const mean = ctx.output(c, 'float32', name);
     const variance = ctx.output(c, 'float32', name);
     const buffers = { X: x.buffer, MEAN: mean.buffer, VAR: variance.buffer };
@@ -128,13 +145,19 @@ export function batchNormApply(
   if (total === 0) return out;
   // The kernel binds G / B exactly when gamma / beta are given (the same tests pick both).
   const buffers = { X: x.buffer, M: mean.buffer, V: variance.buffer, ...(gamma ? { G: gamma.buffer } : {}), ...(beta ? { B: beta.buffer } : {}), out: out.buffer };
-  dispatchKernel(ctx, name, bnApplyKernel(gamma !== null, beta !== null), buffers, { total, c, eps }, Math.ceil(total / WG_1D));
+  if (c % 4 === 0) {
+    // Whole vec4s of one row per invocation (see bnApplyVec4Kernel).
+    const values = { total: total / 4, c4: c / 4, eps };
+    dispatchKernel(ctx, name, bnApplyVec4Kernel(gamma !== null, beta !== null), buffers, values, Math.ceil(total / 4 / WG_1D));
+  } else {
+    dispatchKernel(ctx, name, bnApplyKernel(gamma !== null, beta !== null), buffers, { total, c, eps }, Math.ceil(total / WG_1D));
+  }
   return out;
 }
 
 export function batchNormBackward(
   ctx: KernelContext, xs: Storage, dys: Storage, means: Storage, variances: Storage, gammas: Storage | null,
-  n: number, c: number, eps: number,
+  n: number, c: number, eps: number, path?: BatchNormPath,
 ): { dx: GpuStorage; dgamma: GpuStorage; dbeta: GpuStorage } {
   const name = 'batchNormBackward';
   checkShape(name, n, c);
@@ -147,7 +170,7 @@ export function batchNormBackward(
     // Sums over no rows are 0; dx has no elements.
     return { dx: ctx.output(0, 'float32', name), dgamma: fill(ctx, c, 0, 'float32'), dbeta: fill(ctx, c, 0, 'float32') };
   }
-  if (columnLoop(ctx, n)) {
+  if (columnLoop(ctx, n, 'backward', path)) {
     const dx = ctx.output(n * c, 'float32', name);
     const dgamma = ctx.output(c, 'float32', name);
     const dbeta = ctx.output(c, 'float32', name);
@@ -179,4 +202,21 @@ export function batchNormBackward(
   };
   dispatchKernel(ctx, name, bnBackwardDxKernel(gamma !== null), buffers, { total, c, n, eps }, Math.ceil(total / WG_1D));
   return { dx, dgamma, dbeta };
+}
+
+/** In place: the running statistics' momentum step (see bnRunningStatsKernel). */
+export function batchNormRunningStats(
+  ctx: KernelContext, runningMeans: Storage, runningVars: Storage, means: Storage, variances: Storage,
+  o: { c: number; keep: number; momentum: number; varScale: number },
+): void {
+  const name = 'batchNormRunningStats';
+  checkCount(name, 'c', o.c);
+  const rm = f32Input(ctx, runningMeans, name, 'runningMean', o.c);
+  const rv = f32Input(ctx, runningVars, name, 'runningVar', o.c);
+  const mean = f32Input(ctx, means, name, 'mean', o.c);
+  const variance = f32Input(ctx, variances, name, 'variance', o.c);
+  checkDistinct(name, [['runningMean', rm], ['runningVar', rv], ['mean', mean], ['variance', variance]]);
+  if (o.c === 0) return;
+  const buffers = { MEAN: mean.buffer, VAR: variance.buffer, RM: rm.buffer, RV: rv.buffer };
+  dispatchKernel(ctx, name, bnRunningStatsKernel, buffers, { c: o.c, keep: o.keep, momentum: o.momentum, varScale: o.varScale }, Math.ceil(o.c / WG_1D));
 }

@@ -1,7 +1,7 @@
 /** Host side of the in-place optimizer steps (SGD with momentum/nesterov, Adam and AdamW). */
 
 import { WG_1D } from '../../../../shaders/common.js';
-import { adamKernel, SGD_FIRST_STEP, SGD_NESTEROV, sgdKernel, sgdMomentumKernel } from '../../../../shaders/optimizer.js';
+import { adamKernel, SGD_FIRST_STEP, SGD_NESTEROV, sgdKernel, sgdMomentumKernel, sgdMomentumVec4Kernel, sgdVec4Kernel } from '../../../../shaders/optimizer.js';
 import type { AdamStepOptions, SgdStepOptions } from '../../fused-types.js';
 import type { Storage } from '../../types.js';
 import type { KernelContext } from '../context.js';
@@ -16,17 +16,23 @@ export function sgdStep(ctx: KernelContext, params: Storage, grads: Storage, vel
   checkDistinct('sgdStep', [['param', param], ['grad', grad], ['velocity', vel]]);
   const n = param.length;
   if (n === 0) return;
+  // A length that is a multiple of 4 runs the vec4 kernels (n then counts vec4 lanes).
+  const v4 = n % 4 === 0;
   const values = {
-    n,
+    n: v4 ? n / 4 : n,
     flags: (o.nesterov ? SGD_NESTEROV : 0) | (o.firstStep ? SGD_FIRST_STEP : 0),
     lr: o.lr,
     momentum: o.momentum,
     oneMinusDampening: 1 - o.dampening,
     weightDecay: o.weightDecay,
   };
-  const groups = Math.ceil(n / WG_1D);
-  if (vel) dispatchKernel(ctx, 'sgdStep', sgdMomentumKernel, { G: grad.buffer, PARAM: param.buffer, VEL: vel.buffer }, values, groups);
-  else dispatchKernel(ctx, 'sgdStep', sgdKernel, { G: grad.buffer, PARAM: param.buffer }, values, groups);
+  const groups = Math.ceil(values.n / WG_1D);
+  const withVel = vel ? { G: grad.buffer, PARAM: param.buffer, VEL: vel.buffer } : null;
+  const plain = { G: grad.buffer, PARAM: param.buffer };
+  if (withVel && v4) dispatchKernel(ctx, 'sgdStep', sgdMomentumVec4Kernel, withVel, values, groups);
+  else if (withVel) dispatchKernel(ctx, 'sgdStep', sgdMomentumKernel, withVel, values, groups);
+  else if (v4) dispatchKernel(ctx, 'sgdStep', sgdVec4Kernel, plain, values, groups);
+  else dispatchKernel(ctx, 'sgdStep', sgdKernel, plain, values, groups);
 }
 
 export function adamStep(ctx: KernelContext, params: Storage, grads: Storage, ms: Storage, vs: Storage, o: AdamStepOptions): void {
