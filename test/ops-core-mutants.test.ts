@@ -11,11 +11,16 @@ import { expectErrorSync } from './helpers/expect-error.js';
 import type { Tensor } from '../src/tensor.js';
 import * as wg from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
+import { sumTo } from '../src/ops/reduce.js';
 
 const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
 const f32 = { dtype: 'float32' as const, device: 'cpu' as const };
 const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
 const bad = (v: unknown) => v as never;
+const live = () => {
+  const m = wg.memory();
+  return [m.liveTensors, m.liveStorages, m.liveBytes];
+};
 
 async function vals(t: Tensor): Promise<number[]> {
   return Array.from(await t.data());
@@ -298,6 +303,10 @@ describe('unary ops', () => {
     const upper = wg.clamp(x, null, 0.5);
     expect(wg.memory().liveTensors).toBe(before + 2);
     expect(upper).not.toBe(x);
+    expect(x.isDisposed).toBe(false); // only clamp's own intermediate is disposed, never the input
+    const lower = wg.clamp(x, 0, null);
+    expect(x.isDisposed).toBe(false);
+    dispose(lower);
     dispose([both, upper, x]);
   });
 });
@@ -371,6 +380,44 @@ describe('reductions', () => {
     }
     expect(await vals(wg.max(t, 0))).toEqual([5]);
     expect(await vals(wg.mean(t, 0, true))).toEqual([5]);
+  });
+
+  it('results own their storage: the input stays usable, a copy survives it, nothing else is left alive', async () => {
+    const x = wg.tensor([[1, 5, 2], [4, 3, 6]], f64);
+    const before = live();
+    const outs = [wg.sum(x, [0, 1]), wg.sum(x, 1, true), wg.mean(x, [1, 0]), wg.mean(x, 0, true), wg.max(x, [0, 1]), wg.max(x, 1), wg.max(x, -1, true)];
+    expect(live()[0]).toBe(before[0] + outs.length);
+    expect(live()[1]).toBe(before[1] + outs.length);
+    expect(await vals(x)).toEqual([1, 5, 2, 4, 3, 6]);
+    expect(await Promise.all(outs.map(vals))).toEqual([[21], [8, 13], [3.5], [2.5, 4, 4], [6], [5, 6], [5, 6]]);
+    dispose(outs);
+    const copy = wg.sum(x, []);
+    const maxCopy = wg.max(x, [], true);
+    dispose(x);
+    expect(await vals(copy)).toEqual([1, 5, 2, 4, 3, 6]);
+    expect(await vals(maxCopy)).toEqual([1, 5, 2, 4, 3, 6]);
+    dispose([copy, maxCopy]);
+    expect(live()).toEqual([before[0] - 1, before[1] - 1, before[2] - 48]);
+  });
+
+  it('sumTo (the broadcast gradient reduction): a view when the shape already matches, a refusal for a larger rank', async () => {
+    const g = wg.tensor([[1, 2, 3], [4, 5, 6]], f64);
+    const same = sumTo(g, [2, 3]);
+    expect(await vals(same)).toEqual([1, 2, 3, 4, 5, 6]);
+    const rows = sumTo(g, [2, 1]);
+    expect(rows.shape).toEqual([2, 1]);
+    expect(await vals(rows)).toEqual([6, 15]);
+    const lead = sumTo(g, [1, 3]);
+    expect(await vals(lead)).toEqual([5, 7, 9]);
+    const scalar = sumTo(g, []);
+    expect(scalar.shape).toEqual([]);
+    expect(await vals(scalar)).toEqual([21]);
+    const g4 = wg.ones([2, 1, 3, 1], f64);
+    const r = sumTo(g4, [1, 3, 1]);
+    expect(r.shape).toEqual([1, 3, 1]);
+    expect(await vals(r)).toEqual([2, 2, 2]);
+    expectErrorSync(() => sumTo(g, [1, 2, 3]), /^sumTo: cannot reduce shape \[2, 3\] to the larger rank of \[1, 2, 3\]$/);
+    dispose([g, same, rows, lead, scalar, g4, r]);
   });
 
   it('gradients: sum expands, mean divides by the count, max splits ties evenly (torch.amax)', async () => {
