@@ -352,6 +352,8 @@ describe('customGrad', () => {
     expectErrorSync(() => notResult(x), /^customGrad 'three': the forward must return \{ value: Tensor, grad: \(dy\) => gradients \}$/);
     const noGradFn = wg.customGrad(bad((t: Tensor) => ({ value: t.mul(1), grad: 1 })));
     expectErrorSync(() => noGradFn(x), /^customGrad 'customGrad': the forward must return/);
+    const noValue = wg.customGrad(bad(() => ({ grad: () => [] })));
+    expectErrorSync(() => noValue(x), /^customGrad 'customGrad': the forward must return/);
     const nullResult = wg.customGrad(bad(() => null));
     expectErrorSync(() => nullResult(x), /^customGrad 'customGrad': the forward must return/);
     const ints = wg.customGrad((t: Tensor) => ({ value: t.cast('int32'), grad: (dy: Tensor) => [dy] }), { name: 'toInt' });
@@ -408,6 +410,48 @@ describe('customGrad', () => {
     const y = one(x);
     expectErrorSync(() => y.backward(), /^customGrad 'one' \(backward\): the gradient function returned 2 gradient\(s\), expected 1 \(one per tensor argument\)$/);
     dispose([x, y]);
+  });
+
+  it('backward runs with recording off: a closure using a tensor that requires grad gives a plain gradient', async () => {
+    const w = leaf([2, 3]);
+    const f = wg.customGrad((t: Tensor) => ({ value: t.mul(1), grad: (dy: Tensor) => [dy.mul(w)] }));
+    const x = leaf([1, 1]);
+    const y = f(x).sum();
+    y.backward();
+    expect(await vals(x.grad!)).toEqual([2, 3]);
+    expect(x.grad!.requiresGrad).toBe(false);
+    expect(w.grad).toBeNull();
+    dispose([w, x, y]);
+  });
+
+  it('an intermediate node that receives no gradient is skipped', async () => {
+    const f = wg.customGrad((a: Tensor, b: Tensor) => ({ value: a.add(b), grad: (dy: Tensor) => [null, dy.mul(2)] }));
+    const a = leaf([1]);
+    const b = leaf([1]);
+    const h = a.exp(); // a node whose only consumer gives it no gradient
+    const y = f(h, b).sum();
+    y.backward();
+    expect(a.grad).toBeNull();
+    expect(await vals(b.grad!)).toEqual([2]);
+    dispose([a, b, h, y]);
+  });
+
+  it('the output stays the caller\'s after backward, and a custom op built inside tidy differentiates after it', async () => {
+    const f = wg.customGrad((t: Tensor) => {
+      const e = t.exp();
+      return { value: e.mul(2), grad: (dy: Tensor) => [dy.mul(e).mul(2)] };
+    });
+    const x = leaf([0, 1]);
+    const y = f(x);
+    const s = y.sum();
+    s.backward();
+    expect(await vals(y)).toEqual([2, 2 * Math.exp(1)]);
+    dispose([x.grad!]);
+    x.grad = null;
+    const loss = tidy(() => f(x).sum());
+    loss.backward();
+    expect(await vals(x.grad!)).toEqual([2, 2 * Math.exp(1)]);
+    dispose([x, y, s, loss]);
   });
 
   it('null and undefined gradients mean zero: the input gets none from this op', async () => {
