@@ -414,10 +414,19 @@ describe('customGrad', () => {
 
   it('backward runs with recording off: a closure using a tensor that requires grad gives a plain gradient', async () => {
     const w = leaf([2, 3]);
-    const f = wg.customGrad((t: Tensor) => ({ value: t.mul(1), grad: (dy: Tensor) => [dy.mul(w)] }));
+    let recorded: boolean | undefined;
+    const f = wg.customGrad((t: Tensor) => ({
+      value: t.mul(1),
+      grad: (dy: Tensor) => {
+        const g = dy.mul(w);
+        recorded = g.requiresGrad; // as torch without create_graph: ops in a backward are not recorded
+        return [g];
+      },
+    }));
     const x = leaf([1, 1]);
     const y = f(x).sum();
     y.backward();
+    expect(recorded).toBe(false);
     expect(await vals(x.grad!)).toEqual([2, 3]);
     expect(x.grad!.requiresGrad).toBe(false);
     expect(w.grad).toBeNull();
