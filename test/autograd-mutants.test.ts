@@ -84,13 +84,15 @@ describe('backward: order and accumulation', () => {
     const w = leaf([3, 4]);
     const h = x.mul(w);
     const y1 = h.sum();
-    const y2 = h.mul(2).sum();
+    const h2 = h.mul(2);
+    const a = h2.add(x); // x gets a gradient from this node before h's freed node is reached
+    const y2 = a.sum();
     y1.backward(); // frees h's node (not y2's own)
     expect(await vals(x.grad!)).toEqual([3, 4]);
     expectErrorSync(() => y2.backward(), /^backward: the graph through 'mul' was already freed/);
     expect(await vals(x.grad!)).toEqual([3, 4]);
     expect(await vals(w.grad!)).toEqual([1, 2]);
-    dispose([x, w, h, y1, y2]);
+    dispose([x, w, h, y1, h2, a, y2]);
   });
 
   it('a leaf as the root: its gradient is the seed', async () => {
@@ -174,7 +176,8 @@ describe('backward: order and accumulation', () => {
     const x = leaf([1, 2, 3]);
     const w = leaf([4, 5, 6]);
     const h = x.mul(w);
-    const y = h.add(x).div(w).sum();
+    const q = h.add(x).div(w).add(h); // h feeds two nodes: its gradients are summed in the map
+    const y = q.sum();
     const before = live();
     y.backward();
     // two new gradients; the saved handles of the graph are released
@@ -183,7 +186,7 @@ describe('backward: order and accumulation', () => {
     dispose([x.grad!, w.grad!]);
     x.grad = null;
     w.grad = null;
-    dispose([h, y]);
+    dispose([h, q, y]);
     const z = x.mul(w).sum();
     const mid = live();
     z.backward({ retainGraph: true });
@@ -208,6 +211,22 @@ describe('backward: the internal shape guard', () => {
     dispose([out, seed]);
     expect(live()).toEqual(before);
     dispose(x);
+  });
+});
+
+describe('backward: the internal shape guard with a second gradient pending', () => {
+  it('the gradients not yet handed over are disposed too', () => {
+    const x = leaf([1, 2, 3, 4]);
+    const w = leaf([5, 6]);
+    const before = live();
+    // An 'add' node whose saved aShape is wrong for x: x's gradient comes out [2, 2]; w's ([2]) is still pending.
+    const out = record('add', [x, w], noGrad(() => x.reshape([2, 2])), () => ({ aShape: [2, 2], bShape: [2] }));
+    const seed = wg.onesLike(out);
+    expectErrorSync(() => out.backward(seed), /^backward: internal: rule 'add' gave a gradient of shape \[2, 2\] for an input of shape \[4\]$/);
+    expect(w.grad).toBeNull();
+    dispose([out, seed]);
+    expect(live()).toEqual(before);
+    dispose([x, w]);
   });
 });
 
@@ -431,6 +450,25 @@ describe('customGrad', () => {
     expect(x.grad!.requiresGrad).toBe(false);
     expect(w.grad).toBeNull();
     dispose([w, x, y]);
+  });
+
+  it('the forward runs with recording off too (its own backward is the gradient)', async () => {
+    const w = leaf([2, 3]);
+    let recorded: boolean | undefined;
+    const f = wg.customGrad((t: Tensor) => {
+      const v = t.mul(w);
+      recorded = v.requiresGrad;
+      return { value: v, grad: (dy: Tensor) => [dy.mul(5)] };
+    });
+    const x = leaf([1, 1]);
+    const y = f(x);
+    expect(recorded).toBe(false);
+    expect(y.requiresGrad).toBe(true);
+    const s = y.sum();
+    s.backward();
+    expect(await vals(x.grad!)).toEqual([5, 5]); // the user's rule, not d(x·w)/dx
+    expect(w.grad).toBeNull();
+    dispose([w, x, y, s]);
   });
 
   it('an intermediate node that receives no gradient is skipped', async () => {
