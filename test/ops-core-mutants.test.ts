@@ -6,7 +6,7 @@
  * axis handling (negative axes, keepdim, repeated axes, scalars, empty dimensions). CPU, float64.
  * Written from the mutation-testing survivors (`npm run mutate`).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectErrorSync } from './helpers/expect-error.js';
 import type { Tensor } from '../src/tensor.js';
 import * as wg from '../src/index.js';
@@ -438,5 +438,94 @@ describe('reductions', () => {
     // a reduced axis of size 1 next to a real one
     const u = leaf([[[5, 5, 1]]]); // [1, 1, 3]
     expect(await grads([u], (t) => wg.max(t, [0, 2]), [4])).toEqual([[2, 2, 0]]);
+  });
+});
+
+describe('each op names itself (in argument errors and to the numerics guard)', () => {
+  afterEach(() => wg.setNumericsCheck(false));
+
+  it('unary ops and their wrappers name themselves when the input is not a tensor', () => {
+    const cases: [string, (x: Tensor) => Tensor][] = [
+      ['neg', wg.neg], ['abs', wg.abs], ['square', wg.square], ['sign', wg.sign], ['relu6', wg.relu6], ['softplus', wg.softplus],
+      ['isNonFinite', wg.isNonFinite], ['leakyRelu', (x) => wg.leakyRelu(x)], ['gelu', (x) => wg.gelu(x)], ['gelu', (x) => wg.gelu(x, 'tanh')],
+      ['pow', (x) => wg.pow(x, 2)], ['pow', (x) => wg.pow(x, 3)], ['clamp', (x) => wg.clamp(x, null, 1)], ['clamp', (x) => wg.clamp(x, 0, null)],
+    ];
+    for (const [name, f] of cases) expectErrorSync(() => f(bad('t')), new RegExp(`^${name}: input must be a Tensor, got string$`));
+  });
+
+  it('the numerics guard names the op that made a non-finite result, scalar forms and reductions included', async () => {
+    const x = wg.tensor([NaN, 1], f64); // made before the guard is on
+    const cases: [string, () => Tensor][] = [
+      ['add', () => wg.add(x, 1)], ['add', () => wg.add(1, x)], ['sub', () => wg.sub(x, 1)], ['sub', () => wg.sub(1, x)],
+      ['mul', () => wg.mul(x, 2)], ['div', () => wg.div(x, 2)], ['div', () => wg.div(x, 0)], ['maximum', () => wg.maximum(x, 0)],
+      ['minimum', () => wg.minimum(x, 0)], ['clamp', () => wg.clamp(x, null, 0)], ['clamp', () => wg.clamp(x, -1, 0)],
+      ['pow', () => wg.pow(x, 2)], ['pow', () => wg.pow(x, 3)], ['neg', () => wg.neg(x)], ['relu6', () => wg.relu6(x)],
+      ['softplus', () => wg.softplus(x)], ['leakyRelu', () => wg.leakyRelu(x)], ['gelu', () => wg.gelu(x)],
+      ['sum', () => wg.sum(x)], ['sum', () => wg.sum(x, 0, true)], ['max', () => wg.max(x)], ['max', () => wg.max(x, 0, true)],
+    ];
+    for (const [name, f] of cases) {
+      wg.setNumericsCheck(true);
+      const y = f();
+      const offender = await wg.checkNumerics();
+      wg.setNumericsCheck(false);
+      expect(offender?.op, name).toBe(name);
+      // div by 0 runs the tensor division with a one-element tensor holding the 0
+      expect(offender!.inputShapes, name).toEqual(f === cases[6]![1] ? [[2], []] : [[2]]);
+      dispose(y);
+    }
+    dispose(x);
+  });
+
+  it('gradient rules name their op: sub\'s negation, an activation\'s fused backward', async () => {
+    const dy = wg.tensor([NaN, 1], f64);
+    for (const [name, make] of [
+      ['sub', (a: Tensor) => wg.sub(wg.tensor([1, 2], f64), a)],
+      ['relu (backward)', (a: Tensor) => wg.relu(a)],
+      ['sigmoid (backward)', (a: Tensor) => wg.sigmoid(a)],
+    ] as const) {
+      const a = leaf([1, 2]);
+      const y = make(a);
+      wg.setNumericsCheck(true);
+      y.backward(dy);
+      const offender = await wg.checkNumerics();
+      wg.setNumericsCheck(false);
+      expect(offender?.op, name).toBe(name);
+      dispose([a, y]);
+    }
+    dispose(dy);
+  });
+});
+
+describe('reductions: storage handling', () => {
+  it('mean drops the reduced axes unless keepdim is given', () => {
+    const x = wg.ones([2, 3], f64);
+    expect(wg.mean(x, 1).shape).toEqual([2]);
+    expect(wg.mean(x).shape).toEqual([]);
+    expect(wg.mean(x, 0, true).shape).toEqual([1, 3]);
+  });
+
+  it('a reduction over several axes releases each intermediate and copies only when no axis is reduced', async () => {
+    const x = wg.tensor([[1, 5, 2], [4, 3, 6]], f64);
+    const backend = x.backend;
+    const release = vi.spyOn(backend, 'release');
+    const strided = vi.spyOn(backend, 'strided');
+    try {
+      const two = wg.sum(x, [0, 1]); // two kernel runs: the first result is released after the second
+      expect(release).toHaveBeenCalledTimes(1);
+      expect(strided).not.toHaveBeenCalled();
+      const one = wg.max(x, 1); // one kernel run: nothing to release
+      expect(release).toHaveBeenCalledTimes(1);
+      const none = wg.sum(x, []); // no axes: one copy
+      expect(strided).toHaveBeenCalledTimes(1);
+      expect(release).toHaveBeenCalledTimes(1);
+      expect(await vals(two)).toEqual([21]);
+      expect(await vals(one)).toEqual([5, 6]);
+      expect(await vals(none)).toEqual([1, 5, 2, 4, 3, 6]);
+      dispose([two, one, none]);
+    } finally {
+      release.mockRestore();
+      strided.mockRestore();
+    }
+    dispose(x);
   });
 });
