@@ -373,6 +373,9 @@ describe('customGrad', () => {
     expectErrorSync(() => noGradFn(x), /^customGrad 'customGrad': the forward must return/);
     const noValue = wg.customGrad(bad(() => ({ grad: () => [] })));
     expectErrorSync(() => noValue(x), /^customGrad 'customGrad': the forward must return/);
+    // a function carrying value and grad is not the { value, grad } object the contract asks for
+    const fnResult = wg.customGrad(bad((t: Tensor) => Object.assign(() => 0, { value: t.mul(1), grad: () => [] })));
+    expectErrorSync(() => fnResult(x), /^customGrad 'customGrad': the forward must return/);
     const nullResult = wg.customGrad(bad(() => null));
     expectErrorSync(() => nullResult(x), /^customGrad 'customGrad': the forward must return/);
     const ints = wg.customGrad((t: Tensor) => ({ value: t.cast('int32'), grad: (dy: Tensor) => [dy] }), { name: 'toInt' });
