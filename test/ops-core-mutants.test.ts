@@ -68,7 +68,7 @@ describe('binary ops: refusals', () => {
     const x = wg.tensor([1, 2], f64);
     const n = wg.tensor([1, 2], i32);
     for (const [name, f] of [['add', wg.add], ['sub', wg.sub], ['mul', wg.mul], ['div', wg.div], ['eq', wg.eq], ['gt', wg.gt], ['ge', wg.ge], ['lt', wg.lt], ['le', wg.le]] as const) {
-      // div(number, tensor) used to skip these checks (a TypeError for a missing tensor, -1.5 truncated into an int32)
+      // div(number, tensor) used to skip these checks (a TypeError for a missing tensor, -1.5 accepted for an int32 tensor)
       expectErrorSync(() => f(x, NaN), new RegExp(`^${name}: scalar must be a finite number, got NaN$`));
       expectErrorSync(() => f(Infinity, x), new RegExp(`^${name}: scalar must be a finite number, got Infinity$`));
       expectErrorSync(() => f(n, 0.5), new RegExp(`^${name}: an int32 tensor needs an integer scalar, got 0.5$`));
