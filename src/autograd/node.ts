@@ -16,13 +16,8 @@ export interface GradTarget {
   shape: readonly number[];
 }
 
-let nextNodeId = 0;
-
 export class Node<K extends OpName = OpName> {
-  readonly id = nextNodeId++;
   private refs = 1;
-  /** Set once backward has consumed the saved tensors (unless retainGraph). */
-  freed = false;
 
   constructor(
     readonly op: K,
@@ -31,8 +26,9 @@ export class Node<K extends OpName = OpName> {
     private readonly savedTensors: Tensor[],
   ) {}
 
+  /** What the rule needs; throws once backward has consumed it (unless retainGraph) or the graph was released. */
   get saved(): OpSaved[K] {
-    if (this.freed || this.savedData === null) {
+    if (this.savedData === null) {
       throw new WebgradError(
         `backward: the graph through '${this.op}' was already freed by an earlier backward(); ` +
           'call backward({ retainGraph: true }) the first time to differentiate twice',
@@ -51,6 +47,7 @@ export class Node<K extends OpName = OpName> {
     const stack: Node[] = [this];
     while (stack.length > 0) {
       const node = stack.pop()!;
+      // Stryker disable next-line ConditionalExpression: a guard; a node reaches 0 only after its last holder let go, so it is never released again
       if (node.refs === 0) continue;
       node.refs--;
       if (node.refs === 0) {
@@ -65,7 +62,6 @@ export class Node<K extends OpName = OpName> {
     for (const t of this.savedTensors) t.dispose();
     this.savedTensors.length = 0;
     this.savedData = null;
-    this.freed = true;
   }
 }
 

@@ -15,14 +15,15 @@ function normalizeAxes(op: string, axis: number | readonly number[] | undefined,
   const axes = list.map((a) => normalizeAxis(op, a, rank));
   if (rank === 0) return []; // reducing a scalar over its (implicit) axis returns it
   if (new Set(axes).size !== axes.length) fail(op, `axis ${JSON.stringify(list)} names a dimension twice`);
+  // Stryker disable next-line MethodExpression,ArrowFunction,ArithmeticOperator: the order of the axes changes only the intermediates' sizes, never the result
   return axes.sort((a, b) => b - a);
 }
 
 /** Runs the [outer, length, inner] kernel once per axis; returns the storage in keepdim shape. */
-function reduceStorage(op: ReduceOp, name: string, x: Tensor, axes: readonly number[]): { storage: Storage; keptShape: number[] } {
+function reduceStorage(op: ReduceOp, x: Tensor, axes: readonly number[]): { storage: Storage; keptShape: number[] } {
   const backend = x.backend;
   const shape = [...x.shape];
-  let storage = x._storage(name);
+  let storage = x._storage(op);
   let owned = false;
   for (const axis of axes) {
     const outer = sizeOf(shape.slice(0, axis));
@@ -55,7 +56,7 @@ function squeezed(keptShape: readonly number[], axes: readonly number[]): number
 export function sum(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   checkTensor('sum', 'input', x);
   const axes = normalizeAxes('sum', axis, x.rank);
-  const { storage, keptShape } = reduceStorage('sum', 'sum', x, axes);
+  const { storage, keptShape } = reduceStorage('sum', x, axes);
   const out = Tensor._fromStorage(x.backend, storage, keepdim ? keptShape : squeezed(keptShape, axes), 'sum');
   return record('sum', [x], out, () => ({ inShape: x.shape, keptShape }));
 }
@@ -81,7 +82,7 @@ export function max(x: Tensor, axis?: number | readonly number[], keepdim = fals
   checkTensor('max', 'input', x);
   const axes = normalizeAxes('max', axis, x.rank);
   for (const a of axes) if (x.shape[a] === 0) fail('max', `cannot take the max over an empty dimension (shape ${shapeStr(x.shape)})`);
-  const { storage, keptShape } = reduceStorage('max', 'max', x, axes);
+  const { storage, keptShape } = reduceStorage('max', x, axes);
   const yKept = Tensor._fromStorage(x.backend, storage, keptShape, 'max');
   const out = keepdim ? yKept : yKept._view(squeezed(keptShape, axes));
   const result = record('max', [x], out, (save) => ({ x: save(x), yKept: save(yKept), keptShape }));
@@ -91,13 +92,17 @@ export function max(x: Tensor, axis?: number | readonly number[], keepdim = fals
 
 /** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  // Stryker disable next-line ConditionalExpression: a shortcut; summing over no axes gives the same values
   if (sameShape(g.shape, shape)) return g._view(shape);
   const lead = g.rank - shape.length;
   if (lead < 0) fail('sumTo', `cannot reduce shape ${shapeStr(g.shape)} to the larger rank of ${shapeStr(shape)}`);
   const axes: number[] = [];
+  // Stryker disable next-line EqualityOperator: at i = g.rank neither condition holds (shape[rank - lead] is undefined)
   for (let i = 0; i < g.rank; i++) {
+    // Stryker disable next-line ConditionalExpression: g.shape[i] !== 1 only skips summing a size-1 axis, which changes nothing
     if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
   }
+  // Stryker disable next-line BooleanLiteral: without keepdim the reshape below gives the same result
   const s = sum(g, axes, true);
   const out = reshape(s, shape);
   s.dispose();
@@ -108,6 +113,7 @@ export const reduceGrads: GradRules<'sum' | 'max'> = {
   sum: (dy, { inShape, keptShape }) => [expand(reshape(dy, keptShape), inShape)],
   max: (dy, { x, yKept, keptShape }) => {
     const mask = binary.eq(x, yKept);
+    // Stryker disable next-line ConditionalExpression: x.shape[i] !== 1 only skips summing a size-1 axis, which changes nothing
     const ties = sum(mask, keptShape.map((d, i) => (d === 1 && x.shape[i] !== 1 ? i : -1)).filter((i) => i >= 0), true);
     return [binary.mul(mask, binary.div(reshape(dy, keptShape), ties))];
   },
