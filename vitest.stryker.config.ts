@@ -59,7 +59,31 @@ const CPU_SUITES = [
   'test/routine-table.test.ts',
   'test/cpu-backend-mutants.test.ts',
 ];
-const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
+/**
+ * WEBGRAD_MUTATE_SCOPE=backend: the suites that call the CPU backend's verbs and routines directly
+ * or pin their values (src/backend/cpu, src/backend/*.ts). Almost every suite runs on the CPU
+ * backend, so with the full list each mutant of a shared verb reruns hundreds of tests; a score
+ * measured with this list is a lower bound of the full list's.
+ */
+const BACKEND_SUITES = [
+  'test/cpu-backend-mutants.test.ts',
+  'test/cpu-backend.test.ts',
+  'test/cpu-training-mutants.test.ts',
+  'test/routine-table.test.ts',
+  'test/training-ops.test.ts',
+  'test/op-suite.test.ts',
+  'test/core-ops-suite.test.ts',
+  'test/core-ops-errors.test.ts',
+  'test/conv-suite.test.ts',
+  'test/conv-errors.test.ts',
+  'test/batchnorm-state.test.ts',
+  'test/nan-numerics.test.ts',
+  'test/ties.test.ts',
+  'test/dropout-threshold.test.ts',
+  'test/pytorch-parity.test.ts',
+  'test/optim-mutants.test.ts',
+];
+const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES, backend: BACKEND_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;

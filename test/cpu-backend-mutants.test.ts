@@ -18,7 +18,7 @@ import {
   F16_MAX, F16_MIN_NORMAL, F16_MIN_SUBNORMAL, decodeF16, encodeF16, f16Bits, f16FromBits, refuseHalfRoutine, roundArrayToF16, roundToF16,
 } from '../src/backend/f16.js';
 import { routineFrom, type RoutineName, type RoutineTable } from '../src/backend/routines.js';
-import { bytesPerElement, typedArrayFor, type DType, type MatmulArgs, type Storage, type TypedArray } from '../src/backend/types.js';
+import { bytesPerElement, typedArrayFor, type Conv2dGeometry, type DType, type MatmulArgs, type Pool2dGeometry, type Storage } from '../src/backend/types.js';
 import { philoxNormal, philoxUniform, philoxWords } from '../src/random/philox.js';
 import { WebgradError } from '../src/errors.js';
 
@@ -552,5 +552,269 @@ describe('float16 host rounding (f16.ts)', () => {
     expect(routineFrom(table, 'cpu', 'softmax')).toBe((table as unknown as { softmax: unknown }).softmax);
     expect(thrown(() => routineFrom(table, 'mybackend', 'gather' as RoutineName))).toBe("mybackend.routine: unknown routine 'gather'");
     expect(thrown(() => routineFrom(table, 'cpu', 'constructor' as RoutineName))).toBe("cpu.routine: unknown routine 'constructor'");
+  });
+});
+
+describe('cpu routines: core ops (core-ops.ts)', () => {
+  it('argReduce: first on ties, first NaN wins, [outer, length, inner] layout, checks', () => {
+    const { be, up, vals } = setup();
+    const arg = (op: 'argmax' | 'argmin', x: number[], outer: number, length: number, inner: number): number[] =>
+      vals(be.routine('argReduce', { x: up(x) }, { op, outer, length, inner }));
+    expect(arg('argmax', [1, 3, 3, 2], 1, 4, 1)).toEqual([1]);
+    expect(arg('argmin', [2, 1, 1, 3], 1, 4, 1)).toEqual([1]);
+    expect(arg('argmax', [1, NaN, 5, NaN], 1, 4, 1)).toEqual([1]);
+    expect(arg('argmin', [NaN, -5, NaN], 1, 3, 1)).toEqual([0]);
+    expect(arg('argmax', [-Infinity, -Infinity], 1, 2, 1)).toEqual([0]);
+    // [2, 3, 2]: per (outer, inner) column
+    expect(arg('argmax', [1, 9, 5, 2, 3, 4, 0, 0, 7, -1, 7, 8], 2, 3, 2)).toEqual([1, 0, 1, 2]);
+    expect(arg('argmin', [1, 9, 5, 2, 3, 4, 0, 0, 7, -1, 7, 8], 2, 3, 2)).toEqual([0, 1, 0, 1]);
+    expect(arg('argmax', [], 0, 3, 2)).toEqual([]);
+    const x = up([1, 2]);
+    expect(thrown(() => be.routine('argReduce', { x }, { op: 'argmax', outer: 1, length: 0, inner: 2 }))).toBe('cpu.argReduce: length must be at least 1');
+    expect(thrown(() => be.routine('argReduce', { x }, { op: 'argmax', outer: -1, length: 2, inner: 1 }))).toBe('cpu.argReduce: outer must be a non-negative integer, got -1');
+    expect(thrown(() => be.routine('argReduce', { x }, { op: 'argmax', outer: 1, length: 1.5, inner: 1 }))).toBe('cpu.argReduce: length must be a non-negative integer, got 1.5');
+    expect(thrown(() => be.routine('argReduce', { x }, { op: 'argmax', outer: 1, length: 2, inner: -2 }))).toBe('cpu.argReduce: inner must be a non-negative integer, got -2');
+    expect(thrown(() => be.routine('argReduce', { x }, { op: 'argmax', outer: 1, length: 3, inner: 1 }))).toBe('cpu.argReduce: x has 2 elements, expected 3');
+  });
+
+  it('gather: shared and per-element indices, out-of-range gives NaN (float) or 0 (int32), checks', () => {
+    const { be, up, vals } = setup();
+    const x = up([10, 11, 20, 21, 30, 31]); // [1, 3, 2]
+    const idx = (v: number[]): Storage => up(v, 'int32');
+    const shared = vals(be.routine('gather', { x, indices: idx([2, 0, 3, -1]) }, { layout: 'shared', outer: 1, length: 3, inner: 2, count: 4 }));
+    expect(shared).toEqual([30, 31, 10, 11, NaN, NaN, NaN, NaN]);
+    const per = vals(be.routine('gather', { x, indices: idx([1, 2]) }, { layout: 'perElement', outer: 1, length: 3, inner: 2, count: 1 }));
+    expect(per).toEqual([20, 31]);
+    const xi = up([5, 6, 7, 8], 'int32'); // [2, 2, 1]
+    expect(vals(be.routine('gather', { x: xi, indices: idx([1, 2]) }, { layout: 'shared', outer: 2, length: 2, inner: 1, count: 2 }))).toEqual([6, 0, 8, 0]);
+    expect(vals(be.routine('gather', { x: xi, indices: idx([0, 1]) }, { layout: 'perElement', outer: 2, length: 2, inner: 1, count: 1 }))).toEqual([5, 8]);
+    const g = { layout: 'shared', outer: 1, length: 3, inner: 2, count: 2 } as const;
+    expect(thrown(() => be.routine('gather', { x, indices: up([0, 1]) }, g))).toBe('cpu.gather: indices must be int32, got float64');
+    expect(thrown(() => be.routine('gather', { x, indices: idx([0]) }, g))).toBe('cpu.gather: indices has 1 elements, expected 2');
+    expect(thrown(() => be.routine('gather', { x, indices: idx([0, 1]) }, { ...g, layout: 'perElement' }))).toBe('cpu.gather: indices has 2 elements, expected 4');
+    expect(thrown(() => be.routine('gather', { x, indices: idx([0, 1]) }, { ...g, length: 2 }))).toBe('cpu.gather: x has 6 elements, expected 4');
+    expect(thrown(() => be.routine('gather', { x, indices: idx([0, 1]) }, { ...g, count: -1 }))).toBe('cpu.gather: count must be a non-negative integer, got -1');
+    expect(thrown(() => be.routine('gather', { x, indices: {} as Storage }, g))).toBe('cpu.gather: indices is not a CPU storage');
+  });
+
+  it('scatterAdd: repeated indices accumulate, out-of-range ones are skipped, checks', () => {
+    const { be, up, vals } = setup();
+    const src = up([1, 2, 3, 4, 5, 6]); // [1, 3, 2]
+    const idx = (v: number[]): Storage => up(v, 'int32');
+    const s = (indices: Storage, layout: 'shared' | 'perElement', length: number): number[] =>
+      vals(be.routine('scatterAdd', { src, indices }, { layout, outer: 1, length, inner: 2, count: 3 }));
+    expect(s(idx([1, 1, 0]), 'shared', 2)).toEqual([5, 6, 4, 6]);
+    expect(s(idx([2, -1, 0]), 'shared', 3)).toEqual([5, 6, 0, 0, 1, 2]);
+    expect(s(idx([0, 1, 1, 0, 3, 1]), 'perElement', 2)).toEqual([1, 4, 3, 2 + 6]);
+    expect(vals(be.routine('scatterAdd', { src: up([7, 9], 'int32'), indices: idx([0, 0]) }, { layout: 'shared', outer: 1, length: 1, inner: 1, count: 2 }))).toEqual([16]);
+    expect(thrown(() => be.routine('scatterAdd', { src, indices: idx([0, 1, 2]) }, { layout: 'shared', outer: 1, length: 3, inner: 2, count: 2 })))
+      .toBe('cpu.scatterAdd: src has 6 elements, expected 4');
+    expect(thrown(() => be.routine('scatterAdd', { src, indices: up([0, 1, 2], 'float32') }, { layout: 'shared', outer: 1, length: 3, inner: 2, count: 3 })))
+      .toBe('cpu.scatterAdd: indices must be int32, got float32');
+    expect(thrown(() => be.routine('scatterAdd', { src, indices: idx([0]) }, { layout: 'shared', outer: 1, length: -3, inner: 2, count: 3 })))
+      .toBe('cpu.scatterAdd: length must be a non-negative integer, got -3');
+  });
+
+  it('select: NaN is true, −0 is false; dtype and length checks', () => {
+    const { be, up, vals } = setup();
+    const out = vals(be.routine('select', { cond: up([1, 0, NaN, -0, -2]), a: up([1, 2, 3, 4, 5]), b: up([-1, -2, -3, -4, -5]) }, {}));
+    expect(out).toEqual([1, -2, 3, -4, 5]);
+    expect(vals(be.routine('select', { cond: up([0, 1], 'int32'), a: up([1, 2], 'int32'), b: up([7, 8], 'int32') }, {}))).toEqual([7, 2]);
+    expect(thrown(() => be.routine('select', { cond: up([1]), a: up([1]), b: up([1], 'float32') }, {}))).toBe('cpu.select: a and b have different dtypes (float64, float32)');
+    expect(thrown(() => be.routine('select', { cond: up([1, 0]), a: up([1]), b: up([1]) }, {}))).toBe('cpu.select: cond has 2 elements, expected 1');
+    expect(thrown(() => be.routine('select', { cond: up([1]), a: up([1]), b: up([1, 2]) }, {}))).toBe('cpu.select: b has 2 elements, expected 1');
+  });
+
+  it('stridedWrite: writes through strides in place, bounds and argument checks', () => {
+    const { be, up, vals } = setup();
+    const dst = up([0, 0, 0, 0, 0, 0]);
+    be.routine('stridedWrite', { dst, src: up([1, 2, 3, 4]) }, { srcShape: [2, 2], strides: [1, 3], offset: 1 });
+    expect(vals(dst)).toEqual([0, 1, 3, 0, 2, 4]);
+    be.routine('stridedWrite', { dst, src: up([7, 8]) }, { srcShape: [2], strides: [-5], offset: 5 });
+    expect(vals(dst)).toEqual([8, 1, 3, 0, 2, 7]);
+    be.routine('stridedWrite', { dst, src: up([]) }, { srcShape: [0, 3], strides: [1, 1], offset: 99 });
+    be.routine('stridedWrite', { dst, src: up([9]) }, { srcShape: [], strides: [], offset: 3 });
+    expect(vals(dst)).toEqual([8, 1, 3, 9, 2, 7]);
+    const p = { srcShape: [2], strides: [1], offset: 0 };
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2], 'float32') }, p))).toBe('cpu.stridedWrite: dst and src have different dtypes (float64, float32)');
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2]) }, { ...p, strides: [1, 1] }))).toBe('cpu.stridedWrite: need 1 integer strides and an integer offset');
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2]) }, { ...p, strides: [0.5] }))).toBe('cpu.stridedWrite: need 1 integer strides and an integer offset');
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2]) }, { ...p, offset: 0.5 }))).toBe('cpu.stridedWrite: need 1 integer strides and an integer offset');
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2, 3]) }, p))).toBe('cpu.stridedWrite: src has 3 elements, expected 2');
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2]) }, { ...p, offset: 5 }))).toBe("cpu.stridedWrite: the view writes indices 5..6, outside dst's 6 elements");
+    expect(thrown(() => be.routine('stridedWrite', { dst, src: up([1, 2]) }, { ...p, strides: [-1] }))).toBe("cpu.stridedWrite: the view writes indices -1..0, outside dst's 6 elements");
+    expect(vals(dst)).toEqual([8, 1, 3, 9, 2, 7]); // nothing written by a refused call
+    be.routine('stridedWrite', { dst, src: up([5, 6]) }, { ...p, offset: 4 }); // exactly fits at the end
+    expect(vals(dst)).toEqual([8, 1, 3, 9, 5, 6]);
+  });
+
+  it('cumsum: forward and reverse along the middle axis, checks', () => {
+    const { be, up, vals } = setup();
+    const x = up([1, 2, 3, 4, 5, 6]); // [1, 3, 2]
+    const c = (reverse: boolean): number[] => vals(be.routine('cumsum', { x }, { outer: 1, length: 3, inner: 2, reverse }));
+    expect(c(false)).toEqual([1, 2, 4, 6, 9, 12]);
+    expect(c(true)).toEqual([9, 12, 8, 10, 5, 6]);
+    expect(vals(be.routine('cumsum', { x }, { outer: 2, length: 3, inner: 1, reverse: false }))).toEqual([1, 3, 6, 4, 9, 15]);
+    expect(vals(be.routine('cumsum', { x: up([I32_MAX, 1], 'int32') }, { outer: 1, length: 2, inner: 1, reverse: false }))).toEqual([I32_MAX, I32_MIN]);
+    expect(thrown(() => be.routine('cumsum', { x }, { outer: 1, length: 4, inner: 2, reverse: false }))).toBe('cpu.cumsum: x has 6 elements, expected 8');
+    expect(thrown(() => be.routine('cumsum', { x }, { outer: 1, length: 6, inner: -1, reverse: false }))).toBe('cpu.cumsum: inner must be a non-negative integer, got -1');
+  });
+});
+
+describe('cpu routines: convolution and pooling (conv.ts)', () => {
+  const geo = (over: Partial<Conv2dGeometry> = {}): Conv2dGeometry => ({
+    n: 1, cin: 1, h: 3, w: 3, cout: 1, kh: 2, kw: 2, hout: 2, wout: 2,
+    strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, groups: 1, ...over,
+  });
+  const pool = (over: Partial<Pool2dGeometry> = {}): Pool2dGeometry => ({
+    planes: 1, h: 3, w: 3, hout: 2, wout: 2, kh: 2, kw: 2, strideH: 1, strideW: 1, padH: 0, padW: 0,
+    adaptive: false, countIncludePad: false, ...over,
+  });
+
+  it('conv2d: padding, stride, dilation, groups and bias against direct sums', () => {
+    const { be, up, vals } = setup();
+    const X = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const W = [1, 10, 100, 1000];
+    expect(vals(be.routine('conv2d', { x: up(X), weight: up(W), bias: null }, geo())))
+      .toEqual([1 + 20 + 400 + 5000, 2 + 30 + 500 + 6000, 4 + 50 + 700 + 8000, 5 + 60 + 800 + 9000]);
+    // padding 1, stride 2: windows start at -1 and 1 → taps inside the input only
+    expect(vals(be.routine('conv2d', { x: up(X), weight: up(W), bias: up([0.5]) }, geo({ padH: 1, padW: 1, strideH: 2, strideW: 2 }))))
+      .toEqual([1000 * 1 + 0.5, 100 * 2 + 1000 * 3 + 0.5, 10 * 4 + 1000 * 7 + 0.5, 1 * 5 + 10 * 6 + 100 * 8 + 1000 * 9 + 0.5]);
+    // dilation 2 on a 3x3 input: one output, the four corners
+    expect(vals(be.routine('conv2d', { x: up(X), weight: up(W), bias: null }, geo({ dilationH: 2, dilationW: 2, hout: 1, wout: 1 }))))
+      .toEqual([1 + 30 + 700 + 9000]);
+    // groups 2: cin 2, cout 4 (two output channels per group), 1x1 kernels, bias per output channel
+    const x2 = up([1, 2, 3, 4]); // [1, 2, 1, 2]
+    const w2 = up([1, 2, 3, 4]); // [4, 1, 1, 1]
+    const g2 = geo({ cin: 2, cout: 4, h: 1, w: 2, kh: 1, kw: 1, hout: 1, wout: 2, groups: 2 });
+    expect(vals(be.routine('conv2d', { x: x2, weight: w2, bias: up([0, 10, 20, 30]) }, g2))).toEqual([1, 2, 12, 14, 29, 32, 42, 46]);
+    // backward input / weight against the adjoint identity <conv(x, w), dy> = <x, dX> = <w, dW>
+    const dy = [1, -2, 3, 5, 7, -11, 13, 17];
+    const dX = vals(be.routine('conv2dBackwardInput', { dy: up(dy), weight: w2 }, g2));
+    expect(dX).toEqual([1 * 1 + 2 * 3, 1 * -2 + 2 * 5, 3 * 7 + 4 * 13, 3 * -11 + 4 * 17]);
+    const dW = vals(be.routine('conv2dBackwardWeight', { x: x2, dy: up(dy) }, g2));
+    expect(dW).toEqual([1 * 1 + 2 * -2, 1 * 3 + 2 * 5, 3 * 7 + 4 * -11, 3 * 13 + 4 * 17]);
+  });
+
+  it('conv operands: lengths and int32 refused with full messages', () => {
+    const { be, up } = setup();
+    const X = up([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const W = up([1, 2, 3, 4]);
+    expect(thrown(() => be.routine('conv2d', { x: up([1, 2]), weight: W, bias: null }, geo()))).toBe('cpu.conv2d: x has 2 elements, expected 9');
+    expect(thrown(() => be.routine('conv2d', { x: X, weight: up([1]), bias: null }, geo()))).toBe('cpu.conv2d: weight has 1 elements, expected 4');
+    expect(thrown(() => be.routine('conv2d', { x: X, weight: W, bias: up([1, 2]) }, geo()))).toBe('cpu.conv2d: bias has 2 elements, expected 1');
+    expect(thrown(() => be.routine('conv2d', { x: up([1, 2, 3, 4, 5, 6, 7, 8, 9], 'int32'), weight: W, bias: null }, geo())))
+      .toBe('cpu.conv2d: x must be floating point, got int32');
+    expect(thrown(() => be.routine('conv2dBackwardInput', { dy: up([1, 2, 3]), weight: W }, geo()))).toBe('cpu.conv2dBackwardInput: dy has 3 elements, expected 4');
+    expect(thrown(() => be.routine('conv2dBackwardWeight', { x: X, dy: up([1, 2, 3, 4], 'int32') }, geo())))
+      .toBe('cpu.conv2dBackwardWeight: dy must be floating point, got int32');
+    expect(thrown(() => be.routine('maxPool2dBackward', { dy: up([1, 2, 3, 4]), indices: up([0, 1, 2], 'int32') }, pool())))
+      .toBe('cpu.maxPool2dBackward: indices has 3 elements, expected 4');
+    expect(thrown(() => be.routine('avgPool2d', { x: up([1, 2]) }, pool()))).toBe('cpu.avgPool2d: x has 2 elements, expected 9');
+    expect(thrown(() => be.routine('avgPool2dBackward', { dy: up([1, 2, 3, 4], 'int32') }, pool()))).toBe('cpu.avgPool2dBackward: dy must be floating point, got int32');
+    expect(thrown(() => be.routine('maxPool2d', { x: up([1]) }, pool()))).toBe('cpu.maxPool2d: x has 1 elements, expected 9');
+  });
+
+  it('maxPool2d: first maximum, the last NaN wins, all −Inf gives the first index; backward routes by index', () => {
+    const { be, up, vals } = setup();
+    const r = be.routine('maxPool2d', { x: up([1, 5, 5, 5, 2, NaN, -1, NaN, 0]) }, pool());
+    expect(vals(r.values)).toEqual([5, NaN, NaN, NaN]);
+    expect(vals(r.indices)).toEqual([1, 5, 7, 7]); // window (1, 1) holds NaN at 5 and 7: the last wins
+    const inf = be.routine('maxPool2d', { x: up([-Infinity, -Infinity, -Infinity, -Infinity]) }, pool({ h: 2, w: 2, hout: 1, wout: 1 }));
+    expect([vals(inf.values), vals(inf.indices)]).toEqual([[-Infinity], [0]]);
+    // padding 1, stride 2 on 3x3: windows clipped to the input
+    const padded = be.routine('maxPool2d', { x: up([1, 2, 3, 4, 5, 6, 7, 8, 9]) }, pool({ padH: 1, padW: 1, strideH: 2, strideW: 2 }));
+    expect([vals(padded.values), vals(padded.indices)]).toEqual([[1, 3, 7, 9], [0, 2, 6, 8]]);
+    // two planes, overlapping windows accumulate; indices outside the plane are skipped
+    const dx = be.routine('maxPool2dBackward', { dy: up([1, 2, 4, 8, 16, 32, 64, 128]), indices: up([4, 4, 4, -1, 0, 9, 8, 8], 'int32') }, pool({ planes: 2 }));
+    expect(vals(dx)).toEqual([0, 0, 0, 0, 7, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 192]);
+  });
+
+  it('avgPool2d: divisor with and without padding counted, adaptive windows; backward spreads dy / divisor', () => {
+    const { be, up, vals } = setup();
+    const X = up([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(vals(be.routine('avgPool2d', { x: X }, pool()))).toEqual([3, 4, 6, 7]);
+    const padded = pool({ padH: 1, padW: 1, strideH: 2, strideW: 2 });
+    expect(vals(be.routine('avgPool2d', { x: X }, padded))).toEqual([1, 2.5, 5.5, 7]);
+    expect(vals(be.routine('avgPool2d', { x: X }, { ...padded, countIncludePad: true }))).toEqual([0.25, 1.25, 2.75, 7]);
+    // adaptive 3 → 2: rows [0, 2) and [1, 3); countIncludePad is ignored
+    const ad = pool({ adaptive: true, countIncludePad: true, kh: 9, kw: 9, strideH: 5, padH: 4 });
+    expect(vals(be.routine('avgPool2d', { x: X }, ad))).toEqual([3, 4, 6, 7]);
+    const ad2 = pool({ w: 3, h: 1, hout: 1, wout: 2, adaptive: true });
+    expect(vals(be.routine('avgPool2d', { x: up([1, 2, 3]) }, ad2))).toEqual([1.5, 2.5]);
+    expect(vals(be.routine('avgPool2dBackward', { dy: up([4, 8, 12, 16]) }, pool()))).toEqual([1, 3, 2, 4, 10, 6, 3, 7, 4]);
+    expect(vals(be.routine('avgPool2dBackward', { dy: up([4, 8, 12, 16]) }, { ...padded, countIncludePad: true }))).toEqual([1, 2, 2, 3, 4, 4, 3, 4, 4]);
+    expect(vals(be.routine('avgPool2dBackward', { dy: up([4, 8]) }, ad2))).toEqual([2, 6, 4]);
+  });
+});
+
+describe('cpu routine table (cpu/routines.ts): operand checks and counted results', () => {
+  it('names the routine, the operand and the expected count; dtypes must agree', () => {
+    const { be, up } = setup();
+    const x = up([1, 2, 3, 4, 5, 6]);
+    expect(thrown(() => be.routine('softmax', { x }, { rows: 2, cols: 2, log: false }))).toBe('cpu.softmax: x has 6 elements, expected 4');
+    expect(thrown(() => be.routine('softmaxGrad', { y: x, dy: up([1, 2, 3, 4, 5, 6], 'float32') }, { rows: 2, cols: 3, log: false })))
+      .toBe('cpu.softmaxGrad: dtypes differ (float64 and float32)');
+    expect(thrown(() => be.routine('softmaxGrad', { y: x, dy: up([1]) }, { rows: 2, cols: 3, log: true }))).toBe('cpu.softmaxGrad: dy has 1 elements, expected 6');
+    expect(thrown(() => be.routine('softmaxCrossEntropy', { logits: x, labels: up([0, 1]) }, { n: 2, c: 3 }))).toBe('cpu.softmaxCrossEntropy: labels must be 2 int32 values');
+    expect(thrown(() => be.routine('softmaxCrossEntropy', { logits: x, labels: up([0], 'int32') }, { n: 2, c: 3 }))).toBe('cpu.softmaxCrossEntropy: labels must be 2 int32 values');
+    expect(thrown(() => be.routine('softmaxCrossEntropyGrad', { logits: x, labels: up([0, 1], 'int32'), dLoss: up([1]) }, { n: 2, c: 3 })))
+      .toBe('cpu.softmaxCrossEntropyGrad: dLoss has 1 elements, expected 2');
+    expect(thrown(() => be.routine('softmaxCrossEntropyGrad', { logits: x, labels: up([0, 1]), dLoss: up([1, 1]) }, { n: 2, c: 3 })))
+      .toBe('cpu.softmaxCrossEntropyGrad: labels must be 2 int32 values');
+    expect(thrown(() => be.routine('batchNormApply', { x, mean: up([0, 0]), variance: up([1, 1]), gamma: up([1]), beta: null }, { n: 3, c: 2, eps: 0 })))
+      .toBe('cpu.batchNormApply: gamma has 1 elements, expected 2');
+    expect(thrown(() => be.routine('batchNormApply', { x, mean: up([0, 0], 'float32'), variance: up([1, 1]), gamma: null, beta: null }, { n: 3, c: 2, eps: 0 })))
+      .toBe('cpu.batchNormApply: dtypes differ (float64 and float32)');
+    expect(thrown(() => be.routine('batchNormStats', { x }, { n: 2, c: 2 }))).toBe('cpu.batchNormStats: x has 6 elements, expected 4');
+    expect(thrown(() => be.routine('batchNorm2dStats', { x }, { n: 1, c: 2, hw: 2 }))).toBe('cpu.batchNorm2dStats: x has 6 elements, expected 4');
+    expect(thrown(() => be.routine('batchNormBackward', { x, dy: x, mean: up([0]), variance: up([1, 1]), gamma: null }, { n: 3, c: 2, eps: 0 })))
+      .toBe('cpu.batchNormBackward: mean has 1 elements, expected 2');
+    expect(thrown(() => be.routine('batchNorm2dBackward', { x, dy: up([1]), mean: up([0, 0]), variance: up([1, 1]), gamma: null }, { n: 3, c: 2, hw: 1, eps: 0 })))
+      .toBe('cpu.batchNorm2dBackward: dy has 1 elements, expected 6');
+    expect(thrown(() => be.routine('batchNorm2dApply', { x, mean: up([0, 0]), variance: up([1]), gamma: null, beta: null }, { n: 3, c: 2, hw: 1, eps: 0 })))
+      .toBe('cpu.batchNorm2dApply: variance has 1 elements, expected 2');
+    expect(thrown(() => be.routine('activationGradFromOutput', { y: x, dy: up([1]) }, { op: 'relu', param: 0 })))
+      .toBe('cpu.activationGradFromOutput: dy has 1 elements, expected 6');
+    expect(thrown(() => be.routine('sgdStep', { param: x, grad: up([1]), velocity: null }, { lr: 1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: false })))
+      .toBe('cpu.sgdStep: grad has 1 elements, expected 6');
+    expect(thrown(() => be.routine('sgdStep', { param: x, grad: x, velocity: up([1]) }, { lr: 1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, firstStep: false })))
+      .toBe('cpu.sgdStep: velocity has 1 elements, expected 6');
+    const adam = { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, biasCorrection1: 0.1, biasCorrection2: 0.001 };
+    expect(thrown(() => be.routine('adamStep', { param: x, grad: x, m: x, v: up([1]) }, adam))).toBe('cpu.adamStep: v has 1 elements, expected 6');
+    expect(thrown(() => be.routine('adamStep', { param: x, grad: x, m: up([1, 2, 3, 4, 5, 6], 'float32'), v: x }, adam))).toBe('cpu.adamStep: dtypes differ (float64 and float32)');
+  });
+
+  it('dropout: p outside [0, 1) is refused with its value; p = 0 keeps x; the mask follows the Philox stream', () => {
+    const { be, up, vals } = setup();
+    const x = up([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const p of [1, -0.1, NaN, 1.5]) {
+      expect(thrown(() => be.routine('dropout', { x }, { p, seed: 1, offset: 0 }))).toBe(`cpu.dropout: p must be in [0, 1), got ${p}`);
+    }
+    expect(vals(be.routine('dropout', { x }, { p: 0, seed: 1, offset: 0 }))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const u = Array.from(philoxUniform(9, 4, 8));
+    const scale = Math.fround(1 / (1 - 0.3));
+    expect(vals(be.routine('dropout', { x }, { p: 0.3, seed: 9, offset: 4 }))).toEqual(u.map((v, i) => (v >= 0.3 ? (i + 1) * scale : 0)));
+  });
+
+  it('every routine result is counted in memoryStats (one buffer per returned storage)', () => {
+    const { be, up } = setup();
+    const x = up([1, 2, 3, 4]);
+    const before = be.memoryStats().buffersCreated;
+    be.routine('cumsum', { x }, { outer: 1, length: 4, inner: 1, reverse: false });
+    be.routine('select', { cond: x, a: x, b: x }, {});
+    be.routine('gather', { x, indices: up([0], 'int32') }, { layout: 'shared', outer: 1, length: 4, inner: 1, count: 1 });
+    be.routine('scatterAdd', { src: x, indices: up([0, 0, 0, 0], 'int32') }, { layout: 'shared', outer: 1, length: 1, inner: 1, count: 4 });
+    const p = { planes: 1, h: 2, w: 2, hout: 1, wout: 1, kh: 2, kw: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, adaptive: false, countIncludePad: false };
+    const mp = be.routine('maxPool2d', { x }, p);
+    be.routine('maxPool2dBackward', { dy: up([1]), indices: mp.indices }, p);
+    be.routine('avgPool2d', { x }, p);
+    be.routine('avgPool2dBackward', { dy: up([1]) }, p);
+    const g = { n: 1, cin: 1, h: 2, w: 2, cout: 1, kh: 1, kw: 1, hout: 2, wout: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, groups: 1 };
+    be.routine('conv2d', { x, weight: up([2]), bias: null }, g);
+    be.routine('conv2dBackwardInput', { dy: x, weight: up([2]) }, g);
+    be.routine('conv2dBackwardWeight', { x, dy: x }, g);
+    // uploads: indices ×2, dy ×2, weight ×2 = 6; results: 1+1+1+1+2+1+1+1+1+1+1 = 12
+    expect(be.memoryStats().buffersCreated - before).toBe(18);
   });
 });
