@@ -389,6 +389,8 @@ describe('cpu backend: reduce, strided, matmul', () => {
     expect(epilogueFn('none', 0.3)).toBeUndefined();
     expect(epilogueFn('leakyRelu', undefined)!(-100)).toBe(-1);
     expect(vals(be.matmul(up([]), up([]), { ...base, batch: 0, aBatchStride: 100, bBatchStride: 100 }))).toEqual([]);
+    expect(vals(be.matmul(up([]), up([]), { ...base, batch: 0, aBatchStride: 0, bBatchStride: 0 }))).toEqual([]); // no matrix to fit
+    expect(vals(be.matmul(up([]), up(B), { ...base, batch: 0, aBatchStride: 0, bBatchStride: 0 }))).toEqual([]);
     expect(vals(be.matmul(up([]), up([]), { ...base, k: 0, aBatchStride: 0, bBatchStride: 0 }))).toEqual([0, 0, 0, 0]);
     for (const key of ['batch', 'm', 'k', 'n', 'aBatchStride', 'bBatchStride'] as const) {
       expect(thrown(() => be.matmul(up(A), up(B), { ...base, [key]: -1 }))).toBe(`cpu.matmul: ${key} must be a non-negative integer, got -1`);
@@ -816,5 +818,57 @@ describe('cpu routine table (cpu/routines.ts): operand checks and counted result
     be.routine('conv2dBackwardWeight', { x, dy: x }, g);
     // uploads: indices ×2, dy ×2, weight ×2 = 6; results: 1+1+1+1+2+1+1+1+1+1+1 = 12
     expect(be.memoryStats().buffersCreated - before).toBe(18);
+  });
+});
+
+describe('cpu routines: optimizer steps (optimizer.ts) against PyTorch-order closed forms', () => {
+  const sgd = { lr: 0.1, momentum: 0.9, dampening: 0.2, weightDecay: 0.01, nesterov: false, firstStep: false };
+  const cases: [boolean, boolean, number[], number[]][] = [
+    // [nesterov, firstStep, param after, velocity after] (computed in float64 by PyTorch's update order)
+    [true, false, [0.90418, -2.02336], [0.49800000000000005, 0.0040000000000000036]],
+    [true, true, [0.9031, -2.0437], [0.51, 0.23]],
+    [false, false, [0.9501999999999999, -2.0004], [0.49800000000000005, 0.0040000000000000036]],
+    [false, true, [0.949, -2.023], [0.51, 0.23]],
+  ];
+  it('sgdStep: weight decay, dampening, nesterov and the first step, in place', () => {
+    for (const [nesterov, firstStep, p, v] of cases) {
+      const { be, up, vals } = setup();
+      const param = up([1, -2]);
+      const velocity = up([0.1, -0.2]);
+      be.routine('sgdStep', { param, grad: up([0.5, 0.25]), velocity }, { ...sgd, nesterov, firstStep });
+      vals(param).forEach((x, i) => close(x, p[i]!, 1e-15));
+      vals(velocity).forEach((x, i) => close(x, v[i]!, 1e-15));
+    }
+  });
+
+  it('sgdStep without momentum leaves a given velocity alone; without a velocity it is plain SGD', () => {
+    const { be, up, vals } = setup();
+    const param = up([1, -2]);
+    const velocity = up([0.1, -0.2]);
+    be.routine('sgdStep', { param, grad: up([0.5, 0.25]), velocity }, { ...sgd, momentum: 0 });
+    expect(vals(velocity)).toEqual([0.1, -0.2]);
+    vals(param).forEach((x, i) => close(x, [1 - 0.1 * 0.51, -2 - 0.1 * 0.23][i]!, 1e-15));
+    const p2 = up([1, -2]);
+    be.routine('sgdStep', { param: p2, grad: up([0.5, 0.25]), velocity: null }, sgd);
+    vals(p2).forEach((x, i) => close(x, [1 - 0.1 * 0.51, -2 - 0.1 * 0.23][i]!, 1e-15));
+  });
+
+  it('adamStep: L2 (Adam) and decoupled (AdamW) weight decay, bias-corrected moments, in place', () => {
+    const want: [boolean, number[], number[], number[]][] = [
+      [false, [0.980845036333172, -1.9932337359764367], [0.096, -0.06700000000000002], [0.010250100000000002, 0.040012900000000004]],
+      [true, [0.9800352213704551, -1.9914365013256832], [0.095, -0.06500000000000002], [0.01024, 0.0400225]],
+    ];
+    for (const [decoupled, p, m, v] of want) {
+      const { be, up, vals } = setup();
+      const param = up([1, -2]);
+      const ms = up([0.05, -0.1]);
+      const vs = up([0.01, 0.04]);
+      be.routine('adamStep', { param, grad: up([0.5, 0.25]), m: ms, v: vs }, {
+        lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled, biasCorrection1: 1 - 0.9 ** 3, biasCorrection2: 1 - 0.999 ** 3,
+      });
+      vals(param).forEach((x, i) => close(x, p[i]!, 1e-14));
+      vals(ms).forEach((x, i) => close(x, m[i]!, 1e-14));
+      vals(vs).forEach((x, i) => close(x, v[i]!, 1e-14));
+    }
   });
 });
