@@ -872,3 +872,98 @@ describe('cpu routines: optimizer steps (optimizer.ts) against PyTorch-order clo
     }
   });
 });
+
+describe('cpu routines: batch norm, softmax, activation from output (closed forms)', () => {
+  // x [3, 2], eps 0.5, gamma [2, 1], beta [0.5, −1]; expected values from the formulas in float64 (NumPy order).
+  const X = [0, 10, 1, 20, 5, 60];
+  const DY = [1, 2, -3, 4, 5, -6];
+  const MEAN = [2, 30];
+  const VAR = [4.666666666666667, 466.6666666666667];
+  const OUT = [-1.2597653802562396, -1.9253245229149678, -0.3798826901281198, -1.462662261457484, 3.1396480703843594, 0.3879867843724518];
+  const DX = [1.8165320054257958, -0.07912960690071982, -2.611264757799581, 0.09923387498688527, 0.7947327523737849, -0.02010426808616543];
+  const DG = [7.0390615210249585, -12.029218797894583];
+  const DB = [3, 0];
+  /** [n, c] row-major → [1, c, n] (NCHW with hw = n): the same statistics per channel. */
+  const toPlanes = (v: number[]): number[] => [v[0]!, v[2]!, v[4]!, v[1]!, v[3]!, v[5]!];
+  const near = (got: number[], want: number[]): void => { got.forEach((g, i) => close(g, want[i]!, 1e-13)); expect(got.length).toBe(want.length); };
+
+  it('batchNorm over [n, c] and batchNorm2d over [n, c, hw]: stats, apply, backward', () => {
+    const { be, up, vals } = setup();
+    const s = be.routine('batchNormStats', { x: up(X) }, { n: 3, c: 2 });
+    near(vals(s.mean), MEAN);
+    near(vals(s.variance), VAR);
+    const gamma = up([2, 1]);
+    const beta = up([0.5, -1]);
+    near(vals(be.routine('batchNormApply', { x: up(X), mean: up(MEAN), variance: up(VAR), gamma, beta }, { n: 3, c: 2, eps: 0.5 })), OUT);
+    const plain = vals(be.routine('batchNormApply', { x: up(X), mean: up(MEAN), variance: up(VAR), gamma: null, beta: null }, { n: 3, c: 2, eps: 0.5 }));
+    near(plain, OUT.map((v, i) => (i % 2 === 0 ? (v - 0.5) / 2 : v + 1)));
+    const b = be.routine('batchNormBackward', { x: up(X), dy: up(DY), mean: up(MEAN), variance: up(VAR), gamma }, { n: 3, c: 2, eps: 0.5 });
+    near(vals(b.dx), DX);
+    near(vals(b.dgamma), DG);
+    near(vals(b.dbeta), DB);
+    const bNoGamma = be.routine('batchNormBackward', { x: up(X), dy: up(DY), mean: up(MEAN), variance: up(VAR), gamma: null }, { n: 3, c: 2, eps: 0.5 });
+    near(vals(bNoGamma.dx), DX.map((v, i) => (i % 2 === 0 ? v / 2 : v)));
+
+    for (const [n, hw, x, dy, out, dx] of [[3, 1, X, DY, OUT, DX], [1, 3, toPlanes(X), toPlanes(DY), toPlanes(OUT), toPlanes(DX)]] as const) {
+      const s2 = be.routine('batchNorm2dStats', { x: up([...x]) }, { n, c: 2, hw });
+      near(vals(s2.mean), MEAN);
+      near(vals(s2.variance), VAR);
+      near(vals(be.routine('batchNorm2dApply', { x: up([...x]), mean: up(MEAN), variance: up(VAR), gamma, beta }, { n, c: 2, hw, eps: 0.5 })), [...out]);
+      const b2 = be.routine('batchNorm2dBackward', { x: up([...x]), dy: up([...dy]), mean: up(MEAN), variance: up(VAR), gamma }, { n, c: 2, hw, eps: 0.5 });
+      near(vals(b2.dx), [...dx]);
+      near(vals(b2.dgamma), DG);
+      near(vals(b2.dbeta), DB);
+      const plain2 = vals(be.routine('batchNorm2dApply', { x: up([...x]), mean: up(MEAN), variance: up(VAR), gamma: null, beta: null }, { n, c: 2, hw, eps: 0.5 }));
+      near(plain2, n === 3 ? plain : toPlanes(plain));
+    }
+    // two batches of two planes: channel j of sample b starts at (b·c + j)·hw
+    const x4 = [1, 2, 10, 20, 3, 4, 30, 40]; // [2, 2, 2]
+    const s4 = be.routine('batchNorm2dStats', { x: up(x4) }, { n: 2, c: 2, hw: 2 });
+    near(vals(s4.mean), [2.5, 25]);
+    near(vals(s4.variance), [1.25, 125]);
+  });
+
+  it('softmax and logSoftmax with the max subtracted; their gradients from the output', () => {
+    const { be, up, vals } = setup();
+    const x = up([1, 2, 3, 1000, 1000, -Infinity]);
+    const e = [Math.exp(-2), Math.exp(-1), 1];
+    const sum = e[0]! + e[1]! + e[2]!;
+    const sm = vals(be.routine('softmax', { x }, { rows: 2, cols: 3, log: false }));
+    near(sm, [e[0]! / sum, e[1]! / sum, 1 / sum, 0.5, 0.5, 0]);
+    const lsm = vals(be.routine('softmax', { x }, { rows: 2, cols: 3, log: true }));
+    near(lsm, [-2 - Math.log(sum), -1 - Math.log(sum), -Math.log(sum), -Math.LN2, -Math.LN2, -Infinity]);
+    const y = up([0.2, 0.3, 0.5]);
+    const dy = up([1, -2, 4]);
+    const dot = 0.2 - 0.6 + 2;
+    near(vals(be.routine('softmaxGrad', { y, dy }, { rows: 1, cols: 3, log: false })), [0.2 * (1 - dot), 0.3 * (-2 - dot), 0.5 * (4 - dot)]);
+    const ly = up([Math.log(0.2), Math.log(0.3), Math.log(0.5)]);
+    near(vals(be.routine('softmaxGrad', { y: ly, dy }, { rows: 1, cols: 3, log: true })), [1 - 0.2 * 3, -2 - 0.3 * 3, 4 - 0.5 * 3]);
+  });
+
+  it('softmax cross-entropy and its gradient per row, scaled by dLoss; labels checked in both', () => {
+    const { be, up, vals } = setup();
+    const logits = up([1, 2, 3, 1000, 0, 1000]);
+    const labels = up([0, 2], 'int32');
+    const lse0 = 3 + Math.log(Math.exp(-2) + Math.exp(-1) + 1);
+    near(vals(be.routine('softmaxCrossEntropy', { logits, labels }, { n: 2, c: 3 })), [lse0 - 1, Math.LN2]);
+    const g = vals(be.routine('softmaxCrossEntropyGrad', { logits, labels, dLoss: up([2, -1]) }, { n: 2, c: 3 }));
+    near(g, [2 * (Math.exp(1 - lse0) - 1), 2 * Math.exp(2 - lse0), 2 * Math.exp(3 - lse0), -0.5, -0, -(0.5 - 1)]);
+    expect(thrown(() => be.routine('softmaxCrossEntropyGrad', { logits, labels: up([0, 3], 'int32'), dLoss: up([1, 1]) }, { n: 2, c: 3 })))
+      .toBe('cpu.softmaxCrossEntropyGrad: label 3 at row 1 is outside the 3 classes [0, 3)');
+    expect(thrown(() => be.routine('softmaxCrossEntropyGrad', { logits, labels: up([-1, 0], 'int32'), dLoss: up([1, 1]) }, { n: 2, c: 3 })))
+      .toBe('cpu.softmaxCrossEntropyGrad: label -1 at row 0 is outside the 3 classes [0, 3)');
+    expect(thrown(() => be.routine('softmaxCrossEntropy', { logits, labels: up([2, 3], 'int32') }, { n: 2, c: 3 })))
+      .toBe('cpu.softmaxCrossEntropy: label 3 at row 1 is outside the 3 classes [0, 3)');
+  });
+
+  it('activationGradFromOutput: derivatives through y at the edges (0, 6, NaN)', () => {
+    const { be, up, vals } = setup();
+    const d = (op: 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'leakyRelu', ys: number[], param = 0): number[] =>
+      vals(be.routine('activationGradFromOutput', { y: up(ys), dy: up(ys.map(() => 3)) }, { op, param }));
+    expect(d('relu', [-0, 0, 2, NaN])).toEqual([0, 0, 3, 3]);
+    expect(d('relu6', [0, 3, 6, NaN])).toEqual([0, 3, 0, 0]);
+    expect(d('sigmoid', [0.25])).toEqual([3 * 0.25 * 0.75]);
+    expect(d('tanh', [0.5])).toEqual([3 * 0.75]);
+    expect(d('leakyRelu', [-1, 0, 2], 0.5)).toEqual([1.5, 1.5, 3]);
+  });
+});
