@@ -967,3 +967,72 @@ describe('cpu routines: batch norm, softmax, activation from output (closed form
     expect(d('leakyRelu', [-1, 0, 2], 0.5)).toEqual([1.5, 1.5, 3]);
   });
 });
+
+describe('cpu routines: every operand check names its routine and operand', () => {
+  it('a short operand is refused naming the routine, the operand and the expected count', () => {
+    const { be, up } = setup();
+    const s6 = (): Storage => up([1, 2, 3, 4, 5, 6]);
+    const short = up([1]);
+    const bn = { n: 3, c: 2, eps: 0 };
+    const bn2 = { n: 3, c: 2, hw: 1, eps: 0 };
+    const m2 = (): Storage => up([0, 0]);
+    const v2 = (): Storage => up([1, 1]);
+    const sgd = { lr: 1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: false };
+    const adam = { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, biasCorrection1: 0.1, biasCorrection2: 0.001 };
+    const cases: [string, () => unknown, string, number][] = [
+      ['activationGradFromOutput', () => be.routine('activationGradFromOutput', { y: s6(), dy: short }, { op: 'relu', param: 0 }), 'dy', 6],
+      ['batchNormApply', () => be.routine('batchNormApply', { x: short, mean: m2(), variance: v2(), gamma: null, beta: null }, bn), 'x', 6],
+      ['batchNormApply', () => be.routine('batchNormApply', { x: s6(), mean: short, variance: v2(), gamma: null, beta: null }, bn), 'mean', 2],
+      ['batchNormApply', () => be.routine('batchNormApply', { x: s6(), mean: m2(), variance: short, gamma: null, beta: null }, bn), 'variance', 2],
+      ['batchNormApply', () => be.routine('batchNormApply', { x: s6(), mean: m2(), variance: v2(), gamma: null, beta: short }, bn), 'beta', 2],
+      ['batchNormBackward', () => be.routine('batchNormBackward', { x: short, dy: s6(), mean: m2(), variance: v2(), gamma: null }, bn), 'x', 6],
+      ['batchNormBackward', () => be.routine('batchNormBackward', { x: s6(), dy: short, mean: m2(), variance: v2(), gamma: null }, bn), 'dy', 6],
+      ['batchNormBackward', () => be.routine('batchNormBackward', { x: s6(), dy: s6(), mean: m2(), variance: short, gamma: null }, bn), 'variance', 2],
+      ['batchNormBackward', () => be.routine('batchNormBackward', { x: s6(), dy: s6(), mean: m2(), variance: v2(), gamma: short }, bn), 'gamma', 2],
+      ['batchNorm2dApply', () => be.routine('batchNorm2dApply', { x: short, mean: m2(), variance: v2(), gamma: null, beta: null }, bn2), 'x', 6],
+      ['batchNorm2dApply', () => be.routine('batchNorm2dApply', { x: s6(), mean: short, variance: v2(), gamma: null, beta: null }, bn2), 'mean', 2],
+      ['batchNorm2dApply', () => be.routine('batchNorm2dApply', { x: s6(), mean: m2(), variance: v2(), gamma: short, beta: null }, bn2), 'gamma', 2],
+      ['batchNorm2dApply', () => be.routine('batchNorm2dApply', { x: s6(), mean: m2(), variance: v2(), gamma: null, beta: short }, bn2), 'beta', 2],
+      ['batchNorm2dBackward', () => be.routine('batchNorm2dBackward', { x: short, dy: s6(), mean: m2(), variance: v2(), gamma: null }, bn2), 'x', 6],
+      ['batchNorm2dBackward', () => be.routine('batchNorm2dBackward', { x: s6(), dy: s6(), mean: short, variance: v2(), gamma: null }, bn2), 'mean', 2],
+      ['batchNorm2dBackward', () => be.routine('batchNorm2dBackward', { x: s6(), dy: s6(), mean: m2(), variance: short, gamma: null }, bn2), 'variance', 2],
+      ['batchNorm2dBackward', () => be.routine('batchNorm2dBackward', { x: s6(), dy: s6(), mean: m2(), variance: v2(), gamma: short }, bn2), 'gamma', 2],
+      ['softmaxGrad', () => be.routine('softmaxGrad', { y: short, dy: s6() }, { rows: 2, cols: 3, log: false }), 'y', 6],
+      ['softmaxCrossEntropy', () => be.routine('softmaxCrossEntropy', { logits: short, labels: up([0, 0], 'int32') }, { n: 2, c: 3 }), 'logits', 6],
+      ['softmaxCrossEntropyGrad', () => be.routine('softmaxCrossEntropyGrad', { logits: short, labels: up([0, 0], 'int32'), dLoss: up([1, 1]) }, { n: 2, c: 3 }), 'logits', 6],
+      ['sgdStep', () => be.routine('sgdStep', { param: s6(), grad: short, velocity: null }, sgd), 'grad', 6],
+      ['adamStep', () => be.routine('adamStep', { param: s6(), grad: short, m: s6(), v: s6() }, adam), 'grad', 6],
+      ['adamStep', () => be.routine('adamStep', { param: s6(), grad: s6(), m: short, v: s6() }, adam), 'm', 6],
+    ];
+    for (const [k, f, name, want] of cases) expect(thrown(f)).toBe(`cpu.${k}: ${name} has 1 elements, expected ${want}`);
+    const foreign = { backend: 'webgpu' } as unknown as Storage;
+    const names: [string, () => unknown, string][] = [
+      ['dropout', () => be.routine('dropout', { x: foreign }, { p: 0.5, seed: 1, offset: 0 }), 'x'],
+      ['sgdStep', () => be.routine('sgdStep', { param: foreign, grad: s6(), velocity: null }, sgd), 'param'],
+      ['softmaxCrossEntropy', () => be.routine('softmaxCrossEntropy', { logits: s6(), labels: foreign }, { n: 2, c: 3 }), 'labels'],
+      ['argReduce', () => be.routine('argReduce', { x: foreign }, { op: 'argmax', outer: 1, length: 1, inner: 1 }), 'x'],
+      ['gather', () => be.routine('gather', { x: foreign, indices: up([0], 'int32') }, { layout: 'shared', outer: 1, length: 1, inner: 1, count: 1 }), 'x'],
+      ['scatterAdd', () => be.routine('scatterAdd', { src: foreign, indices: up([0], 'int32') }, { layout: 'shared', outer: 1, length: 1, inner: 1, count: 1 }), 'src'],
+      ['select', () => be.routine('select', { cond: foreign, a: s6(), b: s6() }, {}), 'cond'],
+      ['select', () => be.routine('select', { cond: s6(), a: foreign, b: s6() }, {}), 'a'],
+      ['select', () => be.routine('select', { cond: s6(), a: s6(), b: foreign }, {}), 'b'],
+      ['stridedWrite', () => be.routine('stridedWrite', { dst: foreign, src: s6() }, { srcShape: [6], strides: [1], offset: 0 }), 'dst'],
+      ['stridedWrite', () => be.routine('stridedWrite', { dst: s6(), src: foreign }, { srcShape: [6], strides: [1], offset: 0 }), 'src'],
+      ['cumsum', () => be.routine('cumsum', { x: foreign }, { outer: 1, length: 1, inner: 1, reverse: false }), 'x'],
+    ];
+    for (const [k, f, name] of names) expect(thrown(f)).toBe(`cpu.${k}: ${name} is not a CPU storage (it belongs to backend 'webgpu')`);
+  });
+
+  it('core ops across several outer blocks: an index equal to length never reaches the next block', () => {
+    const { be, up, vals } = setup();
+    const idx = (v: number[]): Storage => up(v, 'int32');
+    const x = up([1, 2, 3, 4, 5, 6]); // [2, 3, 1]
+    expect(vals(be.routine('gather', { x, indices: idx([3, -1]) }, { layout: 'shared', outer: 2, length: 3, inner: 1, count: 2 }))).toEqual([NaN, NaN, NaN, NaN]);
+    expect(vals(be.routine('gather', { x, indices: idx([2, 0, 1, 2]) }, { layout: 'perElement', outer: 2, length: 3, inner: 1, count: 2 }))).toEqual([3, 1, 5, 6]);
+    const src = up([10, 20, 30, 40]); // [2, 2, 1]
+    expect(vals(be.routine('scatterAdd', { src, indices: idx([3, -1]) }, { layout: 'shared', outer: 2, length: 3, inner: 1, count: 2 }))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(vals(be.routine('scatterAdd', { src, indices: idx([2, 0, 1, 1]) }, { layout: 'perElement', outer: 2, length: 3, inner: 1, count: 2 }))).toEqual([20, 0, 10, 0, 70, 0]);
+    expect(vals(be.routine('cumsum', { x }, { outer: 2, length: 3, inner: 1, reverse: true }))).toEqual([6, 5, 3, 15, 11, 6]);
+    expect(vals(be.routine('argReduce', { x }, { op: 'argmax', outer: 6, length: 1, inner: 1 }))).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
