@@ -1036,3 +1036,36 @@ describe('cpu routines: every operand check names its routine and operand', () =
     expect(vals(be.routine('argReduce', { x }, { op: 'argmax', outer: 6, length: 1, inner: 1 }))).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });
+
+describe('cpu backend verbs: argument names and multi-element shapes in the messages', () => {
+  it('each verb names its storage arguments; shapes print with their separators', () => {
+    const { be, up, vals } = setup();
+    const foreign = { backend: 'webgpu' } as unknown as Storage;
+    const x = up([1, 2]);
+    const mm = { batch: 1, m: 1, k: 2, n: 1, transA: false, transB: false, aBatchStride: 2, bBatchStride: 2 } satisfies MatmulArgs;
+    const cases: [string, () => unknown, string][] = [
+      ['cast', () => be.cast(foreign, 'float32'), 'x'],
+      ['activationGrad', () => be.activationGrad('relu', foreign, x, 0), 'x'],
+      ['activationGrad', () => be.activationGrad('relu', x, foreign, 0), 'dy'],
+      ['binary', () => be.binary('add', foreign, [2], x, [2], [2]), 'a'],
+      ['binary', () => be.binary('add', x, [2], foreign, [2], [2]), 'b'],
+      ['reduce', () => be.reduce('sum', foreign, 1, 2, 1), 'x'],
+      ['strided', () => be.strided(foreign, [2], [1], 0), 'x'],
+      ['matmul', () => be.matmul(foreign, x, mm), 'a'],
+      ['matmul', () => be.matmul(x, foreign, mm), 'b'],
+      ['matmul', () => be.matmul(x, x, { ...mm, bias: foreign }), 'bias'],
+    ];
+    for (const [k, f, name] of cases) expect(thrown(f)).toBe(`cpu.${k}: ${name} is not a CPU storage (it belongs to backend 'webgpu')`);
+    expect(thrown(() => be.binary('add', x, [1, 3], x, [2], [1, 3]))).toBe("cpu.binary: aShape [1, 3] does not match a's 2 elements");
+    expect(thrown(() => be.binary('add', x, [2], x, [2, 2], [2, 2]))).toBe("cpu.binary: bShape [2, 2] does not match b's 2 elements");
+    expect(thrown(() => be.binary('add', x, [1, 2], x, [2], [2, 3]))).toBe('cpu.binary: a of shape [1, 2] does not broadcast to [2, 3]');
+    expect(thrown(() => be.strided(x, [1, 2], [1, 1, 1], 0))).toBe('cpu.strided: strides [1, 1, 1] must be 2 integers, one per output dimension');
+    expect(be.name).toBe('cpu');
+    // b must hold k·n elements: 5 < 3·2
+    expect(thrown(() => be.matmul(up([1, 2, 3, 4, 5, 6]), up([1, 2, 3, 4, 5]), { ...mm, m: 2, k: 3, n: 2, aBatchStride: 6, bBatchStride: 6 })))
+      .toBe('cpu.matmul: b has 5 elements, too few for batch 1 of 3x2 with batch stride 6');
+    // int32 products wrap through Math.imul: (2^31 − 1)² in float64 loses its low bits.
+    const big = up([I32_MAX, -I32_MAX, 123456789], 'int32');
+    expect(vals(be.binary('mul', big, [3], big, [3], [3]))).toEqual([1, 1, Math.imul(123456789, 123456789)]);
+  });
+});
