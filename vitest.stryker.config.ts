@@ -59,6 +59,8 @@ const CPU_SUITES = [
   'test/amp-norm-dropout.test.ts',
   'test/ops-core-mutants.test.ts',
   'test/autograd-mutants.test.ts',
+  'test/routine-table.test.ts',
+  'test/cpu-backend-mutants.test.ts',
 ];
 /**
  * WEBGRAD_MUTATE_SCOPE=core: for src/autograd and src/ops/{binary,unary,reduce}.ts. Every suite
@@ -83,7 +85,27 @@ const CORE_SUITES = [
   'test/fuzz.test.ts',
   'test/cpu-backend.test.ts',
 ];
-const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES, core: CORE_SUITES };
+/**
+ * WEBGRAD_MUTATE_SCOPE=backend: for src/backend/cpu and src/backend/*.ts, the suites that call the
+ * CPU backend's verbs and routines directly or pin their values at their edges. Almost every
+ * suite runs on the CPU backend, so with the full list each surviving mutant of a shared verb
+ * (upload, binary, wrap) reruns hundreds of tests: on 2 loaded cores a run of the backend's ~2100
+ * mutants took hours. A score measured with this list is a lower bound of the full list's.
+ */
+const BACKEND_SUITES = [
+  'test/cpu-backend-mutants.test.ts',
+  'test/cpu-backend.test.ts',
+  'test/cpu-training-mutants.test.ts',
+  'test/routine-table.test.ts',
+  'test/core-ops-errors.test.ts',
+  'test/conv-errors.test.ts',
+  'test/conv-parity.test.ts',
+  'test/batchnorm-state.test.ts',
+  'test/nan-numerics.test.ts',
+  'test/ties.test.ts',
+  'test/dropout-threshold.test.ts',
+];
+const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES, core: CORE_SUITES, backend: BACKEND_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;

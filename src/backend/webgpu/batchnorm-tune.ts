@@ -23,6 +23,9 @@ export const BN_TUNE_BUDGET_MS = 4000;
 const ROUNDS = 5;
 const MARGIN = 0.9;
 
+/** The design set this tune chooses among (a record tuned over another set is re-tuned). */
+const BN_DESIGNS = PATHS.join(',');
+
 const PATTERNS = OPS.flatMap((op) => (['short', 'tall'] as const).map((b) => `bn-${op}:${b}`));
 
 /** The store key: the adapter's, marked as this tune's (the matmul tune's record is separate). */
@@ -32,7 +35,7 @@ function storeKey(adapter: string): string {
 
 function rules(ctx: KernelContext): TuneCacheRules {
   // A design has no workgroup shape to tune here: it is stored as [1, 1].
-  return { patterns: PATTERNS, allowed: PATHS.map((design) => ({ design, shape: [1, 1] })), maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup };
+  return { patterns: PATTERNS, allowed: PATHS.map((design) => ({ design, shape: [1, 1] })), maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup, designs: BN_DESIGNS };
 }
 
 type TuneContext = KernelContext & { flush(): void; release(s: unknown): void; upload(d: Float32Array, t: 'float32'): unknown };
@@ -103,6 +106,6 @@ export async function tuneBatchNorm(
     }
   }
   const choices = Object.fromEntries([...out].map(([k, design]) => [k, { design, shape: [1, 1] as [number, number] }]));
-  await store.set(key, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: key, choices } satisfies TuneRecord));
+  await store.set(key, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: key, designs: BN_DESIGNS, choices } satisfies TuneRecord));
   return out;
 }
