@@ -2,13 +2,15 @@
  * A serialisable description of the small CNN behind `webgrad train --model cnn` (so a checkpoint
  * records its architecture and can rebuild it), and its builder: the flat [B, size²] images are
  * viewed as [B, 1, size, size], then per block conv 3×3 (padding 1) → BatchNorm2d → ReLU →
- * max-pool 2×2, then Flatten → Dropout → Linear head.
+ * max-pool 2×2, then Flatten → Dropout → Linear head. With `shift`, training images are first
+ * translated at random by up to that many pixels (augmentation; identity in eval mode).
  */
 import type { Tensor } from '../tensor.js';
 import { Module } from '../nn/module.js';
 import { Sequential, Linear, Dropout, ReLU } from '../nn/layers.js';
 import { Conv2d, BatchNorm2d, MaxPool2d, Flatten } from '../nn/conv-layers.js';
 import { reshape } from '../ops/shape-ops.js';
+import { randomShift } from '../ops/augment.js';
 import { fail, shapeStr } from '../errors.js';
 
 export interface CnnSpec {
@@ -20,10 +22,16 @@ export interface CnnSpec {
   outputs: number;
   /** Dropout before the linear head. */
   dropout: number;
+  /**
+   * In training mode, each image moves by a random whole-pixel offset in [−shift, shift]² (zero
+   * filled) before the first conv; absent or 0: no augmentation (checkpoints written before this
+   * field existed train as they did).
+   */
+  shift?: number;
 }
 
 /** The spec `webgrad train --model cnn` uses for 28×28 digits. */
-export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', imageSize: 28, channels: [16, 32], outputs: 10, dropout: 0.25 };
+export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', imageSize: 28, channels: [16, 32], outputs: 10, dropout: 0.25, shift: 2 };
 
 /**
  * `--model cnn`'s defaults: Adam with PyTorch's OneCycleLR (peak lr 0.01, batch 128) over 8 epochs.
@@ -35,14 +43,20 @@ export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', imageSize: 28, channels: [16,
  */
 export const CNN_DEFAULTS = { epochs: 8, lr: 1e-2, sgdLr: 0.1, schedule: 'onecycle' } as const;
 
-/** Views flat rows [B, size²] as single-channel images [B, 1, size, size] (no parameters). */
+/**
+ * Views flat rows [B, size²] as single-channel images [B, 1, size, size] (no parameters); in
+ * training mode with shift > 0 it also translates each image at random (randomShift). The
+ * augmentation lives in this parameterless first layer so the CNN's state-dict names stay torch's.
+ */
 export class ToImage extends Module {
-  constructor(readonly size: number) {
+  constructor(readonly size: number, readonly shift = 0) {
     super();
+    if (!Number.isInteger(shift) || shift < 0 || shift >= size) fail('ToImage', `shift must be an integer in [0, ${size}), got ${String(shift)}`);
   }
   forward(x: Tensor): Tensor {
     if (x.rank !== 2 || x.shape[1] !== this.size * this.size) fail('ToImage', `input must be [B, ${this.size * this.size}], got ${shapeStr(x.shape)}`);
-    return reshape(x, [x.shape[0]!, 1, this.size, this.size]);
+    const image = reshape(x, [x.shape[0]!, 1, this.size, this.size]);
+    return this.training && this.shift > 0 ? randomShift(image, this.shift) : image;
   }
 }
 
@@ -57,7 +71,9 @@ export function buildCnn(spec: CnnSpec): Sequential {
   if (!Array.isArray(spec.channels) || spec.channels.length === 0) fail(op, 'channels must list at least one conv block');
   let size = spec.imageSize;
   let inC = 1;
-  const layers: Module[] = [new ToImage(spec.imageSize)];
+  const shift = spec.shift ?? 0;
+  if (!Number.isInteger(shift) || shift < 0 || shift >= spec.imageSize) fail(op, `shift must be an integer in [0, ${spec.imageSize}), got ${String(shift)}`);
+  const layers: Module[] = [new ToImage(spec.imageSize, shift)];
   for (const c of spec.channels) {
     if (size < 2) fail(op, `${spec.channels.length} pooling blocks do not fit a ${spec.imageSize}×${spec.imageSize} image`);
     layers.push(new Conv2d(inC, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c), new ReLU(), new MaxPool2d(2));
@@ -72,5 +88,6 @@ export function buildCnn(spec: CnnSpec): Sequential {
 
 export function describeCnn(spec: CnnSpec): string {
   const blocks = spec.channels.map((c) => `conv3x3(${c})-bn-relu-maxpool2`).join(' → ');
-  return `CNN ${spec.imageSize}×${spec.imageSize}: ${blocks} → ${spec.dropout > 0 ? `dropout ${spec.dropout} → ` : ''}linear(${spec.outputs})`;
+  const shift = spec.shift ? `random shift ±${spec.shift}px → ` : '';
+  return `CNN ${spec.imageSize}×${spec.imageSize}: ${shift}${blocks} → ${spec.dropout > 0 ? `dropout ${spec.dropout} → ` : ''}linear(${spec.outputs})`;
 }
