@@ -26,7 +26,8 @@ import type { BackendName } from '../backend/types.js';
 const USAGE = `usage: webgrad train [options]
 
   --model NAME        mlp | cnn (default mlp: 784-256-128-10 with batch norm and dropout;
-                      cnn: two conv3x3-batchnorm-relu-maxpool blocks (16, 32 channels), dropout, linear)
+                      cnn: two conv3x3-batchnorm-relu-maxpool blocks (16, 32 channels), dropout, linear,
+                      training images shifted at random by up to ${DEFAULT_CNN.shift} pixels)
   --epochs N          training epochs (default 10; cnn: ${CNN_DEFAULTS.epochs})
   --batch-size N      examples per step (default 128)
   --lr X              learning rate, the peak with --schedule onecycle (default 0.001 for adam,
