@@ -20,6 +20,16 @@ import { subset, type Dataset } from '../src/data/dataset.js';
 import { Trainer, type TrainConfig } from '../src/train/trainer.js';
 import { encodeCheckpoint, readCheckpointMeta, restoreCheckpoint } from '../src/train/checkpoint.js';
 import { memory } from '../src/index.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
+
+/** The checkpoint re-encoded with its config.model.shift set to `shift` (or removed, for undefined). */
+function withShift(bytes: Uint8Array, shift: unknown): Uint8Array {
+  const { arrays, metadata } = decodeSafetensors(bytes, 'good');
+  const meta = JSON.parse(metadata.webgrad!) as { config: { model: Record<string, unknown> } };
+  if (shift === undefined) delete meta.config.model.shift;
+  else meta.config.model.shift = shift;
+  return encodeSafetensors(new Map(arrays), { ...metadata, webgrad: JSON.stringify(meta) });
+}
 
 /** Distinct positive values, so a translated copy identifies its offset. */
 function images(b: number, c: number, h: number, w: number, device: BackendName): { t: Tensor; v: Float32Array } {
@@ -181,6 +191,11 @@ describe('the CNN\'s shift augmentation', () => {
     first.dispose();
     const meta = readCheckpointMeta(bytes, 'ckpt');
     expect(meta.config.model).toEqual(spec);
+    // A shift that does not fit the image is refused; a checkpoint from before the field existed reads as no shift.
+    for (const bad of [28, -1, 1.5, 'two']) {
+      expect(() => readCheckpointMeta(withShift(bytes, bad), 'bad.ckpt')).toThrow(/'config\.model\.shift'.*absent or an integer in \[0, imageSize\)/);
+    }
+    expect(readCheckpointMeta(withShift(bytes, undefined), 'old.ckpt').config.model).not.toHaveProperty('shift');
     const resumed = new Trainer(meta.config, data, 'cpu');
     manualSeed(987654); // another stream: the checkpoint must restore the one the shifts draw from
     restoreCheckpoint(resumed, bytes, 'ckpt');
