@@ -13,7 +13,7 @@ import { manualSeed, tensor } from '../src/ops/creation.js';
 import { engine } from '../src/engine.js';
 import type { BackendName } from '../src/backend/types.js';
 import type { Tensor } from '../src/tensor.js';
-import { buildCnn, DEFAULT_CNN, ToImage, type CnnSpec } from '../src/train/cnn.js';
+import { buildCnn, CNN_DEFAULTS, DEFAULT_CNN, ToImage, type CnnSpec } from '../src/train/cnn.js';
 import { parseTrainArgs } from '../src/cli/main.js';
 import { loadEmbeddedDigits } from '../src/data/mnist-node.js';
 import { subset, type Dataset } from '../src/data/dataset.js';
@@ -157,8 +157,9 @@ describe('the CNN\'s shift augmentation', () => {
   });
 
   it('--model cnn shifts by default; the MLP (the default model) has no augmentation', () => {
-    expect((parseTrainArgs(['--model', 'cnn'])!.config.model as CnnSpec).shift).toBe(DEFAULT_CNN.shift);
-    expect(DEFAULT_CNN.shift).toBeGreaterThan(0);
+    expect(parseTrainArgs(['--model', 'cnn'])!.config.model).toEqual({ ...DEFAULT_CNN, shift: CNN_DEFAULTS.shift });
+    expect(CNN_DEFAULTS.shift).toBe(2);
+    expect(DEFAULT_CNN.shift).toBeUndefined(); // the architecture alone (the lab's CNN) has none
     const mlp = parseTrainArgs([])!.config.model;
     expect('shift' in mlp).toBe(false);
     expect('kind' in mlp).toBe(false);
