@@ -38,12 +38,17 @@ def load():
     return {k: (torch.tensor(x, dtype=torch.float32).view(-1, 1, 28, 28), torch.tensor(y)) for k, (x, y) in rows.items()}
 
 
-def build(channels, dropout):
+def build(channels, dropout, hidden=()):
     layers, c_in, size = [], 1, 28
     for c in channels:
         layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
         c_in, size = c, size // 2
-    layers += [nn.Flatten()] + ([nn.Dropout(dropout)] if dropout > 0 else []) + [nn.Linear(c_in * size * size, 10)]
+    layers += [nn.Flatten()]
+    width = c_in * size * size
+    for h in hidden:  # optional hidden layers in the head: Dropout, Linear, ReLU
+        layers += ([nn.Dropout(dropout)] if dropout > 0 else []) + [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers += ([nn.Dropout(dropout)] if dropout > 0 else []) + [nn.Linear(width, 10)]
     return nn.Sequential(*layers)
 
 
@@ -70,6 +75,8 @@ def main():
     ap.add_argument('--dropout', type=float, default=0.25)
     ap.add_argument('--smoothing', type=float, default=0.0)
     ap.add_argument('--wd', type=float, default=0.0)
+    ap.add_argument('--hidden', default='', help='comma-separated hidden widths in the head, e.g. 128')
+    ap.add_argument('--adamw', action='store_true', help='decoupled weight decay (AdamW) instead of Adam L2')
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -77,8 +84,8 @@ def main():
     data = load()
     xtr, ytr = data['train']
     xte, yte = data['test']
-    model = build([int(c) for c in a.channels.split(',')], a.dropout)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.wd)
+    model = build([int(c) for c in a.channels.split(',')], a.dropout, [int(h) for h in a.hidden.split(',') if h])
+    opt = (torch.optim.AdamW if a.adamw else torch.optim.Adam)(model.parameters(), lr=a.lr, weight_decay=a.wd)
     steps = xtr.shape[0] // 128
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.epochs * steps)
     accs = []

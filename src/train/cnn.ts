@@ -2,7 +2,8 @@
  * A serialisable description of the small CNN behind `webgrad train --model cnn` (so a checkpoint
  * records its architecture and can rebuild it), and its builder: the flat [B, size²] images are
  * viewed as [B, 1, size, size], then per block conv 3×3 (padding 1) → BatchNorm2d → ReLU →
- * max-pool 2×2, then Flatten → Dropout → Linear head. With `shift`, training images are first
+ * max-pool 2×2, then Flatten → Dropout → Linear head (with `hidden`, Dropout → Linear → ReLU per
+ * hidden layer before it). With `shift`, training images are first
  * translated at random by up to that many pixels (augmentation; identity in eval mode).
  */
 import type { Tensor } from '../tensor.js';
@@ -20,8 +21,14 @@ export interface CnnSpec {
   /** Output channels of each conv block (each block halves the image with a 2×2 max-pool). */
   channels: number[];
   outputs: number;
-  /** Dropout before the linear head. */
+  /** Dropout before each linear layer of the head. */
   dropout: number;
+  /**
+   * Widths of hidden layers in the head (each Dropout → Linear → ReLU, before the last Dropout →
+   * Linear); absent or empty: the head is one linear layer (checkpoints written before this field
+   * existed rebuild as they were).
+   */
+  hidden?: number[];
   /**
    * In training mode, each image moves by a random whole-pixel offset in [−shift, shift]² (zero
    * filled) before the first conv; absent or 0: no augmentation (checkpoints written before this
@@ -86,14 +93,24 @@ export function buildCnn(spec: CnnSpec): Sequential {
     size = Math.floor(size / 2);
     inC = c;
   }
+  const hidden = spec.hidden ?? [];
+  if (!Array.isArray(hidden) || !hidden.every((h) => Number.isInteger(h) && h > 0)) fail(op, `hidden must be an array of positive integers, got ${JSON.stringify(spec.hidden)}`);
   layers.push(new Flatten());
+  let width = inC * size * size;
+  for (const h of hidden) {
+    if (spec.dropout > 0) layers.push(new Dropout(spec.dropout));
+    layers.push(new Linear(width, h), new ReLU());
+    width = h;
+  }
   if (spec.dropout > 0) layers.push(new Dropout(spec.dropout));
-  layers.push(new Linear(inC * size * size, spec.outputs));
+  layers.push(new Linear(width, spec.outputs));
   return new Sequential(...layers);
 }
 
 export function describeCnn(spec: CnnSpec): string {
   const blocks = spec.channels.map((c) => `conv3x3(${c})-bn-relu-maxpool2`).join(' → ');
   const shift = spec.shift ? `random shift ±${spec.shift}px → ` : '';
-  return `CNN ${spec.imageSize}×${spec.imageSize}: ${shift}${blocks} → ${spec.dropout > 0 ? `dropout ${spec.dropout} → ` : ''}linear(${spec.outputs})`;
+  const drop = spec.dropout > 0 ? `dropout ${spec.dropout} → ` : '';
+  const hidden = (spec.hidden ?? []).map((h) => `${drop}linear(${h})-relu → `).join('');
+  return `CNN ${spec.imageSize}×${spec.imageSize}: ${shift}${blocks} → ${hidden}${drop}linear(${spec.outputs})`;
 }
