@@ -157,7 +157,7 @@ describe('the CNN\'s shift augmentation', () => {
   });
 
   it('--model cnn shifts by default; the MLP (the default model) has no augmentation', () => {
-    expect(parseTrainArgs(['--model', 'cnn'])!.config.model).toEqual({ ...DEFAULT_CNN, shift: CNN_DEFAULTS.shift });
+    expect(parseTrainArgs(['--model', 'cnn'])!.config.model).toEqual({ ...DEFAULT_CNN, channels: [16, 32, 64], shift: CNN_DEFAULTS.shift });
     expect(CNN_DEFAULTS.shift).toBe(2);
     expect(DEFAULT_CNN.shift).toBeUndefined(); // the architecture alone (the lab's CNN) has none
     const mlp = parseTrainArgs([])!.config.model;
