@@ -12,6 +12,8 @@ import { encodeCheckpoint, readCheckpointMeta } from '../src/train/checkpoint.js
 import { buildCnn, describeCnn, type CnnSpec } from '../src/train/cnn.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { Linear, ReLU, Dropout } from '../src/nn/layers.js';
+import { parseTrainArgs } from '../src/cli/main.js';
+import { rand } from '../src/ops/creation.js';
 
 const SPEC: CnnSpec = { kind: 'cnn', imageSize: 28, channels: [4, 8], outputs: 10, dropout: 0.25 };
 const shapes = (spec: CnnSpec): Record<string, number[]> =>
@@ -43,6 +45,18 @@ describe('the CNN head\'s hidden layers (CnnSpec.hidden)', () => {
     expect(buildCnn({ ...SPEC, dropout: 0, hidden: [16] }).modules().slice(10).map((m) => m.constructor)).toEqual([Linear, ReLU, Linear]);
     expect(describeCnn({ ...SPEC, hidden: [16] })).toMatch(/maxpool2 → dropout 0\.25 → linear\(16\)-relu → dropout 0\.25 → linear\(10\)$/);
     expect(describeCnn(SPEC)).toMatch(/maxpool2 → dropout 0\.25 → linear\(10\)$/);
+  });
+
+  it('the CLI default (three blocks 16/32/64 on 28×28) pools to 3×3: a 576-input head, [B, 10] logits', async () => {
+    const spec = parseTrainArgs(['--model', 'cnn'])!.config.model as CnnSpec;
+    const sd = shapes(spec);
+    expect(sd['9.weight']).toEqual([64, 32, 3, 3]);
+    expect(sd['15.weight']).toEqual([10, 64 * 3 * 3]);
+    const model = buildCnn(spec);
+    model.eval();
+    const y = model.forward(rand([2, 784], { device: 'cpu' }));
+    expect(y.shape).toEqual([2, 10]);
+    expect([...(await y.data())].every(Number.isFinite)).toBe(true);
   });
 
   it('buildCnn refuses hidden widths that are not positive integers', () => {
