@@ -68,8 +68,9 @@ describe('train --model cnn', () => {
 
   it('--model cnn selects the CNN with its own defaults (Adam, OneCycle); mlp stays the default, unchanged; anything else is refused', () => {
     const c = parseTrainArgs(['--model', 'cnn'])!.config;
-    expect(c.model).toEqual(DEFAULT_CNN);
+    expect(c.model).toEqual({ ...DEFAULT_CNN, channels: [16, 32, 64], shift: CNN_DEFAULTS.shift });
     expect(c).toMatchObject({ optimizer: 'adam', schedule: 'onecycle', lr: CNN_DEFAULTS.lr, epochs: CNN_DEFAULTS.epochs, batchSize: 128 });
+    expect(c.epochs).toBe(12); // the 3-block recipe's epochs (CNN_DEFAULTS)
     expect(parseTrainArgs(['--model', 'cnn', '--optimizer', 'sgd'])!.config).toMatchObject({ lr: CNN_DEFAULTS.sgdLr, schedule: 'onecycle' });
     expect(parseTrainArgs(['--model', 'cnn', '--schedule', 'constant', '--lr', '0.002', '--epochs', '3'])!.config).toMatchObject({ lr: 0.002, epochs: 3, schedule: 'constant' });
     const mlp = parseTrainArgs([])!.config;

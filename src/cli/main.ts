@@ -26,7 +26,8 @@ import type { BackendName } from '../backend/types.js';
 const USAGE = `usage: webgrad train [options]
 
   --model NAME        mlp | cnn (default mlp: 784-256-128-10 with batch norm and dropout;
-                      cnn: two conv3x3-batchnorm-relu-maxpool blocks (16, 32 channels), dropout, linear)
+                      cnn: conv3x3-batchnorm-relu-maxpool blocks of \${CNN_DEFAULTS.channels.join(', ')} channels, dropout, linear,
+                      training images shifted at random by up to ${CNN_DEFAULTS.shift} pixels)
   --epochs N          training epochs (default 10; cnn: ${CNN_DEFAULTS.epochs})
   --batch-size N      examples per step (default 128)
   --lr X              learning rate, the peak with --schedule onecycle (default 0.001 for adam,
@@ -111,7 +112,7 @@ function buildOptions(values: ReturnType<typeof parseArgsStrict>['values']): Cli
       lr, optimizer, momentum: 0.9, weightDecay: 0, seed,
       // The MLP's default configuration stays as it was (no schedule key), so its outputs do not change.
       ...(cnn || values.schedule !== undefined ? { schedule } : {}),
-      model: cnn ? DEFAULT_CNN : { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
+      model: cnn ? { ...DEFAULT_CNN, channels: [...CNN_DEFAULTS.channels], shift: CNN_DEFAULTS.shift } : { inputs: 784, hidden: [256, 128], outputs: 10, activation: 'relu', batchNorm: true, dropout: 0.2, init: 'he' },
     },
     backend,
     data: values.data ?? null,

@@ -97,6 +97,10 @@ function validateMeta(meta: Record<string, unknown>, source: string): void {
       imageSize: [isPosInt, 'a positive integer'], outputs: [isPosInt, 'a positive integer'],
       channels: [(v) => Array.isArray(v) && v.length > 0 && v.every(isPosInt), 'a non-empty array of positive integers'],
       dropout: [(v) => isFiniteNum(v) && (v as number) >= 0 && (v as number) < 1, 'a number in [0, 1)'],
+      // Optional (absent in checkpoints from before the augmentation existed).
+      shift: [(v) => v === undefined || (isNat(v) && (v as number) < (model.imageSize as number)), 'absent or an integer in [0, imageSize)'],
+      // Optional (absent in checkpoints from before the head could have hidden layers).
+      hidden: [(v) => v === undefined || (Array.isArray(v) && v.every(isPosInt)), 'absent or an array of positive integers'],
     });
     return;
   }
