@@ -56,6 +56,8 @@ const CPU_SUITES = [
   'test/custom-grad.test.ts',
   'test/cpu-training-mutants.test.ts',
   'test/ops-mutants.test.ts',
+  'test/ops-join-mutants.test.ts',
+  'test/ops-conv-mutants.test.ts',
 ];
 const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
