@@ -62,6 +62,7 @@ const CPU_SUITES = [
   'test/ops-creation-checks-mutants.test.ts',
   'test/ops-nn-mutants.test.ts',
   'test/ops-stats-loss-mutants.test.ts',
+  'test/ops-numerics-names-mutants.test.ts',
 ];
 const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
