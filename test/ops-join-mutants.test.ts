@@ -126,6 +126,8 @@ describe('slice and narrow', () => {
       [narrow(x, 1, 4, 0), [3, 0], []],
       [narrow(x, 1, -1, 1), [3, 1], [3, 7, 11]],
       [narrow(x, 0, 2, 1), [1, 4], [8, 9, 10, 11]],
+      [narrow(x, 1, 0, 2), [3, 2], [0, 1, 4, 5, 8, 9]],
+      [narrow(x, 1, 0, 4), [3, 4], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]],
     ];
     for (const [y, shape, expected] of cases) {
       expect(y.shape).toEqual(shape);
