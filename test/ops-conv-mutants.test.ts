@@ -51,6 +51,7 @@ describe('conv2d refusals', () => {
     const wG = zeros([2, 2, 1, 1], f64);
     const w3 = zeros([3, 2, 1, 1], f64);
     const wEmpty = zeros([2, 4, 0, 1], f64);
+    const wEmptyW = zeros([2, 4, 1, 0], f64);
     const b3 = zeros([3], f64);
     const b12 = zeros([1, 2], f64);
     const b32 = zeros([2], f32);
@@ -65,6 +66,7 @@ describe('conv2d refusals', () => {
     expectErrorSync(() => conv2d(x, w, null, { stride: [1, 0] }), msg('stride must be an integer >= 1 or a pair of them, got [1,0]'));
     expectErrorSync(() => conv2d(x, w, null, { stride: bad([1]) }), msg('stride must be an integer >= 1 or a pair of them, got [1]'));
     expectErrorSync(() => conv2d(x, w, null, { stride: bad([1, 1, 1]) }), msg('stride must be an integer >= 1 or a pair of them, got [1,1,1]'));
+    expectErrorSync(() => conv2d(x, w, null, { stride: bad('ab') }), msg('stride must be an integer >= 1 or a pair of them, got "ab"'));
     expectErrorSync(() => conv2d(x, w, null, { stride: 1.5 }), msg('stride must be an integer >= 1 or a pair of them, got 1.5'));
     expectErrorSync(() => conv2d(x, w, null, { stride: bad('2') }), msg('stride must be an integer >= 1 or a pair of them, got "2"'));
     expectErrorSync(() => conv2d(x, w, null, { padding: -1 }), msg('padding must be an integer >= 0 or a pair of them, got -1'));
@@ -77,6 +79,7 @@ describe('conv2d refusals', () => {
     expectErrorSync(() => conv2d(x, wG, null, { groups: 1 }), msg('weight [2, 2, 1, 1] expects 2 input channels with groups 1, but input [1, 4, 5, 5] has 4'));
     expectErrorSync(() => conv2d(x, w, null, { groups: 2 }), msg('weight [2, 4, 3, 3] expects 8 input channels with groups 2, but input [1, 4, 5, 5] has 4'));
     expectErrorSync(() => conv2d(x, wEmpty), msg("weight's kernel size must be at least 1×1, got 0×1"));
+    expectErrorSync(() => conv2d(x, wEmptyW), msg("weight's kernel size must be at least 1×1, got 1×0"));
     expectErrorSync(() => conv2d(x, w, bad(1)), msg('bias must be a Tensor, got number'));
     expectErrorSync(() => conv2d(x, w, b32), msg("dtype mismatch: float64 and float32; convert one with .cast('float64')"));
     expectErrorSync(() => conv2d(x, w, b3), msg('bias must have shape [2], got [3]'));
@@ -85,7 +88,7 @@ describe('conv2d refusals', () => {
     expectErrorSync(() => conv2d(x, w, null, { dilation: [1, 3], padding: [1, 0] }), msg('the output would be 5×-1: input 5×5 with padding 1,0 is smaller than the dilated kernel 3×7'));
     expectErrorSync(() => conv2d(x, w, null, { dilation: [3, 1], stride: 2 }), msg('the output would be 0×2: input 5×5 with padding 0,0 is smaller than the dilated kernel 7×3'));
     expectErrorSync(() => conv2d(x, w, null, { dilation: [1, 3], stride: 2 }), msg('the output would be 2×0: input 5×5 with padding 0,0 is smaller than the dilated kernel 3×7'));
-    dispose([x, w, xi, w32, x3, w2, wG, w3, wEmpty, b3, b12, b32]);
+    dispose([x, w, xi, w32, x3, w2, wG, w3, wEmpty, wEmptyW, b3, b12, b32]);
   });
 });
 
@@ -209,6 +212,14 @@ describe('pooling', () => {
     expect(await vals(g)).toEqual([7, 22]);
     g.sum().backward();
     expect(await vals(x.grad!)).toEqual(seq(30, () => 1 / 15));
+    // One row or one column is a valid plane.
+    const row = tensor([1, 2, 6], { ...f64, shape: [1, 1, 1, 3] });
+    const r1 = adaptiveAvgPool2d(row, [1, 2]);
+    expect(await vals(r1)).toEqual([1.5, 4]);
+    const col = tensor([1, 2, 6], { ...f64, shape: [1, 1, 3, 1] });
+    const c1 = adaptiveAvgPool2d(col, 1);
+    expect(await vals(c1)).toEqual([3]);
+    dispose([row, r1, col, c1]);
     dispose([x, y, g]);
   });
 });
