@@ -54,6 +54,7 @@ describe('conv2d refusals', () => {
     const wEmptyW = zeros([2, 4, 1, 0], f64);
     const b3 = zeros([3], f64);
     const b12 = zeros([1, 2], f64);
+    const b21 = zeros([2, 1], f64);
     const b32 = zeros([2], f32);
     const msg = (m: string): RegExp => new RegExp(`^conv2d: ${m.replace(/[[\]()×.|/]/g, '\\$&')}$`);
     expectErrorSync(() => conv2d(bad(null), w), msg('input must be a Tensor, got null'));
@@ -84,11 +85,12 @@ describe('conv2d refusals', () => {
     expectErrorSync(() => conv2d(x, w, b32), msg("dtype mismatch: float64 and float32; convert one with .cast('float64')"));
     expectErrorSync(() => conv2d(x, w, b3), msg('bias must have shape [2], got [3]'));
     expectErrorSync(() => conv2d(x, w, b12), msg('bias must have shape [2], got [1, 2]'));
+    expectErrorSync(() => conv2d(x, w, b21), msg('bias must have shape [2], got [2, 1]'));
     expectErrorSync(() => conv2d(x, w, null, { dilation: [3, 1] }), msg('the output would be -1×3: input 5×5 with padding 0,0 is smaller than the dilated kernel 7×3'));
     expectErrorSync(() => conv2d(x, w, null, { dilation: [1, 3], padding: [1, 0] }), msg('the output would be 5×-1: input 5×5 with padding 1,0 is smaller than the dilated kernel 3×7'));
     expectErrorSync(() => conv2d(x, w, null, { dilation: [3, 1], stride: 2 }), msg('the output would be 0×2: input 5×5 with padding 0,0 is smaller than the dilated kernel 7×3'));
     expectErrorSync(() => conv2d(x, w, null, { dilation: [1, 3], stride: 2 }), msg('the output would be 2×0: input 5×5 with padding 0,0 is smaller than the dilated kernel 3×7'));
-    dispose([x, w, xi, w32, x3, w2, wG, w3, wEmpty, wEmptyW, b3, b12, b32]);
+    dispose([x, w, xi, w32, x3, w2, wG, w3, wEmpty, wEmptyW, b3, b12, b21, b32]);
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectErrorSync } from './helpers/expect-error.js';
-import { amp, batchNorm, batchNorm2d, dropout, linear, matmul, tensor, zeros } from '../src/index.js';
+import { amp, batchNorm, batchNorm2d, dropout, linear, matmul, memory, tensor, zeros } from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
 import { engine } from '../src/engine.js';
@@ -49,6 +49,7 @@ describe('batchNorm', () => {
     const xi = zeros([4, 3], i32);
     const x3 = zeros([4, 3, 1], f64);
     const x1 = zeros([1, 3], f64);
+    const col3 = zeros([3, 1], f64);
     const train = { training: true };
     expectErrorSync(() => batchNorm(bad(1), null, null, null, null, train), /^batchNorm: input must be a Tensor, got number$/);
     expectErrorSync(() => batchNorm(xi, null, null, null, null, train), /^batchNorm: input must be a floating-point tensor, got int32$/);
@@ -57,6 +58,7 @@ describe('batchNorm', () => {
     expectErrorSync(() => batchNorm(x, v3, v2, null, null, train), /^batchNorm: runningVar must have shape \[3\], got \[2\]$/);
     expectErrorSync(() => batchNorm(x, null, null, v2, null, train), /^batchNorm: weight must have shape \[3\], got \[2\]$/);
     expectErrorSync(() => batchNorm(x, null, null, null, x, train), /^batchNorm: bias must have shape \[3\], got \[4, 3\]$/);
+    expectErrorSync(() => batchNorm(x, null, null, null, col3, train), /^batchNorm: bias must have shape \[3\], got \[3, 1\]$/);
     expectErrorSync(() => batchNorm(x, null, null, bad('w'), null, train), /^batchNorm: weight must be a Tensor, got string$/);
     expectErrorSync(() => batchNorm(x, null, null, null, v32, train), /^batchNorm: dtype mismatch: float64 and float32; convert one with \.cast\('float64'\)$/);
     expectErrorSync(() => batchNorm(x, null, null, null, null, { training: true, eps: 0 }), /^batchNorm: eps must be positive, got 0$/);
@@ -67,7 +69,7 @@ describe('batchNorm', () => {
     expectErrorSync(() => batchNorm(x, v3, null, null, null, { training: false }), /^batchNorm: evaluation mode needs runningMean and runningVar$/);
     expectErrorSync(() => batchNorm(x, null, v3, null, null, { training: false }), /^batchNorm: evaluation mode needs runningMean and runningVar$/);
     expectErrorSync(() => batchNorm(x1, null, null, null, null, train), /^batchNorm: training needs more than one value per channel, got input \[1, 3\]$/);
-    dispose([x, v3, v2, v32, xi, x3, x1]);
+    dispose([x, v3, v2, v32, xi, x3, x1, col3]);
   });
 
   it('training: normalises with the batch statistics, moves the running ones by momentum, and differentiates', async () => {
@@ -143,6 +145,22 @@ describe('batchNorm', () => {
     expect(w3.grad).toBeNull();
     close(await vals(b3.grad!), refW.dbeta);
     dispose([x, w, y, x2, b, y2, w3, b3, y3]);
+  });
+
+  it('leaves nothing behind but its output, in training and evaluation', () => {
+    const x = tensor([[1, 5], [3, 9], [2, 2]], f64);
+    const rm = tensor([0, 0], f64);
+    const rv = tensor([1, 1], f64);
+    const w = tensor([1, 2], f64);
+    const x4 = tensor([1, 5, 3, 9, 2, 2], { ...f64, shape: [3, 2, 1, 1] });
+    const before = memory();
+    for (const training of [true, false]) {
+      batchNorm(x, rm, rv, w, w, { training }).dispose();
+      batchNorm2d(x4, rm, rv, null, w, { training }).dispose();
+    }
+    const after = memory();
+    expect([after.liveTensors, after.liveStorages, after.liveBytes]).toEqual([before.liveTensors, before.liveStorages, before.liveBytes]);
+    dispose([x, rm, rv, w, x4]);
   });
 
   it('evaluation: (x − runningMean)/sqrt(runningVar + eps)·weight + bias, differentiable', async () => {
@@ -284,6 +302,7 @@ describe('linear', () => {
     const s = tensor(1, f64);
     const b3 = zeros([3], f64);
     const b32 = zeros([2], f32);
+    const col2 = zeros([2, 1], f64);
     expectErrorSync(() => linear(bad(1), w), /^linear: input must be a Tensor, got number$/);
     expectErrorSync(() => linear(x, bad(null)), /^linear: weight must be a Tensor, got null$/);
     expectErrorSync(() => linear(xi, w), /^linear: input must be a floating-point tensor, got int32$/);
@@ -295,13 +314,14 @@ describe('linear', () => {
     expectErrorSync(() => linear(x, w, b32), /^linear: dtype mismatch: float64 and float32/);
     expectErrorSync(() => linear(x, w, b3), /^linear: bias must have shape \[2\], got \[3\]$/);
     expectErrorSync(() => linear(x, w, x), /^linear: bias must have shape \[2\], got \[4, 3\]$/);
+    expectErrorSync(() => linear(x, w, col2), /^linear: bias must have shape \[2\], got \[2, 1\]$/);
     expectErrorSync(() => linear(x, w, null, { activation: 'leakyRelu', negativeSlope: 0 }), /^linear: negativeSlope must be positive for a fused leakyRelu, got 0$/);
     expectErrorSync(() => linear(x, w, null, { activation: 'leakyRelu', negativeSlope: NaN }), /^linear: negativeSlope must be positive for a fused leakyRelu, got NaN$/);
     expectErrorSync(() => linear(x, w, null, { activation: bad('swish') }), /^linear: unknown activation 'swish'$/);
     const xf = zeros([4, 3], f32);
     const wf = zeros([2, 3], f32);
     expectErrorSync(() => amp.autocast(() => linear(xf, wf, null, { activation: bad('swish') })), /^linear: unknown activation 'swish'$/);
-    dispose([x, w, xi, w32, w1, x2, s, b3, b32, xf, wf]);
+    dispose([x, w, xi, w32, w1, x2, s, b3, b32, xf, wf, col2]);
   });
 
   it('computes act(x·Wᵀ + b) over leading dimensions for every activation, with its gradient', async () => {
@@ -356,6 +376,17 @@ describe('linear', () => {
       else close(got, [-0.5, 4, -2].map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), 2);
       y.dispose();
     }
+    // A float16 input (the previous layer's output) is taken as is; float64 layers are left alone.
+    const h = x.cast('float16');
+    const y16 = amp.autocast(() => linear(h, w, b));
+    expect(y16.dtype).toBe('float16');
+    expect(await vals(y16)).toEqual([-0.5, 4, -2]);
+    const x64 = tensor([[1, -2]], f64);
+    const w64 = tensor([[1, 1], [2, -1], [-1, 0.5]], f64);
+    const y64 = amp.autocast(() => linear(x64, w64));
+    expect(y64.dtype).toBe('float64');
+    expect(await vals(y64)).toEqual([-1, 4, -2]);
+    dispose([h, y16, x64, w64, y64]);
     const d = amp.autocast(() => linear(x, w, b, { activation: 'leakyRelu' }));
     close(await vals(d), [-0.005, 4, -0.02], 3);
     dispose([x, w, b, d]);

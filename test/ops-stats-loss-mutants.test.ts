@@ -111,6 +111,7 @@ describe('extra losses: refusals', () => {
     const labf = tensor([0, 1], f64);
     const v = zeros([3], f64);
     const lab12 = tensor([[0, 1]], i32);
+    const lab21 = tensor([[0], [1]], i32);
     for (const [f, op, an, bn] of [
       [binaryCrossEntropyWithLogits, 'binaryCrossEntropyWithLogits', 'logits', 'target'],
       [smoothL1Loss, 'smoothL1Loss', 'input', 'target'],
@@ -140,6 +141,7 @@ describe('extra losses: refusals', () => {
     expectErrorSync(() => nllLoss(a, labf), /^nllLoss: labels must be int32 class indices, got float64$/);
     expectErrorSync(() => nllLoss(a, lab3), /^nllLoss: labels must have shape \[2\] to match input \[2, 3\], got \[3\]$/);
     expectErrorSync(() => nllLoss(a, lab12), /^nllLoss: labels must have shape \[2\] to match input \[2, 3\], got \[1, 2\]$/);
+    expectErrorSync(() => nllLoss(a, lab21), /^nllLoss: labels must have shape \[2\] to match input \[2, 3\], got \[2, 1\]$/);
     expectErrorSync(() => nllLoss(a, lab, bad('all')), /^nllLoss: reduction must be 'mean', 'sum' or 'none', got 'all'$/);
     const c = 'crossEntropyWithSmoothing';
     expectErrorSync(() => crossEntropyWithSmoothing(bad(null), lab, 0.1), new RegExp(`^${c}: logits must be a Tensor, got null$`));
@@ -149,7 +151,7 @@ describe('extra losses: refusals', () => {
     expectErrorSync(() => crossEntropyWithSmoothing(a, lab, -0.1), new RegExp(`^${c}: labelSmoothing must be a number in \\[0, 1\\], got -0\\.1$`));
     expectErrorSync(() => crossEntropyWithSmoothing(a, lab, bad('0')), new RegExp(`^${c}: labelSmoothing must be a number in \\[0, 1\\], got 0$`));
     expectErrorSync(() => crossEntropyWithSmoothing(a, lab, 0.1, bad('x')), new RegExp(`^${c}: reduction must be 'mean', 'sum' or 'none', got 'x'$`));
-    dispose([a, b, ai, a32, lab, lab3, labf, v, lab12]);
+    dispose([a, b, ai, a32, lab, lab3, labf, v, lab12, lab21]);
   });
 });
 
