@@ -393,6 +393,21 @@ describe('linear', () => {
   });
 });
 
+describe('temporaries', () => {
+  it('a materialised matmul operand and linear\'s pre-gelu product are freed', () => {
+    const a = zeros([2, 1, 2, 3], f64);
+    const b = zeros([3, 3, 4], f64);
+    const x = zeros([2, 3], f64);
+    const w = zeros([4, 3], f64);
+    const before = memory();
+    matmul(a, b).dispose();
+    linear(x, w, null, { activation: 'gelu' }).dispose();
+    const after = memory();
+    expect([after.liveTensors, after.liveStorages, after.liveBytes]).toEqual([before.liveTensors, before.liveStorages, before.liveBytes]);
+    dispose([a, b, x, w]);
+  });
+});
+
 describe('matmul', () => {
   it('refusals name the operands and both full shapes', () => {
     const a = zeros([2, 3], f64);
