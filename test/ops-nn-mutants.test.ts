@@ -224,6 +224,12 @@ describe('batchNorm2d', () => {
     close(await vals(x.grad!), toNchw(ref.dx));
     close(await vals(w.grad!), ref.dgamma);
     close(await vals(b.grad!), ref.dbeta);
+    // A bias-only layer: the bias gets dβ, not dγ.
+    const b2 = tensor(beta, f64).requiresGrad_(true);
+    const yb = batchNorm2d(tensor(data, { ...f64, shape: [2, 2, 1, 2] }), null, null, null, b2, { training: true });
+    yb.backward(tensor(dyData, { ...f64, shape: [2, 2, 1, 2] }));
+    close(await vals(b2.grad!), ref.dbeta);
+    dispose([b2, yb]);
     // One sample with two pixels is enough to train.
     const single = tensor([1, 3, 5, 9], { ...f64, shape: [1, 2, 1, 2] });
     const ys = batchNorm2d(single, null, null, null, null, { training: true });

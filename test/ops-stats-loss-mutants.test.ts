@@ -257,6 +257,9 @@ describe('extra losses: values and gradients', () => {
         close(await vals(x.grad!), want);
         dispose([x, l]);
       }
+      const d = crossEntropyWithSmoothing(tensor(logits, f64), tensor(labels, i32), eps); // 'mean' by default
+      close(await vals(d), [(per[0]! + per[1]!) / 2]);
+      d.dispose();
     }
   });
 });
