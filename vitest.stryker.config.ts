@@ -61,6 +61,13 @@ const CPU_SUITES = [
   'test/autograd-mutants.test.ts',
   'test/routine-table.test.ts',
   'test/cpu-backend-mutants.test.ts',
+  'test/ops-join-mutants.test.ts',
+  'test/ops-conv-mutants.test.ts',
+  'test/ops-shape-index-mutants.test.ts',
+  'test/ops-creation-checks-mutants.test.ts',
+  'test/ops-nn-mutants.test.ts',
+  'test/ops-stats-loss-mutants.test.ts',
+  'test/ops-numerics-names-mutants.test.ts',
 ];
 /**
  * WEBGRAD_MUTATE_SCOPE=core: for src/autograd and src/ops/{binary,unary,reduce}.ts. Every suite

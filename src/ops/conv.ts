@@ -99,7 +99,11 @@ function poolGeometry(op: string, x: Tensor, kernelSize: Size2, options: Pool2dO
   const hout = Math.floor((h + 2 * ph - kh) / sh) + 1;
   const wout = Math.floor((w + 2 * pw - kw) / sw) + 1;
   if (hout < 1 || wout < 1) fail(op, `the output would be ${hout}×${wout}: input ${h}×${w} with padding ${ph},${pw} is smaller than the kernel ${kh}×${kw}`);
-  return { planes: n * c, h, w, hout, wout, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw, adaptive: false, countIncludePad: true };
+  return {
+    planes: n * c, h, w, hout, wout, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw, adaptive: false,
+    // Stryker disable next-line BooleanLiteral: a placeholder; maxPool2d never reads it and avgPool2d replaces it with its option
+    countIncludePad: true,
+  };
 }
 
 function outShape(x: Tensor, g: Pool2dGeometry): number[] {
@@ -153,7 +157,9 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   if (h < 1 || w < 1) fail(op, `input must have non-empty spatial dimensions, got shape ${shapeStr(x.shape)}`);
   return avgPoolRun(op, x, {
-    planes: n * c, h, w, hout, wout, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, adaptive: true, countIncludePad: false,
+    planes: n * c, h, w, hout, wout, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, adaptive: true,
+    // Stryker disable next-line BooleanLiteral: both backends' divisors ignore countIncludePad when adaptive is set (no padding)
+    countIncludePad: false,
   });
 }
 
