@@ -795,8 +795,11 @@ describe('cpu routine table (cpu/routines.ts): operand checks and counted result
     }
     expect(vals(be.routine('dropout', { x }, { p: 0, seed: 1, offset: 0 }))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const u = Array.from(philoxUniform(9, 4, 8));
-    const scale = Math.fround(1 / (1 - 0.3));
-    expect(vals(be.routine('dropout', { x }, { p: 0.3, seed: 9, offset: 4 }))).toEqual(u.map((v, i) => (v >= 0.3 ? (i + 1) * scale : 0)));
+    // float64 data: the exact double scale (PyTorch's double dropout); float32: the f32 scale the GPU uses.
+    expect(vals(be.routine('dropout', { x }, { p: 0.3, seed: 9, offset: 4 }))).toEqual(u.map((v, i) => (v >= 0.3 ? (i + 1) * (1 / (1 - 0.3)) : 0)));
+    const x32 = up([1, 2, 3, 4, 5, 6, 7, 8], 'float32');
+    const scale32 = Math.fround(1 / (1 - 0.3));
+    expect(vals(be.routine('dropout', { x: x32 }, { p: 0.3, seed: 9, offset: 4 }))).toEqual(u.map((v, i) => (v >= 0.3 ? Math.fround((i + 1) * scale32) : 0)));
   });
 
   it('every routine result is counted in memoryStats (one buffer per returned storage)', () => {

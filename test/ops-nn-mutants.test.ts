@@ -283,8 +283,8 @@ describe('dropout', () => {
     expect(engine.randomOffset).toBe(offset + n);
     const yv = await vals(y);
     const kept = yv.filter((v) => v !== 0).length;
-    // The CPU kernel's scale 1/(1 − p) is a float32 value even for float64 data, hence the 1e-7 relative tolerance.
-    yv.forEach((v, i) => expect(v === 0 || Math.abs(v - (i + 1) / 0.75) < 1e-7 * (i + 1)).toBe(true));
+    // float64 data is scaled by the double 1/(1 − p), as PyTorch's double dropout: exact.
+    yv.forEach((v, i) => expect(v === 0 || v === (i + 1) * (1 / 0.75)).toBe(true));
     expect(kept).toBeGreaterThan(n * 0.6);
     expect(kept).toBeLessThan(n * 0.9);
     y.sum().backward();
