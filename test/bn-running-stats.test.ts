@@ -15,6 +15,7 @@ import { getBackend } from '../src/engine.js';
 import type { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { requireWebGPU, webgpuAvailability } from './helpers/backends.js';
 import { assertClose } from './helpers/compare.js';
+import { trainStep } from '../bench/peers/webgrad-steps.js';
 
 function values(n: number, seed: number, lo: number, hi: number): number[] {
   let s = seed;
@@ -129,13 +130,7 @@ describe('batchNormRunningStats', () => {
     const y = wg.tensor(Array.from({ length: 16 }, (_, i) => i % 10), { dtype: 'int32', device });
     const be = getBackend('webgpu') as WebGPUBackend;
     const step = async (): Promise<number> => {
-      const loss = wg.tidy(() => {
-        const l = wg.nn.crossEntropy(model.forward(x), y);
-        l.backward();
-        opt.step();
-        return l;
-      });
-      opt.zeroGrad();
+      const loss = trainStep({ model, opt, x, y });
       const v = await loss.item();
       loss.dispose();
       return v;
