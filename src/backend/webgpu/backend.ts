@@ -21,7 +21,7 @@ import { Batcher, type BatcherOptions, type BatcherStats } from './batcher.js';
 import { BufferPool } from './buffer-pool.js';
 import type { KernelContext } from './context.js';
 import { DeviceAsserts } from './device-asserts.js';
-import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type DeviceLimits } from './device.js';
+import { acquireDevice, type AcquireDeviceOptions, type DeviceHealth, type DeviceLimits, type SubgroupSupport } from './device.js';
 import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
 import { tuneMatmul } from './matmul-tune.js';
@@ -77,6 +77,8 @@ export class WebGPUBackend implements Backend, KernelContext {
     options: WebGPUBackendOptions,
     /** The device has 'shader-f16', so float16 tensors can live on it. */
     readonly shaderF16: boolean,
+    /** The device has 'subgroups' (with the adapter's sizes): subgroup kernel designs may run. */
+    readonly subgroups: SubgroupSupport | null,
   ) {
     this.softwareAdapter = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo);
     const maxBind = limits.maxStorageBufferBindingSize;
@@ -95,8 +97,8 @@ export class WebGPUBackend implements Backend, KernelContext {
   }
 
   static async create(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
-    const { device, adapterInfo, limits, health, shaderF16 } = await acquireDevice(options);
-    const backend = new WebGPUBackend(device, adapterInfo, limits, health, options, shaderF16);
+    const { device, adapterInfo, limits, health, shaderF16, subgroups } = await acquireDevice(options);
+    const backend = new WebGPUBackend(device, adapterInfo, limits, health, options, shaderF16, subgroups);
     if (options.autotune ?? true) backend.matmulChoices = await tuneMatmul(backend, adapterInfo);
     if (options.autotune ?? true) backend.batchNormChoices = await tuneBatchNorm(backend, adapterInfo);
     return backend;

@@ -15,6 +15,17 @@ export interface AcquireDeviceOptions {
    * the device without it, as on an adapter that lacks it (float16 then throws a clear error).
    */
   shaderF16?: boolean;
+  /**
+   * Request 'subgroups' when the adapter offers it; default true. It only adds kernel designs the
+   * autotune and the tests may choose (subgroup matmul and reductions); false runs without them.
+   */
+  subgroups?: boolean;
+}
+
+/** The adapter's subgroup sizes when the device was created with 'subgroups'; null otherwise. */
+export interface SubgroupSupport {
+  minSize: number;
+  maxSize: number;
 }
 
 /** The limits the backend relies on, as granted to the device. */
@@ -79,6 +90,8 @@ export interface AcquiredDevice {
   health: DeviceHealth;
   /** The device was created with 'shader-f16': float16 tensors are available. */
   shaderF16: boolean;
+  /** The device was created with 'subgroups' (the sizes as the adapter reports them), or null. */
+  subgroups: SubgroupSupport | null;
 }
 
 interface DawnModule {
@@ -193,7 +206,11 @@ export async function acquireDevice(options: AcquireDeviceOptions = {}): Promise
     maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
   };
   const wantF16 = (options.shaderF16 ?? true) && adapter.features.has('shader-f16');
-  const device = await adapter.requestDevice({ requiredLimits, ...(wantF16 ? { requiredFeatures: ['shader-f16'] } : {}) });
+  const wantSubgroups = (options.subgroups ?? true) && adapter.features.has('subgroups');
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (wantF16) requiredFeatures.push('shader-f16');
+  if (wantSubgroups) requiredFeatures.push('subgroups');
+  const device = await adapter.requestDevice({ requiredLimits, ...(requiredFeatures.length > 0 ? { requiredFeatures } : {}) });
   const d = device.limits;
   const limits: DeviceLimits = {
     maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
@@ -207,5 +224,18 @@ export async function acquireDevice(options: AcquireDeviceOptions = {}): Promise
   };
   const health = new DeviceHealth();
   health.watch(device);
-  return { device, adapterInfo: adapterInfoString(adapter), limits, health, shaderF16: device.features.has('shader-f16') };
+  return {
+    device,
+    adapterInfo: adapterInfoString(adapter),
+    limits,
+    health,
+    shaderF16: device.features.has('shader-f16'),
+    subgroups: device.features.has('subgroups') ? subgroupSizes(adapter.info) : null,
+  };
+}
+
+/** subgroupMinSize/subgroupMaxSize are newer than some typings; 4..128 when the adapter omits them (WGSL's bounds). */
+function subgroupSizes(info: GPUAdapterInfo): SubgroupSupport {
+  const sizes = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  return { minSize: sizes.subgroupMinSize ?? 4, maxSize: sizes.subgroupMaxSize ?? 128 };
 }
