@@ -15,7 +15,7 @@ import type { Backend, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { bn2dPlan } from '../src/backend/webgpu/batchnorm2d.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
-import { assertClose, poisonPool, testData } from './helpers/kernel-harness.js';
+import { assertClose, compareOnBackends, f32, testData } from './helpers/kernel-harness.js';
 
 let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
@@ -47,17 +47,9 @@ async function readAll(be: Backend, ss: Storage[]): Promise<Float64Array[]> {
   return (await Promise.all(ss.map((s) => be.read(s)))).map((a) => Float64Array.from(a));
 }
 
-/** Runs `run` on the CPU and on the GPU (pool poisoned first) and compares every output. */
-async function compare(what: string, inputs: Float32Array[], run: (be: Backend, xs: Storage[]) => Storage[], rel = 2e-5): Promise<void> {
-  const expected = await readAll(cpu, run(cpu, inputs.map((a) => cpu.upload(a, 'float32'))));
-  const gx = inputs.map((a) => gpu.upload(a, 'float32'));
-  poisonPool(gpu, expected.map((e) => e.length));
-  const gOut = run(gpu, gx);
-  const got = await readAll(gpu, gOut);
-  expect(got.length).toBe(expected.length);
-  for (let k = 0; k < got.length; k++) assertClose(`${what} (output ${k})`, got[k]!, expected[k]!, tolFor(expected[k]!, rel));
-  for (const s of [...gx, ...gOut]) gpu.release(s);
-}
+/** Both backends, the GPU pool poisoned first, each output within `rel` of its reference's scale. */
+const compare = (what: string, inputs: Float32Array[], run: (be: Backend, xs: Storage[]) => Storage[], rel = 2e-5): Promise<void> =>
+  compareOnBackends(cpu, gpu, what, inputs.map(f32), run, [(expected) => tolFor(expected, rel)]);
 
 const desc = (s: Shape): string => `[${s.join(',')}]`;
 

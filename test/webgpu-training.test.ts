@@ -11,11 +11,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
-import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation, type SgdStepOptions } from '../src/backend/fused-types.js';
+import { OUTPUT_GRAD_ACTIVATIONS, type AdamStepOptions, type OutputGradActivation } from '../src/backend/fused-types.js';
 import type { Backend, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { ARITH, EXACT, TRANS, type Tol } from './helpers/compare.js';
-import { assertBitsEqual, assertClose, f32, i32, maxAbs, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
+import { assertClose, compareOnBackends, f32, i32, poisonPool, testData, type Input, type OutputCheck } from './helpers/kernel-harness.js';
+import { compareSgdSteps, readAll, stepTol, type SgdCase } from './helpers/optimizer-steps.js';
 import { columnPlan } from '../src/backend/webgpu/fused/batchnorm.js';
 import { rowMode } from '../src/backend/webgpu/fused/softmax.js';
 import { expectError, expectErrorSync } from './helpers/expect-error.js';
@@ -47,36 +48,9 @@ function sumTol(k: number, maxTerm: number, base: Tol = ARITH): Tol {
   return { atol: base.atol + 16 * Math.sqrt(Math.max(1, k)) * EPS * maxTerm, rtol: base.rtol };
 }
 
-/**
- * Runs `run` on both backends with the same inputs, poisoning the pool before the GPU run, and
- * compares every output with its tolerance. Returns the CPU outputs and the GPU outputs.
- */
-async function compare(
-  what: string,
-  inputs: readonly Input[],
-  run: (be: Backend, xs: Storage[]) => Storage[],
-  tols: readonly (Tol | 'bits')[],
-): Promise<{ expected: Float32Array[]; got: Float32Array[] }> {
-  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
-  const cOut = run(cpu, cx);
-  const expected = (await Promise.all(cOut.map((s) => cpu.read(s)))).map((a) => Float32Array.from(a));
-  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
-  poison(expected.map((e) => e.length));
-  const gOut = run(gpu, gx);
-  const got: Float32Array[] = [];
-  for (let k = 0; k < gOut.length; k++) {
-    const s = gOut[k]!;
-    expect(s.dtype, `${what}: output ${k} dtype`).toBe('float32');
-    const g = await gpu.read(s);
-    expect(g).toBeInstanceOf(Float32Array);
-    got.push(g as Float32Array);
-    const tol = tols[Math.min(k, tols.length - 1)]!;
-    if (tol === 'bits') assertBitsEqual(`${what} (output ${k})`, g as Float32Array, expected[k]!);
-    else assertClose(`${what} (output ${k})`, g, expected[k]!, tol);
-  }
-  for (const s of [...gx, ...gOut]) gpu.release(s);
-  return { expected, got };
-}
+/** Both backends, the GPU pool poisoned first, every output float32 (test/helpers/kernel-harness.ts). */
+const compare = (what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage[], checks: readonly OutputCheck[]): Promise<void> =>
+  compareOnBackends(cpu, gpu, what, inputs, run, checks, { dtype: 'float32' });
 
 const SIZES = [1, 3, 17, 33, 65, 257];
 
@@ -432,22 +406,8 @@ describe('webgpu training: softmaxCrossEntropy and its gradient', () => {
 
 // ---------------------------------------------------------------- optimizers
 
-/**
- * Parameter and state values after each step, on both backends, within ~1e-6 relative to the scale
- * of the terms: the parameter, the velocity and m are sums of O(1) terms (|grad|, |param| <= 1)
- * that may cancel to a small value; v is a sum of positive terms, so relative to its own scale.
- */
-function stepTol(expected: Float32Array, cancels = true): Tol {
-  const scale = cancels ? Math.max(1, maxAbs(expected)) : maxAbs(expected);
-  return { atol: 2e-6 * scale, rtol: 1e-6 };
-}
-
-async function readAll(be: Backend, ss: readonly Storage[]): Promise<Float32Array[]> {
-  return (await Promise.all(ss.map((s) => be.read(s)))).map((a) => Float32Array.from(a));
-}
-
 describe('webgpu training: sgdStep', () => {
-  const CONFIGS: (Omit<SgdStepOptions, 'lr' | 'firstStep'> & { velocity: boolean })[] = [
+  const CONFIGS: SgdCase[] = [
     { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, velocity: false },
     { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0.01, velocity: true },
     { momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, velocity: true },
@@ -457,27 +417,12 @@ describe('webgpu training: sgdStep', () => {
   for (const cfg of CONFIGS) {
     it(`momentum ${cfg.momentum}, dampening ${cfg.dampening}, nesterov ${cfg.nesterov}, weight decay ${cfg.weightDecay}`, async () => {
       for (const n of [1, 33, 1031]) {
-        const p0 = rand(n, -1, 1);
-        const cs = { p: cpu.upload(p0, 'float32'), v: cpu.upload(new Float32Array(n), 'float32') };
-        const gs = { p: gpu.upload(p0, 'float32'), v: gpu.upload(new Float32Array(n), 'float32') };
         let pipelines = -1;
-        for (let step = 1; step <= 5; step++) {
-          const g = rand(n, -1, 1);
-          const options: SgdStepOptions = { ...cfg, lr: 0.1 / step, firstStep: step === 1 };
-          cpu.routine('sgdStep', { param: cs.p, grad: cpu.upload(g, 'float32'), velocity: cfg.velocity ? cs.v : null }, options);
-          const gg = gpu.upload(g, 'float32');
-          gpu.routine('sgdStep', { param: gs.p, grad: gg, velocity: cfg.velocity ? gs.v : null }, options);
-          gpu.release(gg);
-          const [ep, ev] = await readAll(cpu, [cs.p, cs.v]);
-          const [gp, gv] = await readAll(gpu, [gs.p, gs.v]);
-          assertClose(`sgd step ${step} [${n}] param`, gp!, ep!, stepTol(ep!));
-          assertClose(`sgd step ${step} [${n}] velocity`, gv!, ev!, stepTol(ev!));
+        await compareSgdSteps(cpu, gpu, n, cfg, 5, rand, (step) => {
           // A new learning rate (or the first-step flag) never makes a pipeline.
           if (step === 2) pipelines = gpu.stats().pipelinesCreated;
           if (step > 2) expect(gpu.stats().pipelinesCreated).toBe(pipelines);
-        }
-        gpu.release(gs.p);
-        gpu.release(gs.v);
+        });
       }
     });
   }

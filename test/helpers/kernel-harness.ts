@@ -91,21 +91,42 @@ export const f32 = (data: Float32Array): Input => ({ data, dtype: 'float32' });
 export const i32 = (data: Int32Array): Input => ({ data, dtype: 'int32' });
 
 /**
+ * How one output is compared: within a tolerance, within a tolerance computed from the CPU's
+ * output (e.g. relative to its largest magnitude), or bit for bit ('bits', NaN payloads included).
+ */
+export type OutputCheck = Tol | 'bits' | ((expected: Float32Array) => Tol);
+
+export interface CompareOptions {
+  /** Every GPU output must have this dtype (and read back as its typed array). */
+  dtype?: 'float32';
+}
+
+/**
  * Runs `run` on both backends (the GPU pool poisoned first, so an output a kernel fails to write in
- * full shows up) and compares every output with the CPU's within its tolerance (the last one
- * repeats for further outputs). Releases the GPU storages.
+ * full shows up) and compares every output with the CPU's by its check (the last one repeats for
+ * further outputs). Both runs must give the same number of outputs. Releases the GPU storages.
  */
 export async function compareOnBackends(
   cpu: Backend, gpu: Backend, what: string, inputs: readonly Input[],
-  run: (be: Backend, xs: Storage[]) => Storage[], tols: readonly Tol[],
+  run: (be: Backend, xs: Storage[]) => Storage[], checks: readonly OutputCheck[], options: CompareOptions = {},
 ): Promise<void> {
   const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
   const expected = (await Promise.all(run(cpu, cx).map((s) => cpu.read(s)))).map((a) => Float32Array.from(a));
   const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
   poisonPool(gpu, expected.map((e) => e.length));
   const out = run(gpu, gx);
+  expect(out.length, `${what}: number of outputs`).toBe(expected.length);
   for (let k = 0; k < out.length; k++) {
-    assertClose(`${what} (output ${k})`, await gpu.read(out[k]!), expected[k]!, tols[Math.min(k, tols.length - 1)]!);
+    const label = `${what} (output ${k})`;
+    if (options.dtype !== undefined) expect(out[k]!.dtype, `${what}: output ${k} dtype`).toBe(options.dtype);
+    const got = await gpu.read(out[k]!);
+    if (options.dtype === 'float32') expect(got).toBeInstanceOf(Float32Array);
+    const check = checks[Math.min(k, checks.length - 1)]!;
+    if (check === 'bits') {
+      // Compared as read: a copy through JS numbers could change NaN payloads.
+      if (!(got instanceof Float32Array)) throw new Error(`${label}: a bitwise check needs a float32 output, got ${got.constructor.name}`);
+      assertBitsEqual(label, got, expected[k]!);
+    } else assertClose(label, got, expected[k]!, typeof check === 'function' ? check(expected[k]!) : check);
   }
   for (const s of [...gx, ...out]) gpu.release(s);
 }
