@@ -9,13 +9,7 @@ import { expectErrorSync } from './helpers/expect-error.js';
 import { adaptiveAvgPool2d, avgPool2d, conv2d, flatten, maxPool2d, maxPool2dWithIndices, tensor, zeros } from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
-
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const f32 = { dtype: 'float32' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
-const vals = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
-const seq = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
+import { bad, f32, f64, i32, seq, vals } from './helpers/cpu-tensors.js';
 
 /** PyTorch's conv2d written out: out[b, o, i, j] = bias[o] + Σ x[b, g·cinG + c, i·sh − ph + p·dh, j·sw − pw + q·dw]·w[o, c, p, q]. */
 function referenceConv(

@@ -12,19 +12,12 @@ import type { Tensor } from '../src/tensor.js';
 import * as wg from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
 import { sumTo } from '../src/ops/reduce.js';
+import { bad, f32, f64, i32, vals } from './helpers/cpu-tensors.js';
 
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const f32 = { dtype: 'float32' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
 const live = () => {
   const m = wg.memory();
   return [m.liveTensors, m.liveStorages, m.liveBytes];
 };
-
-async function vals(t: Tensor): Promise<number[]> {
-  return Array.from(await t.data());
-}
 
 /** d(sum(w * f(x)))/dx for leaves xs: the gradient of f weighted by w (a non-uniform dy). */
 async function grads(xs: Tensor[], f: (...xs: Tensor[]) => Tensor, w?: number[]): Promise<number[][]> {

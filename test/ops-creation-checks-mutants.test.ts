@@ -16,11 +16,8 @@ import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend } from '../src/backend/types.js';
 import { castTo, drawPosition } from '../src/ops/creation.js';
 import { checkDType, checkFiniteNumber, checkInt32Values, checkShapeArg, checkTensor, INT32_MAX, INT32_MIN } from '../src/ops/checks.js';
+import { bad, f64, i32, vals } from './helpers/cpu-tensors.js';
 
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
-const vals = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
 const DTYPES = "expected one of 'float32', 'float64', 'int32', 'float16'";
 
 describe('tensor()', () => {

@@ -9,12 +9,7 @@ import { expectErrorSync } from './helpers/expect-error.js';
 import { cat, chunk, narrow, pad, slice, split, stack, tensor, where, zeros } from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
-
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const f32 = { dtype: 'float32' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
-const vals = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
+import { bad, f32, f64, i32, vals } from './helpers/cpu-tensors.js';
 
 /** [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]] */
 const grid = (): Tensor => tensor([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]], f64);

@@ -12,17 +12,7 @@ import type { Tensor } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
 import { engine } from '../src/engine.js';
 import { matmulT } from '../src/ops/matmul.js';
-
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const f32 = { dtype: 'float32' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
-const vals = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
-const close = (got: number[], want: number[], digits = 10): void => {
-  expect(got.length).toBe(want.length);
-  got.forEach((v, i) => expect(v, `element ${i}`).toBeCloseTo(want[i]!, digits));
-};
-const seq = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
+import { bad, close, f32, f64, i32, seq, vals } from './helpers/cpu-tensors.js';
 
 /** Per-channel batch norm of rows [N][C] in float64: y, batch mean, biased and unbiased variance, and dx/dγ/dβ for dy. */
 function referenceBn(x: number[][], dy: number[][], gamma: number[] | null, beta: number[] | null, eps: number) {

@@ -10,9 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as wg from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { castTo } from '../src/ops/creation.js';
-
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
+import { f64, i32 } from './helpers/cpu-tensors.js';
 
 afterEach(() => wg.setNumericsCheck(false));
 

@@ -12,11 +12,8 @@ import {
 } from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
+import { bad, f64, i32, vals } from './helpers/cpu-tensors.js';
 
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
-const vals = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
 const seq = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('reshape', () => {

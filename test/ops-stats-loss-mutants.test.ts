@@ -11,16 +11,7 @@ import {
 } from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { dispose } from '../src/lifetime.js';
-
-const f64 = { dtype: 'float64' as const, device: 'cpu' as const };
-const f32 = { dtype: 'float32' as const, device: 'cpu' as const };
-const i32 = { dtype: 'int32' as const, device: 'cpu' as const };
-const bad = (v: unknown) => v as never;
-const vals = async (t: Tensor): Promise<number[]> => Array.from(await t.data());
-const close = (got: number[], want: number[], digits = 10): void => {
-  expect(got.length).toBe(want.length);
-  got.forEach((v, i) => expect(v, `element ${i}`).toBeCloseTo(want[i]!, digits));
-};
+import { bad, close, f32, f64, i32, vals } from './helpers/cpu-tensors.js';
 
 describe('variance and std', () => {
   it('refusals name the op and the argument', () => {
