@@ -13,6 +13,9 @@ import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { convPath, isPointwise, windowApplies } from '../src/backend/webgpu/conv.js';
 import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import type { Conv2dGeometry, Storage } from '../src/backend/types.js';
+import { median } from './common.js';
+import { geom, rand } from './conv-cases.js';
+import { alternatingRounds, timeReadback } from './measure.js';
 
 const args = process.argv.slice(2);
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 5);
@@ -22,17 +25,6 @@ const r = await wg.init({ backend: 'webgpu' });
 if (r.backend !== 'webgpu') throw new Error(`no WebGPU: ${r.fallbackReason}`);
 const be = engine.backends.get('webgpu') as WebGPUBackend;
 console.log(`adapter: ${be.adapterInfo}; ${new Date().toISOString()}; median of ${rounds} alternating rounds`);
-
-function rand(n: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.random() * 2 - 1;
-  return out;
-}
-
-function geom(n: number, cin: number, h: number, cout: number, k: number, pad: number, stride = 1, groups = 1): Conv2dGeometry {
-  const hout = Math.floor((h + 2 * pad - k) / stride) + 1;
-  return { n, cin, h, w: h, cout, kh: k, kw: k, hout, wout: hout, strideH: stride, strideW: stride, padH: pad, padW: pad, dilationH: 1, dilationW: 1, groups };
-}
 
 const CASES: [string, Conv2dGeometry][] = [
   ['bench [128,1,28,28]->32', geom(128, 1, 28, 32, 3, 1)],
@@ -65,26 +57,17 @@ for (const [name, g] of CASES) {
   for (const pass of only as Pass[]) {
     const designs = DESIGNS.filter(([d]) => !d.startsWith('window') || windowApplies(g, pass));
     if (isPointwise(g)) continue;
-    const times = new Map<string, number[]>(designs.map(([d]) => [d, []]));
-    const once = async (choice: KernelChoice): Promise<number> => {
+    const once = (choice: KernelChoice) => async (): Promise<number> => {
       const restore = forceKernelChoice(choice);
       try {
-        const t0 = performance.now();
-        const out = run[pass]();
-        await be.read(out);
-        const t = performance.now() - t0;
-        be.release(out);
-        return t;
+        return await timeReadback(be, run[pass]);
       } finally {
         restore();
       }
     };
-    for (const [, c] of designs) await once(c); // warm-up: pipelines, buffers
-    for (let k = 0; k < rounds; k++) for (const [d, c] of designs) times.get(d)!.push(await once(c));
-    const med = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+    const times = await alternatingRounds(designs.map(([, c]) => once(c)), rounds);
     const picked = convPath(g, pass);
-    const min = (a: number[]): number => Math.min(...a);
-    console.log(`${name} ${pass} (rule: ${picked}): ${designs.map(([d]) => `${d} ${med(times.get(d)!).toFixed(1)} (min ${min(times.get(d)!).toFixed(1)})`).join(' | ')} ms`);
+    console.log(`${name} ${pass} (rule: ${picked}): ${designs.map(([d], i) => `${d} ${median(times[i]!).toFixed(1)} (min ${Math.min(...times[i]!).toFixed(1)})`).join(' | ')} ms`);
   }
   for (const s of [x, w, dy]) be.release(s);
 }

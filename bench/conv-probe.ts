@@ -9,6 +9,9 @@ import * as wg from '../src/index.js';
 import { engine } from '../src/engine.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import type { Conv2dGeometry, Storage } from '../src/backend/types.js';
+import { median } from './common.js';
+import { geom, rand } from './conv-cases.js';
+import { alternatingRounds, timeReadback } from './measure.js';
 import { buildCnn, DEFAULT_CNN } from '../src/train/cnn.js';
 
 const reps = Number(process.argv[2] ?? 5) || 5;
@@ -18,23 +21,9 @@ if (r.backend !== 'webgpu') throw new Error(`no WebGPU: ${r.fallbackReason}`);
 const be = engine.backends.get('webgpu') as WebGPUBackend;
 console.log(`adapter: ${be.adapterInfo}; ${new Date().toISOString()}; median of ${reps}`);
 
-function rand(n: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.random() * 2 - 1;
-  return out;
-}
-
-async function median(once: () => Promise<number>): Promise<number> {
-  await once(); // warm-up: pipeline compile, buffer allocation
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) times.push(await once());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(reps / 2)]!;
-}
-
-function geom(n: number, cin: number, h: number, cout: number, k: number, pad: number, stride = 1, groups = 1): Conv2dGeometry {
-  const hout = Math.floor((h + 2 * pad - k) / stride) + 1;
-  return { n, cin, h, w: h, cout, kh: k, kw: k, hout, wout: hout, strideH: stride, strideW: stride, padH: pad, padW: pad, dilationH: 1, dilationW: 1, groups };
+/** The median of `reps` timed calls after one untimed call (bench/measure.ts). */
+async function medianOf(once: () => Promise<number>): Promise<number> {
+  return median((await alternatingRounds([once], reps))[0]!);
 }
 
 const CASES: [string, Conv2dGeometry][] = [
@@ -51,14 +40,7 @@ for (const [name, g] of stepOnly ? [] : CASES) {
   const w = be.upload(rand(g.cout * (g.cin / g.groups) * g.kh * g.kw), 'float32');
   const dy = be.upload(rand(g.n * g.cout * g.hout * g.wout), 'float32');
   const flop = 2 * g.n * g.cout * g.hout * g.wout * (g.cin / g.groups) * g.kh * g.kw;
-  const time = (f: () => Storage) => median(async () => {
-    const t0 = performance.now();
-    const out = f();
-    await be.read(out);
-    const t = performance.now() - t0;
-    be.release(out);
-    return t;
-  });
+  const time = (f: () => Storage) => medianOf(() => timeReadback(be, f));
   const parts: [string, () => Storage][] = [
     ['fwd', () => be.routine('conv2d', { x: x, weight: w, bias: null }, g)],
     ['dx', () => be.routine('conv2dBackwardInput', { dy: dy, weight: w }, g)],
@@ -81,7 +63,7 @@ model.train();
 const opt = new wg.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
 const xs = wg.tensor(Float32Array.from(rand(batch * 784), (v) => (v + 1) / 2), { shape: [batch, 784] });
 const ys = wg.tensor(Int32Array.from({ length: batch }, (_, i) => i % 10), { shape: [batch], dtype: 'int32' });
-const stepMs = await median(async () => {
+const stepMs = await medianOf(async () => {
   const t0 = performance.now();
   const loss = wg.tidy(() => {
     const l = wg.nn.crossEntropy(model.forward(xs), ys);

@@ -7,6 +7,7 @@
  * still queued on the GPU is inside the time.
  */
 import { clamp, errorMessage, median, now, TimeoutError, withTimeout } from './common.js';
+import type { Backend, Storage } from '../src/backend/types.js';
 import type { Entry } from './report.js';
 
 export interface MeasureOptions {
@@ -100,4 +101,30 @@ export function timedEntry(m: Measurement, value: (ms: number) => number, extra:
     reps: m.perOpMs.length,
     ...extra,
   };
+}
+
+/**
+ * Milliseconds from calling `f` (which encodes GPU work and returns its output) to the end of the
+ * readback of that output, so work still queued is inside the time; the output is then released.
+ */
+export async function timeReadback(be: Backend, f: () => Storage): Promise<number> {
+  const t0 = now();
+  const out = f();
+  await be.read(out);
+  const t = now() - t0;
+  be.release(out);
+  return t;
+}
+
+/**
+ * For the probes (bench/conv-*.ts): one untimed call of each contender (pipeline compiles, buffer
+ * allocation), then `rounds` rounds calling each in turn, so load on a shared machine hits all of
+ * them alike. Each contender returns the milliseconds of its call; the result holds one list of
+ * times per contender, in order.
+ */
+export async function alternatingRounds(contenders: readonly (() => Promise<number>)[], rounds: number): Promise<number[][]> {
+  for (const once of contenders) await once();
+  const times = contenders.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) for (const [i, once] of contenders.entries()) times[i]!.push(await once());
+  return times;
 }
