@@ -67,6 +67,8 @@ export type { LossReduction } from './ops/losses-extra.js';
 export { conv2d, maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d, flatten } from './ops/conv.js';
 export { batchNorm2d } from './ops/batchnorm2d.js';
 export type { Conv2dOptions, Pool2dOptions, AvgPool2dOptions, Size2 } from './ops/conv.js';
+export { randomShift } from './ops/augment.js';
+export type { RandomShiftOptions } from './ops/augment.js';
 // Saving and loading (safetensors bytes, IndexedDB, downloads; files are in 'webgrad/node').
 export * as safetensors from './io/safetensors-namespace.js';
 export * as amp from './amp/index.js';
