@@ -48,4 +48,31 @@ describe('routine table', () => {
     // Not an own property of the table: inherited names are refused too.
     expect(() => be.routine('toString' as RoutineName, { x } as never, {} as never)).toThrow(/unknown routine 'toString'/);
   });
+
+  it('refuses an optional operand (gamma, beta, velocity) whose dtype differs from x (param), naming the routine, the argument and the dtype expected', () => {
+    const be = new CpuBackend();
+    const [n, c, hw] = [2, 3, 2];
+    const x = be.upload(new Float64Array(n * c * hw).fill(1), 'float64');
+    const stat = be.upload(new Float64Array(c).fill(1), 'float64');
+    const ok = be.upload(new Float64Array(c).fill(1), 'float64');
+    for (const dtype of ['float32', 'int32'] as const) {
+      const other = be.upload(new Float32Array(c).fill(1), dtype);
+      const msg = (routine: string, arg: string) => new RegExp(`^cpu\\.${routine}: ${arg} must have x's dtype float64, got ${dtype}$`);
+      const x1 = be.upload(new Float64Array(n * c).fill(1), 'float64');
+      const apply = (gamma: typeof ok | null, beta: typeof ok | null) => be.routine('batchNormApply', { x: x1, mean: stat, variance: stat, gamma, beta }, { n, c, eps: 1e-5 });
+      expect(() => apply(other, ok)).toThrow(msg('batchNormApply', 'gamma'));
+      expect(() => apply(ok, other)).toThrow(msg('batchNormApply', 'beta'));
+      expect(() => apply(null, other)).toThrow(msg('batchNormApply', 'beta'));
+      expect(() => be.routine('batchNormBackward', { x: x1, dy: x1, mean: stat, variance: stat, gamma: other }, { n, c, eps: 1e-5 })).toThrow(msg('batchNormBackward', 'gamma'));
+      const apply2d = (gamma: typeof ok | null, beta: typeof ok | null) => be.routine('batchNorm2dApply', { x, mean: stat, variance: stat, gamma, beta }, { n, c, hw, eps: 1e-5 });
+      expect(() => apply2d(other, ok)).toThrow(msg('batchNorm2dApply', 'gamma'));
+      expect(() => apply2d(ok, other)).toThrow(msg('batchNorm2dApply', 'beta'));
+      expect(() => be.routine('batchNorm2dBackward', { x, dy: x, mean: stat, variance: stat, gamma: other }, { n, c, hw, eps: 1e-5 })).toThrow(msg('batchNorm2dBackward', 'gamma'));
+      const param = be.upload(new Float64Array(c), 'float64');
+      const sgd = { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, firstStep: true };
+      expect(() => be.routine('sgdStep', { param, grad: ok, velocity: other }, sgd)).toThrow(new RegExp(`^cpu\\.sgdStep: velocity must have param's dtype float64, got ${dtype}$`));
+    }
+    // Matching dtypes run.
+    expect(be.routine('batchNorm2dApply', { x, mean: stat, variance: stat, gamma: ok, beta: ok }, { n, c, hw, eps: 1e-5 }).dtype).toBe('float64');
+  });
 });

@@ -106,6 +106,22 @@ for (const form of ['column', 'tiled'] as const) describe(`webgpu batchNorm2d ro
   }
 });
 
+describe('webgpu batchNorm2d routines: gamma and beta dtypes', () => {
+  it('a gamma or beta that is not float32 like x is refused, naming the routine and the argument', () => {
+    const [n, c, hw] = [2, 3, 4];
+    const x = gpu.upload(new Float32Array(n * c * hw), 'float32');
+    const stat = gpu.upload(new Float32Array(c).fill(1), 'float32');
+    const ok = gpu.upload(new Float32Array(c), 'float32');
+    const bad = gpu.upload(new Int32Array(c), 'int32');
+    const msg = (routine: string, arg: string) => new RegExp(`^webgpu: ${routine}: ${arg} must be float32 .*got int32$`);
+    const p = { n, c, hw, eps: 1e-5 };
+    expect(() => gpu.routine('batchNorm2dApply', { x, mean: stat, variance: stat, gamma: bad, beta: ok }, p)).toThrow(msg('batchNorm2dApply', 'gamma'));
+    expect(() => gpu.routine('batchNorm2dApply', { x, mean: stat, variance: stat, gamma: ok, beta: bad }, p)).toThrow(msg('batchNorm2dApply', 'beta'));
+    expect(() => gpu.routine('batchNorm2dBackward', { x, dy: x, mean: stat, variance: stat, gamma: bad }, p)).toThrow(msg('batchNorm2dBackward', 'gamma'));
+    for (const s of [x, stat, ok, bad]) gpu.release(s);
+  });
+});
+
 describe('cpu batchNorm2d routines against the [N·H·W, C] routines on the permuted view', () => {
   it('statistics, apply and backward agree to float64 rounding', async () => {
     const [n, c, h, w]: Shape = [3, 4, 5, 2];

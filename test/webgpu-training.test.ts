@@ -225,6 +225,21 @@ describe('webgpu training: batchNormApply', () => {
   });
 });
 
+describe('webgpu training: batch-norm gamma and beta dtypes', () => {
+  it('a gamma or beta that is not float32 like x is refused, naming the routine and the argument', () => {
+    const [n, c] = [2, 3];
+    const x = gpu.upload(new Float32Array(n * c), 'float32');
+    const stat = gpu.upload(new Float32Array(c).fill(1), 'float32');
+    const ok = gpu.upload(new Float32Array(c), 'float32');
+    const bad = gpu.upload(new Int32Array(c), 'int32');
+    const msg = (routine: string, arg: string) => new RegExp(`^webgpu: ${routine}: ${arg} must be float32 .*got int32$`);
+    expectErrorSync(() => gpu.routine('batchNormApply', { x, mean: stat, variance: stat, gamma: bad, beta: ok }, { n, c, eps: 1e-5 }), msg('batchNormApply', 'gamma'), INTERNAL);
+    expectErrorSync(() => gpu.routine('batchNormApply', { x, mean: stat, variance: stat, gamma: null, beta: bad }, { n, c, eps: 1e-5 }), msg('batchNormApply', 'beta'), INTERNAL);
+    expectErrorSync(() => gpu.routine('batchNormBackward', { x, dy: x, mean: stat, variance: stat, gamma: bad }, { n, c, eps: 1e-5 }), msg('batchNormBackward', 'gamma'), INTERNAL);
+    for (const s of [x, stat, ok, bad]) gpu.release(s);
+  });
+});
+
 /** The CPU's batch statistics of x, as float32 (what a training step feeds the backward). */
 async function cpuStats(x: Float32Array, n: number, c: number): Promise<{ mean: Float32Array; variance: Float32Array }> {
   const r = cpu.routine('batchNormStats', { x: cpu.upload(x, 'float32') }, { n, c });

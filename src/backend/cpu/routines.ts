@@ -39,9 +39,15 @@ function operands(kernel: string, specs: readonly (readonly [string, Storage, nu
   return list.map((cs) => cs.data);
 }
 
-/** An optional operand: its data when present, else null. */
-function optional(kernel: string, name: string, s: Storage | null, length: number): TypedArray | null {
-  return s ? operands(kernel, [[name, s, length]])[0]! : null;
+/**
+ * An optional operand: its data when present, else null. It must have the dtype of the operand
+ * named `likeName` (the kernels would otherwise mix float32 and float64 arrays silently).
+ */
+function optional(kernel: string, name: string, s: Storage | null, length: number, likeName: string, like: Storage): TypedArray | null {
+  if (!s) return null;
+  const data = operands(kernel, [[name, s, length]])[0]!;
+  if (s.dtype !== like.dtype) throw new Error(`cpu.${kernel}: ${name} must have ${likeName}'s dtype ${like.dtype}, got ${s.dtype}`);
+  return data;
 }
 
 function int32Labels(kernel: string, labels: Storage, n: number): TypedArray {
@@ -86,8 +92,8 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
   batchNormApply(ctx, { x, mean, variance, gamma, beta }, { n, c, eps }) {
     const k = 'batchNormApply';
     const [xs, ms, vs] = operands(k, [['x', x, n * c], ['mean', mean, c], ['variance', variance, c]]);
-    const gs = optional(k, 'gamma', gamma, c);
-    const bs = optional(k, 'beta', beta, c);
+    const gs = optional(k, 'gamma', gamma, c, 'x', x);
+    const bs = optional(k, 'beta', beta, c, 'x', x);
     const out = ctx.alloc(x.dtype, n * c);
     batchNormApplyKernel(xs!, ms!, vs!, gs, bs, n, c, eps, out);
     return ctx.wrap(x.dtype, out);
@@ -96,7 +102,7 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
   batchNormBackward(ctx, { x, dy, mean, variance, gamma }, { n, c, eps }) {
     const k = 'batchNormBackward';
     const [xs, dys, ms, vs] = operands(k, [['x', x, n * c], ['dy', dy, n * c], ['mean', mean, c], ['variance', variance, c]]);
-    const gs = optional(k, 'gamma', gamma, c);
+    const gs = optional(k, 'gamma', gamma, c, 'x', x);
     const dx = ctx.alloc(x.dtype, n * c);
     const dgamma = ctx.alloc(x.dtype, c);
     const dbeta = ctx.alloc(x.dtype, c);
@@ -115,8 +121,8 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
   batchNorm2dApply(ctx, { x, mean, variance, gamma, beta }, { n, c, hw, eps }) {
     const k = 'batchNorm2dApply';
     const [xs, ms, vs] = operands(k, [['x', x, n * c * hw], ['mean', mean, c], ['variance', variance, c]]);
-    const gs = optional(k, 'gamma', gamma, c);
-    const bs = optional(k, 'beta', beta, c);
+    const gs = optional(k, 'gamma', gamma, c, 'x', x);
+    const bs = optional(k, 'beta', beta, c, 'x', x);
     const out = ctx.alloc(x.dtype, n * c * hw);
     batchNorm2dApplyKernel(xs!, ms!, vs!, gs, bs, n, c, hw, eps, out);
     return ctx.wrap(x.dtype, out);
@@ -126,7 +132,7 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
     const k = 'batchNorm2dBackward';
     const total = n * c * hw;
     const [xs, dys, ms, vs] = operands(k, [['x', x, total], ['dy', dy, total], ['mean', mean, c], ['variance', variance, c]]);
-    const gs = optional(k, 'gamma', gamma, c);
+    const gs = optional(k, 'gamma', gamma, c, 'x', x);
     const dx = ctx.alloc(x.dtype, total);
     const dgamma = ctx.alloc(x.dtype, c);
     const dbeta = ctx.alloc(x.dtype, c);
@@ -166,7 +172,7 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
 
   sgdStep(_ctx, { param, grad, velocity }, options) {
     const [ps, gs] = operands('sgdStep', [['param', param, param.length], ['grad', grad, param.length]]);
-    sgdStepKernel(ps!, gs!, optional('sgdStep', 'velocity', velocity, param.length), options);
+    sgdStepKernel(ps!, gs!, optional('sgdStep', 'velocity', velocity, param.length, 'param', param), options);
   },
 
   adamStep(_ctx, { param, grad, m, v }, options) {
