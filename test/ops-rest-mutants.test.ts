@@ -4,9 +4,9 @@
  * stream in that order without one), every refusal's full message and its boundary, and the
  * edges the mutation-testing survivors pointed at (`npm run mutate`). CPU, float32/float64.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { expectErrorSync } from './helpers/expect-error.js';
-import { manualSeed, memory, rand, tensor } from '../src/index.js';
+import { amp, linear, manualSeed, matmul, memory, minDim, rand, tensor, transpose, zeros } from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { randomShift } from '../src/ops/augment.js';
 import { engine } from '../src/engine.js';
@@ -95,7 +95,10 @@ describe('randomShift: the offsets drawn', () => {
     const out = randomShift(x, 3, { seed: 2 ** 53 - 2 });
     expect(memory().liveTensors).toBe(live + 1);
     expect(out.shape).toEqual([3, 1, 4, 6]);
-    dispose([empty, x, out]);
+    // Seed 0 is a seed like any other.
+    const zero = randomShift(x, 1, { seed: 0 });
+    expect(zero.shape).toEqual([3, 1, 4, 6]);
+    dispose([empty, x, out, zero]);
   });
 
   it('refusals name randomShift, the argument and the allowed range', () => {
@@ -115,5 +118,65 @@ describe('randomShift: the offsets drawn', () => {
     // The seed is checked even when nothing is drawn.
     expectErrorSync(() => randomShift(x, 0, { seed: -1 }), /^randomShift: seed must be an integer/);
     dispose([x, xi, r5]);
+  });
+});
+
+describe('linear: the edges of its checks', () => {
+  it('takes a 1-D input as one row; negativeSlope is checked for leakyRelu only', async () => {
+    const x = tensor([1, -2, 3], f64);
+    const w = tensor([[1, 0, 1], [0.5, 1, -1]], f64);
+    const b = tensor([0.25, 1], f64);
+    const y = linear(x, w, b);
+    expect(y.shape).toEqual([2]);
+    expect(await vals(y)).toEqual([4.25, -3.5]);
+    const r = linear(x, w, b, { activation: 'relu', negativeSlope: 0 });
+    expect(await vals(r)).toEqual([4.25, 0]);
+    const n = linear(x, w, null, { negativeSlope: -1 });
+    expect(await vals(n)).toEqual([4, -4.5]);
+    dispose([x, w, b, y, r, n]);
+  });
+
+  it('under autocast a float64 weight is not cast: a float32 input is refused as a dtype mismatch', () => {
+    const x = zeros([2, 3], f32);
+    const w = zeros([4, 3], f64);
+    expectErrorSync(() => amp.autocast(() => linear(x, w)), /^linear: dtype mismatch: float32 and float64/);
+    dispose([x, w]);
+  });
+});
+
+describe('matmul: which operands are materialised', () => {
+  it('a batch of size 1 or the result\'s own batch shape is read in place; only a partly broadcast batch is copied', async () => {
+    const a1 = tensor(Array.from({ length: 6 }, (_, i) => i), { ...f64, shape: [1, 2, 3] });
+    const a3 = tensor(Array.from({ length: 18 }, (_, i) => i - 4), { ...f64, shape: [3, 2, 3] });
+    const a21 = tensor(Array.from({ length: 12 }, (_, i) => 2 * i), { ...f64, shape: [2, 1, 2, 3] });
+    const b3 = tensor(Array.from({ length: 36 }, (_, i) => (i % 5) - 2), { ...f64, shape: [3, 3, 4] });
+    const strided = vi.spyOn(a1.backend, 'strided');
+    try {
+      const y1 = matmul(a1, b3);
+      const y3 = matmul(a3, b3);
+      expect(strided).not.toHaveBeenCalled();
+      const y21 = matmul(a21, b3);
+      expect(strided).toHaveBeenCalledTimes(2); // a [2, 1] and b [3] against the batch [2, 3]: both copied
+      expect(y1.shape).toEqual([3, 2, 4]);
+      expect(y3.shape).toEqual([3, 2, 4]);
+      expect(y21.shape).toEqual([2, 3, 2, 4]);
+      dispose([y1, y3, y21]);
+    } finally {
+      strided.mockRestore();
+    }
+    dispose([a1, a3, a21, b3]);
+  });
+});
+
+describe('shape and index ops: argument names and defaults', () => {
+  it('transpose names a bad first axis; minDim drops the axis by default', async () => {
+    const x = tensor([[3, 1, 2], [0, 5, -1]], f64);
+    expectErrorSync(() => transpose(x, 2, 0), /^transpose: axis 2 is out of range for a tensor of rank 2/);
+    const m = minDim(x, 1);
+    expect(m.values.shape).toEqual([2]);
+    expect(m.indices.shape).toEqual([2]);
+    expect(await vals(m.values)).toEqual([1, -1]);
+    expect(await vals(m.indices)).toEqual([1, 2]);
+    dispose([x, m.values, m.indices]);
   });
 });
