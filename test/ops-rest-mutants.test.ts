@@ -136,11 +136,15 @@ describe('linear: the edges of its checks', () => {
     dispose([x, w, b, y, r, n]);
   });
 
-  it('under autocast a float64 weight is not cast: a float32 input is refused as a dtype mismatch', () => {
+  it('under autocast a float64 weight is not cast: a float32 input is refused as a dtype mismatch, and a float64 input is not cast either', () => {
     const x = zeros([2, 3], f32);
     const w = zeros([4, 3], f64);
     expectErrorSync(() => amp.autocast(() => linear(x, w)), /^linear: dtype mismatch: float32 and float64/);
-    dispose([x, w]);
+    // Nor is a float64 input cast down for a float32 weight.
+    const x64 = zeros([2, 3], f64);
+    const w32 = zeros([4, 3], f32);
+    expectErrorSync(() => amp.autocast(() => linear(x64, w32)), /^linear: dtype mismatch: float64 and float32/);
+    dispose([x, w, x64, w32]);
   });
 });
 
