@@ -68,6 +68,8 @@ const CPU_SUITES = [
   'test/ops-nn-mutants.test.ts',
   'test/ops-stats-loss-mutants.test.ts',
   'test/ops-numerics-names-mutants.test.ts',
+  'test/random-shift.test.ts',
+  'test/ops-rest-mutants.test.ts',
 ];
 /**
  * WEBGRAD_MUTATE_SCOPE=core: for src/autograd and src/ops/{binary,unary,reduce}.ts. Every suite
