@@ -114,15 +114,49 @@ const BACKEND_SUITES = [
 ];
 const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES, core: CORE_SUITES, backend: BACKEND_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for the host code in
+ * src/backend/webgpu, the WebGPU suites that drive it in seconds on lavapipe (timed one by one,
+ * 2026-12-04: each 1.5–9 s with a warm Mesa shader cache), and no CPU-only suites, which never
+ * reach that code. Left out for time: run-ahead (70 s), autotune-cache (200 s), batchnorm-tune
+ * (16 s, timing-based tunes), webgpu-training, webgpu-matmul-designs and webgpu-conv-paths (many
+ * pipelines each). Dropping suites can only lose kills, so a score measured with this list is a
+ * lower bound of `npm run mutate:webgpu`'s.
+ */
+const WEBGPU_HOST_SUITES = [
+  'test/webgpu-backend.test.ts',
+  'test/webgpu-kernel-paths.test.ts',
+  'test/webgpu-large-dispatch.test.ts',
+  'test/bind-group-cache.test.ts',
+  'test/reliability-api.test.ts',
+  'test/webgpu-fusion.test.ts',
+  'test/print-after-read.test.ts',
+  'test/precompile.test.ts',
+  'test/init-concurrency.test.ts',
+  'test/webgpu-subgroups.test.ts',
+  'test/kernel-program.test.ts',
+  'test/webgpu-bn2d.test.ts',
+  'test/webgpu-sgd-vec4.test.ts',
+  'test/webgpu-bn-apply-vec4.test.ts',
+  'test/webgpu-reduce-designs.test.ts',
+  'test/webgpu-host-mutants*.test.ts',
+];
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;
-const scoped = scope === undefined ? undefined : SCOPED[scope];
-if (scope !== undefined && scoped === undefined) throw new Error(`WEBGRAD_MUTATE_SCOPE: unknown scope '${scope}'`);
+if (scope === 'webgpu' && !withWebGPU) {
+  throw new Error('WEBGRAD_MUTATE_SCOPE=webgpu needs WEBGRAD_MUTATE_WITH_WEBGPU=1 (its suites need an adapter)');
+}
+const scoped = scope === undefined || scope === 'webgpu' ? undefined : SCOPED[scope];
+if (scope !== undefined && scope !== 'webgpu' && scoped === undefined) {
+  throw new Error(`WEBGRAD_MUTATE_SCOPE: unknown scope '${scope}'`);
+}
 const cpuSuites = scoped ?? CPU_SUITES;
+const include =
+  scope === 'webgpu' ? WEBGPU_HOST_SUITES : withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites;
 
 export default defineConfig({
   test: {
-    include: withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites,
+    include,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

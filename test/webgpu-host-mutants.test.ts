@@ -1,0 +1,532 @@
+/**
+ * Exact checks of the WebGPU host code's bookkeeping (src/backend/webgpu: batcher, bind-group
+ * cache, buffer pool, size classes), written against the mutants StrykerJS left alive there
+ * (`WEBGRAD_MUTATE_WITH_WEBGPU=1 WEBGRAD_MUTATE_SCOPE=webgpu npx stryker run --mutate ...`).
+ *
+ * The suites that run kernels show the values are right; they cannot see, say, a bind group
+ * created twice, an upload range one word too wide, or a batch submitted one dispatch late. These
+ * tests drive the classes with a recording stand-in device (test/helpers/fake-gpu-device.ts) and
+ * check the exact calls. A real device is brought up first because the host code reads WebGPU's
+ * global constants (GPUBufferUsage), which Dawn installs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Batcher } from '../src/backend/webgpu/batcher.js';
+import { BindGroupCache } from '../src/backend/webgpu/bind-groups.js';
+import { BufferPool, sizeClass } from '../src/backend/webgpu/buffer-pool.js';
+import { DeviceHealth, type DeviceLimits } from '../src/backend/webgpu/device.js';
+import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+import type { Kernel, KernelLayout } from '../src/backend/webgpu/pipeline-cache.js';
+import { CompileSession } from '../src/backend/webgpu/precompile.js';
+import { asFake, asGpu, fakeDevice, type FakeBindGroup, type FakeBuffer } from './helpers/fake-gpu-device.js';
+
+let gpu: WebGPUBackend | null = null;
+beforeAll(async () => {
+  // No adapter is a failure here (as in webgpu-backend.test.ts): these tests need Dawn's globals.
+  gpu = await WebGPUBackend.create({ autotune: false });
+});
+afterAll(() => gpu?.destroy());
+
+const PAGE = 65536;
+const layout = (id: number): KernelLayout => ({ id, access: [], bindGroupLayout: {} as GPUBindGroupLayout, pipelineLayout: {} as GPUPipelineLayout });
+const kernel = (id: number): Kernel => ({ pipeline: {} as GPUComputePipeline, layout: layout(id), key: `k${id}` });
+const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
+const bgOf = (bg: GPUBindGroup | null): FakeBindGroup => bg as unknown as FakeBindGroup;
+const uniformEntry = (bg: GPUBindGroup | null): { buffer: FakeBuffer; offset: number; size: number } =>
+  bgOf(bg).entries[0]!.resource as unknown as { buffer: FakeBuffer; offset: number; size: number };
+
+function limits(maxWorkgroups: number, align = 256): DeviceLimits {
+  return {
+    maxStorageBufferBindingSize: 1 << 27,
+    maxBufferSize: 1 << 28,
+    maxComputeWorkgroupStorageSize: 16384,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupsPerDimension: maxWorkgroups,
+    minUniformBufferOffsetAlignment: align,
+    maxUniformBufferBindingSize: 65536,
+    maxStorageBuffersPerShaderStage: 8,
+  };
+}
+
+// ------------------------------------------------------------------ size classes
+describe('webgpu host: sizeClass', () => {
+  it('rounds to quarter octaves of at least 256 B, then falls back to 256 B and 4 B multiples above the limit', () => {
+    const cases: Array<[number, number, number]> = [
+      [0, Infinity, 256],
+      [1, Infinity, 256],
+      [256, Infinity, 256],
+      [257, Infinity, 512],
+      [512, Infinity, 512],
+      [513, Infinity, 768],
+      [1024, Infinity, 1024],
+      [1025, Infinity, 1280],
+      [2049, Infinity, 2560],
+      [4096, Infinity, 4096],
+      [4097, Infinity, 5120],
+      // 3072 fits a 3100 B limit: the class itself.
+      [3000, 3100, 3072],
+      [3072, 3072, 3072],
+      // class 3072 > 2900: the 256 B multiple 2816 fits.
+      [2600, 2900, 2816],
+      // class 3584 and the 256 B multiple 3328 exceed 3200: the 4 B multiple.
+      [3100, 3200, 3100],
+      [3101, 3200, 3104],
+    ];
+    for (const [b, max, want] of cases) expect(sizeClass(b, max), `sizeClass(${b}, ${max})`).toBe(want);
+  });
+});
+
+// ------------------------------------------------------------------ buffer pool
+describe('webgpu host: BufferPool', () => {
+  it('creates class-sized buffers with its usage and label, and counts them', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device, 0x84, 1 << 20, 'test pool');
+    const a = asFake(pool.acquire(300, 'output'));
+    expect([a.size, a.usage, a.label]).toEqual([512, 0x84, 'test pool 512B']);
+    const b = asFake(pool.acquire(1025, 'upload'));
+    expect(b.size).toBe(1280);
+    expect([pool.allocatedBytes, pool.buffersCreated, pool.buffersDestroyed, pool.pooledBytes]).toEqual([1792, 2, 0, 0]);
+  });
+
+  it('reuses a released buffer of the same class, lowest creation serial first, whatever the release order', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device, 1, 1 << 20, 'p');
+    const b = [0, 1, 2, 3].map(() => pool.acquire(1000, 'output'));
+    for (const i of [2, 0, 3, 1]) pool.release(b[i]!, false);
+    expect(pool.pooledBytes).toBe(4 * 1024);
+    // Another class does not take them.
+    const other = pool.acquire(5000, 'output');
+    expect(b.includes(other)).toBe(false);
+    const got = [0, 1, 2, 3].map(() => pool.acquire(900, 'upload'));
+    expect(got).toEqual(b);
+    expect(pool.pooledBytes).toBe(0);
+    expect(pool.buffersCreated).toBe(5);
+  });
+
+  it("keeps a buffer released in the open batch from uploads (not from outputs) until the batch is submitted", () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device, 1, 1 << 20, 'p');
+    const [b0, b1, b2] = [0, 1, 2].map(() => pool.acquire(256, 'output'));
+    pool.release(b0!, true);
+    pool.release(b1!, true);
+    pool.release(b2!, false);
+    // The lowest serials were released in the open batch: an upload skips them and takes b2.
+    expect(pool.acquire(256, 'upload')).toBe(b2);
+    // Only open-batch buffers are left: an upload makes a new buffer, an output takes b0.
+    const fresh = pool.acquire(256, 'upload');
+    expect([b0, b1, b2].includes(fresh)).toBe(false);
+    expect(pool.buffersCreated).toBe(4);
+    expect(pool.acquire(256, 'output')).toBe(b0);
+    // After the submit b1 is fine for an upload.
+    pool.onSubmit();
+    expect(pool.acquire(256, 'upload')).toBe(b1);
+    // Released in the (new) open batch again: skipped by uploads again.
+    pool.release(b1!, true);
+    expect(pool.acquire(256, 'upload')).not.toBe(b1);
+  });
+
+  it('trim destroys the free buffers not released in the open batch and tells onDestroy first; destroy takes the rest', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device, 1, 1 << 20, 'p');
+    const seen: FakeBuffer[] = [];
+    pool.onDestroy = (b) => {
+      expect(asFake(b).destroyed, 'onDestroy runs before destroy()').toBe(false);
+      seen.push(asFake(b));
+    };
+    const [a, b, c] = [256, 512, 512].map((n) => pool.acquire(n, 'output'));
+    pool.release(a!, false);
+    pool.release(b!, false);
+    pool.release(c!, true);
+    expect(pool.pooledBytes).toBe(1280);
+    pool.trim();
+    expect(seen).toEqual([asFake(a!), asFake(b!)]);
+    expect([asFake(a!).destroyed, asFake(b!).destroyed, asFake(c!).destroyed]).toEqual([true, true, false]);
+    expect([pool.buffersDestroyed, pool.pooledBytes]).toEqual([2, 512]);
+    // The kept one is still handed out; the trimmed class makes a new buffer.
+    expect(pool.acquire(512, 'output')).toBe(c);
+    const n = pool.buffersCreated;
+    pool.acquire(256, 'output');
+    expect(pool.buffersCreated).toBe(n + 1);
+    pool.release(c!, false);
+    pool.destroy();
+    expect(asFake(c!).destroyed).toBe(true);
+    expect([pool.buffersDestroyed, pool.pooledBytes]).toEqual([3, 0]);
+    // Destroyed buffers are forgotten: the next acquire creates.
+    pool.acquire(512, 'output');
+    expect(pool.buffersCreated).toBe(n + 2);
+  });
+
+  it('trim after the submit destroys buffers released in the batch before it', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device, 1, 1 << 20, 'p');
+    const a = pool.acquire(256, 'output');
+    pool.release(a, true);
+    pool.trim();
+    expect(asFake(a).destroyed).toBe(false);
+    pool.onSubmit();
+    pool.trim();
+    expect(asFake(a).destroyed).toBe(true);
+    expect(pool.pooledBytes).toBe(0);
+  });
+});
+
+// ------------------------------------------------------------------ bind-group cache
+describe('webgpu host: BindGroupCache', () => {
+  it('creates one bind group per layout, buffers and parameter bytes, with its uniform slot at binding 0', () => {
+    const f = fakeDevice();
+    const cache = new BindGroupCache(f.device, 256, 100);
+    const [x, y] = [asGpu({ size: 4 } as FakeBuffer), asGpu({ size: 8 } as FakeBuffer)];
+    const g1 = cache.bind(layout(3), [x!, y!], bytes(1, 2, 3, 4, 5, 6, 7, 8), 1);
+    expect(f.bindGroups.length).toBe(1);
+    const e = bgOf(g1).entries;
+    expect(e.map((v) => v.binding)).toEqual([0, 1, 2]);
+    expect(uniformEntry(g1)).toEqual({ buffer: f.buffers[0], offset: 0, size: 16 });
+    expect([(e[1]!.resource as { buffer: unknown }).buffer, (e[2]!.resource as { buffer: unknown }).buffer]).toEqual([x, y]);
+    expect([f.buffers[0]!.size, f.buffers[0]!.usage]).toEqual([PAGE, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST]);
+    // Same bytes, same batch: shared.
+    expect(cache.bind(layout(3), [x!, y!], bytes(1, 2, 3, 4, 5, 6, 7, 8), 1)).toBe(g1);
+    // Other bytes in the same batch: a second entry with its own slot.
+    const g2 = cache.bind(layout(3), [x!, y!], bytes(9, 2, 3, 4, 5, 6, 7, 8), 1);
+    expect(g2).not.toBe(g1);
+    expect(uniformEntry(g2).offset).toBe(256);
+    // The first two bind groups again, by content, within the batch.
+    expect(cache.bind(layout(3), [x!, y!], bytes(9, 2, 3, 4, 5, 6, 7, 8), 1)).toBe(g2);
+    expect(cache.bind(layout(3), [x!, y!], bytes(1, 2, 3, 4, 5, 6, 7, 8), 1)).toBe(g1);
+    // Another layout, other buffer order, other parameter size: new entries.
+    const g3 = cache.bind(layout(4), [x!, y!], bytes(1, 2, 3, 4, 5, 6, 7, 8), 1);
+    const g4 = cache.bind(layout(3), [y!, x!], bytes(1, 2, 3, 4, 5, 6, 7, 8), 1);
+    const g5 = cache.bind(layout(3), [x!, y!], new Uint8Array(20), 1);
+    expect(new Set([g1, g2, g3, g4, g5]).size).toBe(5);
+    expect(uniformEntry(g5).size).toBe(32);
+    // Next batch: the first entry is reused whatever the bytes (its slot is rewritten).
+    expect(cache.bind(layout(3), [x!, y!], bytes(7, 7, 7, 7), 2)).toBe(g1);
+    expect(cache.stats()).toEqual({ bindGroupsCreated: 5, bindGroupsEvicted: 0, bindGroupsCached: 5, uniformPages: 1 });
+    expect([cache.size, cache.pageCount, cache.uniformBytes]).toEqual([5, 1, PAGE]);
+  });
+
+  it('uploads exactly the changed bytes, widened to whole words, once per submit', () => {
+    const f = fakeDevice();
+    const cache = new BindGroupCache(f.device, 256, 100);
+    const x = asGpu({ size: 4 } as FakeBuffer);
+    cache.bind(layout(1), [x], bytes(1, 2, 3, 4, 5, 6, 7, 8), 1);
+    cache.bind(layout(2), [x], bytes(0, 0, 0, 0, 0, 9), 1);
+    cache.upload();
+    // Slot 0 changed bytes [0, 8), slot 1 (offset 256) byte 5 → words [256, 260) ∪ ... = [0, 264).
+    expect(f.writes.map((w) => [w.offset, w.dataOffset, w.size])).toEqual([[0, 0, 264]]);
+    expect(f.writes[0]!.buffer).toBe(f.buffers[0]);
+    expect(f.writes[0]!.bytes.slice(0, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(f.writes[0]!.bytes.slice(256, 264)).toEqual([0, 0, 0, 0, 0, 9, 0, 0]);
+    // Nothing changed: no upload.
+    cache.upload();
+    expect(f.writes.length).toBe(1);
+    // The same bytes in the next batch: nothing to upload.
+    cache.bind(layout(1), [x], bytes(1, 2, 3, 4, 5, 6, 7, 8), 2);
+    cache.upload();
+    expect(f.writes.length).toBe(1);
+    // One byte changed (index 5): the word [4, 8) of slot 0.
+    cache.bind(layout(1), [x], bytes(1, 2, 3, 4, 5, 60, 7, 8), 3);
+    cache.upload();
+    expect(f.writes.slice(1).map((w) => [w.offset, w.dataOffset, w.size, ...w.bytes])).toEqual([[4, 4, 4, 5, 60, 7, 8]]);
+    // Byte 0 of slot 1 and byte 6 of slot 0 change: one range over both, [4, 260).
+    cache.bind(layout(1), [x], bytes(1, 2, 3, 4, 5, 60, 70, 8), 4);
+    cache.bind(layout(2), [x], bytes(1, 0, 0, 0, 0, 9), 4);
+    cache.upload();
+    expect(f.writes.slice(2).map((w) => [w.offset, w.size])).toEqual([[4, 256]]);
+    // Bytes 3 and 4 (the end of one word and the start of the next): [0, 8).
+    cache.bind(layout(1), [x], bytes(1, 2, 3, 40, 50, 60, 70, 8), 5);
+    cache.upload();
+    expect(f.writes.slice(3).map((w) => [w.offset, w.size])).toEqual([[0, 8]]);
+  });
+
+  it('opens a new uniform page when one is full, and uploads each page separately', () => {
+    const f = fakeDevice();
+    const cache = new BindGroupCache(f.device, 256, 1000);
+    const x = asGpu({ size: 4 } as FakeBuffer);
+    const per = PAGE / 256;
+    const groups: Array<GPUBindGroup | null> = [];
+    for (let i = 0; i <= per; i++) groups.push(cache.bind(layout(i), [x], bytes(i & 255, 1), 1));
+    expect(cache.pageCount).toBe(2);
+    expect(cache.uniformBytes).toBe(2 * PAGE);
+    expect(uniformEntry(groups[per - 1]!)).toEqual({ buffer: f.buffers[0], offset: PAGE - 256, size: 16 });
+    expect(uniformEntry(groups[per]!)).toEqual({ buffer: f.buffers[1], offset: 0, size: 16 });
+    cache.upload();
+    expect(f.writes.map((w) => [f.buffers.indexOf(w.buffer), w.offset, w.size])).toEqual([
+      [0, 0, PAGE - 256 + 4],
+      [1, 0, 4],
+    ]);
+    cache.destroy();
+    expect(f.buffers.map((b) => b.destroyed)).toEqual([true, true]);
+    expect(cache.pageCount).toBe(0);
+    expect(cache.size).toBe(0);
+  });
+
+  it('evicts the least recently used eighth of the entries not in the open batch, and reuses their slots', () => {
+    const f = fakeDevice();
+    const cache = new BindGroupCache(f.device, 256, 16);
+    const x = asGpu({ size: 4 } as FakeBuffer);
+    const g: Array<GPUBindGroup | null> = [];
+    for (let i = 0; i < 16; i++) g.push(cache.bind(layout(i), [x], bytes(i), 1));
+    // Full of entries the open batch uses: null, nothing dropped.
+    expect(cache.bind(layout(99), [x], bytes(1), 1)).toBeNull();
+    expect(cache.stats().bindGroupsEvicted).toBe(0);
+    // Batch 2 touches entries 0 and 1: entries 2 and 3 are now the least recently used.
+    expect(cache.bind(layout(0), [x], bytes(0), 2)).toBe(g[0]);
+    expect(cache.bind(layout(1), [x], bytes(1), 2)).toBe(g[1]);
+    const n = cache.bind(layout(99), [x], bytes(1), 2);
+    expect(cache.stats()).toMatchObject({ bindGroupsEvicted: 2, bindGroupsCached: 15, bindGroupsCreated: 17 });
+    // The new entry took a freed slot (of entry 2 or 3), no new page or fresh offset.
+    expect([512, 768]).toContain(uniformEntry(n).offset);
+    expect(cache.pageCount).toBe(1);
+    // Entries 2 and 3 are gone (new bind groups), 0, 1 and 4 are not.
+    expect(cache.bind(layout(4), [x], bytes(4), 3)).toBe(g[4]);
+    expect(cache.bind(layout(0), [x], bytes(0), 3)).toBe(g[0]);
+    const again = cache.bind(layout(2), [x], bytes(2), 3);
+    expect(again).not.toBe(g[2]);
+    expect([512, 768]).toContain(uniformEntry(again).offset);
+  });
+
+  it('forgetBuffer drops every entry that binds the buffer and nothing else', () => {
+    const f = fakeDevice();
+    const cache = new BindGroupCache(f.device, 256, 100);
+    const [x, y, z] = [1, 2, 3].map((s) => asGpu({ size: s } as FakeBuffer));
+    const gx = cache.bind(layout(1), [x!], bytes(1), 1);
+    const gxy = cache.bind(layout(2), [x!, y!], bytes(1), 1);
+    const gyz = cache.bind(layout(2), [y!, z!], bytes(1), 1);
+    cache.forgetBuffer(x!);
+    expect(cache.stats()).toMatchObject({ bindGroupsCached: 1, bindGroupsEvicted: 2 });
+    expect(cache.bind(layout(2), [y!, z!], bytes(1), 2)).toBe(gyz);
+    expect(cache.bind(layout(1), [x!], bytes(1), 2)).not.toBe(gx);
+    // Forgetting y drops gyz (and the entry x·y is already gone); a buffer with no entries is a no-op.
+    cache.forgetBuffer(y!);
+    cache.forgetBuffer(asGpu({ size: 9 } as FakeBuffer));
+    expect(cache.stats()).toMatchObject({ bindGroupsCached: 1, bindGroupsEvicted: 3 });
+    expect(cache.bind(layout(2), [x!, y!], bytes(1), 3)).not.toBe(gxy);
+    // z's set was emptied with gyz: forgetting z drops nothing more.
+    cache.forgetBuffer(z!);
+    expect(cache.stats()).toMatchObject({ bindGroupsCached: 2, bindGroupsEvicted: 3 });
+  });
+});
+
+// ------------------------------------------------------------------ batcher
+describe('webgpu host: Batcher', () => {
+  const health = (): DeviceHealth => new DeviceHealth();
+
+  it('folds a linear workgroup count into (x, y) within the per-dimension limit, and refuses above its square', () => {
+    const b = new Batcher(fakeDevice().device, health(), limits(4), []);
+    expect(b.fold(1)).toEqual([1, 1, 1]);
+    expect(b.fold(3)).toEqual([3, 1, 1]);
+    expect(b.fold(4)).toEqual([4, 1, 1]);
+    expect(b.fold(5)).toEqual([3, 2, 1]);
+    expect(b.fold(13)).toEqual([4, 4, 1]);
+    expect(b.fold(16)).toEqual([4, 4, 1]);
+    expect(() => b.fold(17)).toThrow('webgpu: a dispatch of 17 workgroups exceeds 4² (maxComputeWorkgroupsPerDimension squared)');
+  });
+
+  it('encodes a dispatch into one open pass and submits on flush, with counters and serials', () => {
+    const f = fakeDevice();
+    const h = health();
+    const submits: number[] = [];
+    const pool = { onSubmit: () => submits.push(1) } as unknown as BufferPool;
+    const b = new Batcher(f.device, h, limits(4), [pool]);
+    expect(b.open).toBe(false);
+    expect(b.flush()).toBe(0);
+    expect(f.calls).toEqual([]);
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    b.dispatch('opA', kernel(1), [buf], bytes(1), 6);
+    b.dispatch('opB', kernel(2), [buf], bytes(2), [2, 3, 1]);
+    expect(h.lastOp).toBe('opB');
+    expect(b.open).toBe(true);
+    expect(f.calls).toEqual(['encoder', 'pass', 'setPipeline', 'setBindGroup 0 0', 'dispatch 3,2,1', 'setPipeline', 'setBindGroup 0 1', 'dispatch 2,3,1']);
+    expect(b.flush()).toBe(1);
+    expect(f.calls.slice(8)).toEqual(['end', 'finish', 'submit']);
+    expect(submits.length).toBe(1);
+    expect(b.open).toBe(false);
+    expect(b.stats).toMatchObject({ submits: 1, dispatches: 2, pendingSubmits: 1, maxPendingSubmits: 1, throttleWaits: 0, bindGroupsCreated: 2 });
+    // The uniform bytes went up before the submit.
+    expect(f.writes.length).toBe(1);
+    // Nothing encoded since: flush is a no-op.
+    expect(b.flush()).toBe(0);
+    // Untracked submit: its serial comes back; pending until completedThrough says so.
+    b.dispatch('opC', kernel(1), [buf], bytes(1), 1);
+    expect(b.flush(false)).toBe(2);
+    expect(f.workDone.length).toBe(1);
+    expect(b.pendingSubmits).toBe(2);
+    b.completedThrough(2);
+    expect(b.pendingSubmits).toBe(0);
+    b.completedThrough(1);
+    expect(b.pendingSubmits).toBe(0);
+    expect(b.stats.submits).toBe(2);
+  });
+
+  it('copyEncoder closes the open pass, marks the batch open, and the next dispatch opens a new pass', () => {
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(64), []);
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    const e1 = b.copyEncoder();
+    expect(b.open).toBe(true);
+    expect(f.calls).toEqual(['encoder']);
+    b.dispatch('op', kernel(1), [buf], bytes(1), 1);
+    expect(b.copyEncoder()).toBe(e1);
+    expect(f.calls).toEqual(['encoder', 'pass', 'setPipeline', 'setBindGroup 0 0', 'dispatch 1,1,1', 'end']);
+    b.dispatch('op', kernel(1), [buf], bytes(1), 1);
+    expect(f.calls.slice(6)).toEqual(['pass', 'setPipeline', 'setBindGroup 0 0', 'dispatch 1,1,1']);
+    b.flush();
+    expect(f.calls.slice(10)).toEqual(['end', 'finish', 'submit']);
+    // A copy-only batch is submitted with no pass to end.
+    b.copyEncoder();
+    b.flush();
+    expect(f.calls.slice(13)).toEqual(['encoder', 'finish', 'submit']);
+  });
+
+  it('submits by itself after 256 pending dispatches by default, or the number asked for', () => {
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(64), [], { maxBindGroups: 1000 });
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    for (let i = 0; i < 255; i++) b.dispatch('op', kernel(1), [buf], bytes(i & 255, i >> 8), 1);
+    expect(b.stats.submits).toBe(0);
+    b.dispatch('op', kernel(1), [buf], bytes(9, 9), 1);
+    expect(b.stats.submits).toBe(1);
+    const f2 = fakeDevice();
+    const b2 = new Batcher(f2.device, health(), limits(64), [], { maxPendingDispatches: 3 });
+    for (let i = 0; i < 7; i++) b2.dispatch('op', kernel(1), [buf], bytes(i), 1);
+    expect(b2.stats.submits).toBe(2);
+    expect(b2.open).toBe(true);
+  });
+
+  it('holds at least 64 bind groups, submits when all of them are in the open batch, and aligns slots to at least 16 B', () => {
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(64, 4), [], { maxBindGroups: 10 });
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    for (let i = 0; i < 64; i++) b.dispatch('op', kernel(i), [buf], bytes(1), 1);
+    expect(b.stats.submits).toBe(0);
+    expect(uniformEntry(f.bindGroups[1] as unknown as GPUBindGroup).offset).toBe(16);
+    b.dispatch('op', kernel(64), [buf], bytes(1), 1);
+    expect(b.stats).toMatchObject({ submits: 1, bindGroupsCached: 57, bindGroupsEvicted: 8 });
+    // The 65th dispatch is encoded after that submit, in the new batch.
+    expect(f.calls.slice(-4)).toEqual(['pass', 'setPipeline', 'setBindGroup 0 64', 'dispatch 1,1,1']);
+    expect(b.uniformBuffers).toBe(1);
+    expect(b.uniformBytes).toBe(PAGE);
+    b.destroy();
+    expect(f.buffers.every((x) => x.destroyed)).toBe(true);
+  });
+
+  it('submitLimit is at least 1 (default 4); throttle waits for the oldest submits and counts the wait', async () => {
+    expect(new Batcher(fakeDevice().device, health(), limits(4), []).submitLimit).toBe(4);
+    expect(new Batcher(fakeDevice().device, health(), limits(4), [], { maxPendingSubmits: 0 }).submitLimit).toBe(1);
+    expect(new Batcher(fakeDevice().device, health(), limits(4), [], { maxPendingSubmits: 7 }).submitLimit).toBe(7);
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(4), [], { maxPendingSubmits: 1 });
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    for (let i = 0; i < 3; i++) {
+      b.dispatch('op', kernel(1), [buf], bytes(i), 1);
+      b.flush();
+    }
+    expect(b.pendingSubmits).toBe(3);
+    expect(b.stats.maxPendingSubmits).toBe(3);
+    // Nothing above the limit: no wait.
+    await b.throttle(3);
+    expect(b.stats.throttleWaits).toBe(0);
+    // The GPU finishes the first two submits while throttle waits.
+    const t = b.throttle();
+    f.workDone[0]!();
+    f.workDone[1]!();
+    await t;
+    expect(b.pendingSubmits).toBe(1);
+    expect(b.stats.throttleWaits).toBe(1);
+    expect(b.stats.maxPendingSubmits).toBe(3);
+    // The last one finishing out of band: throttle(0) has nothing to wait for.
+    f.workDone[2]!();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(b.pendingSubmits).toBe(0);
+    await b.throttle(0);
+    expect(b.stats.throttleWaits).toBe(1);
+  });
+
+  it('a submit finishing reports every earlier one done too (queue order)', async () => {
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(4), []);
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    for (let i = 0; i < 3; i++) {
+      b.dispatch('op', kernel(1), [buf], bytes(i), 1);
+      b.flush();
+    }
+    f.workDone[1]!();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.pendingSubmits).toBe(1);
+    // The first one's (late) completion does not move the count back.
+    f.workDone[0]!();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.pendingSubmits).toBe(1);
+    // throttle(0) waits only for what is still in flight: the third.
+    const t = b.throttle(0);
+    f.workDone[2]!();
+    await t;
+    expect(b.pendingSubmits).toBe(0);
+    expect(b.stats.throttleWaits).toBe(1);
+  });
+
+  it('throttle stops waiting when the device is lost', async () => {
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(4), []);
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    for (let i = 0; i < 2; i++) {
+      b.dispatch('op', kernel(1), [buf], bytes(i), 1);
+      b.flush();
+    }
+    const t = b.throttle(0);
+    f.lose();
+    await t;
+    expect(b.pendingSubmits).toBe(2);
+    expect(b.stats.throttleWaits).toBe(1);
+  });
+
+  it('with error scopes, names the batch\'s ops in a validation error; without, pushes no scope', async () => {
+    const f = fakeDevice();
+    const h = health();
+    const b = new Batcher(f.device, h, limits(4), [], { errorScopes: true });
+    expect(b.errorScopes).toBe(true);
+    const buf = asGpu({ size: 4 } as FakeBuffer);
+    f.scopeErrors.push({ message: 'bad binding' });
+    b.dispatch('matmul', kernel(1), [buf], bytes(1), 1);
+    b.dispatch('add', kernel(2), [buf], bytes(1), 1);
+    b.dispatch('matmul', kernel(1), [buf], bytes(2), 1);
+    b.dispatch('relu', kernel(3), [buf], bytes(1), 1);
+    h.lastOp = 'later op';
+    b.flush();
+    expect(f.calls.filter((c) => c.startsWith('pushErrorScope'))).toEqual(['pushErrorScope validation']);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.lastError).toEqual({ message: 'bad binding (the batch held 4 dispatches of: matmul, add, relu)', op: 'relu' });
+    // A copy-only batch: attributed to '(copy)'. The op list of the previous batch is not kept.
+    h.lastError = null;
+    f.scopeErrors.push({ message: 'bad copy' });
+    b.copyEncoder();
+    b.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.lastError).toEqual({ message: 'bad copy (the batch held 0 dispatches of: )', op: '(copy)' });
+    // No error: nothing recorded.
+    h.lastError = null;
+    b.dispatch('add', kernel(2), [buf], bytes(1), 1);
+    b.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.lastError).toBeNull();
+    // Default: no scopes.
+    const f2 = fakeDevice();
+    const b2 = new Batcher(f2.device, health(), limits(4), []);
+    expect(b2.errorScopes).toBe(false);
+    b2.dispatch('add', kernel(2), [buf], bytes(1), 1);
+    b2.flush();
+    expect(f2.calls.some((c) => c.startsWith('pushErrorScope'))).toBe(false);
+  });
+
+  it('under precompile, counts dispatches and encodes nothing', () => {
+    const f = fakeDevice();
+    const b = new Batcher(f.device, health(), limits(4), []);
+    const session = new CompileSession(f.device);
+    b.compileOnly = session;
+    b.dispatch('op', kernel(1), [asGpu({ size: 4 } as FakeBuffer)], bytes(1), 1);
+    expect(session.dispatchesSkipped).toBe(1);
+    expect(f.calls).toEqual([]);
+    expect(b.open).toBe(false);
+    expect(b.stats.dispatches).toBe(0);
+  });
+});
