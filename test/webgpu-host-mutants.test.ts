@@ -271,15 +271,17 @@ describe('webgpu host: BindGroupCache', () => {
     // Batch 2 touches entries 0 and 1: entries 2 and 3 are now the least recently used.
     expect(cache.bind(layout(0), [x], bytes(0), 2)).toBe(g[0]);
     expect(cache.bind(layout(1), [x], bytes(1), 2)).toBe(g[1]);
-    const n = cache.bind(layout(99), [x], bytes(1), 2);
+    // Batch 3 needs a new entry: the cache drops two (16 >> 3), the least recently used.
+    const n = cache.bind(layout(99), [x], bytes(1), 3);
     expect(cache.stats()).toMatchObject({ bindGroupsEvicted: 2, bindGroupsCached: 15, bindGroupsCreated: 17 });
     // The new entry took a freed slot (of entry 2 or 3), no new page or fresh offset.
     expect([512, 768]).toContain(uniformEntry(n).offset);
     expect(cache.pageCount).toBe(1);
     // Entries 2 and 3 are gone (new bind groups), 0, 1 and 4 are not.
-    expect(cache.bind(layout(4), [x], bytes(4), 3)).toBe(g[4]);
-    expect(cache.bind(layout(0), [x], bytes(0), 3)).toBe(g[0]);
-    const again = cache.bind(layout(2), [x], bytes(2), 3);
+    expect(cache.bind(layout(4), [x], bytes(4), 4)).toBe(g[4]);
+    expect(cache.bind(layout(0), [x], bytes(0), 4)).toBe(g[0]);
+    expect(cache.bind(layout(1), [x], bytes(1), 4)).toBe(g[1]);
+    const again = cache.bind(layout(2), [x], bytes(2), 4);
     expect(again).not.toBe(g[2]);
     expect([512, 768]).toContain(uniformEntry(again).offset);
   });
@@ -303,6 +305,12 @@ describe('webgpu host: BindGroupCache', () => {
     // z's set was emptied with gyz: forgetting z drops nothing more.
     cache.forgetBuffer(z!);
     expect(cache.stats()).toMatchObject({ bindGroupsCached: 2, bindGroupsEvicted: 3 });
+    // The cache keeps no reference to a buffer that no cached entry binds (z, y after their
+    // entries went): the buffer-to-entries index would otherwise grow with every buffer ever bound.
+    const byBuffer = (cache as unknown as { byBuffer: Map<GPUBuffer, Set<unknown>> }).byBuffer;
+    expect([...byBuffer.keys()]).toEqual([x, y]);
+    cache.forgetBuffer(x!);
+    expect([...byBuffer.keys()]).toEqual([]);
   });
 });
 
@@ -407,6 +415,11 @@ describe('webgpu host: Batcher', () => {
     expect(b.uniformBytes).toBe(PAGE);
     b.destroy();
     expect(f.buffers.every((x) => x.destroyed)).toBe(true);
+    // A device alignment above 16 B spaces the slots by it.
+    const f2 = fakeDevice();
+    const b2 = new Batcher(f2.device, health(), limits(64, 256), []);
+    for (let i = 0; i < 2; i++) b2.dispatch('op', kernel(i), [buf], bytes(1), 1);
+    expect(uniformEntry(f2.bindGroups[1] as unknown as GPUBindGroup).offset).toBe(256);
   });
 
   it('submitLimit is at least 1 (default 4); throttle waits for the oldest submits and counts the wait', async () => {
@@ -478,6 +491,9 @@ describe('webgpu host: Batcher', () => {
     await t;
     expect(b.pendingSubmits).toBe(2);
     expect(b.stats.throttleWaits).toBe(1);
+    // The submits stay in flight (never finished): a later throttle tries again and stops again.
+    await b.throttle(0);
+    expect(b.stats.throttleWaits).toBe(2);
   });
 
   it('with error scopes, names the batch\'s ops in a validation error; without, pushes no scope', async () => {
