@@ -17,6 +17,9 @@ import { DeviceHealth, type DeviceLimits } from '../src/backend/webgpu/device.js
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import type { Kernel, KernelLayout } from '../src/backend/webgpu/pipeline-cache.js';
 import { CompileSession } from '../src/backend/webgpu/precompile.js';
+import type { GpuStorage } from '../src/backend/webgpu/storage.js';
+import { collapseStrided } from '../src/backend/webgpu/strided.js';
+import { philoxWords } from '../src/random/philox.js';
 import { asFake, asGpu, fakeDevice, type FakeBindGroup, type FakeBuffer } from './helpers/fake-gpu-device.js';
 
 let gpu: WebGPUBackend | null = null;
@@ -544,5 +547,63 @@ describe('webgpu host: Batcher', () => {
     expect(f.calls).toEqual([]);
     expect(b.open).toBe(false);
     expect(b.stats.dispatches).toBe(0);
+  });
+});
+
+// ------------------------------------------------------------------ strided, random, storage (real device)
+describe('webgpu host: strided, random and storage on the device', () => {
+  it('collapseStrided drops size-1 axes and merges axes contiguous in the source', () => {
+    expect(collapseStrided([2, 3, 4], [12, 4, 1])).toEqual({ shape: [24], strides: [1] });
+    expect(collapseStrided([3, 2], [2, 1])).toEqual({ shape: [6], strides: [1] });
+    expect(collapseStrided([2, 1, 3], [3, 7, 1])).toEqual({ shape: [6], strides: [1] });
+    expect(collapseStrided([1, 1], [5, 5])).toEqual({ shape: [1], strides: [0] });
+    expect(collapseStrided([], [])).toEqual({ shape: [1], strides: [0] });
+    expect(collapseStrided([2, 3], [1, 2])).toEqual({ shape: [2, 3], strides: [1, 2] });
+    // Broadcast (stride 0) axes merge only with other stride-0 axes.
+    expect(collapseStrided([4, 2, 3], [0, 0, 1])).toEqual({ shape: [8, 3], strides: [0, 1] });
+    expect(collapseStrided([2, 4, 3], [3, 0, 1])).toEqual({ shape: [2, 4, 3], strides: [3, 0, 1] });
+  });
+
+  it('strided refuses a stride list of the wrong rank, gives an empty output for an empty shape, and gathers with an offset', async () => {
+    const g = gpu!;
+    const x = g.upload(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), 'float32');
+    expect(() => g.strided(x, [2, 2], [1], 0)).toThrow('webgpu: strided: 1 strides for an output of rank 2');
+    const before = g.stats().dispatches;
+    const empty = g.strided(x, [2, 0, 3], [0, 0, 1], 0);
+    // No work encoded for it (a zero-workgroup dispatch would still be counted and bound).
+    expect([empty.length, g.stats().dispatches]).toEqual([0, before]);
+    expect(Array.from(await g.read(empty))).toEqual([]);
+    // A transposed 2x3 view starting at element 1: rows of the source read down the columns.
+    const t = g.strided(x, [3, 2], [1, 3], 1);
+    expect(Array.from(await g.read(t))).toEqual([1, 4, 2, 5, 3, 6]);
+    for (const s of [x, empty, t]) g.release(s);
+  });
+
+  it('random names the bad seed or offset and the wrong dtype exactly, and makes an empty draw without work', async () => {
+    const g = gpu!;
+    expect(() => g.random('uniform', 4, -1, 0, 'float32')).toThrow('webgpu: random: seed must be a non-negative safe integer, got -1');
+    expect(() => g.random('uniform', 4, 1.5, 0, 'float32')).toThrow('webgpu: random: seed must be a non-negative safe integer, got 1.5');
+    expect(() => g.random('normal', 4, 1, -3, 'float32')).toThrow('webgpu: random: offset must be a non-negative safe integer, got -3');
+    expect(() => g.random('normal', 4, 1, 2 ** 53, 'float32')).toThrow(`webgpu: random: offset must be a non-negative safe integer, got ${2 ** 53}`);
+    expect(() => g.random('uniform', 4, 1, 0, 'int32')).toThrow('webgpu: random uniform produces float32, got dtype int32');
+    expect(() => g.random('bits', 4, 1, 0, 'float32')).toThrow('webgpu: random bits produces int32, got dtype float32');
+    // Seed 0 and offset 0 are valid.
+    const z = g.random('bits', 2, 0, 0, 'int32');
+    expect(Array.from(await g.read(z))).toEqual(Array.from(Int32Array.from(philoxWords(0, 0, 2), (w) => w | 0)));
+    const before = g.stats().dispatches;
+    const e = g.random('normal', 0, 5, 7, 'float32');
+    expect([e.length, e.dtype, g.stats().dispatches]).toEqual([0, 'float32', before]);
+    for (const s of [z, e]) g.release(s);
+  });
+
+  it('a storage names itself webgpu, and a released one refuses its buffer', () => {
+    const g = gpu!;
+    const s = g.upload(Float32Array.from([1, 2, 3]), 'float32') as GpuStorage;
+    expect([s.backend, s.dtype, s.length, s.byteSize, s.released]).toEqual(['webgpu', 'float32', 3, 12, false]);
+    const b = s.buffer;
+    expect(s.detach()).toBe(b);
+    expect(s.released).toBe(true);
+    expect(() => s.buffer).toThrow('webgpu: this storage was released; a released tensor cannot be used again');
+    expect(() => s.detach()).toThrow('webgpu: this storage was released; a released tensor cannot be used again');
   });
 });
