@@ -18,6 +18,11 @@ import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import type { Kernel, KernelLayout } from '../src/backend/webgpu/pipeline-cache.js';
 import { CompileSession } from '../src/backend/webgpu/precompile.js';
 import type { GpuStorage } from '../src/backend/webgpu/storage.js';
+import { PipelineCache } from '../src/backend/webgpu/pipeline-cache.js';
+import { DeviceAsserts } from '../src/backend/webgpu/device-asserts.js';
+import { WebgradError } from '../src/errors.js';
+import { ASSERT_SLOT, ASSERT_SLOT_COUNT, ASSERT_WORDS_PER_SLOT, type AssertSlotName } from '../shaders/asserts.js';
+import type { BindingDecls, KernelProgram, UniformDecls } from '../shaders/program.js';
 import { collapseStrided } from '../src/backend/webgpu/strided.js';
 import { philoxWords } from '../src/random/philox.js';
 import { asFake, asGpu, fakeDevice, type FakeBindGroup, type FakeBuffer } from './helpers/fake-gpu-device.js';
@@ -605,5 +610,131 @@ describe('webgpu host: strided, random and storage on the device', () => {
     expect(s.released).toBe(true);
     expect(() => s.buffer).toThrow('webgpu: this storage was released; a released tensor cannot be used again');
     expect(() => s.detach()).toThrow('webgpu: this storage was released; a released tensor cannot be used again');
+  });
+});
+
+// ------------------------------------------------------------------ pipeline cache
+describe('webgpu host: PipelineCache', () => {
+  const prog = (key: string, access: Array<'read' | 'read_write'>, wgsl: string): KernelProgram<BindingDecls, UniformDecls> =>
+    ({ key, access, wgsl: () => wgsl }) as unknown as KernelProgram<BindingDecls, UniformDecls>;
+
+  it('builds one layout per access signature, with the uniform at binding 0 and storage bindings after it', () => {
+    const f = fakeDevice();
+    const cache = new PipelineCache(f.device, new DeviceHealth());
+    const l = cache.layoutFor(['read', 'read_write']);
+    expect(l.id).toBe(0);
+    expect(l.access).toEqual(['read', 'read_write']);
+    const desc = l.bindGroupLayout as unknown as GPUBindGroupLayoutDescriptor;
+    expect(desc.label).toBe('webgrad layout rw');
+    expect([...desc.entries]).toEqual([
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+      { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+    ]);
+    const pl = l.pipelineLayout as unknown as GPUPipelineLayoutDescriptor;
+    expect(pl.label).toBe('webgrad layout rw');
+    expect([...pl.bindGroupLayouts]).toEqual([l.bindGroupLayout]);
+    expect(cache.layoutFor(['read', 'read_write'])).toBe(l);
+    const l2 = cache.layoutFor(['read_write']);
+    expect([l2.id, (l2.bindGroupLayout as unknown as GPUBindGroupLayoutDescriptor).label]).toEqual([1, 'webgrad layout w']);
+    expect(f.calls).toEqual(['bindGroupLayout webgrad layout rw', 'pipelineLayout webgrad layout rw', 'bindGroupLayout webgrad layout w', 'pipelineLayout webgrad layout w']);
+  });
+
+  it('compiles a key once, shares a shader module between keys of the same source, and names the key and WGSL in a validation error', async () => {
+    const f = fakeDevice();
+    const h = new DeviceHealth();
+    const cache = new PipelineCache(f.device, h);
+    let sourced = 0;
+    const p1 = { key: 'k1', access: ['read_write'], wgsl: () => (sourced++, 'SRC A') } as unknown as KernelProgram<BindingDecls, UniformDecls>;
+    const k1 = cache.program(p1);
+    expect(k1.key).toBe('k1');
+    expect(k1.layout).toBe(cache.layoutFor(['read_write']));
+    const pd = k1.pipeline as unknown as GPUComputePipelineDescriptor;
+    expect(pd.label).toBe('k1');
+    expect(pd.layout).toBe(k1.layout.pipelineLayout);
+    expect(pd.compute.entryPoint).toBe('main');
+    expect((pd.compute.module as unknown as GPUShaderModuleDescriptor).code).toBe('SRC A');
+    expect(cache.pipelinesCreated).toBe(1);
+    // A hit: same kernel object, no source asked for, nothing created.
+    expect(cache.program(p1)).toBe(cache.program(p1));
+    expect(sourced).toBe(1);
+    expect(cache.pipelinesCreated).toBe(1);
+    // Another key with the same source: a new pipeline on the same module.
+    const k2 = cache.program(prog('k2', ['read_write'], 'SRC A'));
+    expect((k2.pipeline as unknown as GPUComputePipelineDescriptor).compute.module).toBe(pd.compute.module);
+    expect(f.calls.filter((c) => c.startsWith('shaderModule'))).toEqual(['shaderModule k1']);
+    expect(f.calls.filter((c) => c.startsWith('pushErrorScope'))).toEqual(['pushErrorScope validation', 'pushErrorScope validation']);
+    expect(cache.pipelinesCreated).toBe(2);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.lastError).toBeNull();
+    // A validation error while building: recorded against the key, with the WGSL.
+    f.scopeErrors.push({ message: 'bad shader' });
+    cache.program(prog('k3', ['read'], 'SRC B'));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.lastError).toEqual({ message: "bad shader\n--- WGSL of pipeline 'k3' ---\nSRC B", op: 'k3' });
+  });
+});
+
+// ------------------------------------------------------------------ device asserts
+describe('webgpu host: DeviceAsserts', () => {
+  it('owns one slot buffer, pending while a check is recorded, and words the first set slot', () => {
+    const f = fakeDevice();
+    const a = new DeviceAsserts(f.device);
+    const buf = f.buffers[0]!;
+    expect([buf.size, buf.usage, buf.label]).toEqual([a.bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'webgrad device asserts']);
+    expect(a.bytes).toBe(ASSERT_SLOT_COUNT * ASSERT_WORDS_PER_SLOT * 4);
+    expect(a.pending).toBe(false);
+    // take() copies the whole buffer and hands over (then forgets) the recorded checks.
+    const copies: unknown[][] = [];
+    const encoder = { copyBufferToBuffer: (...args: unknown[]) => copies.push(args) } as unknown as GPUCommandEncoder;
+    const staging = asGpu({ size: a.bytes } as FakeBuffer);
+    expect(a.take(encoder, staging).size).toBe(0);
+    expect(copies).toEqual([[a.buffer, 0, staging, 0, a.bytes]]);
+    // reset() zeroes the whole buffer.
+    a.reset();
+    expect(f.writes.map((w) => [w.buffer, w.offset, w.bytes.length, w.bytes.every((v) => v === 0)])).toEqual([[buf, 0, a.bytes, true]]);
+    a.destroy();
+    expect(buf.destroyed).toBe(true);
+  });
+
+  it('failure() reports the first set slot with its describer, and null when none is set', () => {
+    const words = new Uint32Array(ASSERT_SLOT_COUNT * ASSERT_WORDS_PER_SLOT);
+    const taken = new Map<AssertSlotName, (w: Uint32Array) => string>([
+      ['labels', (w) => `labels ${Array.from(w).join(',')}`],
+      ['nonFinite', (w) => `nonFinite ${w[0]}`],
+    ]);
+    expect(DeviceAsserts.failure(words, taken)).toBeNull();
+    const nf = ASSERT_SLOT.nonFinite * ASSERT_WORDS_PER_SLOT;
+    words[nf] = 1;
+    const e = DeviceAsserts.failure(words, taken);
+    expect(e).toBeInstanceOf(WebgradError);
+    expect(e!.message).toBe('nonFinite 1');
+    const lb = ASSERT_SLOT.labels * ASSERT_WORDS_PER_SLOT;
+    words.set([1, 3, 0xfffffff6, 10], lb);
+    expect(DeviceAsserts.failure(words, taken)!.message).toBe(`labels ${[1, 3, 0xfffffff6, 10, ...Array(ASSERT_WORDS_PER_SLOT - 4).fill(0)].join(',')}`);
+    // A slot with no describer taken is not reported.
+    expect(DeviceAsserts.failure(words, new Map())).toBeNull();
+  });
+
+  it('a bad label and a non-finite check come back at the next read with their exact wording, once', async () => {
+    const g = gpu!;
+    const labels = g.upload(Int32Array.from([0, 2, -6, 1]), 'int32');
+    g.asserts.checkLabels(g, 'crossEntropy', labels, 4, 3);
+    // Zero rows: nothing dispatched, nothing recorded.
+    const d = g.stats().dispatches;
+    g.asserts.checkLabels(g, 'other', labels, 0, 3);
+    expect(g.stats().dispatches).toBe(d);
+    expect(g.asserts.pending).toBe(true);
+    await expect(g.read(labels)).rejects.toThrow(
+      'crossEntropy: label -6 at row 2 is outside the 3 classes [0, 3) (checked on the device; reported at the first read after the call)',
+    );
+    expect(g.asserts.pending).toBe(false);
+    expect(Array.from(await g.read(labels))).toEqual([0, 2, -6, 1]);
+    const x = g.upload(Float32Array.from([Infinity, 1]), 'float32');
+    g.asserts.checkFinite(g, 'clip', x, (v) => `clip: total norm is ${v}`);
+    await expect(g.read(x)).rejects.toThrow('clip: total norm is Infinity');
+    expect(Array.from(await g.read(x))).toEqual([Infinity, 1]);
+    g.release(labels);
+    g.release(x);
   });
 });

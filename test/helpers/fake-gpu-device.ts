@@ -86,8 +86,14 @@ export function fakeDevice(): FakeDevice {
       };
     },
     queue: {
-      writeBuffer(buffer: FakeBuffer, offset: number, data: ArrayBuffer, dataOffset: number, size: number) {
-        f.writes.push({ buffer, offset, dataOffset, size, bytes: Array.from(new Uint8Array(data, dataOffset, size)) });
+      // As in WebGPU: dataOffset and size count elements of a typed array, bytes of an ArrayBuffer.
+      // Recorded in bytes.
+      writeBuffer(buffer: FakeBuffer, offset: number, data: ArrayBuffer | ArrayBufferView, dataOffset = 0, size?: number) {
+        const view = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+        const el = ArrayBuffer.isView(data) ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
+        const start = dataOffset * el;
+        const len = size === undefined ? view.length - start : size * el;
+        f.writes.push({ buffer, offset, dataOffset: start, size: len, bytes: Array.from(view.subarray(start, start + len)) });
       },
       submit() {
         f.calls.push('submit');
@@ -95,6 +101,22 @@ export function fakeDevice(): FakeDevice {
       onSubmittedWorkDone(): Promise<void> {
         return new Promise<void>((resolve) => f.workDone.push(resolve));
       },
+    },
+    createBindGroupLayout(d: GPUBindGroupLayoutDescriptor) {
+      f.calls.push(`bindGroupLayout ${d.label ?? ''}`);
+      return { kind: 'bindGroupLayout', ...d };
+    },
+    createPipelineLayout(d: GPUPipelineLayoutDescriptor) {
+      f.calls.push(`pipelineLayout ${d.label ?? ''}`);
+      return { kind: 'pipelineLayout', ...d };
+    },
+    createShaderModule(d: GPUShaderModuleDescriptor) {
+      f.calls.push(`shaderModule ${d.label ?? ''}`);
+      return { kind: 'shaderModule', ...d };
+    },
+    createComputePipeline(d: GPUComputePipelineDescriptor) {
+      f.calls.push(`computePipeline ${d.label ?? ''}`);
+      return { kind: 'computePipeline', ...d };
     },
     pushErrorScope(filter: string) {
       f.calls.push(`pushErrorScope ${filter}`);
