@@ -18,6 +18,7 @@ import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import type { Kernel, KernelLayout } from '../src/backend/webgpu/pipeline-cache.js';
 import { CompileSession } from '../src/backend/webgpu/precompile.js';
 import type { GpuStorage } from '../src/backend/webgpu/storage.js';
+import { forceKernelChoice, kernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { PipelineCache } from '../src/backend/webgpu/pipeline-cache.js';
 import { DeviceAsserts } from '../src/backend/webgpu/device-asserts.js';
 import { WebgradError } from '../src/errors.js';
@@ -736,5 +737,20 @@ describe('webgpu host: DeviceAsserts', () => {
     expect(Array.from(await g.read(x))).toEqual([Infinity, 1]);
     g.release(labels);
     g.release(x);
+  });
+});
+
+// ------------------------------------------------------------------ kernel-choice hook
+describe('webgpu host: forceKernelChoice', () => {
+  it('merges onto the choices in force and restores exactly the previous ones', () => {
+    const start = kernelChoice();
+    const undoA = forceKernelChoice({ reducePath: 'loop', convPath: 'gemm' });
+    expect(kernelChoice()).toEqual({ ...start, reducePath: 'loop', convPath: 'gemm' });
+    const undoB = forceKernelChoice({ convPath: 'direct', batchNormTile: 8 });
+    expect(kernelChoice()).toEqual({ ...start, reducePath: 'loop', convPath: 'direct', batchNormTile: 8 });
+    undoB();
+    expect(kernelChoice()).toEqual({ ...start, reducePath: 'loop', convPath: 'gemm' });
+    undoA();
+    expect(kernelChoice()).toBe(start);
   });
 });
