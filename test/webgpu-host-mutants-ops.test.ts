@@ -6,11 +6,13 @@
  * reference in test/webgpu-backend.test.ts and test/webgpu-host-mutants-routines.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { collapseBroadcast } from '../src/backend/webgpu/elementwise.js';
 
 let gpu: WebGPUBackend;
+const cpu = new CpuBackend();
 beforeAll(async () => {
   gpu = await WebGPUBackend.create({ autotune: false });
 });
@@ -142,5 +144,54 @@ describe('webgpu elementwise: refusals and the broadcast collapse', () => {
     expect(Array.from(await gpu.read(r4))).toEqual([11, 12, 13, 14, 15, 16, 17, 18]);
     expect(Array.from(await gpu.read(r3))).toEqual([2, 4, 6, 8, 10, 12, 14]);
     for (const s of [a8, s1, r1, a12, r2, a7, r3, r4, r5]) gpu.release(s);
+  });
+});
+
+describe('webgpu core ops and elementwise: each names itself in its input checks and its dispatches', () => {
+  const lastOp = (): string => (gpu as unknown as { health: { lastOp: string } }).health.lastOp;
+  const foreign = (): Storage => cpu.upload(Float32Array.from([1, 2, 3, 4]), 'float32');
+  const cpuMsg = (op: string): string => `webgpu: ${op}: got a storage of the 'cpu' backend; move the tensor to webgpu first`;
+
+  it('core ops', () => {
+    const x = f32([1, 2, 3, 4]);
+    const ix = i32([1, 0]);
+    const c = i32([1, 0, 0, 1]);
+    const run: Array<[string, () => unknown, () => unknown]> = [
+      ['argmax', () => gpu.routine('argReduce', { x: foreign() }, { op: 'argmax', outer: 1, length: 4, inner: 1 }), () => gpu.routine('argReduce', { x }, { op: 'argmax', outer: 1, length: 4, inner: 1 })],
+      ['gather', () => gpu.routine('gather', { x: foreign(), indices: ix }, { layout: 'shared', outer: 1, length: 4, inner: 1, count: 2 }), () => gpu.routine('gather', { x, indices: ix }, { layout: 'shared', outer: 1, length: 4, inner: 1, count: 2 })],
+      ['scatterAdd', () => gpu.routine('scatterAdd', { src: foreign(), indices: ix }, { layout: 'perElement', outer: 2, length: 3, inner: 1, count: 1 }), () => gpu.routine('scatterAdd', { src: f32([5, 6]), indices: ix }, { layout: 'perElement', outer: 2, length: 3, inner: 1, count: 1 })],
+      ['select', () => gpu.routine('select', { cond: c, a: x, b: foreign() }, {}), () => gpu.routine('select', { cond: c, a: x, b: x }, {})],
+      ['stridedWrite', () => gpu.routine('stridedWrite', { dst: x, src: foreign() }, { srcShape: [4], strides: [1], offset: 0 }), () => gpu.routine('stridedWrite', { dst: x, src: f32([9, 9]) }, { srcShape: [2], strides: [2], offset: 0 })],
+      ['cumsum', () => gpu.routine('cumsum', { x: foreign() }, { outer: 1, length: 4, inner: 1, reverse: false }), () => gpu.routine('cumsum', { x }, { outer: 1, length: 4, inner: 1, reverse: false })],
+    ];
+    for (const [op, bad, good] of run) {
+      expect(bad, op).toThrow(cpuMsg(op));
+      good();
+      expect(lastOp(), op).toBe(op);
+    }
+    expect(() => gpu.routine('select', { cond: foreign(), a: x, b: x }, {})).toThrow(cpuMsg('select'));
+    expect(() => gpu.routine('select', { cond: c, a: foreign(), b: x }, {})).toThrow(cpuMsg('select'));
+    expect(() => gpu.routine('stridedWrite', { dst: foreign(), src: x }, { srcShape: [4], strides: [1], offset: 0 })).toThrow(cpuMsg('stridedWrite'));
+    // argReduce with length 1 is valid (index 0 everywhere).
+    expect(() => gpu.routine('argReduce', { x }, { op: 'argmin', outer: 2, length: 1, inner: 2 })).not.toThrow();
+    // The scatterAdd of a shared index list runs its own passes (named scatterAdd too).
+    // (the deterministic bucketed passes: counts, their scan, the bucket lists, the segment sums —
+    // seven dispatches with the fills and the shifted copy — not the one scatter kernel).
+    const src = f32([1, 2]);
+    const d0 = gpu.stats().dispatches;
+    gpu.routine('scatterAdd', { src, indices: ix }, { layout: 'shared', outer: 1, length: 2, inner: 1, count: 2 });
+    expect(gpu.stats().dispatches - d0).toBe(7);
+    expect(lastOp()).toBe('scatterAdd');
+  });
+
+  it('elementwise', () => {
+    const x = f32([1, 2, 3, 4]);
+    expect(() => gpu.cast(foreign(), 'int32')).toThrow(cpuMsg('cast'));
+    gpu.cast(x, 'int32');
+    expect(lastOp()).toBe('cast');
+    gpu.fill(4, 1, 'float32');
+    expect(lastOp()).toBe('fill');
+    gpu.activationGrad('leakyRelu', x, x, 0.5);
+    expect(lastOp()).toBe('activationGrad leakyRelu');
   });
 });

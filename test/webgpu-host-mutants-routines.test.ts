@@ -35,6 +35,10 @@ async function expectClose(label: string, g: Storage, c: Storage): Promise<void>
   const b = Array.from(await cpu.read(c));
   expect(a.length, `${label}: length`).toBe(b.length);
   for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(b[i]!)) {
+      expect(Number.isNaN(a[i]!), `${label}[${i}]: webgpu ${a[i]} vs cpu NaN`).toBe(true);
+      continue;
+    }
     const tol = 1e-4 + 1e-4 * Math.abs(b[i]!);
     expect(Math.abs(a[i]! - b[i]!) <= tol, `${label}[${i}]: webgpu ${a[i]} vs cpu ${b[i]}`).toBe(true);
   }
@@ -125,6 +129,10 @@ describe('webgpu routine table agrees with the CPU reference, routine by routine
     const perElement = ints([3, 0, 1, 2, 2, 1, 0, 3, 1, 1, 2, 0]);
     await both('gather', [x, perElement], (be, [v, i]) => [be.routine('gather', { x: v!, indices: i! }, { layout: 'perElement', outer, length, inner, count: 2 })]);
     await both('gather shared', [x, ints([3, 1])], (be, [v, i]) => [be.routine('gather', { x: v!, indices: i! }, { layout: 'shared', outer, length, inner, count: 2 })]);
+    await both('scatterAdd shared', [vals(2 * 5 * 3, 31), ints([3, 0, 3, 1, 2])], (be, [s, i]) => [be.routine('scatterAdd', { src: s!, indices: i! }, { layout: 'shared', outer, length, inner, count: 5 })]);
+    // Out-of-range indices read NaN from float32 x and 0 from int32 x, as on the CPU.
+    await both('gather out of range', [x, ints([9, 1])], (be, [v, i]) => [be.routine('gather', { x: v!, indices: i! }, { layout: 'shared', outer, length, inner, count: 2 })]);
+    await both('gather int32 out of range', [ints(Array.from({ length: 24 }, (_, k) => k * 3 - 7)), ints([9, 1])], (be, [v, i]) => [be.routine('gather', { x: v!, indices: i! }, { layout: 'shared', outer, length, inner, count: 2 })]);
     await both('scatterAdd', [vals(12, 20), perElement], (be, [s, i]) => [be.routine('scatterAdd', { src: s!, indices: i! }, { layout: 'perElement', outer, length, inner, count: 2 })]);
     await both('select', [ints([1, 0, 0, 1, 1, 0]), vals(6, 21), vals(6, 22)], (be, [c, a, b]) => [be.routine('select', { cond: c!, a: a!, b: b! }, {})]);
     await both('stridedWrite', [vals(12, 23), vals(6, 24)], (be, [d, s]) => {
