@@ -738,6 +738,23 @@ describe('webgpu host: DeviceAsserts', () => {
     g.release(labels);
     g.release(x);
   });
+
+  it('the first check recorded since the last read words the failure, and each check is dispatched under its op name', async () => {
+    const g = gpu!;
+    const lastOp = (): string => (g as unknown as { health: { lastOp: string } }).health.lastOp;
+    const labels = g.upload(Int32Array.from([5, 0]), 'int32');
+    g.asserts.checkLabels(g, 'first', labels, 2, 3);
+    expect(lastOp()).toBe('first label check');
+    g.asserts.checkLabels(g, 'second', labels, 2, 3);
+    await expect(g.read(labels)).rejects.toThrow('first: label 5 at row 0 is outside the 3 classes [0, 3)');
+    const x = g.upload(Float32Array.from([NaN]), 'float32');
+    g.asserts.checkFinite(g, 'one', x, (v) => `one: ${v}`);
+    expect(lastOp()).toBe('one finite check');
+    g.asserts.checkFinite(g, 'two', x, (v) => `two: ${v}`);
+    await expect(g.read(x)).rejects.toThrow('one: NaN');
+    g.release(labels);
+    g.release(x);
+  });
 });
 
 // ------------------------------------------------------------------ kernel-choice hook
