@@ -10,6 +10,7 @@
  * global constants (GPUBufferUsage), which Dawn installs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/backend/cpu/backend.js';
 import { Batcher } from '../src/backend/webgpu/batcher.js';
 import { BindGroupCache } from '../src/backend/webgpu/bind-groups.js';
 import { BufferPool, sizeClass } from '../src/backend/webgpu/buffer-pool.js';
@@ -79,6 +80,8 @@ describe('webgpu host: sizeClass', () => {
       // class 3584 and the 256 B multiple 3328 exceed 3200: the 4 B multiple.
       [3100, 3200, 3100],
       [3101, 3200, 3104],
+      // The 256 B multiple exactly at the limit is taken (not the 4 B one).
+      [2600, 2816, 2816],
     ];
     for (const [b, max, want] of cases) expect(sizeClass(b, max), `sizeClass(${b}, ${max})`).toBe(want);
   });
@@ -162,6 +165,15 @@ describe('webgpu host: BufferPool', () => {
     // Destroyed buffers are forgotten: the next acquire creates.
     pool.acquire(512, 'output');
     expect(pool.buffersCreated).toBe(n + 2);
+  });
+
+  it('a buffer released with no batch open is free for uploads whatever the batch serial', () => {
+    const f = fakeDevice();
+    const pool = new BufferPool(f.device, 1, 1 << 20, 'p');
+    const a = pool.acquire(256, 'output');
+    pool.onSubmit();
+    pool.release(a, false);
+    expect(pool.acquire(256, 'upload')).toBe(a);
   });
 
   it('trim after the submit destroys buffers released in the batch before it', () => {
@@ -319,6 +331,12 @@ describe('webgpu host: BindGroupCache', () => {
     const byBuffer = (cache as unknown as { byBuffer: Map<GPUBuffer, Set<unknown>> }).byBuffer;
     expect([...byBuffer.keys()]).toEqual([x, y]);
     cache.forgetBuffer(x!);
+    expect([...byBuffer.keys()]).toEqual([]);
+    // An entry that binds one buffer twice is dropped once.
+    cache.bind(layout(5), [z!, z!], bytes(1), 6);
+    const before = cache.stats().bindGroupsEvicted;
+    cache.forgetBuffer(z!);
+    expect(cache.stats().bindGroupsEvicted).toBe(before + 1);
     expect([...byBuffer.keys()]).toEqual([]);
   });
 });
@@ -574,6 +592,8 @@ describe('webgpu host: strided, random and storage on the device', () => {
     const g = gpu!;
     const x = g.upload(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), 'float32');
     expect(() => g.strided(x, [2, 2], [1], 0)).toThrow('webgpu: strided: 1 strides for an output of rank 2');
+    const foreign = new CpuBackend().upload(Float32Array.from([1]), 'float32');
+    expect(() => g.strided(foreign, [1], [1], 0)).toThrow("webgpu: strided: got a storage of the 'cpu' backend; move the tensor to webgpu first");
     const before = g.stats().dispatches;
     const empty = g.strided(x, [2, 0, 3], [0, 0, 1], 0);
     // No work encoded for it (a zero-workgroup dispatch would still be counted and bound).
@@ -581,6 +601,7 @@ describe('webgpu host: strided, random and storage on the device', () => {
     expect(Array.from(await g.read(empty))).toEqual([]);
     // A transposed 2x3 view starting at element 1: rows of the source read down the columns.
     const t = g.strided(x, [3, 2], [1, 3], 1);
+    expect((g as unknown as { health: { lastOp: string } }).health.lastOp).toBe('strided');
     expect(Array.from(await g.read(t))).toEqual([1, 4, 2, 5, 3, 6]);
     for (const s of [x, empty, t]) g.release(s);
   });
