@@ -116,15 +116,45 @@ const BACKEND_SUITES = [
 ];
 const SCOPED: Record<string, string[]> = { optim: OPTIM_SUITES, core: CORE_SUITES, backend: BACKEND_SUITES };
 const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test.ts', 'test/webgpu-*.test.ts'];
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for the host code in
+ * src/backend/webgpu, a few WebGPU suites and no CPU-only suites (which never reach that code).
+ * The batcher, bind-group cache, buffer pool and pipeline cache are on the path of every test, so
+ * with perTest coverage each of their surviving mutants reruns every listed test: with the 15 fast
+ * WebGPU suites (each 1.5–9 s alone on lavapipe, warm Mesa shader cache) that was one to two minutes
+ * per survivor on the loaded 2-core machine, and batch (a) of README's table estimated at over an
+ * hour. This list keeps the exact host tests (webgpu-host-mutants*), the kernel-by-kernel suite
+ * against the CPU (webgpu-backend) and the small host suites, about 25 s in all alone. Left out for
+ * time: run-ahead (70 s), autotune-cache (200 s), batchnorm-tune (16 s), webgpu-training, the
+ * matmul/conv design suites, and the 1.5–9 s kernel suites (large-dispatch, fusion, precompile,
+ * init-concurrency, subgroups, bn2d, sgd-vec4, bn-apply-vec4, reduce-designs). Dropping suites can
+ * only lose kills: a score measured with this list is a lower bound of `npm run mutate:webgpu`'s.
+ */
+const WEBGPU_HOST_SUITES = [
+  'test/webgpu-host-mutants*.test.ts',
+  'test/webgpu-backend.test.ts',
+  'test/bind-group-cache.test.ts',
+  'test/reliability-api.test.ts',
+  'test/kernel-program.test.ts',
+  'test/webgpu-kernel-paths.test.ts',
+  'test/print-after-read.test.ts',
+];
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;
-const scoped = scope === undefined ? undefined : SCOPED[scope];
-if (scope !== undefined && scoped === undefined) throw new Error(`WEBGRAD_MUTATE_SCOPE: unknown scope '${scope}'`);
+if (scope === 'webgpu' && !withWebGPU) {
+  throw new Error('WEBGRAD_MUTATE_SCOPE=webgpu needs WEBGRAD_MUTATE_WITH_WEBGPU=1 (its suites need an adapter)');
+}
+const scoped = scope === undefined || scope === 'webgpu' ? undefined : SCOPED[scope];
+if (scope !== undefined && scope !== 'webgpu' && scoped === undefined) {
+  throw new Error(`WEBGRAD_MUTATE_SCOPE: unknown scope '${scope}'`);
+}
 const cpuSuites = scoped ?? CPU_SUITES;
+const include =
+  scope === 'webgpu' ? WEBGPU_HOST_SUITES : withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites;
 
 export default defineConfig({
   test: {
-    include: withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites,
+    include,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
