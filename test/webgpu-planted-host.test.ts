@@ -1,0 +1,48 @@
+/**
+ * Host-side WebGPU code (bind-group cache, command batching) against the CPU reference, in the
+ * ways a realistic bug there shows up only as wrong numbers: the same kernel on the same buffers
+ * twice in one batch with different uniforms (in-place optimizer steps with a changing learning
+ * rate) must not share one bind group, whose uniform slot holds only the first dispatch's values.
+ *
+ * Written by planting such bugs (see the report of issue 16): each case fails with its bug and
+ * passes without. No adapter is a FAILURE here (beforeAll throws), never a skip.
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { CpuBackend } from '../src/backend/cpu/backend.js';
+import type { Backend, Storage } from '../src/backend/types.js';
+import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+import { assertClose, testData } from './helpers/kernel-harness.js';
+
+let gpu: WebGPUBackend;
+const cpu = new CpuBackend();
+
+beforeAll(async () => {
+  gpu = await WebGPUBackend.create({ autotune: false });
+});
+
+afterAll(() => {
+  gpu?.destroy();
+});
+
+const { rand } = testData(16_161);
+
+describe('bind groups: one kernel, the same buffers, different uniforms in one batch', () => {
+  it('three in-place sgd steps with different learning rates before one read', async () => {
+    // 5 elements: the scalar kernel; momentum 0: the plain kernel (param and grad bound only).
+    const p0 = rand(5);
+    const g = rand(5);
+    const steps = [0.5, 0.25, 2];
+    const run = async (be: Backend): Promise<Float32Array> => {
+      const param: Storage = be.upload(p0, 'float32');
+      const grad = be.upload(g, 'float32');
+      for (const lr of steps) {
+        be.routine('sgdStep', { param, grad, velocity: null }, { lr, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: false });
+      }
+      const out = Float32Array.from(await be.read(param));
+      be.release(param);
+      be.release(grad);
+      return out;
+    };
+    assertClose('param after 3 steps', await run(gpu), await run(cpu), { atol: 1e-6, rtol: 1e-6 });
+  });
+});
