@@ -2,7 +2,9 @@
  * Host-side WebGPU code (bind-group cache, command batching) against the CPU reference, in the
  * ways a realistic bug there shows up only as wrong numbers: the same kernel on the same buffers
  * twice in one batch with different uniforms (in-place optimizer steps with a changing learning
- * rate) must not share one bind group, whose uniform slot holds only the first dispatch's values.
+ * rate) must not share one bind group, whose uniform slot holds only the first dispatch's values;
+ * and the device-side label check (shaders/asserts.ts) must combine all of its 256 lanes, or a bad
+ * label in a row handled by an unmerged lane is never reported (the loss row turns NaN silently).
  *
  * Written by planting such bugs (see the report of issue 16): each case fails with its bug and
  * passes without. No adapter is a FAILURE here (beforeAll throws), never a skip.
@@ -12,6 +14,9 @@ import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { assertClose, testData } from './helpers/kernel-harness.js';
+import { expectError } from './helpers/expect-error.js';
+
+const INTERNAL = { type: Error };
 
 let gpu: WebGPUBackend;
 const cpu = new CpuBackend();
@@ -44,5 +49,23 @@ describe('bind groups: one kernel, the same buffers, different uniforms in one b
       return out;
     };
     assertClose('param after 3 steps', await run(gpu), await run(cpu), { atol: 1e-6, rtol: 1e-6 });
+  });
+});
+
+describe('device asserts: the label check reduces over every lane of its workgroup', () => {
+  // Row r is first visited by lane r mod 256; rows 128..255 need the first step of the tree.
+  const n = 300;
+  const c = 4;
+  it.each([
+    { bad: [200], first: 200 },
+    { bad: [130, 259], first: 130 },
+  ])('bad labels at rows $bad: the read throws naming row $first', async ({ bad, first }) => {
+    const labels = new Int32Array(n).map((_, r) => r % c);
+    for (const r of bad) labels[r] = c + 3;
+    const logits = gpu.upload(rand(n * c), 'float32');
+    const lab = gpu.upload(labels, 'int32');
+    const loss = gpu.routine('softmaxCrossEntropy', { logits, labels: lab }, { n, c });
+    await expectError(() => gpu.read(loss), new RegExp(`label ${c + 3} at row ${first} is outside the ${c} classes`), INTERNAL);
+    for (const s of [logits, lab, loss]) gpu.release(s);
   });
 });
