@@ -4,7 +4,9 @@
  * twice in one batch with different uniforms (in-place optimizer steps with a changing learning
  * rate) must not share one bind group, whose uniform slot holds only the first dispatch's values;
  * and the device-side label check (shaders/asserts.ts) must combine all of its 256 lanes, or a bad
- * label in a row handled by an unmerged lane is never reported (the loss row turns NaN silently).
+ * label in a row handled by an unmerged lane is never reported (the loss row turns NaN silently);
+ * the sgd step picks its vec4 kernel only for lengths that are multiples of 4 (an even length
+ * through the vec4 kernel leaves its last two elements unchanged).
  *
  * Written by planting such bugs (see the report of issue 16): each case fails with its bug and
  * passes without. No adapter is a FAILURE here (beforeAll throws), never a skip.
@@ -68,4 +70,25 @@ describe('device asserts: the label check reduces over every lane of its workgro
     await expectError(() => gpu.read(loss), new RegExp(`label ${c + 3} at row ${first} is outside the ${c} classes`), INTERNAL);
     for (const s of [logits, lab, loss]) gpu.release(s);
   });
+});
+
+describe('sgd step: the vec4/scalar choice at even lengths that are not multiples of 4', () => {
+  for (const n of [2, 6, 10]) {
+    it.each([0, 0.9])(`length ${n}, momentum %s: two steps match the CPU`, async (momentum) => {
+      const p0 = rand(n);
+      const g = rand(n);
+      const run = async (be: Backend): Promise<Float32Array> => {
+        const param = be.upload(p0, 'float32');
+        const grad = be.upload(g, 'float32');
+        const velocity = momentum > 0 ? be.upload(new Float32Array(n), 'float32') : null;
+        for (const firstStep of [true, false]) {
+          be.routine('sgdStep', { param, grad, velocity }, { lr: 0.1, momentum, dampening: 0, nesterov: false, weightDecay: 0.01, firstStep });
+        }
+        const out = Float32Array.from(await be.read(param));
+        for (const s of [param, grad, velocity]) if (s) be.release(s);
+        return out;
+      };
+      assertClose(`sgd length ${n}`, await run(gpu), await run(cpu), { atol: 1e-6, rtol: 1e-6 });
+    });
+  }
 });
