@@ -115,7 +115,8 @@ describe('reduce: every design forced', () => {
 // ---------------------------------------------------------------- softmax
 
 const TRANS = { atol: 2e-6, rtol: 4e-6 };
-const COLS = [1, 3, 10, 64, 257, 1031, 4099];
+/** 1 (the loop whatever is forced), 10 (a forced workgroup of 8), 257 (64, not a multiple), 4099 (256, long). */
+const COLS = [1, 10, 257, 4099];
 
 async function compare(what: string, inputs: Input[], run: (be: Backend, xs: Storage[]) => Storage[], tol: { atol: number; rtol: number }): Promise<void> {
   await compareOnBackends(cpu, gpu, what, inputs, run, [tol]);
@@ -125,7 +126,9 @@ describe('softmax rows: every design forced', () => {
   for (const path of PATHS) {
     it(`'${path}': softmax, logSoftmax, their gradients, cross-entropy and its gradient`, async () => {
       restore = forceKernelChoice({ softmaxPath: path });
-      for (const cols of COLS) {
+      // The tree at 1024+ columns (256 invocations) is the shape rule's, run by webgpu-training's
+      // softmax tests; left out here to keep this file's fresh compile short.
+      for (const cols of path === 'tree' ? COLS.filter((c) => c < 1024) : COLS) {
         expect(rowMode(cols, gpu).kind).toBe(cols < 2 ? 'loop' : path);
         for (const rows of [1, 5]) {
           const n = rows * cols;
