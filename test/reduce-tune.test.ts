@@ -58,7 +58,7 @@ describe('reduce tune: the decision', () => {
     const ms = (bucket: string, design: string): number => {
       if (bucket.startsWith('reduce-row')) return { loop: 9, tree: 5, subgroup: 2 }[design]!;
       if (bucket === 'reduce-col:many') return { loop: 1, tree: 3, subgroup: 4 }[design]!;
-      if (bucket === 'softmax:long') return { loop: 8, tree: 2, subgroup: 1.9 }[design]!;
+      if (bucket === 'softmax:long') return { loop: 7.6, tree: 2, subgroup: 1.9 }[design]!; // loop at exactly 4x: kept
       return { loop: 6, tree: 3, subgroup: 1 }[design]!;
     };
     const { timer, calls } = stub(ms);
@@ -69,8 +69,13 @@ describe('reduce tune: the decision', () => {
       'reduce-row:mid': 'subgroup', 'reduce-row:long': 'subgroup', 'reduce-col:few': 'subgroup',
       'reduce-col:many': 'loop', 'softmax:mid': 'subgroup', 'softmax:long': 'tree',
     });
-    // One warm-up and 5 rounds per candidate (the budget is not spent: the stub takes no time).
-    for (const k of KEYS) for (const d of ['loop', 'tree', 'subgroup']) expect(calls.get(`${k}/${d}`)).toBe(6);
+    // One warm-up and 5 rounds per candidate (the budget is not spent: the stub takes no time),
+    // except a candidate over 4x the fastest in the first round (warm-up and that round only): the
+    // loop against a subgroup 4.5x to 6x faster.
+    const pruned = ['reduce-row:mid/loop', 'reduce-row:long/loop', 'reduce-col:few/loop', 'softmax:mid/loop'];
+    for (const k of KEYS) {
+      for (const d of ['loop', 'tree', 'subgroup']) expect(calls.get(`${k}/${d}`), `${k}/${d}`).toBe(pruned.includes(`${k}/${d}`) ? 2 : 6);
+    }
     expect(seen.map((o) => o.key)).toEqual(KEYS);
     // The record is in its own file; a second start reads it and measures nothing.
     const file = await nodeCacheFile('stub adapter A #reduce', 'reduce');

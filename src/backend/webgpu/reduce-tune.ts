@@ -6,16 +6,18 @@
  * test suites) or without a record, the shape rules of reduce.ts and fused/softmax.ts decide.
  *
  * Buckets (reduce.ts reduceTuneKey, fused/softmax.ts softmaxTuneKey), each timed at one shape:
- *  reduce-row:mid  [2048 rows × 512] (rows of 128 .. 2047; shorter rows always loop),
- *  reduce-row:long [16 × 65536] (rows of 2048 or more),
+ *  reduce-row:mid  [512 rows × 512] (rows of 128 .. 2047; shorter rows always loop),
+ *  reduce-row:long [4 × 65536] (rows of 2048 or more),
  *  reduce-col:few  [1, 4096, 64] (a middle axis of 64 or more over at most 256 columns),
- *  reduce-col:many [1, 256, 2048] (more columns),
- *  softmax:mid     [1024 × 256] (rows of 64 .. 1023; shorter rows always loop),
- *  softmax:long    [64 × 4096] (rows of 1024 or more; timed on softmax, applied to all row kernels).
+ *  reduce-col:many [1, 256, 512] (more columns),
+ *  softmax:mid     [256 × 256] (rows of 64 .. 1023; shorter rows always loop),
+ *  softmax:long    [16 × 4096] (rows of 1024 or more; timed on softmax, applied to all row kernels).
+ * Small shapes (≤ 256K elements), because the losing designs are slow on software drivers.
  * Every design computes the same values up to float rounding order (each forced against the CPU in
  * test/webgpu-reduce-subgroup.test.ts), so a noisy measurement costs time, never correctness.
  * Rounds alternate the candidates; the fastest median wins only when below MARGIN times the rule's
- * own design; each bucket stops adding rounds at its share of the budget (after one timed round).
+ * own design; each bucket stops adding rounds at its share of the budget (after one timed round),
+ * and a candidate far slower than the fastest in the first round is not timed again (PRUNE).
  */
 import type { KernelContext } from './context.js';
 import { softmax, type SoftmaxPath } from './fused/softmax.js';
@@ -25,6 +27,12 @@ import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, ty
 export const REDUCE_TUNE_BUDGET_MS = 3000;
 const ROUNDS = 5;
 export const REDUCE_TUNE_MARGIN = 0.9;
+/**
+ * A candidate slower than this times the fastest in the first timed round runs no more rounds (its
+ * median is that one time): on SwiftShader the workgroup designs ran 10-100x slower than the loop
+ * (bench/reduce-designs.ts), and timing them five times would cost seconds at every first start.
+ */
+export const REDUCE_TUNE_PRUNE = 4;
 
 type Design = ReducePath & SoftmaxPath;
 
@@ -51,12 +59,12 @@ const softmaxBucket = (key: string, rows: number, cols: number): Bucket => ({
 });
 
 export const REDUCE_TUNE_BUCKETS: readonly Bucket[] = [
-  reduceBucket('reduce-row:mid', 2048, 512, 1),
-  reduceBucket('reduce-row:long', 16, 65536, 1),
+  reduceBucket('reduce-row:mid', 512, 512, 1),
+  reduceBucket('reduce-row:long', 4, 65536, 1),
   reduceBucket('reduce-col:few', 1, 4096, 64),
-  reduceBucket('reduce-col:many', 1, 256, 2048),
-  softmaxBucket('softmax:mid', 1024, 256),
-  softmaxBucket('softmax:long', 64, 4096),
+  reduceBucket('reduce-col:many', 1, 256, 512),
+  softmaxBucket('softmax:mid', 256, 256),
+  softmaxBucket('softmax:long', 16, 4096),
 ];
 
 /** The candidates on a device: the subgroup design only with 'subgroups'. */
@@ -144,8 +152,13 @@ export async function tuneReduce(
       const times = Object.fromEntries(designs.map((d) => [d, [] as number[]])) as Record<Design, number[]>;
       // Compile and warm up each candidate, then alternate them round by round.
       for (const d of designs) await once(d);
+      let active = designs;
       for (let r = 0; r < ROUNDS && (r === 0 || performance.now() < deadline); r++) {
-        for (const d of designs) times[d].push(await once(d));
+        for (const d of active) times[d].push(await once(d));
+        if (r === 0) {
+          const best = Math.min(...designs.map((d) => times[d][0]!));
+          active = designs.filter((d) => times[d][0]! <= REDUCE_TUNE_PRUNE * best);
+        }
       }
       const medianMs = Object.fromEntries(designs.map((d) => [d, med(times[d])])) as Partial<Record<Design, number>>;
       const chosen = chooseDesign(medianMs, b.rule);
