@@ -18,6 +18,7 @@ import { rowMode } from '../src/backend/webgpu/fused/softmax.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { reducePath } from '../src/backend/webgpu/reduce.js';
 import { REDUCE_OPS } from '../shaders/kernel-types.js';
+import { subgroupRowKernel, treeReduceKernel } from '../shaders/reduce.js';
 import { assertClose, compareOnBackends, f32, i32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
 
 let gpu: WebGPUBackend;
@@ -71,6 +72,18 @@ async function check(op: (typeof REDUCE_OPS)[number], input: Input, outer: numbe
   gpu.release(x);
   gpu.release(out);
 }
+
+describe('defineKernel with subgroups', () => {
+  it('emits the extension, the relaxed uniformity check and the two builtins only when asked', () => {
+    const sg = subgroupRowKernel('max', 'f32');
+    const src = sg.wgsl();
+    expect(src.startsWith('enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n')).toBe(true);
+    expect(src).toContain('@builtin(subgroup_size) sg_size: u32, @builtin(subgroup_invocation_id) sg_id: u32');
+    expect(sg.key.endsWith('|sg')).toBe(true);
+    const plain = treeReduceKernel('max', 'f32').wgsl();
+    expect(plain).not.toContain('subgroup');
+  });
+});
 
 describe('reduce: every design forced', () => {
   it('the device offers subgroups (else the subgroup cases below could not run)', () => {
