@@ -87,6 +87,19 @@ describe('reduce tune: the decision', () => {
     expect(Object.fromEntries(cached)).toEqual(Object.fromEntries(choices));
   }, 120_000);
 
+  it('a candidate whose warm-up run is over 4x and 50 ms slower than the fastest is not timed again', async () => {
+    const { timer, calls } = stub((bucket, design) => (design === 'tree' ? 1000 : design === 'subgroup' ? 250 : 60));
+    const seen: ReduceTuneObservation[] = [];
+    const choices = await tuneReduce(gpu, 'stub adapter D', (o) => seen.push(o), 1e9, timer);
+    for (const k of KEYS) {
+      expect(calls.get(`${k}/tree`)).toBe(1); // 1000 > 4·60 and 940 ms more: warm-up only
+      expect(calls.get(`${k}/subgroup`)).toBe(1); // 250 > 4·60 and 190 ms more
+      expect(calls.get(`${k}/loop`)).toBe(6);
+      expect(choices.get(k)).toBe('loop');
+    }
+    expect(seen[0]!.medianMs).toEqual({ loop: 60, tree: 1000, subgroup: 250 });
+  }, 120_000);
+
   it('without subgroups only loop and tree are candidates', async () => {
     const plain = await WebGPUBackend.create({ autotune: false, subgroups: false });
     try {

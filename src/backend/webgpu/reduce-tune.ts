@@ -33,6 +33,12 @@ export const REDUCE_TUNE_MARGIN = 0.9;
  * (bench/reduce-designs.ts), and timing them five times would cost seconds at every first start.
  */
 export const REDUCE_TUNE_PRUNE = 4;
+/**
+ * The warm-up run (which includes compiling) prunes too, when a candidate took PRUNE times the
+ * fastest warm-up and this many ms more: compile times differ by less, so only a slow run does.
+ * On SwiftShader the trees took 0.5-0.7 s per run at reduce-row:mid, and the tune 15 s without it.
+ */
+export const REDUCE_TUNE_PRUNE_WARM_MS = 50;
 
 type Design = ReducePath & SoftmaxPath;
 
@@ -154,13 +160,18 @@ export async function tuneReduce(
     try {
       const times = Object.fromEntries(designs.map((d) => [d, [] as number[]])) as Record<Design, number[]>;
       // Compile and warm up each candidate, then alternate them round by round.
-      for (const d of designs) await once(d);
-      let active = designs;
+      const warm = {} as Record<Design, number>;
+      for (const d of designs) warm[d] = await once(d);
+      const fastestWarm = Math.min(...designs.map((d) => warm[d]));
+      const slow = (d: Design): boolean => warm[d] > REDUCE_TUNE_PRUNE * fastestWarm && warm[d] - fastestWarm > REDUCE_TUNE_PRUNE_WARM_MS;
+      // A candidate pruned at warm-up keeps that one time (compile included) as its median.
+      for (const d of designs) if (slow(d)) times[d].push(warm[d]);
+      let active = designs.filter((d) => !slow(d));
       for (let r = 0; r < ROUNDS && (r === 0 || performance.now() < deadline); r++) {
         for (const d of active) times[d].push(await once(d));
         if (r === 0) {
-          const best = Math.min(...designs.map((d) => times[d][0]!));
-          active = designs.filter((d) => times[d][0]! <= REDUCE_TUNE_PRUNE * best);
+          const best = Math.min(...active.map((d) => times[d][0]!));
+          active = active.filter((d) => times[d][0]! <= REDUCE_TUNE_PRUNE * best);
         }
       }
       const medianMs = Object.fromEntries(designs.map((d) => [d, med(times[d])])) as Partial<Record<Design, number>>;
