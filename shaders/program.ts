@@ -57,6 +57,11 @@ export interface KernelDecl<B extends BindingDecls, U extends UniformDecls> {
   readonly body: string | (() => string);
   /** Module-scope WGSL placed before `main` (helper functions, workgroup arrays). */
   readonly helpers?: string | (() => string);
+  /**
+   * Uses subgroup builtins (device feature 'subgroups'): the module starts with `enable subgroups;`
+   * and `main` also receives `sg_size` (subgroup_size) and `sg_id` (subgroup_invocation_id).
+   */
+  readonly subgroups?: boolean;
 }
 
 /** One uniform's place in the struct. */
@@ -109,7 +114,7 @@ function fieldShape(name: string, t: UniformType): { wgsl: string; size: number;
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Names the generated code uses itself. */
-const RESERVED = new Set(['P', 'Params', 'main', 'gid', 'wid', 'nwg', 'lid', 'i']);
+const RESERVED = new Set(['P', 'Params', 'main', 'gid', 'wid', 'nwg', 'lid', 'i', 'sg_size', 'sg_id']);
 
 function checkName(kernel: string, what: string, name: string): void {
   if (!IDENT.test(name) || RESERVED.has(name)) throw new Error(`kernel ${kernel}: ${what} name '${name}' is not a usable WGSL identifier`);
@@ -149,7 +154,7 @@ export function defineKernel<const B extends BindingDecls, const U extends Unifo
   if (!Number.isInteger(wgCount) || wgCount < 1) throw new Error(`kernel ${decl.name}: bad workgroup size ${String(wg)}`);
   const bindSig = bindingNames.map((b) => `${b}:${decl.bindings[b]!.type}:${decl.bindings[b]!.access === 'read' ? 'r' : 'rw'}`).join(',');
   const uniSig = fields.map((f) => `${f.name}:${typeKey(f.type)}`).join(',');
-  const key = `${decl.name}|${bindSig}|${uniSig}|${typeof wg === 'number' ? wg : wg.join('x')}`;
+  const key = `${decl.name}|${bindSig}|${uniSig}|${typeof wg === 'number' ? wg : wg.join('x')}${decl.subgroups ? '|sg' : ''}`;
 
   let source: string | null = null;
   const wgsl = (): string => {
@@ -167,13 +172,17 @@ export function defineKernel<const B extends BindingDecls, const U extends Unifo
     // local_invocation_index measured ~2x slower on lavapipe for memory-bound kernels.
     const linear = typeof wg === 'number' ? `  let i = gid.x + gid.y * (nwg.x * ${wg}u);\n` : '';
     // A binding of f16 elements needs the extension, declared before anything else in the module.
-    const enable = bindingNames.some((b) => decl.bindings[b]!.type.includes('f16')) ? 'enable f16;\n' : '';
+    const f16 = bindingNames.some((b) => decl.bindings[b]!.type.includes('f16')) ? 'enable f16;\n' : '';
+    // Subgroup kernels call subgroup builtins in branches taken by whole subgroups (say, the one
+    // holding invocation 0), which the uniformity analysis cannot prove uniform: its check is off.
+    const enable = `${f16}${decl.subgroups ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}`;
+    const sgArgs = decl.subgroups ? ',\n        @builtin(subgroup_size) sg_size: u32, @builtin(subgroup_invocation_id) sg_id: u32' : '';
     source = `${enable}${helpers}
 ${lines.join('\n')}
 
 @compute @workgroup_size(${size})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+        @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${sgArgs}) {
 ${linear}${body}
 }
 `;

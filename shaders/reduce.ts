@@ -13,6 +13,10 @@
  *    (neighbouring invocations still read neighbouring addresses), then a tree over those
  *    COL_TREE_Y partials in workgroup memory. Where the column loop would run only outer·inner
  *    invocations each looping over the whole axis, this runs COL_TREE_Y times as many.
+ *  - subgroupRowKernel / subgroupColumnKernel: the tree kernels' workgroups and strided loops,
+ *    but one barrier instead of log2(partials): the partials go to workgroup memory once, then the
+ *    subgroup holding invocation 0 combines them (each lane a strided part, then subgroupAdd /
+ *    subgroupMax) — see subgroupFinal. Needs the device feature 'subgroups'.
  */
 
 import type { ReduceOp } from './kernel-types.js';
@@ -160,5 +164,133 @@ export function treeReduceKernel(op: ReduceOp, t: WgslScalar): TreeReduceKernel 
   const key = `${op}:${t}`;
   let k = trees.get(key);
   if (!k) trees.set(key, (k = declareTree(op, t)));
+  return k;
+}
+
+/**
+ * WGSL for the subgroup combine of max: f32 values go through order keys (order_key of common.ts,
+ * NaN mapped above +Inf), so subgroupMax's own NaN handling (unspecified) never matters and a NaN
+ * anywhere in the subgroup makes the result NaN, as max_f does.
+ */
+export const SUBGROUP_MAX_WGSL = /* wgsl */ `
+fn nan_key(x: f32) -> i32 { return select(order_key(x), 0x7fffffff, is_nan(x)); }
+fn key_f(k: i32) -> f32 { return bitcast<f32>(select(u32(k), u32(-k) | 0x80000000u, k < 0)); }
+fn subgroup_max_f(x: f32) -> f32 { return key_f(subgroupMax(nan_key(x))); }`;
+
+/** Helper WGSL a subgroup kernel of `op` over `t` needs (FLOAT_BITS_WGSL's functions and the above). */
+export function subgroupHelpers(op: ReduceOp, t: WgslScalar): string {
+  return op === 'max' && t === 'f32' ? `${FLOAT_BITS_WGSL}${SUBGROUP_MAX_WGSL}` : '';
+}
+
+/** The subgroup reduction of a value v (every active lane of the subgroup gets the result). */
+export function subgroupReduce(op: ReduceOp, t: WgslScalar, v: string): string {
+  if (op === 'sum') return `subgroupAdd(${v})`;
+  return t === 'f32' ? `subgroup_max_f(${v})` : `subgroupMax(${v})`;
+}
+
+/**
+ * Statements (after a workgroupBarrier): the subgroup holding invocation 0 combines `count`
+ * partials at(k), k < count, lane sg_id taking k = sg_id, sg_id + sg_size, ..., then one subgroup
+ * reduction; its lane 0 runs write(r). No assumption on how invocations map to subgroups or on the
+ * subgroup size (4..128, larger than count included: a max starts from at(0), idempotent). Needs
+ * `sg_first` (subgroupMin(lid) == 0, computed in uniform control flow) in scope.
+ */
+export function subgroupFinal(op: ReduceOp, t: WgslScalar, count: number, at: (k: string) => string, write: (r: string) => string): string {
+  const combine = reduceCombine(op, t);
+  const init = op === 'sum' ? `${t}(0)` : at('0u');
+  return `
+  if (sg_first) {
+    var v: ${t} = ${init};
+    for (var k = sg_id; k < ${count}u; k = k + sg_size) { v = ${combine('v', at('k'))}; }
+    let r = ${subgroupReduce(op, t, 'v')};
+    if (sg_id == 0u) { ${write('r')} }
+  }`;
+}
+
+/** The subgroup form of the row tree kernel (same uniforms, dispatch and output). */
+function declareSubgroupRow(op: ReduceOp, t: WgslScalar) {
+  const init = op === 'sum' ? `${t}(0)` : 'X[row + start]';
+  const combine = reduceCombine(op, t);
+  return defineKernel({
+    name: `reduce-sgrow:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { groups: 'u32', length: 'u32', chunk: 'u32', nChunks: 'u32' },
+    workgroupSize: TREE_WG,
+    subgroups: true,
+    helpers: () => `${subgroupHelpers(op, t)}
+var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
+    body: () => `  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) { return; }
+  let sg_first = subgroupMin(lid) == 0u;
+  let c = g % P.nChunks;
+  let row = (g / P.nChunks) * P.length;
+  let start = c * P.chunk;
+  let end = min(start + P.chunk, P.length);
+  var acc: ${t} = ${init};
+  for (var l = start + lid; l < end; l = l + ${TREE_WG}u) {
+    acc = ${combine('acc', 'X[row + l]')};
+  }
+  sh[lid] = acc;
+  workgroupBarrier();${subgroupFinal(op, t, TREE_WG, (k) => `sh[${k}]`, (r) => `out[g] = ${r};`)}`,
+  });
+}
+
+/** The subgroup form of the column tree kernel (same uniforms, dispatch and output). */
+function declareSubgroupColumn(op: ReduceOp, t: WgslScalar) {
+  const combine = reduceCombine(op, t);
+  const init = op === 'sum' ? `${t}(0)` : 'X[base + start * P.inner]';
+  return defineKernel({
+    name: `reduce-sgcol:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { groups: 'u32', length: 'u32', inner: 'u32', chunk: 'u32', nChunks: 'u32', colBlocks: 'u32' },
+    workgroupSize: [COL_TREE_X, COL_TREE_Y, 1],
+    subgroups: true,
+    helpers: () => `${subgroupHelpers(op, t)}
+var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
+    body: () => `  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) { return; }
+  let sg_first = subgroupMin(lid) == 0u;
+  let cx = lid % ${COL_TREE_X}u;
+  let ry = lid / ${COL_TREE_X}u;
+  let cb = g % P.colBlocks;
+  let q = g / P.colBlocks;
+  let c = q % P.nChunks;
+  let o = q / P.nChunks;
+  let j = cb * ${COL_TREE_X}u + cx;
+  let jj = min(j, P.inner - 1u);
+  let start = c * P.chunk;
+  let end = min(start + P.chunk, P.length);
+  let base = o * P.length * P.inner + jj;
+  var acc: ${t} = ${init};
+  for (var l = start + ry; l < end; l = l + ${COL_TREE_Y}u) {
+    acc = ${combine('acc', 'X[base + l * P.inner]')};
+  }
+  sh[lid] = acc;
+  workgroupBarrier();
+  // The first subgroup combines each column's row slices in turn (columns past inner are skipped).
+  let cols = min(${COL_TREE_X}u, P.inner - cb * ${COL_TREE_X}u);
+  for (var col = 0u; col < cols; col = col + 1u) {${subgroupFinal(op, t, COL_TREE_Y, (k) => `sh[${k} * ${COL_TREE_X}u + col]`, (r) => `out[(o * P.nChunks + c) * P.inner + cb * ${COL_TREE_X}u + col] = ${r};`).replace(/\n/g, '\n  ')}
+  }`,
+  });
+}
+
+export type SubgroupRowKernel = ReturnType<typeof declareSubgroupRow>;
+export type SubgroupColumnKernel = ReturnType<typeof declareSubgroupColumn>;
+const sgRows = new Map<string, SubgroupRowKernel>();
+const sgCols = new Map<string, SubgroupColumnKernel>();
+
+/** inner = 1: a workgroup per (row, chunk), one barrier, then a subgroup combine. */
+export function subgroupRowKernel(op: ReduceOp, t: WgslScalar): SubgroupRowKernel {
+  const key = `${op}:${t}`;
+  let k = sgRows.get(key);
+  if (!k) sgRows.set(key, (k = declareSubgroupRow(op, t)));
+  return k;
+}
+
+/** inner > 1: a workgroup per (outer, chunk, column block), one barrier, then subgroup combines. */
+export function subgroupColumnKernel(op: ReduceOp, t: WgslScalar): SubgroupColumnKernel {
+  const key = `${op}:${t}`;
+  let k = sgCols.get(key);
+  if (!k) sgCols.set(key, (k = declareSubgroupColumn(op, t)));
   return k;
 }

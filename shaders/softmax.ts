@@ -2,10 +2,13 @@
  * Row-wise kernels over x viewed as [rows, cols] (the last axis): softmax / logSoftmax, their
  * gradients from the output, and softmax cross-entropy with int32 labels (loss and gradient).
  *
- * Two shapes of kernel, chosen on the host by the row length:
+ * Three shapes of kernel, chosen on the host (fused/softmax.ts):
  *  - 'loop': one invocation per row looping over its columns (short rows; no workgroup memory).
  *  - 'tree': one workgroup of `wg` invocations per row (wg <= cols); invocations stride through the
  *    row and a tree reduction in workgroup memory combines them, for the max and for the sum.
+ *  - 'subgroup': the tree's workgroups, but the partials are combined after one barrier by the
+ *    subgroup holding invocation 0 (subgroupFinal of reduce.ts; needs the 'subgroups' feature).
+ *    The max goes through order keys, so a NaN in the row still makes the row NaN.
  * Both dispatch linearly over a grid folded into 2-D when it exceeds 65535 workgroups.
  *
  * Stable: the row max is subtracted before exp (log-sum-exp). A label outside [0, cols) makes its
@@ -15,12 +18,13 @@
 
 import { FLOAT_BITS_WGSL, WG_1D } from './common.js';
 import { defineKernel, kernelFamily } from './program.js';
+import { SUBGROUP_MAX_WGSL, subgroupFinal } from './reduce.js';
 
-export type RowMode = { kind: 'loop' } | { kind: 'tree'; wg: number };
+export type RowMode = { kind: 'loop' } | { kind: 'tree' | 'subgroup'; wg: number };
 
 /** Key fragment of a mode, for pipeline cache keys. */
 export function rowModeKey(mode: RowMode): string {
-  return mode.kind === 'loop' ? 'loop' : `tree${mode.wg}`;
+  return mode.kind === 'loop' ? 'loop' : `${mode.kind}${mode.wg}`;
 }
 
 /** First statements of main: the row this invocation (loop) or workgroup (tree) handles, and its offset. */
@@ -30,13 +34,16 @@ function rowStart(mode: RowMode): string {
   if (row >= P.rows) { return; }
   let o = row * P.cols;`;
   }
+  const first = mode.kind === 'subgroup' ? '\n  let sg_first = subgroupMin(lid) == 0u;' : '';
   return `  let row = wid.x + wid.y * nwg.x;
-  if (row >= P.rows) { return; }
+  if (row >= P.rows) { return; }${first}
   let o = row * P.cols;`;
 }
 
 function shared(mode: RowMode): string {
-  return mode.kind === 'tree' ? `var<workgroup> sh: array<f32, ${mode.wg}>;` : '';
+  if (mode.kind === 'loop') return '';
+  const sg = mode.kind === 'subgroup' ? `${SUBGROUP_MAX_WGSL}\nvar<workgroup> sh_r: f32;\n` : '';
+  return `${sg}var<workgroup> sh: array<f32, ${mode.wg}>;`;
 }
 
 /** Declares `name` = the max or sum over the row of term(j) (a WGSL expression in u32 j). */
@@ -52,10 +59,19 @@ function rowReduce(mode: RowMode, name: string, op: 'max' | 'sum', term: (j: str
   }
   const wg = mode.wg;
   // wg <= cols, so every invocation has at least one element: start from it (no -inf needed).
-  return `
+  const partials = `
   var ${name}_acc = ${term('lid')};
   for (var j = lid + ${wg}u; j < P.cols; j = j + ${wg}u) { ${name}_acc = ${combine(`${name}_acc`, term('j'))}; }
-  sh[lid] = ${name}_acc;
+  sh[lid] = ${name}_acc;`;
+  if (mode.kind === 'subgroup') {
+    // The first subgroup's reads of sh end before the second barrier; sh_r is next written only
+    // after the next reduction's first barrier, so no third barrier is needed.
+    return `${partials}
+  workgroupBarrier();${subgroupFinal(op, 'f32', wg, (k) => `sh[${k}]`, (r) => `sh_r = ${r};`)}
+  workgroupBarrier();
+  let ${name} = sh_r;`;
+  }
+  return `${partials}
   for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
     workgroupBarrier();
     if (lid < s) { sh[lid] = ${combine('sh[lid]', 'sh[lid + s]')}; }
@@ -80,11 +96,11 @@ const ROWS_COLS = { rows: 'u32', cols: 'u32' } as const;
 
 /** The mode from its primitive parts (kernelFamily keys by primitive arguments). */
 function modeOf(wg: number): RowMode {
-  return wg === 0 ? { kind: 'loop' } : { kind: 'tree', wg };
+  return wg === 0 ? { kind: 'loop' } : wg > 0 ? { kind: 'tree', wg } : { kind: 'subgroup', wg: -wg };
 }
-/** 0 for the loop mode, else the tree's workgroup size. */
+/** 0 for the loop mode, the tree's workgroup size, or minus the subgroup mode's. */
 function modeWg(mode: RowMode): number {
-  return mode.kind === 'loop' ? 0 : mode.wg;
+  return mode.kind === 'loop' ? 0 : mode.kind === 'tree' ? mode.wg : -mode.wg;
 }
 function wgOf(mode: RowMode): number {
   return mode.kind === 'loop' ? WG_1D : mode.wg;
@@ -98,6 +114,7 @@ const softmaxFamily = kernelFamily((log: boolean, treeWg: number) => {
     bindings: { X: F32_READ, out: F32_OUT },
     uniforms: ROWS_COLS,
     workgroupSize: wgOf(mode),
+    subgroups: mode.kind === 'subgroup',
     helpers: () => `${FLOAT_BITS_WGSL}\n${shared(mode)}`,
     body: () => `${rowStart(mode)}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
   let lse = log(s);${forEachColumn(mode, write)}`,
@@ -118,6 +135,7 @@ const softmaxGradFamily = kernelFamily((log: boolean, treeWg: number) => {
     bindings: { Y: F32_READ, DY: F32_READ, out: F32_OUT },
     uniforms: ROWS_COLS,
     workgroupSize: wgOf(mode),
+    subgroups: mode.kind === 'subgroup',
     helpers: () => `${FLOAT_BITS_WGSL}\n${shared(mode)}`,
     body: () => `${rowStart(mode)}${rowReduce(mode, 's', 'sum', term)}${forEachColumn(mode, write)}`,
   });
@@ -142,6 +160,7 @@ const sceFamily = kernelFamily((treeWg: number) => {
     bindings: { X: F32_READ, L: I32_READ, out: F32_OUT },
     uniforms: ROWS_COLS,
     workgroupSize: wgOf(mode),
+    subgroups: mode.kind === 'subgroup',
     helpers: () => `${NAN_WGSL}\n${FLOAT_BITS_WGSL}\n${shared(mode)}`,
     body: () => `${rowStart(mode)}${LABEL_WGSL}${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}
   ${mode.kind === 'loop' ? store : `if (lid == 0u) { ${store} }`}`,
@@ -161,6 +180,7 @@ const sceGradFamily = kernelFamily((treeWg: number) => {
     bindings: { X: F32_READ, L: I32_READ, DL: F32_READ, out: F32_OUT },
     uniforms: ROWS_COLS,
     workgroupSize: wgOf(mode),
+    subgroups: mode.kind === 'subgroup',
     helpers: () => `${NAN_WGSL}\n${FLOAT_BITS_WGSL}\n${shared(mode)}`,
     body: () => `${rowStart(mode)}${LABEL_WGSL}
   let d = DL[row];${rowReduce(mode, 'm', 'max', (j) => `X[o + ${j}]`)}${rowReduce(mode, 's', 'sum', (j) => `exp(X[o + ${j}] - m)`)}${forEachColumn(mode, write)}`,

@@ -56,7 +56,7 @@ describe('batch-norm reduction tune', () => {
   it('a planted or malformed record is ignored and re-tuned', async () => {
     const key = 'test adapter B #batchnorm';
     const planted = Object.fromEntries(KEYS.map((k) => [k, { design: 'bogus', shape: [1, 1] }]));
-    await tuneStore().set(key, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: key, designs: 'column,tiled', choices: planted }));
+    await tuneStore('batchnorm').set(key, JSON.stringify({ version: TUNE_CACHE_VERSION, adapter: key, designs: 'column,tiled', choices: planted }));
     const seen: BatchNormTuneObservation[] = [];
     const choices = await tuneBatchNorm(gpu, 'test adapter B', (o) => seen.push(o), 400);
     expect(seen.length).toBe(4);

@@ -26,6 +26,7 @@ import * as ew from './elementwise.js';
 import { matmul } from './matmul.js';
 import { tuneMatmul } from './matmul-tune.js';
 import { tuneBatchNorm } from './batchnorm-tune.js';
+import { tuneReduce } from './reduce-tune.js';
 import type { BatchNormPath } from './fused/batchnorm.js';
 import type { MatmulChoice } from './matmul.js';
 import { PipelineCache } from './pipeline-cache.js';
@@ -65,6 +66,8 @@ export class WebGPUBackend implements Backend, KernelContext {
   readonly asserts: DeviceAsserts;
   matmulChoices: ReadonlyMap<string, MatmulChoice> = new Map();
   batchNormChoices: ReadonlyMap<string, BatchNormPath> = new Map();
+  /** Reduce and softmax designs per shape bucket, from the tune (reduce-tune.ts); empty: the shape rules. */
+  reduceChoices: ReadonlyMap<string, 'loop' | 'tree' | 'subgroup'> = new Map();
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
   private destroyed = false;
@@ -101,6 +104,7 @@ export class WebGPUBackend implements Backend, KernelContext {
     const backend = new WebGPUBackend(device, adapterInfo, limits, health, options, shaderF16, subgroups);
     if (options.autotune ?? true) backend.matmulChoices = await tuneMatmul(backend, adapterInfo);
     if (options.autotune ?? true) backend.batchNormChoices = await tuneBatchNorm(backend, adapterInfo);
+    if (options.autotune ?? true) backend.reduceChoices = await tuneReduce(backend, adapterInfo);
     return backend;
   }
 

@@ -71,7 +71,8 @@ export interface BatchNormTuneObservation {
 export async function tuneBatchNorm(
   ctx: TuneContext, adapter: string, observe?: (o: BatchNormTuneObservation) => void, budgetMs: number = BN_TUNE_BUDGET_MS,
 ): Promise<Map<string, BatchNormPath>> {
-  const store = tuneStore();
+  // Its own files (batchnorm-tune-*.json), apart from the matmul tune's.
+  const store = tuneStore('batchnorm');
   const key = storeKey(adapter);
   const raw = await store.get(key);
   const cached = raw === null ? null : parseTuneRecord(raw, key, rules(ctx));

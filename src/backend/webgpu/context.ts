@@ -19,6 +19,10 @@ export interface KernelContext {
   readonly matmulChoices: ReadonlyMap<string, MatmulChoice>;
   /** Batch-norm reduction design per (reduction, row bucket), from the tune (batchnorm-tune.ts); absent or empty: the rule. */
   readonly batchNormChoices?: ReadonlyMap<string, 'column' | 'tiled'>;
+  /** Reduce and softmax design per shape bucket, from the tune (reduce-tune.ts); absent or empty: the shape rules. */
+  readonly reduceChoices?: ReadonlyMap<string, 'loop' | 'tree' | 'subgroup'>;
+  /** The device has 'subgroups' (its sizes), so the subgroup designs may run; absent or null: not. */
+  readonly subgroups?: { readonly minSize: number; readonly maxSize: number } | null;
   /** Device-side checks reported by the next read (cross-entropy labels, errorIfNonfinite). */
   readonly asserts: DeviceAsserts;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */

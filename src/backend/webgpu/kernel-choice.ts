@@ -35,10 +35,17 @@ export interface KernelChoice {
   /** Output channels per invocation of the window kernels (4 or 8). */
   convWindowBlock?: 4 | 8;
   /**
-   * Reduce over a middle axis with inner > 1 (reduce.ts): 'loop' the column loop, 'tree' the column
-   * tree in workgroup memory, at any shape; unset, the documented shape rule decides.
+   * Every pass of a reduce (reduce.ts), over the last axis or a middle one: 'loop' the loop, 'tree'
+   * the tree in workgroup memory, 'subgroup' the one-barrier subgroup combine (a device without
+   * 'subgroups' throws), at any shape; unset, the tune's choice or the documented shape rule.
    */
-  reducePath?: 'loop' | 'tree';
+  reducePath?: 'loop' | 'tree' | 'subgroup';
+  /**
+   * The row kernels of softmax, its gradient and softmax cross-entropy (fused/softmax.ts): 'loop'
+   * an invocation per row, 'tree' a workgroup per row with a tree, 'subgroup' a workgroup per row
+   * with a subgroup combine (needs 'subgroups'); unset, the tune's choice or the shape rule.
+   */
+  softmaxPath?: 'loop' | 'tree' | 'subgroup';
   /** Workgroup shape of the implicit-GEMM convolution kernels. */
   convShape?: WorkgroupShape;
 }

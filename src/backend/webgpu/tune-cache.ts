@@ -124,19 +124,25 @@ export async function nodeCacheDir(): Promise<string | null> {
   return home ? path.join(home, '.cache', 'webgrad') : null;
 }
 
+/**
+ * Which tune a record belongs to: each kind has its own files (`<kind>-tune-<hash>.json`) and
+ * localStorage keys, so the batch-norm and reduce records are never named as matmul ones.
+ */
+export type TuneKind = 'matmul' | 'batchnorm' | 'reduce';
+
 /** The file a Node process keeps an adapter's result in. */
-export async function nodeCacheFile(adapter: string): Promise<string | null> {
+export async function nodeCacheFile(adapter: string, kind: TuneKind = 'matmul'): Promise<string | null> {
   const dir = await nodeCacheDir();
   if (!dir) return null;
   const path = (await nodeOnly('node:path')) as typeof import('node:path');
-  return path.join(dir, `matmul-tune-${hashKey(adapter)}.json`);
+  return path.join(dir, `${kind}-tune-${hashKey(adapter)}.json`);
 }
 
-function nodeStore(): TuneStore {
+function nodeStore(kind: TuneKind): TuneStore {
   return {
     where: 'the per-user cache folder ($XDG_CACHE_HOME/webgrad or ~/.cache/webgrad)',
     async get(adapter) {
-      const file = await nodeCacheFile(adapter);
+      const file = await nodeCacheFile(adapter, kind);
       if (!file) return null;
       const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
       try {
@@ -146,7 +152,7 @@ function nodeStore(): TuneStore {
       }
     },
     async set(adapter, value) {
-      const file = await nodeCacheFile(adapter);
+      const file = await nodeCacheFile(adapter, kind);
       if (!file) return;
       const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
       const path = (await nodeOnly('node:path')) as typeof import('node:path');
@@ -168,10 +174,10 @@ function nodeStore(): TuneStore {
 }
 
 /** Where tune results persist: localStorage in browsers, the per-user cache folder in Node, else nowhere. */
-export function tuneStore(): TuneStore {
+export function tuneStore(kind: TuneKind = 'matmul'): TuneStore {
   const ls = (globalThis as { localStorage?: Storage }).localStorage;
   if (ls) {
-    const key = (adapter: string) => `webgrad-matmul-tune:${adapter}`;
+    const key = (adapter: string) => `webgrad-${kind}-tune:${adapter}`;
     return {
       where: 'localStorage',
       get: async (adapter) => {
@@ -190,6 +196,6 @@ export function tuneStore(): TuneStore {
       },
     };
   }
-  if (nodeProcess()) return nodeStore();
+  if (nodeProcess()) return nodeStore(kind);
   return { where: 'nowhere', get: async () => null, set: async () => undefined };
 }
