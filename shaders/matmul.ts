@@ -76,6 +76,31 @@ export function rowMajorOperand(op: 'A' | 'B', vec: boolean, count: number, rowV
   return { setup, load };
 }
 
+/**
+ * Bias, activation and stores of a 4x4 block of C held in acc0..acc3 at (row0, col0) of batch cBase
+ * (row0 < m and col0 < n; rows and columns past m, n are not written).
+ */
+export function blockEpilogue(v: MatmulVariant): string {
+  let epilogue = '';
+  if (v.bias) {
+    epilogue += `  let bias = vec4<f32>(${Q.map((j) => `BIAS[min(col0 + ${j}u, P.n - 1u)]`).join(', ')});\n`;
+  }
+  for (const i of Q) {
+    epilogue += `  if (row0 + ${i}u < P.m) {\n`;
+    epilogue += `    let v${i} = epi(acc${i}${v.bias ? ' + bias' : ''}, alpha);\n`;
+    epilogue += `    let o${i} = cBase + (row0 + ${i}u) * P.n + col0;\n`;
+    if (v.vecC) {
+      epilogue += `    C[o${i} >> 2u] = v${i};\n`;
+    } else {
+      for (const j of Q) {
+        epilogue += `    if (col0 + ${j}u < P.n) { C[o${i} + ${j}u] = v${i}.${LANE[j]}; }\n`;
+      }
+    }
+    epilogue += '  }\n';
+  }
+  return epilogue;
+}
+
 /** Statements of `main` for a variant (the bindings are A, B, optional BIAS, C). */
 function matmulBody(v: MatmulVariant, wgY: number): string {
   // Scalar element at flat index e of an operand bound as f32 or vec4<f32>.
@@ -140,23 +165,7 @@ function matmulBody(v: MatmulVariant, wgY: number): string {
   let tail = tailB;
   for (const i of Q) tail += `    acc${i} = acc${i} + ${tailA(i)} * bt;\n`;
 
-  let epilogue = '';
-  if (v.bias) {
-    epilogue += `  let bias = vec4<f32>(${Q.map((j) => `BIAS[min(col0 + ${j}u, P.n - 1u)]`).join(', ')});\n`;
-  }
-  for (const i of Q) {
-    epilogue += `  if (row0 + ${i}u < P.m) {\n`;
-    epilogue += `    let v${i} = epi(acc${i}${v.bias ? ' + bias' : ''}, alpha);\n`;
-    epilogue += `    let o${i} = cBase + (row0 + ${i}u) * P.n + col0;\n`;
-    if (v.vecC) {
-      epilogue += `    C[o${i} >> 2u] = v${i};\n`;
-    } else {
-      for (const j of Q) {
-        epilogue += `    if (col0 + ${j}u < P.n) { C[o${i} + ${j}u] = v${i}.${LANE[j]}; }\n`;
-      }
-    }
-    epilogue += '  }\n';
-  }
+  const epilogue = blockEpilogue(v);
 
   // gid.x = wid.x * wgX + local x, gid.y = wid.y * wgY + local y, gid.z = wid.z (workgroup depth 1).
   return `  let col0 = gid.x * 4u;

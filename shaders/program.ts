@@ -57,6 +57,11 @@ export interface KernelDecl<B extends BindingDecls, U extends UniformDecls> {
   readonly body: string | (() => string);
   /** Module-scope WGSL placed before `main` (helper functions, workgroup arrays). */
   readonly helpers?: string | (() => string);
+  /**
+   * Uses subgroup builtins (WGSL `enable subgroups;`, which needs the device feature 'subgroups'):
+   * `main` then also has `sgid` (subgroup_invocation_id) and `sgsize` (subgroup_size) in scope.
+   */
+  readonly subgroups?: boolean;
 }
 
 /** One uniform's place in the struct. */
@@ -109,7 +114,7 @@ function fieldShape(name: string, t: UniformType): { wgsl: string; size: number;
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Names the generated code uses itself. */
-const RESERVED = new Set(['P', 'Params', 'main', 'gid', 'wid', 'nwg', 'lid', 'i']);
+const RESERVED = new Set(['P', 'Params', 'main', 'gid', 'wid', 'nwg', 'lid', 'i', 'sgid', 'sgsize']);
 
 function checkName(kernel: string, what: string, name: string): void {
   if (!IDENT.test(name) || RESERVED.has(name)) throw new Error(`kernel ${kernel}: ${what} name '${name}' is not a usable WGSL identifier`);
@@ -167,13 +172,15 @@ export function defineKernel<const B extends BindingDecls, const U extends Unifo
     // local_invocation_index measured ~2x slower on lavapipe for memory-bound kernels.
     const linear = typeof wg === 'number' ? `  let i = gid.x + gid.y * (nwg.x * ${wg}u);\n` : '';
     // A binding of f16 elements needs the extension, declared before anything else in the module.
-    const enable = bindingNames.some((b) => decl.bindings[b]!.type.includes('f16')) ? 'enable f16;\n' : '';
+    let enable = bindingNames.some((b) => decl.bindings[b]!.type.includes('f16')) ? 'enable f16;\n' : '';
+    if (decl.subgroups) enable += 'enable subgroups;\n';
+    const sg = decl.subgroups ? ',\n        @builtin(subgroup_invocation_id) sgid: u32, @builtin(subgroup_size) sgsize: u32' : '';
     source = `${enable}${helpers}
 ${lines.join('\n')}
 
 @compute @workgroup_size(${size})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+        @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg}) {
 ${linear}${body}
 }
 `;
