@@ -10,7 +10,8 @@
  * double-buffered), the wider register blocks, for transposed-A products the 16x4 transposed-A tile
  * and, on a device with 'subgroups', the subgroup-shuffle designs. The choice
  * does not change any result beyond float rounding order (tested per design in
- * webgpu-kernel-paths.test.ts and webgpu-matmul-designs.test.ts), only speed, so a noisy
+ * webgpu-kernel-paths.test.ts, webgpu-matmul-designs.test.ts and
+ * webgpu-matmul-designs-sg.test.ts), only speed, so a noisy
  * measurement can cost time but never correctness. Each candidate runs a mid-sized product a few
  * times and the fastest median wins; the tune stops adding rounds for a pattern once its share of
  * TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
