@@ -1,5 +1,6 @@
 /**
- * Every matmul design (src/backend/webgpu/matmul.ts: MATMUL_DESIGNS; the double-buffered and subgroup\n * designs in webgpu-matmul-designs-sg.test.ts, run in parallel) with every workgroup shape the
+ * Every matmul design (src/backend/webgpu/matmul.ts: MATMUL_DESIGNS; the double-buffered and subgroup
+ * designs in webgpu-matmul-designs-sg.test.ts, run in parallel) with every workgroup shape the
  * autotune may pick for it, forced through the kernel-choice hook and compared with the float64 CPU
  * backend on awkward sizes (1, 3, 17, 63, 65, 129, 130: below, at and across tile and block edges
  * and k slabs; 130 is even but not a multiple of 4, so no operand is bound as vec4),
