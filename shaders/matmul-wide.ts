@@ -15,7 +15,7 @@
  */
 
 import type { EpilogueActivation } from './kernel-types.js';
-import { epilogueHelpers, MATMUL_UNIFORMS, type MatmulVariant } from './matmul.js';
+import { epilogueHelpers, MATMUL_UNIFORMS, rowMajorOperand, type MatmulVariant } from './matmul.js';
 import { defineKernel, kernelFamily } from './program.js';
 
 const LANE = ['x', 'y', 'z', 'w'] as const;
@@ -42,12 +42,9 @@ export function wideBody(v: MatmulVariant, b: WideBlock, wgY: number): string {
   let tailA: (i: number) => string;
 
   if (!v.transA) {
-    for (const i of range(R)) setup += `  let aRow${i} = aBase + min(row0 + ${i}u, P.m - 1u) * P.k;\n`;
-    for (const i of range(R)) {
-      load += v.vecA
-        ? `    let ar${i} = A[(aRow${i} + l) >> 2u];\n`
-        : `    let ar${i} = vec4<f32>(A[aRow${i} + l], A[aRow${i} + l + 1u], A[aRow${i} + l + 2u], A[aRow${i} + l + 3u]);\n`;
-    }
+    const rows = rowMajorOperand('A', v.vecA, R, 'aRow', 'ar');
+    setup += rows.setup;
+    load += rows.load;
     a = (i, q) => `ar${i}.${LANE[q]}`;
     tailA = (i) => elA(`aRow${i} + l`);
   } else {
@@ -86,12 +83,9 @@ export function wideBody(v: MatmulVariant, b: WideBlock, wgY: number): string {
         : `    let bt${j} = vec4<f32>(${Q.map((c) => `B[bBase + l * P.n + bc${4 * j + c}]`).join(', ')});\n`;
     }
   } else {
-    for (const c of range(4 * CV)) setup += `  let bRow${c} = bBase + min(${col(c)}, P.n - 1u) * P.k;\n`;
-    for (const c of range(4 * CV)) {
-      load += v.vecB
-        ? `    let bt${c} = B[(bRow${c} + l) >> 2u];\n`
-        : `    let bt${c} = vec4<f32>(B[bRow${c} + l], B[bRow${c} + l + 1u], B[bRow${c} + l + 2u], B[bRow${c} + l + 3u]);\n`;
-    }
+    const cols = rowMajorOperand('B', v.vecB, 4 * CV, 'bRow', 'bt');
+    setup += cols.setup;
+    load += cols.load;
     for (const q of Q) {
       for (const j of range(CV)) load += `    let b${q}_${j} = vec4<f32>(${Q.map((c) => `bt${4 * j + c}.${LANE[q]}`).join(', ')});\n`;
     }

@@ -55,6 +55,52 @@ function activationWgsl(a: EpilogueActivation): string {
   return a === 'none' ? 'x' : UNARY_WGSL[a];
 }
 
+/**
+ * Setup and k-step load lines of `count` rows of an operand stored row-major along k (A untransposed,
+ * or B transposed, whose columns of C are rows of storage): row r starts at `${rowVar}r` (clamped to
+ * the last valid row, so the loads never branch) and one k step of 4 loads `${loadVar}r`, a vec4 over
+ * k = l..l+3, in one vec4 load when the operand is bound as vec4. Shared by matmul.ts and
+ * matmul-wide.ts (the same lines for any block height).
+ */
+export function rowMajorOperand(op: 'A' | 'B', vec: boolean, count: number, rowVar: string, loadVar: string): { setup: string; load: string } {
+  const [base, first, bound] = op === 'A' ? ['aBase', 'row0', 'P.m'] : ['bBase', 'col0', 'P.n'];
+  let setup = '';
+  let load = '';
+  for (let r = 0; r < count; r++) setup += `  let ${rowVar}${r} = ${base} + min(${first} + ${r}u, ${bound} - 1u) * P.k;\n`;
+  for (let r = 0; r < count; r++) {
+    const row = `${rowVar}${r}`;
+    load += vec
+      ? `    let ${loadVar}${r} = ${op}[(${row} + l) >> 2u];\n`
+      : `    let ${loadVar}${r} = vec4<f32>(${op}[${row} + l], ${op}[${row} + l + 1u], ${op}[${row} + l + 2u], ${op}[${row} + l + 3u]);\n`;
+  }
+  return { setup, load };
+}
+
+/**
+ * Bias, activation and stores of a 4x4 block of C held in acc0..acc3 at (row0, col0) of batch cBase
+ * (row0 < m and col0 < n; rows and columns past m, n are not written).
+ */
+export function blockEpilogue(v: MatmulVariant): string {
+  let epilogue = '';
+  if (v.bias) {
+    epilogue += `  let bias = vec4<f32>(${Q.map((j) => `BIAS[min(col0 + ${j}u, P.n - 1u)]`).join(', ')});\n`;
+  }
+  for (const i of Q) {
+    epilogue += `  if (row0 + ${i}u < P.m) {\n`;
+    epilogue += `    let v${i} = epi(acc${i}${v.bias ? ' + bias' : ''}, alpha);\n`;
+    epilogue += `    let o${i} = cBase + (row0 + ${i}u) * P.n + col0;\n`;
+    if (v.vecC) {
+      epilogue += `    C[o${i} >> 2u] = v${i};\n`;
+    } else {
+      for (const j of Q) {
+        epilogue += `    if (col0 + ${j}u < P.n) { C[o${i} + ${j}u] = v${i}.${LANE[j]}; }\n`;
+      }
+    }
+    epilogue += '  }\n';
+  }
+  return epilogue;
+}
+
 /** Statements of `main` for a variant (the bindings are A, B, optional BIAS, C). */
 function matmulBody(v: MatmulVariant, wgY: number): string {
   // Scalar element at flat index e of an operand bound as f32 or vec4<f32>.
@@ -72,12 +118,9 @@ function matmulBody(v: MatmulVariant, wgY: number): string {
 
   if (!v.transA) {
     // A stored [m, k]: row i of the block starts at aRow_i.
-    for (const i of Q) setup += `  let aRow${i} = aBase + min(row0 + ${i}u, P.m - 1u) * P.k;\n`;
-    for (const i of Q) {
-      loadA += v.vecA
-        ? `    let ar${i} = A[(aRow${i} + l) >> 2u];\n`
-        : `    let ar${i} = vec4<f32>(A[aRow${i} + l], A[aRow${i} + l + 1u], A[aRow${i} + l + 2u], A[aRow${i} + l + 3u]);\n`;
-    }
+    const rows = rowMajorOperand('A', v.vecA, 4, 'aRow', 'ar');
+    setup += rows.setup;
+    loadA += rows.load;
     aij = (i, q) => `ar${i}.${LANE[q]}`;
     tailA = (i) => elA(`aRow${i} + l`);
   } else {
@@ -108,12 +151,9 @@ function matmulBody(v: MatmulVariant, wgY: number): string {
       : '    let bt = vec4<f32>(B[bBase + l * P.n + bc0], B[bBase + l * P.n + bc1], B[bBase + l * P.n + bc2], B[bBase + l * P.n + bc3]);\n';
   } else {
     // B stored [n, k]: column j of the block is row c_j of storage, contiguous along k.
-    for (const j of Q) setup += `  let bRow${j} = bBase + min(col0 + ${j}u, P.n - 1u) * P.k;\n`;
-    for (const j of Q) {
-      loadB += v.vecB
-        ? `    let bt${j} = B[(bRow${j} + l) >> 2u];\n`
-        : `    let bt${j} = vec4<f32>(B[bRow${j} + l], B[bRow${j} + l + 1u], B[bRow${j} + l + 2u], B[bRow${j} + l + 3u]);\n`;
-    }
+    const cols = rowMajorOperand('B', v.vecB, 4, 'bRow', 'bt');
+    setup += cols.setup;
+    loadB += cols.load;
     bq = (q) => `vec4<f32>(bt0.${LANE[q]}, bt1.${LANE[q]}, bt2.${LANE[q]}, bt3.${LANE[q]})`;
     tailB = `    let bt = vec4<f32>(${Q.map((j) => elB(`bRow${j} + l`)).join(', ')});\n`;
   }
@@ -125,23 +165,7 @@ function matmulBody(v: MatmulVariant, wgY: number): string {
   let tail = tailB;
   for (const i of Q) tail += `    acc${i} = acc${i} + ${tailA(i)} * bt;\n`;
 
-  let epilogue = '';
-  if (v.bias) {
-    epilogue += `  let bias = vec4<f32>(${Q.map((j) => `BIAS[min(col0 + ${j}u, P.n - 1u)]`).join(', ')});\n`;
-  }
-  for (const i of Q) {
-    epilogue += `  if (row0 + ${i}u < P.m) {\n`;
-    epilogue += `    let v${i} = epi(acc${i}${v.bias ? ' + bias' : ''}, alpha);\n`;
-    epilogue += `    let o${i} = cBase + (row0 + ${i}u) * P.n + col0;\n`;
-    if (v.vecC) {
-      epilogue += `    C[o${i} >> 2u] = v${i};\n`;
-    } else {
-      for (const j of Q) {
-        epilogue += `    if (col0 + ${j}u < P.n) { C[o${i} + ${j}u] = v${i}.${LANE[j]}; }\n`;
-      }
-    }
-    epilogue += '  }\n';
-  }
+  const epilogue = blockEpilogue(v);
 
   // gid.x = wid.x * wgX + local x, gid.y = wid.y * wgY + local y, gid.z = wid.z (workgroup depth 1).
   return `  let col0 = gid.x * 4u;

@@ -1,5 +1,6 @@
 /**
- * Every matmul design (src/backend/webgpu/matmul.ts: MATMUL_DESIGNS) with every workgroup shape the
+ * Every matmul design (src/backend/webgpu/matmul.ts: MATMUL_DESIGNS; the double-buffered and subgroup
+ * designs in webgpu-matmul-designs-sg.test.ts, run in parallel) with every workgroup shape the
  * autotune may pick for it, forced through the kernel-choice hook and compared with the float64 CPU
  * backend on awkward sizes (1, 3, 17, 63, 65, 129, 130: below, at and across tile and block edges
  * and k slabs; 130 is even but not a multiple of 4, so no operand is bound as vec4),
@@ -76,7 +77,10 @@ async function product(label: string, args: MatmulArgs, specials: readonly numbe
   await compare(label, [f32(rand(aLen, -1, 1, specials)), f32(rand(bLen))], (be, [a, b]) => be.matmul(a!, b!, args), tol(args.k));
 }
 
-for (const design of MATMUL_DESIGNS) {
+/** The designs of webgpu-matmul-designs-sg.test.ts run there (a separate file: vitest runs them in parallel). */
+const SECOND_FILE_DESIGNS: readonly MatmulDesign[] = ['tiledDb', 'subgroup', 'subgroupBc'];
+
+for (const design of MATMUL_DESIGNS.filter((d) => !SECOND_FILE_DESIGNS.includes(d))) {
   describe(`matmul design '${design}'`, () => {
     for (const shape of DESIGN_SHAPES[design]) {
       it(`workgroup ${shape[0]}x${shape[1]}: sizes 1..129 × transA × transB`, async () => {
@@ -157,7 +161,7 @@ describe('the autotune chooses among designs', () => {
   it('the candidates are every design with every shape the device fits, the blocked default first', () => {
     for (const pattern of [{ transA: false, transB: true }, { transA: true, transB: false }]) {
       const c = tuneCandidates(gpu, pattern);
-      const designs = patternDesigns(pattern);
+      const designs = patternDesigns(pattern, gpu);
       expect(c[0]!.design).toBe('blocked');
       // Interleaved: the first candidates after the default cover every design.
       expect(new Set(c.slice(0, 1 + designs.length).map((x) => x.design)).size).toBe(designs.length);
@@ -185,7 +189,7 @@ describe('the autotune chooses among designs', () => {
     expect(seen.map((o) => o.pattern).sort()).toEqual(['NN', 'NT', 'TN']);
     for (const o of seen) {
       const measured = new Set<MatmulDesign>(o.candidates.map((c) => c.design));
-      expect([...measured].sort()).toEqual(patternDesigns({ transA: o.pattern[0] === 'T' }).sort());
+      expect([...measured].sort()).toEqual(patternDesigns({ transA: o.pattern[0] === 'T' }, gpu).sort());
       expect(o.medianMs.length).toBe(o.candidates.length);
       for (const ms of o.medianMs) expect(ms).toBeGreaterThan(0);
       expect(o.candidates).toContainEqual(o.chosen);

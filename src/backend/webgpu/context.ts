@@ -3,7 +3,7 @@
 import type { DType, Storage } from '../types.js';
 import type { Batcher } from './batcher.js';
 import type { DeviceAsserts } from './device-asserts.js';
-import type { DeviceLimits } from './device.js';
+import type { DeviceLimits, SubgroupSupport } from './device.js';
 import type { PipelineCache } from './pipeline-cache.js';
 import type { GpuStorage } from './storage.js';
 import type { MatmulChoice } from './matmul.js';
@@ -15,14 +15,14 @@ export interface KernelContext {
   readonly pipelines: PipelineCache;
   /** The adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly shapes. */
   readonly softwareAdapter: boolean;
+  /** The device's subgroup sizes when it has 'subgroups' (subgroup kernel designs may run), else null. */
+  readonly subgroups?: SubgroupSupport | null;
   /** Matmul design and workgroup shape per access pattern, from the autotune (empty: the defaults). */
   readonly matmulChoices: ReadonlyMap<string, MatmulChoice>;
   /** Batch-norm reduction design per (reduction, row bucket), from the tune (batchnorm-tune.ts); absent or empty: the rule. */
   readonly batchNormChoices?: ReadonlyMap<string, 'column' | 'tiled'>;
   /** Reduce and softmax design per shape bucket, from the tune (reduce-tune.ts); absent or empty: the shape rules. */
   readonly reduceChoices?: ReadonlyMap<string, 'loop' | 'tree' | 'subgroup'>;
-  /** The device has 'subgroups' (its sizes), so the subgroup designs may run; absent or null: not. */
-  readonly subgroups?: { readonly minSize: number; readonly maxSize: number } | null;
   /** Device-side checks reported by the next read (cross-entropy labels, errorIfNonfinite). */
   readonly asserts: DeviceAsserts;
   /** A new storage for a kernel's output (may reuse a buffer released in the open batch). */

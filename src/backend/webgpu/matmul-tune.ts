@@ -6,18 +6,21 @@
  * browsers localStorage, validated on read and written atomically (tune-cache.ts).
  *
  * Candidates are every (design, shape) pair of matmul.ts's designs that the device can run: the
- * register-blocked kernel (the default, measured first), the workgroup-memory tiles, the wider
- * register blocks and, for transposed-A products, the 16x4 transposed-A tile. The choice
+ * register-blocked kernel (the default, measured first), the workgroup-memory tiles (single and
+ * double-buffered), the wider register blocks, for transposed-A products the 16x4 transposed-A tile
+ * and, on a device with 'subgroups', the subgroup-shuffle designs. The choice
  * does not change any result beyond float rounding order (tested per design in
- * webgpu-kernel-paths.test.ts and webgpu-matmul-designs.test.ts), only speed, so a noisy
+ * webgpu-kernel-paths.test.ts, webgpu-matmul-designs.test.ts and
+ * webgpu-matmul-designs-sg.test.ts), only speed, so a noisy
  * measurement can cost time but never correctness. Each candidate runs a mid-sized product a few
  * times and the fastest median wins; the tune stops adding rounds for a pattern once its share of
  * TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
- * The bound has a floor: every design's first shape is compiled and timed once per pattern (16
- * pipelines in all), which on a loaded SwiftShader (seconds per compile) exceeds the budget.
+ * The bound has a floor: every design's first shape is compiled and timed once per pattern (up to
+ * 25 pipelines in all), which on a loaded SwiftShader (seconds per compile) exceeds the budget.
  */
 import type { KernelContext } from './context.js';
-import { choiceFits, matmul, defaultWorkgroupShape, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
+import type { SubgroupSupport } from './device.js';
+import { choiceFits, designAvailable, matmul, defaultWorkgroupShape, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
 import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, type TuneChoice, type TuneRecord } from './tune-cache.js';
 
 /** The access patterns of a linear layer's three products: forward (B transposed), dX, dW. */
@@ -36,6 +39,11 @@ export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShap
   wide4x8: [[4, 8], [4, 4]],
   wide8x8: [[4, 4], [8, 4]],
   transA16x4: [[4, 4], [8, 2]],
+  // Up to 64x64 tiles: two slabs of both operands fill 16 KiB at 16x16.
+  tiledDb: [[8, 8], [16, 8], [16, 16]],
+  // Rows along x share A across a subgroup; 8x8 shares both A and B between lanes.
+  subgroup: [[16, 4], [8, 8]],
+  subgroupBc: [[16, 4], [8, 4], [4, 4]],
 };
 /**
  * Wall-clock budget of a whole tune (all patterns), pipeline compiles included: once a pattern's
@@ -56,8 +64,8 @@ const MARGIN = 0.9;
  * The designs the tune tries for an access pattern: all of them, but the transposed-A tile only
  * where A is read transposed (elsewhere it is an 16x4 block without its reason to exist).
  */
-export function patternDesigns(pattern: { transA: boolean }): MatmulDesign[] {
-  return MATMUL_DESIGNS.filter((d) => d !== 'transA16x4' || pattern.transA);
+export function patternDesigns(pattern: { transA: boolean }, ctx: { subgroups?: SubgroupSupport | null }): MatmulDesign[] {
+  return MATMUL_DESIGNS.filter((d) => (d !== 'transA16x4' || pattern.transA) && designAvailable(ctx, d));
 }
 
 /**
@@ -65,10 +73,10 @@ export function patternDesigns(pattern: { transA: boolean }): MatmulDesign[] {
  * interleaved (each design's first shape before any design's second), so that a tune cut short by
  * its budget has still measured every design.
  */
-export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
+export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter' | 'subgroups'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
   const fallback: MatmulChoice = { design: 'blocked', shape: defaultWorkgroupShape(ctx.softwareAdapter, pattern.transA, pattern.transB) };
   const out: MatmulChoice[] = [fallback];
-  const designs = patternDesigns(pattern);
+  const designs = patternDesigns(pattern, ctx);
   const most = Math.max(...designs.map((d) => DESIGN_SHAPES[d].length));
   for (let i = 0; i < most; i++) {
     for (const design of designs) {
@@ -85,7 +93,10 @@ export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdap
 /** The rules a stored result must meet to be used (see tune-cache.ts). */
 function cacheRules(ctx: KernelContext): TuneCacheRules {
   const allowed: TuneChoice[] = [];
-  for (const design of MATMUL_DESIGNS) for (const shape of DESIGN_SHAPES[design]) allowed.push({ design, shape });
+  // Only designs this device runs: a record naming a subgroup design is refused on a device
+  // created without 'subgroups' (and the design set below differs, so it is stale anyway).
+  const designs = MATMUL_DESIGNS.filter((d) => designAvailable(ctx, d));
+  for (const design of designs) for (const shape of DESIGN_SHAPES[design]) allowed.push({ design, shape });
   for (const software of [false, true]) {
     for (const p of PATTERNS) allowed.push({ design: 'blocked', shape: defaultWorkgroupShape(software, p.transA, p.transB) });
   }
@@ -93,7 +104,7 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
     patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),
     allowed: allowed.filter((c) => choiceFits(ctx.limits, c as MatmulChoice)),
     maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
-    designs: MATMUL_DESIGNS.join(','),
+    designs: designs.join(','),
   };
 }
 

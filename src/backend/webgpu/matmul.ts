@@ -11,6 +11,9 @@ import {
 } from '../../../shaders/matmul.js';
 import { matmulTiledBiasKernel, matmulTiledKernel, tiledWorkgroupBytes } from '../../../shaders/matmul-tiled.js';
 import { matmulWideBiasKernel, matmulWideKernel, type WideBlock } from '../../../shaders/matmul-wide.js';
+import { matmulSubgroupBiasKernel, matmulSubgroupKernel } from '../../../shaders/matmul-subgroup.js';
+import { matmulTiledDbBiasKernel, matmulTiledDbKernel, tiledDbWorkgroupBytes } from '../../../shaders/matmul-tiled-db.js';
+import type { SubgroupSupport } from './device.js';
 import { DEFAULT_LEAKY_RELU_SLOPE } from '../../../shaders/kernel-types.js';
 import type { MatmulArgs, Storage } from '../types.js';
 import type { KernelContext } from './context.js';
@@ -54,13 +57,36 @@ type WideDesign = keyof typeof WIDE_DESIGNS;
 /**
  * Kernel designs (all compute the same sums; only speed differs): 'blocked' is the register-blocked
  * kernel without workgroup memory (shaders/matmul.ts), best on software drivers; 'tiled' stages
- * K-slabs of A and B in workgroup memory (shaders/matmul-tiled.ts), the usual design on GPUs; the
- * wide designs above.
+ * K-slabs of A and B in workgroup memory (shaders/matmul-tiled.ts), the usual design on GPUs;
+ * 'tiledDb' the same tiles with vec4 global loads and two slabs per operand, staging the next while
+ * computing the current (shaders/matmul-tiled-db.ts); the wide designs above; 'subgroup' and
+ * 'subgroupBc' share A/B loads across a subgroup by shuffles (shaders/matmul-subgroup.ts): the
+ * first for any subgroup size, the second unrolled over a size the adapter fixes (min = max ≤ 16),
+ * both only on a device with 'subgroups' (designAvailable).
  */
-export const MATMUL_DESIGNS = ['blocked', 'tiled', ...(Object.keys(WIDE_DESIGNS) as WideDesign[])] as const;
+export const MATMUL_DESIGNS = ['blocked', 'tiled', ...(Object.keys(WIDE_DESIGNS) as WideDesign[]), 'tiledDb', 'subgroup', 'subgroupBc'] as const;
 export type MatmulDesign = (typeof MATMUL_DESIGNS)[number];
 
 const isWide = (d: MatmulDesign): d is WideDesign => d in WIDE_DESIGNS;
+
+/** Largest fixed subgroup size the unrolled 'subgroupBc' form is generated for (code size). */
+export const SUBGROUP_UNROLL_MAX = 16;
+
+/**
+ * The lanes the subgroup kernel is generated for: 0 (a loop over the subgroup_size builtin) for
+ * 'subgroup'; the adapter's fixed size for 'subgroupBc'; null where the design cannot run.
+ */
+export function subgroupLanes(subgroups: SubgroupSupport | null | undefined, design: 'subgroup' | 'subgroupBc'): number | null {
+  if (!subgroups) return null;
+  if (design === 'subgroup') return 0;
+  const { minSize, maxSize } = subgroups;
+  return minSize === maxSize && minSize <= SUBGROUP_UNROLL_MAX ? minSize : null;
+}
+
+/** Whether this device can run a design at all (the subgroup designs need the 'subgroups' feature). */
+export function designAvailable(ctx: { subgroups?: SubgroupSupport | null }, design: MatmulDesign): boolean {
+  return design === 'subgroup' || design === 'subgroupBc' ? subgroupLanes(ctx.subgroups, design) !== null : true;
+}
 
 /** Rows and columns of C one invocation computes in a design. */
 export function designBlock(d: MatmulDesign): { rows: number; cols: number } {
@@ -77,7 +103,9 @@ export interface MatmulChoice {
 export function choiceFits(limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }, c: MatmulChoice): boolean {
   const [x, y] = c.shape;
   if (x * y > limits.maxComputeInvocationsPerWorkgroup) return false;
-  return c.design !== 'tiled' || tiledWorkgroupBytes(x, y) <= limits.maxComputeWorkgroupStorageSize;
+  if (c.design === 'tiled') return tiledWorkgroupBytes(x, y) <= limits.maxComputeWorkgroupStorageSize;
+  if (c.design === 'tiledDb') return tiledDbWorkgroupBytes(x, y) <= limits.maxComputeWorkgroupStorageSize;
+  return true;
 }
 
 /** The key of an access pattern in the tuned-shape table. */
@@ -121,6 +149,11 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
   const design = choice?.design ?? forced.matmulDesign ?? tuned?.design ?? 'blocked';
   const [wgX, wgY] = choice?.shape ?? forced.matmulShape ?? tuned?.shape ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
+  const lanes = design === 'subgroup' || design === 'subgroupBc' ? subgroupLanes(ctx.subgroups, design) : 0;
+  if (lanes === null) {
+    const has = ctx.subgroups ? `subgroup sizes ${ctx.subgroups.minSize}..${ctx.subgroups.maxSize}` : "no 'subgroups' feature";
+    throw new Error(`webgpu: matmul: design '${design}' cannot run on this device (${has})`);
+  }
 
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
   const block = designBlock(design);
@@ -139,6 +172,20 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
           dispatchKernel(ctx, name, matmulWideBiasKernel(v, wide, wgX, wgY), buffers, values, groups);
         } else {
           dispatchKernel(ctx, name, matmulWideKernel(v, wide, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+        }
+      } else if (design === 'subgroup' || design === 'subgroupBc') {
+        if (bias) {
+          const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
+          dispatchKernel(ctx, name, matmulSubgroupBiasKernel(v, lanes, wgX, wgY), buffers, values, groups);
+        } else {
+          dispatchKernel(ctx, name, matmulSubgroupKernel(v, lanes, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+        }
+      } else if (design === 'tiledDb') {
+        if (bias) {
+          const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
+          dispatchKernel(ctx, name, matmulTiledDbBiasKernel(v, wgX, wgY), buffers, values, groups);
+        } else {
+          dispatchKernel(ctx, name, matmulTiledDbKernel(v, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
         }
       } else if (design === 'tiled') {
         if (bias) {

@@ -1,0 +1,188 @@
+/**
+ * Batched matmul, workgroup-memory tiles with vec4 global loads and double buffering: the design of
+ * matmul-tiled.ts (a wgX × wgY workgroup computes a (4·wgY) × (4·wgX) tile of C, each invocation a
+ * 4×4 block; the k axis is walked in slabs of TK staged in var<workgroup>), with two changes:
+ *  - an operand bound as array<vec4<f32>> (its contiguous axis and batch stride multiples of 4, as
+ *    in matmul.ts) is staged with one vec4 load per 4 elements; the staged slabs are vec4 arrays
+ *    (k-major, 4 rows or columns per vec4), so the inner loop reads one vec4 of A and one of B per
+ *    k step instead of 8 scalars;
+ *  - two slabs per operand: while the workgroup computes from slab s it stages slab s + 1 into the
+ *    other buffer, one barrier per slab instead of two (the barrier that ends step s both publishes
+ *    slab s + 1 and frees slab s, which step s + 1 overwrites with slab s + 2).
+ *
+ * Edges as in matmul-tiled.ts: elements past m, n or k are staged as 0 (a vec4 load is whole or
+ * absent: with k % 4 == 0, m % 4 == 0 or n % 4 == 0, a vec4 starting inside the range ends inside
+ * it); kept outputs are the plain sum over k. Every invocation reaches every barrier: no early
+ * return, uniform loop bounds.
+ */
+
+import type { EpilogueActivation } from './kernel-types.js';
+import { blockEpilogue, epilogueHelpers, MATMUL_UNIFORMS, type MatmulVariant } from './matmul.js';
+import { defineKernel, kernelFamily } from './program.js';
+
+/** k values per staged slab. */
+export const TILED_DB_TK = 16;
+
+/** Workgroup-memory bytes of a double-buffered tile with this workgroup shape (2 × (A + B) slabs, f32). */
+export function tiledDbWorkgroupBytes(wgX: number, wgY: number): number {
+  return 2 * 4 * TILED_DB_TK * (4 * wgX + 4 * wgY);
+}
+
+/** Statements staging the slab at k0 = `k0` into buffer `buf` (0 or 1) of As and Bs. */
+function stage(v: MatmulVariant, wgX: number, wgY: number, k0: string, buf: string): string {
+  const TK = TILED_DB_TK;
+  const TM4 = wgY; // vec4s per k row of the A slab (4·wgY rows)
+  const TN4 = wgX;
+  const NI = wgX * wgY;
+  const aOff = `${buf} * ${TK * TM4}u`;
+  const bOff = `${buf} * ${TK * TN4}u`;
+  let a: string;
+  if (!v.transA && v.vecA) {
+    // A [m, k], k % 4 == 0: a vec4 along k spreads over 4 k rows of the slab, component r % 4.
+    a = `    for (var e = lid; e < ${(TK / 4) * 4 * TM4}u; e = e + ${NI}u) {
+      let kq = e % ${TK / 4}u; let r = e / ${TK / 4}u;
+      let gr = tileRow + r; let gk = ${k0} + 4u * kq;
+      var x = vec4<f32>(0.0);
+      if (gr < P.m && gk < P.k) { x = A[(aBase + gr * P.k + gk) >> 2u]; }
+      let o = ${aOff} + 4u * kq * ${TM4}u + (r >> 2u);
+      As[o][r & 3u] = x.x; As[o + ${TM4}u][r & 3u] = x.y; As[o + ${2 * TM4}u][r & 3u] = x.z; As[o + ${3 * TM4}u][r & 3u] = x.w;
+    }\n`;
+  } else if (!v.transA) {
+    a = `    for (var e = lid; e < ${TK * 4 * TM4}u; e = e + ${NI}u) {
+      let kk = e % ${TK}u; let r = e / ${TK}u;
+      let gr = tileRow + r; let gk = ${k0} + kk;
+      var x = 0.0;
+      if (gr < P.m && gk < P.k) { x = A[aBase + gr * P.k + gk]; }
+      As[${aOff} + kk * ${TM4}u + (r >> 2u)][r & 3u] = x;
+    }\n`;
+  } else if (v.vecA) {
+    // A [k, m], m % 4 == 0: a vec4 along m is 4 rows of one k row of the slab.
+    a = `    for (var e = lid; e < ${TK * TM4}u; e = e + ${NI}u) {
+      let r4 = e % ${TM4}u; let kk = e / ${TM4}u;
+      let gr = tileRow + 4u * r4; let gk = ${k0} + kk;
+      var x = vec4<f32>(0.0);
+      if (gr < P.m && gk < P.k) { x = A[(aBase + gk * P.m + gr) >> 2u]; }
+      As[${aOff} + kk * ${TM4}u + r4] = x;
+    }\n`;
+  } else {
+    a = `    for (var e = lid; e < ${TK * 4 * TM4}u; e = e + ${NI}u) {
+      let r = e % ${4 * TM4}u; let kk = e / ${4 * TM4}u;
+      let gr = tileRow + r; let gk = ${k0} + kk;
+      var x = 0.0;
+      if (gr < P.m && gk < P.k) { x = A[aBase + gk * P.m + gr]; }
+      As[${aOff} + kk * ${TM4}u + (r >> 2u)][r & 3u] = x;
+    }\n`;
+  }
+  let b: string;
+  if (!v.transB && v.vecB) {
+    b = `    for (var e = lid; e < ${TK * TN4}u; e = e + ${NI}u) {
+      let c4 = e % ${TN4}u; let kk = e / ${TN4}u;
+      let gc = tileCol + 4u * c4; let gk = ${k0} + kk;
+      var x = vec4<f32>(0.0);
+      if (gc < P.n && gk < P.k) { x = B[(bBase + gk * P.n + gc) >> 2u]; }
+      Bs[${bOff} + kk * ${TN4}u + c4] = x;
+    }\n`;
+  } else if (!v.transB) {
+    b = `    for (var e = lid; e < ${TK * 4 * TN4}u; e = e + ${NI}u) {
+      let c = e % ${4 * TN4}u; let kk = e / ${4 * TN4}u;
+      let gc = tileCol + c; let gk = ${k0} + kk;
+      var x = 0.0;
+      if (gc < P.n && gk < P.k) { x = B[bBase + gk * P.n + gc]; }
+      Bs[${bOff} + kk * ${TN4}u + (c >> 2u)][c & 3u] = x;
+    }\n`;
+  } else if (v.vecB) {
+    b = `    for (var e = lid; e < ${(TK / 4) * 4 * TN4}u; e = e + ${NI}u) {
+      let kq = e % ${TK / 4}u; let c = e / ${TK / 4}u;
+      let gc = tileCol + c; let gk = ${k0} + 4u * kq;
+      var x = vec4<f32>(0.0);
+      if (gc < P.n && gk < P.k) { x = B[(bBase + gc * P.k + gk) >> 2u]; }
+      let o = ${bOff} + 4u * kq * ${TN4}u + (c >> 2u);
+      Bs[o][c & 3u] = x.x; Bs[o + ${TN4}u][c & 3u] = x.y; Bs[o + ${2 * TN4}u][c & 3u] = x.z; Bs[o + ${3 * TN4}u][c & 3u] = x.w;
+    }\n`;
+  } else {
+    b = `    for (var e = lid; e < ${TK * 4 * TN4}u; e = e + ${NI}u) {
+      let kk = e % ${TK}u; let c = e / ${TK}u;
+      let gc = tileCol + c; let gk = ${k0} + kk;
+      var x = 0.0;
+      if (gc < P.n && gk < P.k) { x = B[bBase + gc * P.k + gk]; }
+      Bs[${bOff} + kk * ${TN4}u + (c >> 2u)][c & 3u] = x;
+    }\n`;
+  }
+  return a + b;
+}
+
+export function tiledDbBody(v: MatmulVariant, wgX: number, wgY: number): string {
+  const TK = TILED_DB_TK;
+  return `  let lx = lid % ${wgX}u;
+  let ly = lid / ${wgX}u;
+  let tileRow = (wid.y + P.yOff) * ${4 * wgY}u;
+  let tileCol = wid.x * ${4 * wgX}u;
+  let row0 = tileRow + ly * 4u;
+  let col0 = tileCol + lx * 4u;
+  let batch = wid.z + P.zOff;
+  let aBase = batch * P.aBatchStride;
+  let bBase = batch * P.bBatchStride;
+  let cBase = batch * P.m * P.n;
+  let alpha = P.alpha;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  let slabs = (P.k + ${TK - 1}u) / ${TK}u;
+  {
+${stage(v, wgX, wgY, '0u', '0u')}  }
+  workgroupBarrier();
+  for (var s = 0u; s < slabs; s = s + 1u) {
+    let cur = s & 1u;
+    if (s + 1u < slabs) {
+${stage(v, wgX, wgY, `(s + 1u) * ${TK}u`, '(1u - cur)')}    }
+    let ab = cur * ${TK * wgY}u + ly;
+    let bb = cur * ${TK * wgX}u + lx;
+    for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
+      let a = As[ab + kk * ${wgY}u];
+      let b = Bs[bb + kk * ${wgX}u];
+      acc0 = acc0 + a.x * b;
+      acc1 = acc1 + a.y * b;
+      acc2 = acc2 + a.z * b;
+      acc3 = acc3 + a.w * b;
+    }
+    workgroupBarrier();
+  }
+  if (row0 < P.m && col0 < P.n) {
+${blockEpilogue(v)}  }
+`;
+}
+
+const F32 = 'f32';
+const VEC4 = 'vec4<f32>';
+const read = (vec: boolean) => ({ type: vec ? VEC4 : F32, access: 'read' }) as const;
+const out = (vecC: boolean) => ({ type: vecC ? VEC4 : F32, access: 'read_write' }) as const;
+
+type Args = [boolean, boolean, boolean, boolean, boolean, EpilogueActivation, number, number];
+
+function decl(bias: boolean, [transA, transB, vecA, vecB, vecC, activation, wgX, wgY]: Args) {
+  const v: MatmulVariant = { transA, transB, vecA, vecB, vecC, bias, activation };
+  const arrays = `var<workgroup> As: array<vec4<f32>, ${2 * TILED_DB_TK * wgY}>;\nvar<workgroup> Bs: array<vec4<f32>, ${2 * TILED_DB_TK * wgX}>;\n`;
+  return {
+    name: `matmul-tiled-db:${+transA}${+transB}${+vecA}${+vecB}${+vecC}${+bias}:${activation}`,
+    uniforms: MATMUL_UNIFORMS,
+    workgroupSize: [wgX, wgY, 1] as const,
+    helpers: () => `${epilogueHelpers(activation)}\n${arrays}`,
+    body: () => tiledDbBody(v, wgX, wgY),
+  };
+}
+const plainFamily = kernelFamily((...args: Args) => defineKernel({ ...decl(false, args), bindings: { A: read(args[2]), B: read(args[3]), C: out(args[4]) } }));
+const biasFamily = kernelFamily((...args: Args) =>
+  defineKernel({ ...decl(true, args), bindings: { A: read(args[2]), B: read(args[3]), BIAS: read(false), C: out(args[4]) } }),
+);
+const args = (v: MatmulVariant, wgX: number, wgY: number): Args => [v.transA, v.transB, v.vecA, v.vecB, v.vecC, v.activation, wgX, wgY];
+
+/** The double-buffered tile kernel of a variant without bias. */
+export function matmulTiledDbKernel(v: MatmulVariant, wgX: number, wgY: number) {
+  return plainFamily(...args(v, wgX, wgY));
+}
+
+/** The double-buffered tile kernel of a variant with a BIAS binding. */
+export function matmulTiledDbBiasKernel(v: MatmulVariant, wgX: number, wgY: number) {
+  return biasFamily(...args(v, wgX, wgY));
+}
