@@ -67,6 +67,14 @@ export interface RoutineSpec {
    * (seed, offset) it is the backward.
    */
   dropout: Routine<{ x: Storage }, { p: number; seed: number; offset: number }, Storage>;
+  /**
+   * dropout that also returns its keep mask, bit-packed: bit (i mod 32) of int32 word floor(i / 32)
+   * is set iff element i was kept (ceil(n / 32) words; bits past n are 0). `out` is bit-identical to
+   * dropout's with the same (p, seed, offset).
+   */
+  dropoutWithMask: Routine<{ x: Storage }, { p: number; seed: number; offset: number }, { out: Storage; mask: Storage }>;
+  /** The dropout backward from a stored mask: out_i = mask bit i ? dy_i·(1/(1−p)) : 0. */
+  dropoutApplyMask: Routine<{ dy: Storage; mask: Storage }, { p: number }, Storage>;
   /** Per-column mean and biased variance of x viewed as [n, c]. */
   batchNormStats: Routine<{ x: Storage }, Columns, { mean: Storage; variance: Storage }>;
   /** y = (x − mean)·rsqrt(variance + eps)·gamma + beta over [n, c]; gamma and beta are null without affine. */
