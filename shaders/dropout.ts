@@ -15,7 +15,7 @@
  * elements, cost several times the memory traffic).
  *
  * Geometry: one invocation per 32 elements (one mask word), so no two invocations share a word
- * and no atomics or barriers are needed. Fewer, longer invocations also suit the CPU drivers
+ * and no atomics or barriers are needed; X and out are read as vec4 whenever n mod 4 = 0. Fewer, longer invocations also suit the CPU drivers
  * (SwiftShader, lavapipe), where the per-invocation overhead of a memory-bound kernel is large.
  */
 
@@ -38,48 +38,44 @@ const BLOCK = `let lo = P.q0lo + blk;
     let w = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(P.keylo, P.keyhi));`;
 
 /**
- * main's body of the forward. `vec4`: X and out bound as vec4 (only when offset mod 4 = 0 and
- * n mod 4 = 0, so block j of the draw is exactly vec4 j). `mask`: also write the keep mask.
+ * main's body of the forward. Invocation t serves elements 32t .. 32t+31, whose stream words are
+ * skip + 32t .. skip + 32t + 31 counted from block q0: first the keep bits of blocks 8t .. 8t+8
+ * (the ninth only when skip > 0) into a 36-bit window, shifted by skip into the element's word;
+ * then the elements, as vec4 (`vec4`: n mod 4 = 0, whatever the offset) or one by one. `mask`:
+ * also store the word.
  */
 function forwardBody(vec4: boolean, mask: boolean): string {
-  const store = mask ? '\n  MASK[t] = bits;' : '';
-  let loop: string;
-  if (vec4) {
-    // Invocation t: vec4s (= blocks) 8t .. 8t+7; bits 4j..4j+3 of its word.
-    loop = `
-  let nv = P.n / 4u;
+  const apply = vec4
+    ? `
   for (var j = 0u; j < 8u; j++) {
-    let blk = 8u * t + j;
-    if (blk >= nv) { break; }
-    ${BLOCK}
-    let keep = (w >> vec4<u32>(8u)) >= vec4<u32>(P.threshold);
-    out[blk] = select(vec4<f32>(0.0), X[blk] * P.scale, keep);
-    bits |= (select(0u, 1u, keep.x) | select(0u, 2u, keep.y) | select(0u, 4u, keep.z) | select(0u, 8u, keep.w)) << (4u * j);
+    let v = 8u * t + j;
+    if (4u * v >= P.n) { break; }
+    let keep = (vec4<u32>(bits >> (4u * j)) & vec4<u32>(1u, 2u, 4u, 8u)) != vec4<u32>(0u);
+    out[v] = select(vec4<f32>(0.0), X[v] * P.scale, keep);
+  }`
+    : `
+  for (var j = 0u; j < count; j++) {
+    let k = k0 + j;
+    out[k] = select(0.0, X[k] * P.scale, ((bits >> j) & 1u) != 0u);
   }`;
-  } else {
-    // Invocation t: elements k0 .. kEnd-1, i.e. stream words skip+k0 .. skip+kEnd-1 relative to
-    // block q0: blocks first..last (9 of them when skip > 0).
-    const words = ['w.x', 'w.y', 'w.z', 'w.w'];
-    const lanes = words.map((w, lane) => `
-    { let g = 4u * blk + ${lane}u;
-      if (g >= gBegin && g < gEnd) {
-        let k = g - P.skip;
-        let keep = (${w} >> 8u) >= P.threshold;
-        out[k] = select(0.0, X[k] * P.scale, keep);
-        bits |= select(0u, 1u << (k - k0), keep);
-      } }`).join('');
-    loop = `
-  let k0 = 32u * t;
-  let kEnd = min(k0 + 32u, P.n);
-  let gBegin = P.skip + k0;
-  let gEnd = P.skip + kEnd;
-  for (var blk = gBegin / 4u; blk <= (gEnd - 1u) / 4u; blk++) {
-    ${BLOCK}${lanes}
-  }`;
-  }
   return `  let t = i;
   if (t >= P.threads) { return; }
-  var bits = 0u;${loop}${store}`;
+  var winLo = 0u;
+  var winHi = 0u;
+  let blocks = select(8u, 9u, P.skip > 0u);
+  for (var j = 0u; j < blocks; j++) {
+    let blk = 8u * t + j;
+    if (4u * blk >= P.skip + P.n) { break; }
+    ${BLOCK}
+    let keep = (w >> vec4<u32>(8u)) >= vec4<u32>(P.threshold);
+    let nib = select(0u, 1u, keep.x) | select(0u, 2u, keep.y) | select(0u, 4u, keep.z) | select(0u, 8u, keep.w);
+    if (j < 8u) { winLo |= nib << (4u * j); } else { winHi = nib; }
+  }
+  // (a shift by 32 is not defined in WGSL, hence the select)
+  var bits = select((winLo >> P.skip) | (winHi << (32u - P.skip)), winLo, P.skip == 0u);
+  let k0 = 32u * t;
+  let count = min(32u, P.n - k0);
+  if (count < 32u) { bits &= (1u << count) - 1u; }${mask ? '\n  MASK[t] = bits;' : ''}${apply}`;
 }
 
 /**

@@ -48,8 +48,7 @@ function run(ctx: KernelContext, op: string, xs: Storage, p: number, seed: numbe
     // The CPU twin rounds the scale to float32 the same way (pack writes it as f32).
     scale: 1 / (1 - p),
   };
-  // vec4 lanes are whole Philox blocks only when the draw starts on a block.
-  const vec4 = skip === 0 && n % 4 === 0;
+  const vec4 = n % 4 === 0;
   const groups = Math.ceil(words / DROPOUT_WG);
   if (mask) dispatchKernel(ctx, op, dropoutMaskKernel(vec4), { X: x.buffer, out: out.buffer, MASK: mask.buffer }, values, groups);
   else dispatchKernel(ctx, op, dropoutKernel(vec4), { X: x.buffer, out: out.buffer }, values, groups);
