@@ -5,15 +5,17 @@
  *  - dropoutWithMask: the forward that also stores the keep mask bit-packed (bit-identical output
  *    to the plain dropout, the same mask words as the CPU), and dropoutApplyMask, the backward that
  *    reads it instead of running Philox again; both the vec4 and the scalar kernels;
- *  - the dropout op's gradient through autograd, the same on both backends and equal to the
- *    mask applied to dy.
+ *  - sgdStepMany: several parameters per dispatch (multi-tensor SGD), every flag, over several
+ *    steps, against the CPU's one-parameter sgdStep; packs split at the binding limit and at a
+ *    buffer bound twice.
  * No adapter is a FAILURE here (beforeAll throws), never a skip.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, Storage } from '../src/backend/types.js';
+import type { SgdStepOptions } from '../src/backend/fused-types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
-import { assertBitsEqual, INT_POISON, poisonPool, testData } from './helpers/kernel-harness.js';
+import { assertBitsEqual, assertClose, INT_POISON, maxAbs, poisonPool, testData } from './helpers/kernel-harness.js';
 import { expectErrorSync } from './helpers/expect-error.js';
 import { philoxWords } from '../src/random/philox.js';
 
@@ -147,5 +149,84 @@ describe('webgpu dropoutApplyMask: the backward from the stored mask', () => {
     expectErrorSync(() => gpu.routine('dropoutApplyMask', { dy, mask: gpu.upload(new Int32Array(1), 'int32') }, { p: 0.5 }), /dropoutApplyMask: mask must be 2 int32 words for 33 elements, got 1 int32/, INTERNAL);
     expectErrorSync(() => gpu.routine('dropoutApplyMask', { dy, mask: gpu.upload(new Float32Array(2), 'float32') }, { p: 0.5 }), /dropoutApplyMask: mask must be 2 int32 words/, INTERNAL);
     expect(() => cpu.routine('dropoutApplyMask', { dy: cpu.upload(new Float32Array(33), 'float32'), mask: cpu.upload(new Int32Array(3), 'int32') }, { p: 0.5 })).toThrow(/cpu\.dropoutApplyMask: mask must be 2 int32 words for 33 elements/);
+  });
+});
+
+describe('webgpu sgdStepMany: multi-tensor SGD', () => {
+  // Lengths: vec4 and scalar segments mixed, one longer than a workgroup, one of a single element.
+  const LENGTHS = [1029, 4, 10, 1, 2048, 33, 256, 3, 516, 7];
+  const CONFIGS: (Omit<SgdStepOptions, 'lr' | 'firstStep'> & { velocity: boolean })[] = [
+    { momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, velocity: true },
+    { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-3, velocity: true },
+    { momentum: 0.5, dampening: 0.2, nesterov: false, weightDecay: 0.05, velocity: true },
+    { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0.01, velocity: false },
+  ];
+  for (const cfg of CONFIGS) {
+    it(`${LENGTHS.length} parameters, momentum ${cfg.momentum} nesterov ${cfg.nesterov} dampening ${cfg.dampening} wd ${cfg.weightDecay}: 3 steps equal the CPU's sgdStep on each`, async () => {
+      const p0 = LENGTHS.map((n) => rand(n, -1, 1));
+      const cp = p0.map((p) => cpu.upload(p, 'float32'));
+      const cv = LENGTHS.map((n) => cpu.upload(new Float32Array(n), 'float32'));
+      const gp = p0.map((p) => gpu.upload(p, 'float32'));
+      const gv = LENGTHS.map((n) => gpu.upload(new Float32Array(n), 'float32'));
+      for (let step = 1; step <= 3; step++) {
+        const grads = LENGTHS.map((n) => rand(n, -1, 1));
+        const options: SgdStepOptions = { ...cfg, lr: 0.1 / step, firstStep: step === 1 };
+        LENGTHS.forEach((_, k) => cpu.routine('sgdStep', { param: cp[k]!, grad: cpu.upload(grads[k]!, 'float32'), velocity: cfg.velocity ? cv[k]! : null }, options));
+        const gg = grads.map((g) => gpu.upload(g, 'float32'));
+        const before = gpu.stats().dispatches;
+        gpu.routine('sgdStepMany', { params: gp, grads: gg, velocities: cfg.velocity ? gv : LENGTHS.map(() => null) }, options);
+        const dispatches = gpu.stats().dispatches - before;
+        // At least 2 parameters per dispatch (WebGPU guarantees 8 storage bindings per stage).
+        expect(dispatches, 'dispatches').toBeLessThanOrEqual(Math.ceil(LENGTHS.length / 2));
+        expect(dispatches).toBeGreaterThan(0);
+        for (const g of gg) gpu.release(g);
+        for (let k = 0; k < LENGTHS.length; k++) {
+          const ep = Float32Array.from(await cpu.read(cp[k]!));
+          const tol = (e: Float32Array) => ({ atol: 2e-6 * Math.max(1, maxAbs(e)), rtol: 1e-6 });
+          assertClose(`step ${step} param ${k} [${LENGTHS[k]}]`, await readF32(gpu, gp[k]!), ep, tol(ep));
+          if (cfg.velocity) {
+            const ev = Float32Array.from(await cpu.read(cv[k]!));
+            assertClose(`step ${step} velocity ${k} [${LENGTHS[k]}]`, await readF32(gpu, gv[k]!), ev, tol(ev));
+          }
+        }
+      }
+      for (const s of [...gp, ...gv]) gpu.release(s);
+    });
+  }
+
+  it('mixed vec4 and scalar segments each built their own layout', () => {
+    const built = pipelines('sgd:many');
+    expect(built.some((k) => /^sgd:many:momentum:[vs]*v[vs]*s|^sgd:many:momentum:[vs]*s[vs]*v/.test(k)), built.join(', ')).toBe(true);
+    expect(built.some((k) => k.startsWith('sgd:many:plain:'))).toBe(true);
+  });
+
+  it('a gradient shared by two parameters (one buffer bound twice) splits the pack and stays correct', async () => {
+    const n = 12;
+    const a0 = rand(n, -1, 1);
+    const b0 = rand(n, -1, 1);
+    const g = rand(n, -1, 1);
+    const o: SgdStepOptions = { lr: 0.5, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, firstStep: true };
+    const ca = cpu.upload(a0, 'float32');
+    const cb = cpu.upload(b0, 'float32');
+    const cg = cpu.upload(g, 'float32');
+    cpu.routine('sgdStep', { param: ca, grad: cg, velocity: cpu.upload(new Float32Array(n), 'float32') }, o);
+    cpu.routine('sgdStep', { param: cb, grad: cg, velocity: cpu.upload(new Float32Array(n), 'float32') }, o);
+    const ga = gpu.upload(a0, 'float32');
+    const gb = gpu.upload(b0, 'float32');
+    const gg = gpu.upload(g, 'float32');
+    const before = gpu.stats().dispatches;
+    gpu.routine('sgdStepMany', { params: [ga, gb], grads: [gg, gg], velocities: [gpu.upload(new Float32Array(n), 'float32'), gpu.upload(new Float32Array(n), 'float32')] }, o);
+    expect(gpu.stats().dispatches - before).toBe(2);
+    assertBitsEqual('param a', await readF32(gpu, ga), Float32Array.from(await cpu.read(ca)));
+    assertBitsEqual('param b', await readF32(gpu, gb), Float32Array.from(await cpu.read(cb)));
+  });
+
+  it('refuses mismatched lists and a parameter that is its own gradient, naming which', () => {
+    const p = gpu.upload(new Float32Array(4), 'float32');
+    const q = gpu.upload(new Float32Array(4), 'float32');
+    const o: SgdStepOptions = { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: false };
+    expectErrorSync(() => gpu.routine('sgdStepMany', { params: [p, q], grads: [q], velocities: [null, null] }, o), /sgdStepMany: params, grads and velocities must have the same length, got 2, 1 and 2/, INTERNAL);
+    expectErrorSync(() => gpu.routine('sgdStepMany', { params: [p, q], grads: [q, q], velocities: [null, null] }, o), /sgdStepMany: param 1 and grad 1 must be different storages/, INTERNAL);
+    expectErrorSync(() => gpu.routine('sgdStepMany', { params: [p], grads: [gpu.upload(new Float32Array(5), 'float32')], velocities: [null] }, o), /sgdStepMany: grad 0 has 5 elements, expected 4/, INTERNAL);
   });
 });

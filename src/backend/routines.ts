@@ -130,6 +130,11 @@ export interface RoutineSpec {
   softmaxCrossEntropyGrad: Routine<{ logits: Storage; labels: Storage; dLoss: Storage }, Columns, Storage>;
   /** In place, PyTorch's SGD: g = grad + wd·param; buf = momentum·buf + (1−dampening)·g; g = nesterov ? g + momentum·buf : buf; param −= lr·g. */
   sgdStep: Routine<{ param: Storage; grad: Storage; velocity: Storage | null }, SgdStepOptions, void>;
+  /**
+   * In place, sgdStep on each (params[k], grads[k], velocities[k]) with the same options (WebGPU:
+   * several parameters per dispatch). The three lists have the same length.
+   */
+  sgdStepMany: Routine<{ params: readonly Storage[]; grads: readonly Storage[]; velocities: readonly (Storage | null)[] }, SgdStepOptions, void>;
   /** In place, PyTorch's Adam / AdamW (bias-corrected moments m and v). */
   adamStep: Routine<{ param: Storage; grad: Storage; m: Storage; v: Storage }, AdamStepOptions, void>;
 

@@ -190,6 +190,16 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
     sgdStepKernel(ps!, gs!, optional('sgdStep', 'velocity', velocity, param.length), options);
   },
 
+  sgdStepMany(_ctx, { params, grads, velocities }, options) {
+    if (grads.length !== params.length || velocities.length !== params.length) {
+      throw new Error(`cpu.sgdStepMany: params, grads and velocities must have the same length, got ${params.length}, ${grads.length} and ${velocities.length}`);
+    }
+    params.forEach((param, k) => {
+      const [ps, gs] = operands('sgdStepMany', [[`param ${k}`, param, param.length], [`grad ${k}`, grads[k]!, param.length]]);
+      sgdStepKernel(ps!, gs!, optional('sgdStepMany', `velocity ${k}`, velocities[k]!, param.length), options);
+    });
+  },
+
   adamStep(_ctx, { param, grad, m, v }, options) {
     const len = param.length;
     const [ps, gs, ms, vs] = operands('adamStep', [['param', param, len], ['grad', grad, len], ['m', m, len], ['v', v, len]]);

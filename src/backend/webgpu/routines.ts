@@ -11,7 +11,7 @@ import { activationGradFromOutput } from './fused/activation-output.js';
 import { batchNormApply, batchNormBackward, batchNormRunningStats, batchNormStats } from './fused/batchnorm.js';
 import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from './batchnorm2d.js';
 import { dropout, dropoutApplyMask, dropoutWithMask } from './fused/dropout.js';
-import { adamStep, sgdStep } from './fused/optimizer.js';
+import { adamStep, sgdStep, sgdStepMany } from './fused/optimizer.js';
 import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './fused/softmax.js';
 
 export const WEBGPU_ROUTINES: RoutineTable<KernelContext> = {
@@ -31,6 +31,7 @@ export const WEBGPU_ROUTINES: RoutineTable<KernelContext> = {
   softmaxCrossEntropy: (ctx, { logits, labels }, { n, c }) => softmaxCrossEntropy(ctx, logits, labels, n, c),
   softmaxCrossEntropyGrad: (ctx, { logits, labels, dLoss }, { n, c }) => softmaxCrossEntropyGrad(ctx, logits, labels, dLoss, n, c),
   sgdStep: (ctx, { param, grad, velocity }, options) => sgdStep(ctx, param, grad, velocity, options),
+  sgdStepMany: (ctx, { params, grads, velocities }, options) => sgdStepMany(ctx, params, grads, velocities, options),
   adamStep: (ctx, { param, grad, m, v }, options) => adamStep(ctx, param, grad, m, v, options),
 
   argReduce: (ctx, { x }, { op, outer, length, inner }) => core.argReduce(ctx, op, x, outer, length, inner),
