@@ -109,6 +109,23 @@ describe('webgpu dropoutWithMask: the forward that stores its mask', () => {
     assertBitsEqual('out', await readF32(gpu, g.out), await readF32(cpu, ce.out));
   });
 
+  it('an element whose uniform equals p is kept, one grid step above p dropped (vec4 and scalar kernels)', async () => {
+    for (const n of [40, 41]) {
+      const seed = 31;
+      const offset = 5;
+      const w = philoxWords(seed, offset, n);
+      for (const i of [0, 6, 33]) {
+        const k = w[i]! >>> 8;
+        for (const [p, kept] of [[k * 2 ** -24, true], [(k + 1) * 2 ** -24, false]] as const) {
+          const g = gpu.routine('dropoutWithMask', { x: gpu.upload(new Float32Array(n).fill(1), 'float32') }, { p, seed, offset });
+          const m = asInts(await gpu.read(g.mask));
+          expect(((m[i >>> 5]! >>> (i & 31)) & 1) === 1, `[${n}] element ${i} at p = u${kept ? '' : ' + 2^-24'}: mask bit`).toBe(kept);
+          expect((await readF32(gpu, g.out))[i] !== 0, `[${n}] element ${i}: out`).toBe(kept);
+        }
+      }
+    }
+  });
+
   it('checks its arguments, naming the routine', () => {
     const x = gpu.upload(new Float32Array(4), 'float32');
     expectErrorSync(() => gpu.routine('dropoutWithMask', { x }, { p: 1, seed: 0, offset: 0 }), /dropoutWithMask: p must be in \[0, 1\)/, INTERNAL);
