@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, Storage } from '../src/backend/types.js';
 import type { SgdStepOptions } from '../src/backend/fused-types.js';
+import { SGD_MANY_MAX_ELEMENTS } from '../src/backend/webgpu/fused/optimizer.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { assertBitsEqual, assertClose, INT_POISON, maxAbs, poisonPool, testData } from './helpers/kernel-harness.js';
 import { expectErrorSync } from './helpers/expect-error.js';
@@ -170,8 +171,10 @@ describe('webgpu dropoutApplyMask: the backward from the stored mask', () => {
 });
 
 describe('webgpu sgdStepMany: multi-tensor SGD', () => {
-  // Lengths: vec4 and scalar segments mixed, one longer than a workgroup, one of a single element.
-  const LENGTHS = [1029, 4, 10, 1, 2048, 33, 256, 3, 516, 7];
+  // Lengths: vec4 and scalar segments mixed, one longer than a workgroup, one of a single element,
+  // and one past SGD_MANY_MAX_ELEMENTS (its own dedicated dispatch).
+  const LENGTHS = [1029, 4, 10, 1, SGD_MANY_MAX_ELEMENTS + 4, 2048, 33, 256, 3, 516, 7];
+  const large = LENGTHS.filter((n) => n > SGD_MANY_MAX_ELEMENTS).length;
   const CONFIGS: (Omit<SgdStepOptions, 'lr' | 'firstStep'> & { velocity: boolean })[] = [
     { momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, velocity: true },
     { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-3, velocity: true },
@@ -193,9 +196,11 @@ describe('webgpu sgdStepMany: multi-tensor SGD', () => {
         const before = gpu.stats().dispatches;
         gpu.routine('sgdStepMany', { params: gp, grads: gg, velocities: cfg.velocity ? gv : LENGTHS.map(() => null) }, options);
         const dispatches = gpu.stats().dispatches - before;
-        // At least 2 parameters per dispatch (WebGPU guarantees 8 storage bindings per stage).
-        expect(dispatches, 'dispatches').toBeLessThanOrEqual(Math.ceil(LENGTHS.length / 2));
-        expect(dispatches).toBeGreaterThan(0);
+        // The large one alone; the small ones at least 2 per dispatch (WebGPU guarantees 8
+        // storage bindings per stage).
+        expect(large).toBe(1);
+        expect(dispatches, 'dispatches').toBeLessThanOrEqual(large + Math.ceil((LENGTHS.length - large) / 2));
+        expect(dispatches).toBeGreaterThan(large);
         for (const g of gg) gpu.release(g);
         for (let k = 0; k < LENGTHS.length; k++) {
           const ep = Float32Array.from(await cpu.read(cp[k]!));
@@ -215,6 +220,9 @@ describe('webgpu sgdStepMany: multi-tensor SGD', () => {
     const built = pipelines('sgd:many');
     expect(built.some((k) => /^sgd:many:momentum:[vs]*v[vs]*s|^sgd:many:momentum:[vs]*s[vs]*v/.test(k)), built.join(', ')).toBe(true);
     expect(built.some((k) => k.startsWith('sgd:many:plain:'))).toBe(true);
+    // The large parameter took the dedicated kernels.
+    expect(pipelines('sgd:momentum:v4')).toEqual(['sgd:momentum:v4']);
+    expect(pipelines('sgd:plain:v4')).toEqual(['sgd:plain:v4']);
   });
 
   it('a gradient shared by two parameters (one buffer bound twice) splits the pack and stays correct', async () => {

@@ -15,6 +15,11 @@ export function sgdStep(ctx: KernelContext, params: Storage, grads: Storage, vel
   // As the CPU twin: the velocity is used only with a non-zero momentum.
   const vel = velocity && o.momentum !== 0 ? f32Input(ctx, velocity, 'sgdStep', 'velocity', param.length) : null;
   checkDistinct('sgdStep', [['param', param], ['grad', grad], ['velocity', vel]]);
+  sgdOne(ctx, 'sgdStep', param, grad, vel, o);
+}
+
+/** One parameter's update by the dedicated (vec4 or scalar) kernels; operands already checked. */
+function sgdOne(ctx: KernelContext, op: string, param: GpuStorage, grad: GpuStorage, vel: GpuStorage | null, o: SgdStepOptions): void {
   const n = param.length;
   if (n === 0) return;
   // A length that is a multiple of 4 runs the vec4 kernels (n then counts vec4 lanes).
@@ -30,11 +35,20 @@ export function sgdStep(ctx: KernelContext, params: Storage, grads: Storage, vel
   const groups = Math.ceil(values.n / WG_1D);
   const withVel = vel ? { G: grad.buffer, PARAM: param.buffer, VEL: vel.buffer } : null;
   const plain = { G: grad.buffer, PARAM: param.buffer };
-  if (withVel && v4) dispatchKernel(ctx, 'sgdStep', sgdMomentumVec4Kernel, withVel, values, groups);
-  else if (withVel) dispatchKernel(ctx, 'sgdStep', sgdMomentumKernel, withVel, values, groups);
-  else if (v4) dispatchKernel(ctx, 'sgdStep', sgdVec4Kernel, plain, values, groups);
-  else dispatchKernel(ctx, 'sgdStep', sgdKernel, plain, values, groups);
+  if (withVel && v4) dispatchKernel(ctx, op, sgdMomentumVec4Kernel, withVel, values, groups);
+  else if (withVel) dispatchKernel(ctx, op, sgdMomentumKernel, withVel, values, groups);
+  else if (v4) dispatchKernel(ctx, op, sgdVec4Kernel, plain, values, groups);
+  else dispatchKernel(ctx, op, sgdKernel, plain, values, groups);
 }
+
+/**
+ * Parameters longer than this take their own dispatch (the dedicated kernel). On the CPU drivers
+ * a branch is executed under a lane mask whether or not a lane takes it, so every segment of a
+ * pack costs every invocation: measured on SwiftShader (2026-12-04), a 784×512 weight packed with
+ * three 512-element vectors took ~4× the time of the four dedicated dispatches. Packing pays for
+ * the small tensors (biases, batch-norm affines), whose dispatches cost more than their work.
+ */
+export const SGD_MANY_MAX_ELEMENTS = 16384;
 
 /** Segments one multi-tensor SGD dispatch may hold at most (pipelines are specialised per segment layout). */
 export const SGD_MANY_MAX_SEGMENTS = 6;
@@ -42,8 +56,9 @@ export const SGD_MANY_MAX_SEGMENTS = 6;
 interface SgdItem { param: GpuStorage; grad: GpuStorage; vel: GpuStorage | null }
 
 /**
- * SGD on several parameters with the same hyperparameters, packed into as few dispatches as the
- * device's storage-binding limit allows (each parameter binds 2 or 3 buffers). Parameters are
+ * SGD on several parameters with the same hyperparameters: the large ones by their dedicated
+ * kernel, the small ones packed into as few dispatches as the device's storage-binding limit
+ * allows (each parameter binds 2 or 3 buffers). Parameters are
  * taken in order; a pack is closed early when the next one would bind a buffer already bound
  * (WebGPU refuses a buffer bound twice with one binding writable), so shared gradients are safe.
  */
@@ -61,6 +76,13 @@ export function sgdStepMany(ctx: KernelContext, params: readonly Storage[], grad
     checkDistinct(op, [[`param ${k}`, param], [`grad ${k}`, grad], [`velocity ${k}`, vel]]);
     return { param, grad, vel };
   }).filter((it) => it.param.length > 0);
+  const small = items.filter((it) => it.param.length <= SGD_MANY_MAX_ELEMENTS);
+  for (const it of items) if (it.param.length > SGD_MANY_MAX_ELEMENTS) sgdOne(ctx, op, it.param, it.grad, it.vel, o);
+  // One parameter left to pack: its dedicated kernel.
+  if (small.length === 1) {
+    sgdOne(ctx, op, small[0]!.param, small[0]!.grad, small[0]!.vel, o);
+    return;
+  }
   const common = {
     flags: (o.nesterov ? SGD_NESTEROV : 0) | (o.firstStep ? SGD_FIRST_STEP : 0),
     lr: o.lr,
@@ -69,7 +91,7 @@ export function sgdStepMany(ctx: KernelContext, params: readonly Storage[], grad
     weightDecay: o.weightDecay,
   };
   for (const withVel of [true, false]) {
-    const list = items.filter((it) => (it.vel !== null) === withVel);
+    const list = small.filter((it) => (it.vel !== null) === withVel);
     const perParam = withVel ? 3 : 2;
     const max = Math.max(1, Math.min(SGD_MANY_MAX_SEGMENTS, Math.floor(ctx.limits.maxStorageBuffersPerShaderStage / perParam)));
     let pack: SgdItem[] = [];
