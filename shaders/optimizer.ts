@@ -9,8 +9,8 @@
  * AdamW decay factor 1 − lr·wd, as the CPU twin computes them in float64 before multiplying.
  */
 
-import { WG_1D } from './common.js';
-import { defineKernel } from './program.js';
+import { uniformAt, WG_1D } from './common.js';
+import { type BindingDecl, defineKernel, kernelFamily } from './program.js';
 
 /** SGD flags (the `flags` uniform). */
 export const SGD_NESTEROV = 1;
@@ -20,18 +20,23 @@ const F32_READ = { type: 'f32', access: 'read' } as const;
 const F32_RW = { type: 'f32', access: 'read_write' } as const;
 const SGD_UNIFORMS = { n: 'u32', flags: 'u32', lr: 'f32', momentum: 'f32', oneMinusDampening: 'f32', weightDecay: 'f32' } as const;
 
-function sgdBody(withVelocity: boolean): string {
+/** The update of element `i` of PARAM (names suffixed by `sfx`: the multi-tensor kernel's segments). */
+function sgdUpdate(withVelocity: boolean, i = 'i', sfx = ''): string {
   const update = withVelocity
     ? `
   var buf = g;
-  if ((P.flags & ${SGD_FIRST_STEP}u) == 0u) { buf = P.momentum * VEL[i] + P.oneMinusDampening * g; }
-  VEL[i] = buf;
+  if ((P.flags & ${SGD_FIRST_STEP}u) == 0u) { buf = P.momentum * VEL${sfx}[${i}] + P.oneMinusDampening * g; }
+  VEL${sfx}[${i}] = buf;
   if ((P.flags & ${SGD_NESTEROV}u) != 0u) { g = g + P.momentum * buf; } else { g = buf; }`
     : '';
-  return `  if (i >= P.n) { return; }
-  let p = PARAM[i];
-  var g = G[i] + P.weightDecay * p;${update}
-  PARAM[i] = p - P.lr * g;`;
+  return `
+  let p = PARAM${sfx}[${i}];
+  var g = G${sfx}[${i}] + P.weightDecay * p;${update}
+  PARAM${sfx}[${i}] = p - P.lr * g;`;
+}
+
+function sgdBody(withVelocity: boolean): string {
+  return `  if (i >= P.n) { return; }${sgdUpdate(withVelocity)}`;
 }
 
 /** SGD without a velocity buffer: grad read-only, param read_write. */
@@ -75,6 +80,40 @@ export const sgdVec4Kernel = defineKernel({
   uniforms: SGD_UNIFORMS,
   workgroupSize: WG_1D,
   body: () => sgdBody(false),
+});
+
+/**
+ * Multi-tensor SGD: one dispatch updates several parameters, each bound as its own (G, PARAM, VEL)
+ * triple (segment s: G<s>, PARAM<s>, VEL<s>), with the same hyperparameters. `lanes` has one letter
+ * per segment: 'v' binds that segment as vec4 (its length a multiple of 4), 's' as f32.
+ * Invocations [ends[s−1], ends[s]) update segment s (its element, or vec4, i − ends[s−1]). Why:
+ * a training step updates many small tensors (biases, batch-norm affines); one dispatch per
+ * tensor costs more host encoding and driver time than their few thousand elements.
+ */
+export const sgdManyKernel = kernelFamily((withVelocity: boolean, lanes: string) => {
+  const count = lanes.length;
+  if (count < 1 || !/^[vs]+$/.test(lanes)) throw new Error(`sgdManyKernel: lanes must be one 'v' or 's' per segment, got '${lanes}'`);
+  const bindings: Record<string, BindingDecl> = {};
+  const segments: string[] = [];
+  for (let s = 0; s < count; s++) {
+    const v4 = lanes[s] === 'v';
+    bindings[`G${s}`] = v4 ? V4_READ : F32_READ;
+    bindings[`PARAM${s}`] = v4 ? V4_RW : F32_RW;
+    if (withVelocity) bindings[`VEL${s}`] = v4 ? V4_RW : F32_RW;
+    const start = s === 0 ? '0u' : uniformAt('P.ends', s - 1);
+    const test = s === count - 1 ? '' : `if (i < ${uniformAt('P.ends', s)}) `;
+    segments.push(`${test}{
+  let j = i - ${start};${sgdUpdate(withVelocity, 'j', String(s))}
+  }`);
+  }
+  return defineKernel({
+    name: `sgd:many:${withVelocity ? 'momentum' : 'plain'}:${lanes}`,
+    bindings,
+    uniforms: { flags: 'u32', lr: 'f32', momentum: 'f32', oneMinusDampening: 'f32', weightDecay: 'f32', ends: { array: 'u32', length: count } },
+    workgroupSize: WG_1D,
+    body: () => `  if (i >= ${uniformAt('P.ends', count - 1)}) { return; }
+  ${segments.join(' else ')}`,
+  });
 });
 
 /** Adam and AdamW (decoupled); decay = 1 − lr·wd. Param, m and v are read_write. */

@@ -43,7 +43,7 @@ export interface OpSaved {
   expand: { inShape: readonly number[] };
   matmul: { a: Tensor; b: Tensor; transA: boolean; transB: boolean };
   linear: { x: Tensor; weight: Tensor; y: Tensor; activation: 'none' | OutputGradActivation; slope: number; hasBias: boolean };
-  dropout: { p: number; seed: number; offset: number };
+  dropout: { p: number; mask: Tensor };
   batchNorm: { x: Tensor; mean: Tensor; variance: Tensor; weight: Tensor | null; hasBias: boolean; eps: number };
   batchNorm2d: { x: Tensor; mean: Tensor; variance: Tensor; weight: Tensor | null; hasBias: boolean; eps: number };
   softmax: { y: Tensor; log: boolean };

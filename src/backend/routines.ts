@@ -67,6 +67,14 @@ export interface RoutineSpec {
    * (seed, offset) it is the backward.
    */
   dropout: Routine<{ x: Storage }, { p: number; seed: number; offset: number }, Storage>;
+  /**
+   * dropout that also returns its keep mask, bit-packed: bit (i mod 32) of int32 word floor(i / 32)
+   * is set iff element i was kept (ceil(n / 32) words; bits past n are 0). `out` is bit-identical to
+   * dropout's with the same (p, seed, offset).
+   */
+  dropoutWithMask: Routine<{ x: Storage }, { p: number; seed: number; offset: number }, { out: Storage; mask: Storage }>;
+  /** The dropout backward from a stored mask: out_i = mask bit i ? dy_i·(1/(1−p)) : 0. */
+  dropoutApplyMask: Routine<{ dy: Storage; mask: Storage }, { p: number }, Storage>;
   /** Per-column mean and biased variance of x viewed as [n, c]. */
   batchNormStats: Routine<{ x: Storage }, Columns, { mean: Storage; variance: Storage }>;
   /** y = (x − mean)·rsqrt(variance + eps)·gamma + beta over [n, c]; gamma and beta are null without affine. */
@@ -122,6 +130,11 @@ export interface RoutineSpec {
   softmaxCrossEntropyGrad: Routine<{ logits: Storage; labels: Storage; dLoss: Storage }, Columns, Storage>;
   /** In place, PyTorch's SGD: g = grad + wd·param; buf = momentum·buf + (1−dampening)·g; g = nesterov ? g + momentum·buf : buf; param −= lr·g. */
   sgdStep: Routine<{ param: Storage; grad: Storage; velocity: Storage | null }, SgdStepOptions, void>;
+  /**
+   * In place, sgdStep on each (params[k], grads[k], velocities[k]) with the same options (WebGPU:
+   * several parameters per dispatch). The three lists have the same length.
+   */
+  sgdStepMany: Routine<{ params: readonly Storage[]; grads: readonly Storage[]; velocities: readonly (Storage | null)[] }, SgdStepOptions, void>;
   /** In place, PyTorch's Adam / AdamW (bias-corrected moments m and v). */
   adamStep: Routine<{ param: Storage; grad: Storage; m: Storage; v: Storage }, AdamStepOptions, void>;
 

@@ -1,10 +1,12 @@
 /**
  * Dropout with PyTorch semantics: p is the probability of zeroing, survivors are scaled by
- * 1/(1−p), and outside training it is the identity. The Philox mask is regenerated from
- * (seed, offset) in the backward instead of being stored, so CPU and GPU masks are identical.
+ * 1/(1−p), and outside training it is the identity. The keep decisions come from the Philox
+ * stream at (seed, offset), so CPU and GPU drop the same elements. When the op is recorded for
+ * backward, the forward also stores them as a bit-packed mask (1 bit per element) that the
+ * backward applies, instead of running Philox again.
  */
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd/node.js';
+import { needsGrad, record } from '../autograd/node.js';
 import type { GradRules } from '../autograd/rules.js';
 import { fail } from '../errors.js';
 import { checkFloat, checkTensor } from './checks.js';
@@ -28,10 +30,16 @@ export function dropout(x: Tensor, p = 0.5, options: DropoutOptions = {}): Tenso
   // for a float32 input), the output float16 again.
   if (autocastWidens(x)) return inFloat32(x, (x32) => dropout(x32, p, options));
   const { seed, offset } = drawPosition('uniform', x.size, options.seed);
-  const out = Tensor._fromStorage(x.backend, x.backend.routine('dropout', { x: x._storage('dropout') }, { p, seed, offset }), x.shape, 'dropout');
-  return record('dropout', [x], out, () => ({ p, seed, offset }));
+  const backend = x.backend;
+  if (!needsGrad([x])) return Tensor._fromStorage(backend, backend.routine('dropout', { x: x._storage('dropout') }, { p, seed, offset }), x.shape, 'dropout');
+  const r = backend.routine('dropoutWithMask', { x: x._storage('dropout') }, { p, seed, offset });
+  const out = Tensor._fromStorage(backend, r.out, x.shape, 'dropout');
+  const mask = Tensor._fromStorage(backend, r.mask, [r.mask.length], 'dropout');
+  const result = record('dropout', [x], out, (save) => ({ p, mask: save(mask) }));
+  mask.dispose(); // the record keeps its own handle
+  return result;
 }
 
 export const dropoutGrads: GradRules<'dropout'> = {
-  dropout: (dy, { p, seed, offset }) => [Tensor._fromStorage(dy.backend, dy.backend.routine('dropout', { x: dy._storage('dropout') }, { p, seed, offset }), dy.shape, 'dropout (backward)')],
+  dropout: (dy, { p, mask }) => [Tensor._fromStorage(dy.backend, dy.backend.routine('dropoutApplyMask', { dy: dy._storage('dropout'), mask: mask._storage('dropout') }, { p }), dy.shape, 'dropout (backward)')],
 };

@@ -29,6 +29,13 @@ export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & Partial<O>;
 /** What an optimizer constructor takes: parameters, or parameter groups. */
 export type Params<O> = Iterable<Tensor> | Iterable<ParamGroupSpec<O>>;
 
+/** A parameter of a group with its gradient and its index across groups (Optimizer.updateGroup). */
+export interface GroupItem {
+  readonly param: Tensor;
+  readonly grad: Tensor;
+  readonly index: number;
+}
+
 export interface OptimizerState {
   step: number;
   /** The first group's lr (what a single-group optimizer uses). */
@@ -125,17 +132,27 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     this.stepCount++;
     let index = 0;
     for (const g of this.paramGroups) {
+      const items: GroupItem[] = [];
       for (const p of g.params) {
         if (p.grad) {
           this.paramSteps[index]!++;
-          this.update(p, p.grad, index, g);
+          items.push({ param: p, grad: p.grad, index });
         }
         index++;
       }
+      if (items.length > 0) this.updateGroup(items, g);
     }
   }
 
   protected abstract update(param: Tensor, grad: Tensor, index: number, group: ParamGroup<H>): void;
+
+  /**
+   * Updates a group's parameters that have a gradient (in order). One `update` each here; an
+   * optimizer with a multi-tensor kernel updates several per call instead.
+   */
+  protected updateGroup(items: readonly GroupItem[], group: ParamGroup<H>): void {
+    for (const { param, grad, index } of items) this.update(param, grad, index, group);
+  }
 
   /** Clears every parameter's gradient. */
   zeroGrad(): void {

@@ -10,7 +10,7 @@ import { type CpuStorage, cpuStorage } from './storage.js';
 import { activationGradFromOutputKernel } from './activation-output.js';
 import { batchNormApplyKernel, batchNormBackwardKernel, batchNormRunningStatsKernel, batchNormStatsKernel } from './batchnorm.js';
 import { batchNorm2dApplyKernel, batchNorm2dBackwardKernel, batchNorm2dStatsKernel } from './batchnorm2d.js';
-import { dropoutKernel } from './dropout.js';
+import { dropoutApplyMaskKernel, dropoutKernel, dropoutMaskWords } from './dropout.js';
 import { adamStepKernel, sgdStepKernel } from './optimizer.js';
 import { softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel, softmaxGradKernel, softmaxKernel } from './softmax.js';
 import { argReduceCpu, cumsumCpu, gatherCpu, scatterAddCpu, selectCpu, stridedWriteCpu } from './core-ops.js';
@@ -73,6 +73,27 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
     const out = ctx.alloc(x.dtype, x.length);
     dropoutKernel(xs!, out, p, seed, offset);
     return ctx.wrap(x.dtype, out);
+  },
+
+  dropoutWithMask(ctx, { x }, { p, seed, offset }) {
+    const [xs] = operands('dropoutWithMask', [['x', x, x.length]]);
+    if (!(p >= 0 && p < 1)) throw new Error(`cpu.dropoutWithMask: p must be in [0, 1), got ${p}`);
+    const out = ctx.alloc(x.dtype, x.length);
+    const mask = ctx.alloc('int32', dropoutMaskWords(x.length)) as Int32Array;
+    dropoutKernel(xs!, out, p, seed, offset, mask);
+    return { out: ctx.wrap(x.dtype, out), mask: ctx.wrap('int32', mask) };
+  },
+
+  dropoutApplyMask(ctx, { dy, mask }, { p }) {
+    const [dys] = operands('dropoutApplyMask', [['dy', dy, dy.length]]);
+    const ms = cpuStorage('dropoutApplyMask', 'mask', mask);
+    if (ms.dtype !== 'int32' || ms.length !== dropoutMaskWords(dy.length)) {
+      throw new Error(`cpu.dropoutApplyMask: mask must be ${dropoutMaskWords(dy.length)} int32 words for ${dy.length} elements, got ${ms.length} ${ms.dtype}`);
+    }
+    if (!(p >= 0 && p < 1)) throw new Error(`cpu.dropoutApplyMask: p must be in [0, 1), got ${p}`);
+    const out = ctx.alloc(dy.dtype, dy.length);
+    dropoutApplyMaskKernel(dys!, ms.data, out, p);
+    return ctx.wrap(dy.dtype, out);
   },
 
   batchNormStats(ctx, { x }, { n, c }) {
@@ -173,6 +194,16 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
   sgdStep(_ctx, { param, grad, velocity }, options) {
     const [ps, gs] = operands('sgdStep', [['param', param, param.length], ['grad', grad, param.length]]);
     sgdStepKernel(ps!, gs!, optional('sgdStep', 'velocity', velocity, param.length, 'param', param), options);
+  },
+
+  sgdStepMany(_ctx, { params, grads, velocities }, options) {
+    if (grads.length !== params.length || velocities.length !== params.length) {
+      throw new Error(`cpu.sgdStepMany: params, grads and velocities must have the same length, got ${params.length}, ${grads.length} and ${velocities.length}`);
+    }
+    params.forEach((param, k) => {
+      const [ps, gs] = operands('sgdStepMany', [[`param ${k}`, param, param.length], [`grad ${k}`, grads[k]!, param.length]]);
+      sgdStepKernel(ps!, gs!, optional('sgdStepMany', `velocity ${k}`, velocities[k]!, param.length), options);
+    });
   },
 
   adamStep(_ctx, { param, grad, m, v }, options) {

@@ -10,13 +10,15 @@ import * as conv from './conv.js';
 import { activationGradFromOutput } from './fused/activation-output.js';
 import { batchNormApply, batchNormBackward, batchNormRunningStats, batchNormStats } from './fused/batchnorm.js';
 import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from './batchnorm2d.js';
-import { dropout } from './fused/dropout.js';
-import { adamStep, sgdStep } from './fused/optimizer.js';
+import { dropout, dropoutApplyMask, dropoutWithMask } from './fused/dropout.js';
+import { adamStep, sgdStep, sgdStepMany } from './fused/optimizer.js';
 import { softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad } from './fused/softmax.js';
 
 export const WEBGPU_ROUTINES: RoutineTable<KernelContext> = {
   activationGradFromOutput: (ctx, { y, dy }, { op, param }) => activationGradFromOutput(ctx, op, y, dy, param),
   dropout: (ctx, { x }, { p, seed, offset }) => dropout(ctx, x, p, seed, offset),
+  dropoutWithMask: (ctx, { x }, { p, seed, offset }) => dropoutWithMask(ctx, x, p, seed, offset),
+  dropoutApplyMask: (ctx, { dy, mask }, { p }) => dropoutApplyMask(ctx, dy, mask, p),
   batchNormStats: (ctx, { x }, { n, c }) => batchNormStats(ctx, x, n, c),
   batchNormApply: (ctx, { x, mean, variance, gamma, beta }, { n, c, eps }) => batchNormApply(ctx, x, mean, variance, gamma, beta, n, c, eps),
   batchNormBackward: (ctx, { x, dy, mean, variance, gamma }, { n, c, eps }) => batchNormBackward(ctx, x, dy, mean, variance, gamma, n, c, eps),
@@ -29,6 +31,7 @@ export const WEBGPU_ROUTINES: RoutineTable<KernelContext> = {
   softmaxCrossEntropy: (ctx, { logits, labels }, { n, c }) => softmaxCrossEntropy(ctx, logits, labels, n, c),
   softmaxCrossEntropyGrad: (ctx, { logits, labels, dLoss }, { n, c }) => softmaxCrossEntropyGrad(ctx, logits, labels, dLoss, n, c),
   sgdStep: (ctx, { param, grad, velocity }, options) => sgdStep(ctx, param, grad, velocity, options),
+  sgdStepMany: (ctx, { params, grads, velocities }, options) => sgdStepMany(ctx, params, grads, velocities, options),
   adamStep: (ctx, { param, grad, m, v }, options) => adamStep(ctx, param, grad, m, v, options),
 
   argReduce: (ctx, { x }, { op, outer, length, inner }) => core.argReduce(ctx, op, x, outer, length, inner),
