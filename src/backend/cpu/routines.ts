@@ -202,7 +202,7 @@ export const CPU_ROUTINES: RoutineTable<CpuContext> = {
     }
     params.forEach((param, k) => {
       const [ps, gs] = operands('sgdStepMany', [[`param ${k}`, param, param.length], [`grad ${k}`, grads[k]!, param.length]]);
-      sgdStepKernel(ps!, gs!, optional('sgdStepMany', `velocity ${k}`, velocities[k]!, param.length), options);
+      sgdStepKernel(ps!, gs!, optional('sgdStepMany', `velocity ${k}`, velocities[k]!, param.length, `param ${k}`, param), options);
     });
   },
 
