@@ -19,7 +19,7 @@ import type { Backend, MatmulArgs, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { MATMUL_DESIGNS, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
-import { DESIGN_SHAPES, patternDesigns, tuneCandidates, tuneMatmul, type TuneObservation } from '../src/backend/webgpu/matmul-tune.js';
+import { chooseIndex, DESIGN_SHAPES, finalistsOf, patternDesigns, tuneCandidates, tuneMatmul, type TuneObservation } from '../src/backend/webgpu/matmul-tune.js';
 import type { EpilogueActivation } from '../shaders/kernel-types.js';
 import type { Tol } from './helpers/compare.js';
 import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
@@ -194,6 +194,21 @@ describe('the autotune chooses among designs', () => {
       for (const ms of o.medianMs) expect(ms).toBeGreaterThan(0);
       expect(o.candidates).toContainEqual(o.chosen);
       expect(choices.get(o.pattern)).toEqual(o.chosen);
+      // A design other than the default wins only as a finalist that beat the default by 10 %.
+      if (o.chosen !== o.candidates[0]) {
+        expect(o.finalists).toContainEqual(o.chosen);
+        expect(o.medianMs[o.candidates.indexOf(o.chosen)]!).toBeLessThan(0.9 * o.medianMs[0]!);
+      }
     }
   }, 300_000);
+
+  it('re-times the default and the three fastest, and keeps the default unless one beats it by 10 %', () => {
+    expect(finalistsOf([5, 1, 9, 2, 3, 4])).toEqual([0, 1, 3, 4]);
+    expect(finalistsOf([5, 6])).toEqual([0, 1]);
+    // The fastest finalist wins only below 0.9 × the default; a faster non-finalist is not chosen.
+    expect(chooseIndex([10, 8.9, 9.5], [0, 1, 2])).toBe(1);
+    expect(chooseIndex([10, 9.0, 9.5], [0, 1, 2])).toBe(0);
+    expect(chooseIndex([10, 12, 5, 7], [0, 1, 3])).toBe(3);
+    expect(chooseIndex([10, 4, 5], [0, 2])).toBe(2);
+  });
 });

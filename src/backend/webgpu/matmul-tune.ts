@@ -13,8 +13,8 @@
  * webgpu-kernel-paths.test.ts, webgpu-matmul-designs.test.ts and
  * webgpu-matmul-designs-sg.test.ts), only speed, so a noisy
  * measurement can cost time but never correctness. Each candidate runs a mid-sized product a few
- * times and the fastest median wins; the tune stops adding rounds for a pattern once its share of
- * TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
+ * times and the fastest median wins, once the default and the three fastest have been timed again
+ * head to head; the tune stops adding rounds for a pattern once its share of TUNE_BUDGET_MS is spent (after at least one timed round), so a slow adapter bounds its cost.
  * The bound has a floor: every design's first shape is compiled and timed once per pattern (up to
  * 25 pipelines in all), which on a loaded SwiftShader (seconds per compile) exceeds the budget.
  */
@@ -59,6 +59,13 @@ const N = 512;
 const ROUNDS = 5;
 /** A candidate must beat the default by this factor to replace it (noise is not a reason to change). */
 const MARGIN = 0.9;
+/**
+ * The fastest few candidates (and the default) are timed again head to head before one replaces the
+ * default: one round per candidate leaves a single load spike enough to crown a slower design (a
+ * subgroup kernel once won NN at load ~15 and cost a fifth of the speed).
+ */
+const FINALISTS = 3;
+const CONFIRM_ROUNDS = 4;
 
 /**
  * The designs the tune tries for an access pattern: all of them, but the transposed-A tile only
@@ -124,7 +131,7 @@ async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: bo
  * hits all candidates alike rather than whichever ran during it. Stops after ROUNDS, or earlier
  * once `deadline` (performance.now()) has passed, with at least one timed round.
  */
-async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, all: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<{ choices: MatmulChoice[]; ms: number[] }> {
+async function measure(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, all: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<{ choices: MatmulChoice[]; times: number[][] }> {
   const choices: MatmulChoice[] = [];
   for (const c of all) {
     // Compile and warm up; past the deadline only while some design has no candidate yet.
@@ -136,7 +143,25 @@ async function medians(ctx: TuneContext, pattern: { transA: boolean; transB: boo
   for (let r = 0; r < ROUNDS && (r === 0 || performance.now() < deadline); r++) {
     for (let i = 0; i < choices.length; i++) times[i]!.push(await timeOnce(ctx, pattern, choices[i]!, a, b));
   }
-  return { choices, ms: times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!) };
+  return { choices, times };
+}
+
+function median(t: readonly number[]): number {
+  const s = [...t].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Indices of the default (0) and the FINALISTS fastest others by median, fastest first after 0. */
+export function finalistsOf(ms: readonly number[]): number[] {
+  const others = ms.map((_, i) => i).filter((i) => i > 0).sort((x, y) => ms[x]! - ms[y]!);
+  return [0, ...others.slice(0, FINALISTS)];
+}
+
+/** The index chosen from medians: the fastest, if it beats the default (index 0) by MARGIN. */
+export function chooseIndex(ms: readonly number[], among: readonly number[]): number {
+  let best = among[0]!;
+  for (const i of among) if (ms[i]! < ms[best]!) best = i;
+  return ms[best]! < MARGIN * ms[0]! ? best : 0;
 }
 
 /** What a tune measured for one access pattern (for tests and reports). */
@@ -144,6 +169,8 @@ export interface TuneObservation {
   pattern: string;
   candidates: MatmulChoice[];
   medianMs: number[];
+  /** The candidates timed again head to head (empty when the default already led). */
+  finalists: MatmulChoice[];
   chosen: MatmulChoice;
 }
 
@@ -165,13 +192,21 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
   try {
     for (const [i, pattern] of PATTERNS.entries()) {
       const deadline = start + ((i + 1) * budgetMs) / PATTERNS.length;
-      const { choices: candidates, ms } = await medians(ctx, pattern, tuneCandidates(ctx, pattern), a, b, deadline);
-      let best = 0;
-      for (let j = 1; j < candidates.length; j++) if (ms[j]! < ms[best]!) best = j;
-      const chosen = ms[best]! < MARGIN * ms[0]! ? candidates[best]! : candidates[0]!;
+      const { choices: candidates, times } = await measure(ctx, pattern, tuneCandidates(ctx, pattern), a, b, deadline);
+      let ms = times.map(median);
+      let finalists: number[] = [];
+      if (chooseIndex(ms, ms.map((_, j) => j)) !== 0) {
+        // Alternating rounds of the finalists only; their samples join those of the first rounds.
+        finalists = finalistsOf(ms);
+        for (let r = 0; r < CONFIRM_ROUNDS; r++) {
+          for (const j of finalists) times[j]!.push(await timeOnce(ctx, pattern, candidates[j]!, a, b));
+        }
+        ms = times.map(median);
+      }
+      const chosen = candidates[finalists.length > 0 ? chooseIndex(ms, finalists) : 0]!;
       const key = patternKey(pattern.transA, pattern.transB);
       choices[key] = chosen;
-      observe?.({ pattern: key, candidates, medianMs: ms, chosen });
+      observe?.({ pattern: key, candidates, medianMs: ms, finalists: finalists.map((j) => candidates[j]!), chosen });
     }
   } finally {
     ctx.release(a);
