@@ -3,7 +3,7 @@
  * from encoding to the end of a readback of the result.
  *
  *   npx tsx bench/matmul-probe.ts [sizes...]            square products as the autotune chose
- *   npx tsx bench/matmul-probe.ts --sweep [--pattern=NN|NT|TN|TT] [--designs=a,b] [MxKxN ...]
+ *   npx tsx bench/matmul-probe.ts --sweep [--pattern=NN|NT|TN|TT] [--designs=a,b] [--rounds=3] [MxKxN ...]
  *       every design and workgroup shape of the autotune's candidate list, forced one at a time
  *       (rounds alternate between candidates, so load drift hits all alike); default 1024x1024x1024
  */
@@ -18,6 +18,7 @@ const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.spl
 const sweep = argv.includes('--sweep');
 const pattern = flag('pattern') ?? 'NN';
 const designs = flag('designs')?.split(',');
+const rounds = Number(flag('rounds') ?? 3);
 const dims = argv
   .filter((a) => !a.startsWith('--'))
   .map((a) => (a.includes('x') ? a.split('x').map(Number) : [Number(a), Number(a), Number(a)]) as [number, number, number]);
@@ -62,7 +63,7 @@ for (const [m, k, n] of dims.length ? dims : sweep ? [[1024, 1024, 1024] as cons
     const all = tuneCandidates(be, { transA, transB }).filter((c) => !designs || designs.includes(c.design));
     const times = all.map((): number[] => []);
     for (const c of all) await once(a, b, args, c);
-    for (let r = 0; r < 3; r++) for (const [i, c] of all.entries()) times[i]!.push(await once(a, b, args, c));
+    for (let r = 0; r < rounds; r++) for (const [i, c] of all.entries()) times[i]!.push(await once(a, b, args, c));
     const rows = all.map((c, i) => ({ c, ms: median(times[i]!) })).sort((x, y) => x.ms - y.ms);
     for (const { c, ms } of rows) console.log(`${m}x${k}x${n} ${pattern} ${c.design} ${c.shape.join('x')}: ${gf(ms)} GFLOP/s (${ms.toFixed(1)} ms)`);
   }

@@ -18,7 +18,7 @@ import { CpuBackend } from '../src/backend/cpu/backend.js';
 import type { Backend, MatmulArgs, Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
-import { MATMUL_DESIGNS, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
+import { defaultMatmulChoice, MATMUL_DESIGNS, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
 import { chooseIndex, DESIGN_SHAPES, finalistsOf, patternDesigns, tuneCandidates, tuneMatmul, type TuneObservation } from '../src/backend/webgpu/matmul-tune.js';
 import type { EpilogueActivation } from '../shaders/kernel-types.js';
 import type { Tol } from './helpers/compare.js';
@@ -158,11 +158,12 @@ describe('the autotune chooses among designs', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('the candidates are every design with every shape the device fits, the blocked default first', () => {
+  it('the candidates are every design with every shape the device fits, the default first', () => {
     for (const pattern of [{ transA: false, transB: true }, { transA: true, transB: false }]) {
       const c = tuneCandidates(gpu, pattern);
       const designs = patternDesigns(pattern, gpu);
-      expect(c[0]!.design).toBe('blocked');
+      expect(c[0]).toEqual(defaultMatmulChoice(gpu.softwareAdapter, pattern.transA, pattern.transB));
+      expect(c.filter((x) => x.design === c[0]!.design && x.shape[0] === c[0]!.shape[0] && x.shape[1] === c[0]!.shape[1])).toHaveLength(1);
       // Interleaved: the first candidates after the default cover every design.
       expect(new Set(c.slice(0, 1 + designs.length).map((x) => x.design)).size).toBe(designs.length);
       // The transposed-A tile is offered where A is read transposed, and only there.
@@ -201,6 +202,37 @@ describe('the autotune chooses among designs', () => {
       }
     }
   }, 300_000);
+
+  it('with nothing tuned or forced, runs the adapter default: the 8x8 register block on a software adapter', () => {
+    expect(defaultMatmulChoice(true, false, true)).toEqual({ design: 'wide8x8', shape: [4, 4] });
+    expect(defaultMatmulChoice(true, true, false)).toEqual({ design: 'wide8x8', shape: [4, 4] });
+    expect(defaultMatmulChoice(false, false, false)).toEqual({ design: 'blocked', shape: [8, 8] });
+    expect(gpu.softwareAdapter).toBe(true);
+    const seen: string[] = [];
+    const original = gpu.pipelines.program.bind(gpu.pipelines);
+    gpu.pipelines.program = ((prog: Parameters<typeof original>[0]) => { seen.push(prog.key); return original(prog); }) as typeof gpu.pipelines.program;
+    try {
+      for (const [transA, transB] of [[false, true], [false, false], [true, false]] as const) {
+        const a = gpu.upload(new Float32Array(12 * 8).fill(1), 'float32');
+        const b = gpu.upload(new Float32Array(8 * 12).fill(1), 'float32');
+        gpu.release(gpu.matmul(a, b, { batch: 1, m: 12, k: 8, n: 12, transA, transB, aBatchStride: 0, bBatchStride: 0 }));
+        // A forced shape alone keeps the blocked kernel (the kernel-path tests rely on it).
+        const undo = forceKernelChoice({ matmulShape: [8, 4] });
+        try {
+          gpu.release(gpu.matmul(a, b, { batch: 1, m: 12, k: 8, n: 12, transA, transB, aBatchStride: 0, bBatchStride: 0 }));
+        } finally {
+          undo();
+        }
+        gpu.release(a);
+        gpu.release(b);
+      }
+    } finally {
+      gpu.pipelines.program = original;
+    }
+    const matmuls = seen.filter((k) => k.startsWith('matmul'));
+    expect(matmuls).toHaveLength(6);
+    matmuls.forEach((k, i) => expect(k.startsWith(i % 2 === 0 ? 'matmul-wide8x8' : 'matmul:'), k).toBe(true));
+  });
 
   it('re-times the default and the three fastest, and keeps the default unless one beats it by 10 %', () => {
     expect(finalistsOf([5, 1, 9, 2, 3, 4])).toEqual([0, 1, 3, 4]);

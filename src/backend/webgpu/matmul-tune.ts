@@ -5,10 +5,11 @@
  * carries the driver version on Mesa and Dawn): in Node a JSON file in the per-user cache folder, in
  * browsers localStorage, validated on read and written atomically (tune-cache.ts).
  *
- * Candidates are every (design, shape) pair of matmul.ts's designs that the device can run: the
- * register-blocked kernel (the default, measured first), the workgroup-memory tiles (single and
- * double-buffered), the wider register blocks, for transposed-A products the 16x4 transposed-A tile
- * and, on a device with 'subgroups', the subgroup-shuffle designs. The choice
+ * Candidates are every (design, shape) pair of matmul.ts's designs that the device can run, the
+ * adapter's default first (defaultMatmulChoice: wide8x8 on software adapters, blocked on GPUs): the
+ * register-blocked kernel, the workgroup-memory tiles (single and double-buffered), the wider
+ * register blocks, for transposed-A products the 16x4 transposed-A tile and, on a device with
+ * 'subgroups', the subgroup-shuffle designs. The choice
  * does not change any result beyond float rounding order (tested per design in
  * webgpu-kernel-paths.test.ts, webgpu-matmul-designs.test.ts and
  * webgpu-matmul-designs-sg.test.ts), only speed, so a noisy
@@ -20,7 +21,7 @@
  */
 import type { KernelContext } from './context.js';
 import type { SubgroupSupport } from './device.js';
-import { choiceFits, designAvailable, matmul, defaultWorkgroupShape, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
+import { choiceFits, defaultMatmulChoice, designAvailable, matmul, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
 import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, type TuneChoice, type TuneRecord } from './tune-cache.js';
 
 /** The access patterns of a linear layer's three products: forward (B transposed), dX, dW. */
@@ -52,10 +53,17 @@ export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShap
  * at load 17 on 2 cores), so there the tune measures fewer shapes rather than taking minutes.
  */
 export const TUNE_BUDGET_MS = 8000;
-/** The product timed for each candidate: the MLP's hidden-layer size, small enough to be quick. */
-const M = 128;
-const K = 512;
-const N = 512;
+/**
+ * The product timed for each candidate: a linear layer of 512 units at batch 128, small enough to
+ * be quick. The forward (NT) and dX (NN) products have m = the batch; the transposed-A product is
+ * the weight gradient dW = dYᵀ·X, whose k is the batch and whose m, n are the layer's sizes. Timing
+ * TN at m = 128, k = 512 instead picked a design 1.7x slower at dW's shape on SwiftShader.
+ */
+const BATCH = 128;
+const UNITS = 512;
+function tuneDims(pattern: { transA: boolean }): { m: number; k: number; n: number } {
+  return pattern.transA ? { m: UNITS, k: BATCH, n: UNITS } : { m: BATCH, k: UNITS, n: UNITS };
+}
 const ROUNDS = 5;
 /** A candidate must beat the default by this factor to replace it (noise is not a reason to change). */
 const MARGIN = 0.9;
@@ -81,7 +89,7 @@ export function patternDesigns(pattern: { transA: boolean }, ctx: { subgroups?: 
  * its budget has still measured every design.
  */
 export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter' | 'subgroups'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
-  const fallback: MatmulChoice = { design: 'blocked', shape: defaultWorkgroupShape(ctx.softwareAdapter, pattern.transA, pattern.transB) };
+  const fallback = defaultMatmulChoice(ctx.softwareAdapter, pattern.transA, pattern.transB);
   const out: MatmulChoice[] = [fallback];
   const designs = patternDesigns(pattern, ctx);
   const most = Math.max(...designs.map((d) => DESIGN_SHAPES[d].length));
@@ -105,7 +113,7 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
   const designs = MATMUL_DESIGNS.filter((d) => designAvailable(ctx, d));
   for (const design of designs) for (const shape of DESIGN_SHAPES[design]) allowed.push({ design, shape });
   for (const software of [false, true]) {
-    for (const p of PATTERNS) allowed.push({ design: 'blocked', shape: defaultWorkgroupShape(software, p.transA, p.transB) });
+    for (const p of PATTERNS) allowed.push(defaultMatmulChoice(software, p.transA, p.transB));
   }
   return {
     patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),
@@ -120,7 +128,7 @@ type TuneContext = KernelContext & { flush(): void; release(s: unknown): void; u
 /** Runs one product with a given shape and waits for the GPU; returns the milliseconds taken. */
 async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, choice: MatmulChoice, a: unknown, b: unknown): Promise<number> {
   const t0 = performance.now();
-  ctx.release(matmul(ctx, a as never, b as never, { batch: 1, m: M, k: K, n: N, ...pattern, aBatchStride: 0, bBatchStride: 0 }, choice));
+  ctx.release(matmul(ctx, a as never, b as never, { batch: 1, ...tuneDims(pattern), ...pattern, aBatchStride: 0, bBatchStride: 0 }, choice));
   ctx.flush();
   await ctx.device.queue.onSubmittedWorkDone();
   return performance.now() - t0;
@@ -186,8 +194,9 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
   const cached = raw === null ? null : parseTuneRecord(raw, adapter, rules);
   if (cached) return new Map(Object.entries(cached).map(([p, c]) => [p, c as MatmulChoice]));
   const choices: Record<string, MatmulChoice> = {};
-  const a = ctx.upload(new Float32Array(M * K).fill(0.5), 'float32');
-  const b = ctx.upload(new Float32Array(K * N).fill(0.25), 'float32');
+  // A holds m·k = BATCH·UNITS values in every pattern; B at most UNITS·UNITS.
+  const a = ctx.upload(new Float32Array(BATCH * UNITS).fill(0.5), 'float32');
+  const b = ctx.upload(new Float32Array(UNITS * UNITS).fill(0.25), 'float32');
   const start = performance.now();
   try {
     for (const [i, pattern] of PATTERNS.entries()) {

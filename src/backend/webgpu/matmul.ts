@@ -37,6 +37,20 @@ export function defaultWorkgroupShape(software: boolean, transA: boolean, transB
   return [MATMUL_WG_SOFTWARE, MATMUL_WG_SOFTWARE];
 }
 
+/**
+ * What a matmul runs where nothing is forced and no tune result exists (autotune off, or before it
+ * has run), and the incumbent the tune must beat by its margin. On software adapters that is the
+ * 8x8 register block with 4x4 invocations: in alternating sweeps on both drivers (2026-12-04,
+ * `bench/matmul-probe.ts --sweep --rounds=7`) it was the fastest or within 8 % of the fastest at
+ * the MLP's three products and at 1024, and 1.3-1.7x the blocked kernel at 1024 and at dW; a short
+ * tune on a shared 2-core machine is too noisy to find that reliably by itself (three tunes in a
+ * row chose three different NN designs). GPUs keep the blocked kernel until measured.
+ */
+export function defaultMatmulChoice(software: boolean, transA: boolean, transB: boolean): MatmulChoice {
+  if (software) return { design: 'wide8x8', shape: [4, 4] };
+  return { design: 'blocked', shape: defaultWorkgroupShape(false, transA, transB) };
+}
+
 /** Invocations of a matmul workgroup on x (columns of C) and y (rows). */
 export type WorkgroupShape = [number, number];
 
@@ -146,8 +160,10 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
   };
   const forced = kernelChoice();
   const tuned = ctx.matmulChoices.get(patternKey(transA, transB));
-  const design = choice?.design ?? forced.matmulDesign ?? tuned?.design ?? 'blocked';
-  const [wgX, wgY] = choice?.shape ?? forced.matmulShape ?? tuned?.shape ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
+  // Nothing forced or tuned: the adapter's default. A forced shape alone keeps the blocked kernel.
+  const pick = choice ?? (forced.matmulDesign || forced.matmulShape || tuned ? undefined : defaultMatmulChoice(ctx.softwareAdapter, transA, transB));
+  const design = pick?.design ?? forced.matmulDesign ?? tuned?.design ?? 'blocked';
+  const [wgX, wgY] = pick?.shape ?? forced.matmulShape ?? tuned?.shape ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
   const lanes = design === 'subgroup' || design === 'subgroupBc' ? subgroupLanes(ctx.subgroups, design) : 0;
   if (lanes === null) {

@@ -25,9 +25,10 @@ export interface TuneChoice {
 /**
  * Bumped when the format or the matmul kernels change, so older results are stale. 3: a choice is
  * a design and a shape (version 2 stored shapes only). 4: the record names the design set it chose
- * from (a result tuned without a design cannot say that design loses).
+ * from (a result tuned without a design cannot say that design loses). 5: the transposed-A pattern
+ * is timed at a weight gradient's shape (k = the batch) and finalists are re-timed.
  */
-export const TUNE_CACHE_VERSION = 4;
+export const TUNE_CACHE_VERSION = 5;
 
 export interface TuneRecord {
   version: number;
