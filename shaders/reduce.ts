@@ -21,7 +21,7 @@
 
 import type { ReduceOp } from './kernel-types.js';
 import { FLOAT_BITS_WGSL, WG_1D, type WgslScalar } from './common.js';
-import { defineKernel } from './program.js';
+import { defineKernel, kernelFamily } from './program.js';
 
 /** How two partial results combine; float max propagates NaN on every driver (max_f, bit tests). */
 export function reduceCombine(op: ReduceOp, t: WgslScalar): (acc: string, v: string) => string {
@@ -136,36 +136,18 @@ var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
 }
 
 export type ColumnTreeKernel = ReturnType<typeof declareColumnTree>;
-const colTrees = new Map<string, ColumnTreeKernel>();
 
 /** One workgroup per (outer, chunk, column block): strided rows, then a tree in workgroup memory. */
-export function columnTreeKernel(op: ReduceOp, t: WgslScalar): ColumnTreeKernel {
-  const key = `${op}:${t}`;
-  let k = colTrees.get(key);
-  if (!k) colTrees.set(key, (k = declareColumnTree(op, t)));
-  return k;
-}
+export const columnTreeKernel = kernelFamily(declareColumnTree);
 
 export type LoopReduceKernel = ReturnType<typeof declareLoop>;
 export type TreeReduceKernel = ReturnType<typeof declareTree>;
-const loops = new Map<string, LoopReduceKernel>();
-const trees = new Map<string, TreeReduceKernel>();
 
 /** One invocation per (outer, chunk, inner) output, looping over its chunk. */
-export function loopReduceKernel(op: ReduceOp, t: WgslScalar): LoopReduceKernel {
-  const key = `${op}:${t}`;
-  let k = loops.get(key);
-  if (!k) loops.set(key, (k = declareLoop(op, t)));
-  return k;
-}
+export const loopReduceKernel = kernelFamily(declareLoop);
 
 /** One workgroup per (row, chunk), tree reduction in workgroup memory. */
-export function treeReduceKernel(op: ReduceOp, t: WgslScalar): TreeReduceKernel {
-  const key = `${op}:${t}`;
-  let k = trees.get(key);
-  if (!k) trees.set(key, (k = declareTree(op, t)));
-  return k;
-}
+export const treeReduceKernel = kernelFamily(declareTree);
 
 /**
  * WGSL for the subgroup combine of max: f32 values go through order keys (order_key of common.ts,
@@ -276,21 +258,9 @@ var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
 
 export type SubgroupRowKernel = ReturnType<typeof declareSubgroupRow>;
 export type SubgroupColumnKernel = ReturnType<typeof declareSubgroupColumn>;
-const sgRows = new Map<string, SubgroupRowKernel>();
-const sgCols = new Map<string, SubgroupColumnKernel>();
 
 /** inner = 1: a workgroup per (row, chunk), one barrier, then a subgroup combine. */
-export function subgroupRowKernel(op: ReduceOp, t: WgslScalar): SubgroupRowKernel {
-  const key = `${op}:${t}`;
-  let k = sgRows.get(key);
-  if (!k) sgRows.set(key, (k = declareSubgroupRow(op, t)));
-  return k;
-}
+export const subgroupRowKernel = kernelFamily(declareSubgroupRow);
 
 /** inner > 1: a workgroup per (outer, chunk, column block), one barrier, then subgroup combines. */
-export function subgroupColumnKernel(op: ReduceOp, t: WgslScalar): SubgroupColumnKernel {
-  const key = `${op}:${t}`;
-  let k = sgCols.get(key);
-  if (!k) sgCols.set(key, (k = declareSubgroupColumn(op, t)));
-  return k;
-}
+export const subgroupColumnKernel = kernelFamily(declareSubgroupColumn);

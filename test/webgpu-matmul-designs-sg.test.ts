@@ -27,7 +27,7 @@ import { designAvailable, type MatmulDesign, type WorkgroupShape } from '../src/
 import { DESIGN_SHAPES, tuneCandidates } from '../src/backend/webgpu/matmul-tune.js';
 import type { EpilogueActivation } from '../shaders/kernel-types.js';
 import type { Tol } from './helpers/compare.js';
-import { assertClose, f32, poisonPool, testData, type Input } from './helpers/kernel-harness.js';
+import { compareOnBackends, f32, testData, type Input } from './helpers/kernel-harness.js';
 
 const EPS = 2 ** -23;
 let gpu: WebGPUBackend;
@@ -45,15 +45,8 @@ afterEach(() => {
 
 const { rand } = testData(1516);
 
-async function compare(what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage, tol: Tol): Promise<void> {
-  const cx = inputs.map((i) => cpu.upload(i.data, i.dtype));
-  const expected = Float32Array.from(await cpu.read(run(cpu, cx)));
-  const gx = inputs.map((i) => gpu.upload(i.data, i.dtype));
-  poisonPool(gpu, [expected.length]);
-  const out = run(gpu, gx);
-  assertClose(what, await gpu.read(out), expected, tol);
-  for (const s of [...gx, out]) gpu.release(s);
-}
+const compare = (what: string, inputs: readonly Input[], run: (be: Backend, xs: Storage[]) => Storage, tol: Tol): Promise<void> =>
+  compareOnBackends(cpu, gpu, what, inputs, (be, xs) => [run(be, xs)], [tol]);
 
 const tol = (k: number): Tol => ({ atol: 1e-6 + 2 * k * EPS, rtol: 1e-5 });
 
