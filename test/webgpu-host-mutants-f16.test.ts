@@ -1,0 +1,128 @@
+/**
+ * The float16 host code of the WebGPU backend (src/backend/webgpu/f16.ts): every matmul refusal with
+ * its exact message, the empty product, a batch split over the device's z limit, the casts' paths
+ * (values and kernel counts), and an op through float32 rounding once. Values are compared with
+ * exact float16 numbers; the torch fixtures are in float16.test.ts. Written against the mutants
+ * StrykerJS left alive there (WEBGRAD_MUTATE_SCOPE=webgpu-tune). Skipped, visibly, on a device
+ * without 'shader-f16'; a missing adapter is a failure.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Storage } from '../src/backend/types.js';
+import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
+
+let gpu: WebGPUBackend;
+beforeAll(async () => {
+  gpu = await WebGPUBackend.create({ autotune: false });
+});
+afterAll(() => gpu?.destroy());
+
+const h16 = (xs: number[]): Storage => gpu.upload(Float32Array.from(xs), 'float16');
+const f32 = (xs: number[]): Storage => gpu.upload(Float32Array.from(xs), 'float32');
+const read = async (s: Storage): Promise<number[]> => Array.from(await gpu.read(s));
+const args = (o: Partial<Parameters<WebGPUBackend['matmul']>[2]> = {}) => ({ batch: 1, m: 1, k: 2, n: 2, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0, ...o });
+
+describe('webgpu float16 host code', () => {
+  it('matmul refusals: mixed dtypes, short operands, a bias of the wrong length, too many workgroups', (ctx) => {
+    if (!gpu.shaderF16) ctx.skip();
+    const a = h16([1, 2]);
+    const b = h16([1, 2, 3, 4]);
+    const b32 = f32([1, 2, 3, 4]);
+    expect(() => gpu.matmul(a, b32, args())).toThrow('webgpu: matmul: operands must all be float16 or all float32, got float16, float32');
+    expect(() => gpu.matmul(a, b, args({ bias: f32([1, 2]) }))).toThrow('webgpu: matmul: operands must all be float16 or all float32, got float16, float16, float32');
+    expect(() => gpu.matmul(a, b, args({ m: 2 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 4');
+    // A batch reads (batch - 1)·stride + m·k elements.
+    // (batch - 1)·stride + m·k = 2: exactly A's length.
+    const ok = gpu.matmul(a, b, args({ batch: 2, aBatchStride: 1, k: 1, n: 1 }));
+    expect(() => gpu.matmul(a, b, args({ batch: 2, aBatchStride: 1, bBatchStride: 3, k: 1, n: 2 }))).toThrow('webgpu: matmul: B has 4 elements, the arguments need 5');
+    expect(() => gpu.matmul(a, b, args({ batch: 3, aBatchStride: 1, k: 1, n: 1 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 3');
+    expect(() => gpu.matmul(a, b, args({ batch: 3, aBatchStride: 1, k: 2, n: 1 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 4');
+    expect(() => gpu.matmul(a, b, args({ k: 3 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 3');
+    expect(() => gpu.matmul(a, b, args({ n: 3 }))).toThrow('webgpu: matmul: B has 4 elements, the arguments need 6');
+    expect(() => gpu.matmul(a, b, args({ bias: h16([1, 2, 3]) }))).toThrow('webgpu: matmul: bias has 3 elements, expected n = 2');
+    // Zero batches or an empty operand need nothing.
+    expect(() => gpu.matmul(h16([]), h16([]), args({ batch: 0, m: 5, k: 5, n: 5, aBatchStride: 9 }))).not.toThrow();
+    expect(() => gpu.matmul(h16([]), h16([]), args({ m: 3, k: 0, n: 3 }))).not.toThrow();
+    const max = gpu.limits.maxComputeWorkgroupsPerDimension;
+    const n = max * 16 + 1;
+    const wide = h16(new Array<number>(n).fill(1));
+    expect(() => gpu.matmul(h16([1]), wide, args({ k: 1, n }))).toThrow(`webgpu: matmul: a 1x${n} float16 result needs ${max + 1}x1 workgroups, more than the device's ${max} per axis`);
+    const tall = h16(new Array<number>(n).fill(1));
+    expect(() => gpu.matmul(tall, h16([1]), args({ m: n, k: 1, n: 1 }))).toThrow(`webgpu: matmul: a ${n}x1 float16 result needs 1x${max + 1} workgroups, more than the device's ${max} per axis`);
+    for (const s of [a, b, b32, wide, tall, ok]) gpu.release(s);
+  });
+
+  it('matmul: an empty result encodes nothing; a batch over the z limit is split, each part at its offset; bias and activation', async (ctx) => {
+    if (!gpu.shaderF16) ctx.skip();
+    const d0 = gpu.stats().dispatches;
+    const empty = gpu.matmul(h16([]), h16([1, 2, 3, 4]), args({ m: 0 }));
+    expect([empty.length, empty.dtype, gpu.stats().dispatches - d0]).toEqual([0, 'float16', 0]);
+    const max = gpu.limits.maxComputeWorkgroupsPerDimension;
+    const batch = max + 2;
+    // Per batch z: [1x1]·[1x1] = (z mod 7)·2, exact in float16.
+    const a = h16(Array.from({ length: batch }, (_, z) => z % 7));
+    const b = h16(new Array<number>(batch).fill(2));
+    const d1 = gpu.stats().dispatches;
+    const c = gpu.matmul(a, b, { batch, m: 1, k: 1, n: 1, transA: false, transB: false, aBatchStride: 1, bBatchStride: 1 });
+    expect(gpu.stats().dispatches - d1).toBe(2);
+    const got = await read(c);
+    expect(got.length).toBe(batch);
+    const wrong = got.findIndex((v, z) => v !== (z % 7) * 2);
+    expect(wrong).toBe(-1);
+    // 2x2 with bias and relu, transposed B: [[1, -2], [3, 4]]·[[1, 0], [0, 1]]ᵀ + [1, -1].
+    const x = h16([1, -2, 3, 4]);
+    const w = h16([1, 0, 0, 1]);
+    const y = gpu.matmul(x, w, { batch: 1, m: 2, k: 2, n: 2, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, bias: h16([1, -1]), activation: 'relu' });
+    expect([y.dtype, ...(await read(y))]).toEqual(['float16', 2, 0, 4, 3]);
+    const z = gpu.matmul(x, w, { batch: 1, m: 2, k: 2, n: 2, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0, bias: h16([0.5, 0]) });
+    expect(await read(z)).toEqual([1.5, 3, -1.5, 4]);
+    for (const s of [a, b, c, x, w, y, z]) gpu.release(s);
+  });
+
+  it('casts: each direction, its values and how many kernels', async (ctx) => {
+    if (!gpu.shaderF16) ctx.skip();
+    const x = h16([1.5, -2, 65504, 0.1]);
+    const count = (f: () => Storage): [Storage, number] => {
+      const d = gpu.stats().dispatches;
+      const s = f();
+      return [s, gpu.stats().dispatches - d];
+    };
+    const [same, n1] = count(() => gpu.cast(x, 'float16'));
+    expect([same.dtype, n1, same === x]).toEqual(['float16', 2, false]);
+    expect(await read(same)).toEqual(await read(x));
+    const [wide, n2] = count(() => gpu.cast(x, 'float32'));
+    expect([wide.dtype, n2]).toEqual(['float32', 1]);
+    expect(await read(wide)).toEqual([1.5, -2, 65504, Math.fround(0.0999755859375)]);
+    const [int, n3] = count(() => gpu.cast(x, 'int32'));
+    expect([int.dtype, n3]).toEqual(['int32', 2]);
+    expect(await read(int)).toEqual([1, -2, 65504, 0]);
+    const [half, n4] = count(() => gpu.cast(f32([0.1, 70000, -3.25]), 'float16'));
+    expect([half.dtype, n4]).toEqual(['float16', 1]);
+    expect(await read(half)).toEqual([0.0999755859375, Infinity, -3.25]);
+    const [fromInt, n5] = count(() => gpu.cast(gpu.upload(Int32Array.from([3, -7, 2049]), 'int32'), 'float16'));
+    expect([fromInt.dtype, n5]).toEqual(['float16', 2]);
+    expect(await read(fromInt)).toEqual([3, -7, 2048]);
+    const [none, n6] = count(() => gpu.cast(h16([]), 'float32'));
+    expect([none.length, none.dtype, n6]).toEqual([0, 'float32', 0]);
+  });
+
+  it('ops on float16 run in float32 and round once; fill and random make float16', async (ctx) => {
+    if (!gpu.shaderF16) ctx.skip();
+    const a = h16([2048, 1, 0.5]);
+    const b = h16([2, 2, 0.25]);
+    const d = gpu.stats().dispatches;
+    const s = gpu.binary('add', a, [3], b, [3], [3]);
+    // widen a, widen b, add, narrow.
+    expect([s.dtype, gpu.stats().dispatches - d]).toEqual(['float16', 4]);
+    expect(await read(s)).toEqual([2050, 3, 0.75]);
+    const u = gpu.unary('neg', a, 0);
+    expect([u.dtype, ...(await read(u))]).toEqual(['float16', -2048, -1, -0.5]);
+    // Accumulated in float32: 2048 + 1 + 1 = 2050 (adding 1 at a time in float16 would stay at 2048).
+    const r = gpu.reduce('sum', h16([2048, 1, 1]), 1, 3, 1);
+    expect([r.dtype, ...(await read(r))]).toEqual(['float16', 2050]);
+    const f = gpu.fill(3, 0.1, 'float16');
+    expect([f.dtype, ...(await read(f))]).toEqual(['float16', 0.0999755859375, 0.0999755859375, 0.0999755859375]);
+    const rnd = gpu.random('uniform', 5, 1, 0, 'float16');
+    expect(rnd.dtype).toBe('float16');
+    expect(rnd.length).toBe(5);
+  });
+});
