@@ -157,7 +157,33 @@ const WEBGPU_TUNE_SUITES = [
   'test/float16.test.ts',
   'test/init-concurrency.test.ts',
 ];
-const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES };
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu-kernels (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for the kernel-dispatch
+ * files of src/backend/webgpu (matmul, reduce, conv, batchnorm2d, fused/*), the suites that run
+ * them against the CPU reference and count their dispatches, by path and design. Left out for time:
+ * the large-dispatch suites (27 s and 78 s alone under load), autotune-cache and run-ahead; so a
+ * score with this list is a lower bound.
+ */
+const WEBGPU_KERNEL_SUITES = [
+  'test/webgpu-host-mutants*.test.ts',
+  'test/webgpu-backend.test.ts',
+  'test/webgpu-kernel-paths.test.ts',
+  'test/webgpu-matmul-designs.test.ts',
+  'test/webgpu-reduce-designs.test.ts',
+  'test/webgpu-reduce-subgroup.test.ts',
+  'test/webgpu-bn2d.test.ts',
+  'test/webgpu-conv-paths.test.ts',
+  'test/webgpu-training.test.ts',
+  'test/webgpu-step-fusion.test.ts',
+  'test/webgpu-fusion.test.ts',
+  'test/webgpu-bn-apply-vec4.test.ts',
+  'test/webgpu-sgd-vec4.test.ts',
+  'test/webgpu-planted-host.test.ts',
+  'test/webgpu-planted-dropout.test.ts',
+  'test/reduce-tune.test.ts',
+  'test/batchnorm-tune.test.ts',
+];
+const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES };
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;
 const webgpuScope = scope === undefined ? undefined : WEBGPU_SCOPES[scope];
