@@ -159,10 +159,11 @@ const WEBGPU_TUNE_SUITES = [
 ];
 /**
  * WEBGRAD_MUTATE_SCOPE=webgpu-kernels (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for the kernel-dispatch
- * files of src/backend/webgpu (matmul, reduce, conv, batchnorm2d, fused/*), the suites that run
- * them against the CPU reference and count their dispatches, by path and design. Left out for time:
- * the large-dispatch suites (27 s and 78 s alone under load), autotune-cache and run-ahead; so a
- * score with this list is a lower bound.
+ * files matmul.ts, reduce.ts and batchnorm2d.ts of src/backend/webgpu: the exact host tests, the
+ * kernel-by-kernel suite against the CPU (webgpu-backend) and the suites that force each matmul,
+ * reduce and BatchNorm2d design. Left out for time: the suites that reach these files only on the
+ * way to a layer (webgpu-training, webgpu-conv-paths, the fusion suites) and the large-dispatch
+ * suites (27 s and 78 s alone under load); so a score with this list is a lower bound.
  */
 const WEBGPU_KERNEL_SUITES = [
   'test/webgpu-host-mutants*.test.ts',
@@ -172,6 +173,16 @@ const WEBGPU_KERNEL_SUITES = [
   'test/webgpu-reduce-designs.test.ts',
   'test/webgpu-reduce-subgroup.test.ts',
   'test/webgpu-bn2d.test.ts',
+];
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu-fused (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for conv.ts and fused/*.ts
+ * of src/backend/webgpu: the suites that run the convolutions, the fused training kernels and the
+ * optimizer steps against the CPU. Not yet used for a measurement (README, Mutation testing).
+ */
+const WEBGPU_FUSED_SUITES = [
+  'test/webgpu-host-mutants*.test.ts',
+  'test/webgpu-backend.test.ts',
+  'test/webgpu-kernel-paths.test.ts',
   'test/webgpu-conv-paths.test.ts',
   'test/webgpu-training.test.ts',
   'test/webgpu-step-fusion.test.ts',
@@ -180,10 +191,8 @@ const WEBGPU_KERNEL_SUITES = [
   'test/webgpu-sgd-vec4.test.ts',
   'test/webgpu-planted-host.test.ts',
   'test/webgpu-planted-dropout.test.ts',
-  'test/reduce-tune.test.ts',
-  'test/batchnorm-tune.test.ts',
 ];
-const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES };
+const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES, 'webgpu-fused': WEBGPU_FUSED_SUITES };
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;
 const webgpuScope = scope === undefined ? undefined : WEBGPU_SCOPES[scope];
