@@ -124,5 +124,32 @@ describe('webgpu float16 host code', () => {
     const rnd = gpu.random('uniform', 5, 1, 0, 'float16');
     expect(rnd.dtype).toBe('float16');
     expect(rnd.length).toBe(5);
+    // A float32 operand next to a float16 one passes through unwidened.
+    const mixed = gpu.binary('add', h16([1, 2]), [2], f32([0.5, 0.25]), [2], [2]);
+    expect([mixed.dtype, ...(await read(mixed))]).toEqual(['float16', 1.5, 2.25]);
+  });
+
+  it('names: the op each kernel is recorded under, and the op a released operand is refused by', (ctx) => {
+    if (!gpu.shaderF16) ctx.skip();
+    const lastOp = (): string => (gpu as unknown as { health: { lastOp: string } }).health.lastOp;
+    const x = h16([1, 2, 3, 4]);
+    for (const [dtype, from] of [['float32', x], ['int32', x], ['float16', x], ['float16', f32([1])], ['float16', gpu.upload(Int32Array.from([1]), 'int32')]] as const) {
+      gpu.cast(from, dtype);
+      expect(lastOp(), dtype).toBe('cast');
+    }
+    gpu.matmul(x, x, args({ m: 2, k: 2, n: 2 }));
+    expect(lastOp()).toBe('matmul (float16)');
+    gpu.matmul(x, x, args({ m: 2, k: 2, n: 2, bias: h16([1, 2]) }));
+    expect(lastOp()).toBe('matmul+bias (float16)');
+    gpu.unary('exp', x, 0);
+    expect(lastOp()).toBe('unary exp');
+    const gone = h16([1, 2]);
+    gpu.release(gone);
+    const released = 'this storage was released; a released tensor cannot be used again';
+    expect(() => gpu.cast(gone, 'float32')).toThrow(`webgpu: cast: ${released}`);
+    expect(() => gpu.matmul(gone, x, args())).toThrow(`webgpu: matmul: ${released}`);
+    expect(() => gpu.matmul(x, gone, args())).toThrow(`webgpu: matmul: ${released}`);
+    expect(() => gpu.matmul(x, x, args({ bias: gone }))).toThrow(`webgpu: matmul: ${released}`);
+    expect(() => gpu.unary('exp', gone, 0)).toThrow(`webgpu: unary exp: ${released}`);
   });
 });

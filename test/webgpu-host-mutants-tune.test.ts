@@ -376,6 +376,22 @@ describe('reduce tune (stand-in kernels and clock)', () => {
     expect(chooseDesign({ loop: 10, tree: 9 }, 'loop')).toBe('loop'); // 9 = 0.9·10: not below
     expect(chooseDesign({ loop: 10, tree: 8.9 }, 'loop')).toBe('tree');
     expect(chooseDesign({ loop: 10, tree: 9.5 }, 'loop', 0.96)).toBe('tree');
+    // A tie between two winners keeps the first listed.
+    expect(chooseDesign({ loop: 10, tree: 5, subgroup: 5 }, 'loop')).toBe('tree');
+  });
+
+  it('warm-up times are not samples (unless pruned); medians of the five rounds', async () => {
+    const calls = new Map<string, number>();
+    // Warm-up 1000 for every design (no pruning: all equal), then rounds 1, 2, 3, 4, 5 × a factor.
+    const timer: TuneTimer = async (bucket, design, run) => {
+      run();
+      const n = calls.get(`${bucket}/${design}`) ?? 0;
+      calls.set(`${bucket}/${design}`, n + 1);
+      return n === 0 ? 1000 : [5, 1, 4, 2, 3][n - 1]! * (design === 'loop' ? 10 : 20);
+    };
+    const seen: ReduceTuneObservation[] = [];
+    await tuneReduce(fakeCtx().ctx, freshAdapter('reduce W'), (o) => seen.push(o), 1e9, timer);
+    expect(seen.map((o) => o.medianMs)).toEqual(REDUCE_TUNE_BUCKETS.map(() => ({ loop: 30, tree: 60 })));
   });
 
   it('the default timer: three runs per sample, a flush and a queue wait, the mean; uploads and releases', async () => {
