@@ -149,8 +149,14 @@ describe('acquireDevice on a stand-in navigator.gpu', () => {
     vi.stubGlobal('navigator', {});
     vi.stubGlobal('process', { versions: {} });
     const p = acquireDevice();
+    vi.stubGlobal('process', {});
+    const p2 = acquireDevice();
+    vi.stubGlobal('process', undefined);
+    const p3 = acquireDevice();
     vi.unstubAllGlobals();
     await expect(p).rejects.toThrow(/^webgpu: navigator.gpu.requestAdapter\(\) returned no adapter\./);
+    await expect(p2).rejects.toThrow(/^webgpu: navigator.gpu.requestAdapter\(\) returned no adapter\./);
+    await expect(p3).rejects.toThrow(/^webgpu: navigator.gpu.requestAdapter\(\) returned no adapter\./);
     expect(dawn.creates).toEqual([]);
   });
 });

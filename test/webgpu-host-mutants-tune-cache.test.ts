@@ -70,6 +70,8 @@ describe('parseTuneRecord', () => {
       ['a design with a shape of another', rec({ ...GOOD, NT: { design: 'blocked', shape: [8, 8] } })],
       ['an unknown design', rec({ ...GOOD, NT: { design: 'magic', shape: [4, 4] } })],
       ['x and y swapped', rec({ ...GOOD, NT: { design: 'tiled', shape: [4, 16] } })],
+      ['x not allowed with that y', rec({ ...GOOD, NT: { design: 'blocked', shape: [2, 4] } })],
+      ['y not allowed with that x', rec({ ...GOOD, NT: { design: 'blocked', shape: [4, 2] } })],
     ];
     for (const [why, raw] of bad) expect(parseTuneRecord(raw, A, RULES), why).toBeNull();
   });
@@ -168,7 +170,13 @@ describe('the browser and bare stores', () => {
     const store = tuneStore();
     const dir = nodeCacheDir();
     const file = nodeCacheFile('dev');
+    // No process at all, or one without versions: the same.
+    vi.stubGlobal('process', undefined);
+    const bare = tuneStore();
+    vi.stubGlobal('process', {});
+    const odd = tuneStore();
     vi.unstubAllGlobals();
+    expect([bare.where, odd.where]).toEqual(['nowhere', 'nowhere']);
     expect(store.where).toBe('nowhere');
     expect(await dir).toBeNull();
     expect(await file).toBeNull();
