@@ -207,9 +207,9 @@ describe('acquireDevice in Node (a stand-in Dawn module)', () => {
     );
     // VK_DRIVER_FILES is listed too; with neither set, that is said.
     vi.stubEnv('VK_ICD_FILENAMES', '');
-    vi.stubEnv('VK_DRIVER_FILES', '/nonexistent/b.json');
+    vi.stubEnv('VK_DRIVER_FILES', '/nonexistent/b.json:/nonexistent/c.json');
     const err2 = (await acquireDevice({ dawnOptions: ['n2'] }).catch((e: unknown) => e)) as Error;
-    expect(err2.message).toContain(`Vulkan drivers seen: ${dirs.join('; ')}; VK_DRIVER_FILES=/nonexistent/b.json (missing: /nonexistent/b.json). Dawn needs`);
+    expect(err2.message).toContain(`Vulkan drivers seen: ${dirs.join('; ')}; VK_DRIVER_FILES=/nonexistent/b.json:/nonexistent/c.json (missing: /nonexistent/b.json, /nonexistent/c.json). Dawn needs`);
     vi.stubEnv('VK_DRIVER_FILES', '');
     const err3 = (await acquireDevice({ dawnOptions: ['n3'] }).catch((e: unknown) => e)) as Error;
     expect(err3.message).toContain(`Vulkan drivers seen: ${dirs.join('; ')}; VK_ICD_FILENAMES and VK_DRIVER_FILES are unset. Dawn needs`);

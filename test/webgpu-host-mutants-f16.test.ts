@@ -19,6 +19,8 @@ afterAll(() => gpu?.destroy());
 const h16 = (xs: number[]): Storage => gpu.upload(Float32Array.from(xs), 'float16');
 const f32 = (xs: number[]): Storage => gpu.upload(Float32Array.from(xs), 'float32');
 const read = async (s: Storage): Promise<number[]> => Array.from(await gpu.read(s));
+/** The message, whole (toThrow with a string only checks that it is contained). */
+const exact = (msg: string): RegExp => new RegExp(`^${msg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 const args = (o: Partial<Parameters<WebGPUBackend['matmul']>[2]> = {}) => ({ batch: 1, m: 1, k: 2, n: 2, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0, ...o });
 
 describe('webgpu float16 host code', () => {
@@ -27,18 +29,18 @@ describe('webgpu float16 host code', () => {
     const a = h16([1, 2]);
     const b = h16([1, 2, 3, 4]);
     const b32 = f32([1, 2, 3, 4]);
-    expect(() => gpu.matmul(a, b32, args())).toThrow('webgpu: matmul: operands must all be float16 or all float32, got float16, float32');
-    expect(() => gpu.matmul(a, b, args({ bias: f32([1, 2]) }))).toThrow('webgpu: matmul: operands must all be float16 or all float32, got float16, float16, float32');
-    expect(() => gpu.matmul(a, b, args({ m: 2 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 4');
+    expect(() => gpu.matmul(a, b32, args())).toThrow(exact('webgpu: matmul: operands must all be float16 or all float32, got float16, float32'));
+    expect(() => gpu.matmul(a, b, args({ bias: f32([1, 2]) }))).toThrow(exact('webgpu: matmul: operands must all be float16 or all float32, got float16, float16, float32'));
+    expect(() => gpu.matmul(a, b, args({ m: 2 }))).toThrow(exact('webgpu: matmul: A has 2 elements, the arguments need 4'));
     // A batch reads (batch - 1)·stride + m·k elements.
     // (batch - 1)·stride + m·k = 2: exactly A's length.
     const ok = gpu.matmul(a, b, args({ batch: 2, aBatchStride: 1, k: 1, n: 1 }));
-    expect(() => gpu.matmul(a, b, args({ batch: 2, aBatchStride: 1, bBatchStride: 3, k: 1, n: 2 }))).toThrow('webgpu: matmul: B has 4 elements, the arguments need 5');
-    expect(() => gpu.matmul(a, b, args({ batch: 3, aBatchStride: 1, k: 1, n: 1 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 3');
-    expect(() => gpu.matmul(a, b, args({ batch: 3, aBatchStride: 1, k: 2, n: 1 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 4');
-    expect(() => gpu.matmul(a, b, args({ k: 3 }))).toThrow('webgpu: matmul: A has 2 elements, the arguments need 3');
-    expect(() => gpu.matmul(a, b, args({ n: 3 }))).toThrow('webgpu: matmul: B has 4 elements, the arguments need 6');
-    expect(() => gpu.matmul(a, b, args({ bias: h16([1, 2, 3]) }))).toThrow('webgpu: matmul: bias has 3 elements, expected n = 2');
+    expect(() => gpu.matmul(a, b, args({ batch: 2, aBatchStride: 1, bBatchStride: 3, k: 1, n: 2 }))).toThrow(exact('webgpu: matmul: B has 4 elements, the arguments need 5'));
+    expect(() => gpu.matmul(a, b, args({ batch: 3, aBatchStride: 1, k: 1, n: 1 }))).toThrow(exact('webgpu: matmul: A has 2 elements, the arguments need 3'));
+    expect(() => gpu.matmul(a, b, args({ batch: 3, aBatchStride: 1, k: 2, n: 1 }))).toThrow(exact('webgpu: matmul: A has 2 elements, the arguments need 4'));
+    expect(() => gpu.matmul(a, b, args({ k: 3 }))).toThrow(exact('webgpu: matmul: A has 2 elements, the arguments need 3'));
+    expect(() => gpu.matmul(a, b, args({ n: 3 }))).toThrow(exact('webgpu: matmul: B has 4 elements, the arguments need 6'));
+    expect(() => gpu.matmul(a, b, args({ bias: h16([1, 2, 3]) }))).toThrow(exact('webgpu: matmul: bias has 3 elements, expected n = 2'));
     // Zero batches or an empty operand need nothing.
     expect(() => gpu.matmul(h16([]), h16([]), args({ batch: 0, m: 5, k: 5, n: 5, aBatchStride: 9 }))).not.toThrow();
     expect(() => gpu.matmul(h16([]), h16([]), args({ m: 3, k: 0, n: 3 }))).not.toThrow();
@@ -47,15 +49,32 @@ describe('webgpu float16 host code', () => {
     const wide = h16(new Array<number>(n).fill(1));
     expect(() => gpu.matmul(h16([1]), wide, args({ k: 1, n }))).toThrow(`webgpu: matmul: a 1x${n} float16 result needs ${max + 1}x1 workgroups, more than the device's ${max} per axis`);
     const tall = h16(new Array<number>(n).fill(1));
-    expect(() => gpu.matmul(tall, h16([1]), args({ m: n, k: 1, n: 1 }))).toThrow(`webgpu: matmul: a ${n}x1 float16 result needs 1x${max + 1} workgroups, more than the device's ${max} per axis`);
-    for (const s of [a, b, b32, wide, tall, ok]) gpu.release(s);
+    expect(() => gpu.matmul(tall, h16([1]), args({ m: n, k: 1, n: 1 }))).toThrow(exact(`webgpu: matmul: a ${n}x1 float16 result needs 1x${max + 1} workgroups, more than the device's ${max} per axis`));
+    // Exactly max workgroups per axis is allowed.
+    const edge = h16(new Array<number>(max * 16).fill(1));
+    const e1 = gpu.matmul(h16([1]), edge, args({ k: 1, n: max * 16 }));
+    const e2 = gpu.matmul(edge, h16([1]), args({ m: max * 16, k: 1, n: 1 }));
+    // An empty A or B row needs nothing even across batches; the counts multiply (m·k, k·n), not divide.
+    const z1 = gpu.matmul(h16([]), h16([]), args({ batch: 2, m: 3, k: 0, n: 2, aBatchStride: 5, bBatchStride: 5 }));
+    expect(z1.length).toBe(12);
+    expect(() => gpu.matmul(h16([1, 2, 3, 4, 5, 6, 7]), h16(new Array<number>(4).fill(1)), args({ m: 2, k: 4, n: 1 }))).toThrow(exact('webgpu: matmul: A has 7 elements, the arguments need 8'));
+    expect(() => gpu.matmul(h16(new Array<number>(8).fill(1)), h16([1, 2, 3, 4, 5, 6, 7]), args({ m: 2, k: 4, n: 2 }))).toThrow(exact('webgpu: matmul: B has 7 elements, the arguments need 8'));
+    for (const s of [a, b, b32, wide, tall, ok, edge, e1, e2, z1]) gpu.release(s);
   });
 
   it('matmul: an empty result encodes nothing; a batch over the z limit is split, each part at its offset; bias and activation', async (ctx) => {
     if (!gpu.shaderF16) ctx.skip();
     const d0 = gpu.stats().dispatches;
     const empty = gpu.matmul(h16([]), h16([1, 2, 3, 4]), args({ m: 0 }));
-    expect([empty.length, empty.dtype, gpu.stats().dispatches - d0]).toEqual([0, 'float16', 0]);
+    const noCols = gpu.matmul(h16([1, 2, 3, 4]), h16([]), args({ m: 2, k: 2, n: 0 }));
+    expect([empty.length, empty.dtype, noCols.length, gpu.stats().dispatches - d0]).toEqual([0, 'float16', 0, 0]);
+    // Exactly max batches: one dispatch.
+    const max0 = gpu.limits.maxComputeWorkgroupsPerDimension;
+    const ones = h16(new Array<number>(max0).fill(1));
+    const dm = gpu.stats().dispatches;
+    const full = gpu.matmul(ones, ones, { batch: max0, m: 1, k: 1, n: 1, transA: false, transB: false, aBatchStride: 1, bBatchStride: 1 });
+    expect(gpu.stats().dispatches - dm).toBe(1);
+    for (const s of [ones, full, noCols]) gpu.release(s);
     const max = gpu.limits.maxComputeWorkgroupsPerDimension;
     const batch = max + 2;
     // Per batch z: [1x1]·[1x1] = (z mod 7)·2, exact in float16.

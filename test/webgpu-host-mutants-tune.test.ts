@@ -196,6 +196,13 @@ describe('matmul tune: candidates', () => {
     expect(hw[0]).toEqual(c('blocked', 8, 8));
     expect(hw.filter((x) => x.design === 'blocked')).toEqual([c('blocked', 8, 8), c('blocked', 4, 4), c('blocked', 8, 4), c('blocked', 16, 4), c('blocked', 4, 8)]);
     // More workgroup memory: the larger tiles join (tiledDb 16x8 needs 12288 B), at their place.
+    // With subgroups (a fixed size of 8): both subgroup designs, all their shapes, interleaved last.
+    const sg = tuneCandidates(fakeCtx({ subgroups: { minSize: 8, maxSize: 8 } }).ctx, NT);
+    expect(sg.filter((x) => x.design.startsWith('subgroup'))).toEqual([c('subgroup', 16, 4), c('subgroupBc', 16, 4), c('subgroup', 8, 8), c('subgroupBc', 8, 4), c('subgroupBc', 4, 4)]);
+    expect(sg.slice(6, 8)).toEqual([c('subgroup', 16, 4), c('subgroupBc', 16, 4)]);
+    // All of tiledDb's shapes where they fit.
+    const roomy = tuneCandidates(fakeCtx({ maxInv: 256, wgBytes: 16384 }).ctx, NT);
+    expect(roomy.filter((x) => x.design === 'tiledDb')).toEqual([c('tiledDb', 8, 8), c('tiledDb', 16, 8), c('tiledDb', 16, 16)]);
     const big = tuneCandidates(fakeCtx({ maxInv: 256, wgBytes: 12288 }).ctx, NT);
     expect(big.filter((x) => x.design === 'tiledDb')).toEqual([c('tiledDb', 8, 8), c('tiledDb', 16, 8)]);
     expect(big.filter((x) => x.design === 'tiled')).toEqual([c('tiled', 8, 8), c('tiled', 16, 8), c('tiled', 8, 16), c('tiled', 16, 16), c('tiled', 16, 4)]);
@@ -317,6 +324,13 @@ describe('matmul tune: measuring (stand-in clock)', () => {
       const list = { NT: NT_CANDIDATES, NN: NN_CANDIDATES, TN: TN_CANDIDATES }[p];
       expect(list.map((x) => h.callsByKey.get(keyOf(p, x)) ?? 0)).toEqual(list.map((_, i) => (i < n ? 2 : 0)));
     }
+  });
+
+  it('a budget reached exactly (no time passing) also stops compiling once every design has a candidate', async () => {
+    h.cost = () => 0;
+    const seen: TuneObservation[] = [];
+    await tuneMatmul(fakeCtx().ctx, freshAdapter('matmul E'), (o) => seen.push(o), 0);
+    expect(seen.map((o) => o.candidates.length)).toEqual([6, 7, 7]);
   });
 
   it('the default budget is 8 s: with 1 s per call only the first round is timed', async () => {
