@@ -173,6 +173,7 @@ const WEBGPU_KERNEL_SUITES = [
   'test/webgpu-reduce-designs.test.ts',
   'test/webgpu-reduce-subgroup.test.ts',
   'test/webgpu-bn2d.test.ts',
+  'test/reduce-tune.test.ts',
 ];
 /**
  * WEBGRAD_MUTATE_SCOPE=webgpu-fused (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for conv.ts and fused/*.ts

@@ -12,7 +12,7 @@ import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { matmul } from '../src/backend/webgpu/matmul.js';
-import { columnPath, reduce } from '../src/backend/webgpu/reduce.js';
+import { columnPath, reduce, reducePath, reduceTuneKey, ruleReducePath } from '../src/backend/webgpu/reduce.js';
 import { bn2dPlan } from '../src/backend/webgpu/batchnorm2d.js';
 
 let gpu: WebGPUBackend;
@@ -41,7 +41,14 @@ describe('webgpu matmul (float32): refusals, empty products, names, limits', () 
     expect(() => gpu.matmul(a, b, args({ batch: 2, aBatchStride: 1, bBatchStride: 3, k: 1, n: 2 }))).toThrow('webgpu: matmul: B has 4 elements, the arguments need 5');
     expect(() => gpu.matmul(a, b, args({ n: 3 }))).toThrow('webgpu: matmul: B has 4 elements, the arguments need 6');
     expect(() => gpu.matmul(a, b, args({ bias: f32([1, 2, 3]) }))).toThrow('webgpu: matmul: bias has 3 elements, expected n = 2');
+    // An empty row or column of A or B needs nothing even across batches.
+    const z1 = gpu.matmul(f32([]), f32([]), args({ batch: 2, m: 3, k: 0, n: 2, aBatchStride: 5, bBatchStride: 5 }));
+    expect(z1.length).toBe(12);
+    gpu.release(z1);
     const d = dispatches();
+    const noCols = gpu.matmul(f32([1, 2, 3, 4]), f32([]), args({ m: 2, k: 2, n: 0 }));
+    const noRows = gpu.matmul(f32([]), f32([1, 2, 3, 4]), args({ m: 0, k: 2, n: 2 }));
+    expect([noCols.length, noRows.length, dispatches() - d]).toEqual([0, 0, 0]);
     const none = gpu.matmul(f32([]), f32([]), args({ batch: 0, m: 4, k: 4, n: 4, aBatchStride: 16 }));
     const none2 = gpu.matmul(f32([]), f32([]), args({ m: 0, k: 0, n: 3 }));
     expect([none.length, none2.length, dispatches() - d]).toEqual([0, 0, 0]);
@@ -136,6 +143,48 @@ describe('webgpu reduce: refusals, empty cases, forced paths', () => {
     const out = gpu.reduce('max', f32([1, 2, 3, 4]), 1, 4, 1);
     expect(lastOp()).toBe('reduce max');
     gpu.release(out);
+  });
+});
+
+describe('webgpu reduce: the tune buckets and the design rule', () => {
+  it('row buckets from 128 (mid) and 2048 (long); column buckets from 64 rows, few up to 256 columns', () => {
+    expect([127, 128, 2047, 2048].map((len) => reduceTuneKey(5, len, 1))).toEqual([null, 'reduce-row:mid', 'reduce-row:mid', 'reduce-row:long']);
+    expect([63, 64].map((len) => reduceTuneKey(1, len, 2))).toEqual([null, 'reduce-col:few']);
+    expect([[1, 256], [2, 128], [1, 257], [3, 100]].map(([o, i]) => reduceTuneKey(o!, 100, i!))).toEqual(['reduce-col:few', 'reduce-col:few', 'reduce-col:many', 'reduce-col:many']);
+    expect([127, 128].map((len) => ruleReducePath(3, len, 1))).toEqual(['loop', 'tree']);
+    expect([[1023, 1, 2], [1024, 1, 2], [1024, 2, 128], [1024, 1, 257]].map(([len, o, i]) => ruleReducePath(o!, len!, i!))).toEqual(['loop', 'tree', 'tree', 'loop']);
+  });
+
+  it('a tuned design replaces the rule in its bucket; subgroup only with the feature; no bucket: the rule', () => {
+    const choices = new Map<string, 'loop' | 'tree' | 'subgroup'>([['reduce-row:mid', 'loop'], ['reduce-col:many', 'tree'], ['reduce-row:long', 'subgroup']]);
+    const plain = { reduceChoices: choices, subgroups: null };
+    const sg = { reduceChoices: choices, subgroups: { minSize: 4, maxSize: 64 } };
+    expect(reducePath(plain, 2, 500, 1)).toBe('loop');
+    expect(reducePath(plain, 1, 100, 300)).toBe('tree');
+    expect(reducePath(plain, 1, 5000, 1)).toBe('tree'); // subgroup tuned, no feature: the rule
+    expect(reducePath(sg, 1, 5000, 1)).toBe('subgroup');
+    expect(reducePath(plain, 1, 100, 1)).toBe('loop'); // no bucket
+    expect(reducePath({ subgroups: null }, 2, 500, 1)).toBe('tree');
+    expect(reducePath(null, 2, 500, 1)).toBe('tree');
+  });
+});
+
+describe('webgpu BatchNorm2d: empty cases', () => {
+  it('no channels or no elements: no partial passes; statistics NaN, gradients 0', async () => {
+    const d = dispatches();
+    const s0 = gpu.routine('batchNorm2dStats', { x: f32([]) }, { n: 2, c: 0, hw: 3 });
+    expect([s0.mean.length, s0.variance.length, dispatches() - d]).toEqual([0, 0, 0]);
+    const s1 = gpu.routine('batchNorm2dStats', { x: f32([]) }, { n: 0, c: 2, hw: 3 });
+    expect([await read(s1.mean), await read(s1.variance)]).toEqual([[NaN, NaN], [NaN, NaN]]);
+    const m = f32([0, 0]);
+    const v = f32([1, 1]);
+    const d2 = dispatches();
+    const y = gpu.routine('batchNorm2dApply', { x: f32([]), mean: m, variance: v, gamma: null, beta: null }, { n: 0, c: 2, hw: 3, eps: 1e-5 });
+    expect([y.length, dispatches() - d2]).toEqual([0, 0]);
+    const b = gpu.routine('batchNorm2dBackward', { x: f32([]), dy: f32([]), mean: m, variance: v, gamma: null }, { n: 2, c: 2, hw: 0, eps: 1e-5 });
+    expect([b.dx.length, await read(b.dgamma), await read(b.dbeta)]).toEqual([0, [0, 0], [0, 0]]);
+    const b0 = gpu.routine('batchNorm2dBackward', { x: f32([]), dy: f32([]), mean: f32([]), variance: f32([]), gamma: null }, { n: 2, c: 0, hw: 3, eps: 1e-5 });
+    expect([b0.dx.length, b0.dgamma.length, b0.dbeta.length]).toEqual([0, 0, 0]);
   });
 });
 
