@@ -139,18 +139,73 @@ const WEBGPU_HOST_SUITES = [
   'test/webgpu-kernel-paths.test.ts',
   'test/print-after-read.test.ts',
 ];
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu-tune (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for the host logic of
+ * src/backend/webgpu that batch 3 of README's table measures first: the tunes (matmul-tune,
+ * reduce-tune, batchnorm-tune), their record store (tune-cache), precompile, device and f16. The
+ * exact host tests (webgpu-host-mutants*: the tunes on a stand-in clock and context, the store, the
+ * device and compile session on stand-ins, all without an adapter) and the suites that run those
+ * files on the device: reduce-tune, batchnorm-tune (16 s: a real tune), precompile, float16,
+ * init-concurrency. Left out for time: autotune-cache (200 s: three real matmul tunes) and
+ * webgpu-matmul-designs (the design sweeps); so a score with this list is a lower bound.
+ */
+const WEBGPU_TUNE_SUITES = [
+  'test/webgpu-host-mutants*.test.ts',
+  'test/reduce-tune.test.ts',
+  'test/batchnorm-tune.test.ts',
+  'test/precompile.test.ts',
+  'test/float16.test.ts',
+  'test/init-concurrency.test.ts',
+];
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu-kernels (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for the kernel-dispatch
+ * files matmul.ts, reduce.ts and batchnorm2d.ts of src/backend/webgpu: the exact host tests, the
+ * kernel-by-kernel suite against the CPU (webgpu-backend) and the suites that force each matmul,
+ * reduce and BatchNorm2d design. Left out for time: the suites that reach these files only on the
+ * way to a layer (webgpu-training, webgpu-conv-paths, the fusion suites) and the large-dispatch
+ * suites (27 s and 78 s alone under load); so a score with this list is a lower bound.
+ */
+const WEBGPU_KERNEL_SUITES = [
+  'test/webgpu-host-mutants*.test.ts',
+  'test/webgpu-backend.test.ts',
+  'test/webgpu-kernel-paths.test.ts',
+  'test/webgpu-matmul-designs.test.ts',
+  'test/webgpu-reduce-designs.test.ts',
+  'test/webgpu-reduce-subgroup.test.ts',
+  'test/webgpu-bn2d.test.ts',
+  'test/reduce-tune.test.ts',
+];
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu-fused (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for conv.ts and fused/*.ts
+ * of src/backend/webgpu: the suites that run the convolutions, the fused training kernels and the
+ * optimizer steps against the CPU. Not yet used for a measurement (README, Mutation testing).
+ */
+const WEBGPU_FUSED_SUITES = [
+  'test/webgpu-host-mutants*.test.ts',
+  'test/webgpu-backend.test.ts',
+  'test/webgpu-kernel-paths.test.ts',
+  'test/webgpu-conv-paths.test.ts',
+  'test/webgpu-training.test.ts',
+  'test/webgpu-step-fusion.test.ts',
+  'test/webgpu-fusion.test.ts',
+  'test/webgpu-bn-apply-vec4.test.ts',
+  'test/webgpu-sgd-vec4.test.ts',
+  'test/webgpu-planted-host.test.ts',
+  'test/webgpu-planted-dropout.test.ts',
+];
+const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES, 'webgpu-fused': WEBGPU_FUSED_SUITES };
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;
-if (scope === 'webgpu' && !withWebGPU) {
-  throw new Error('WEBGRAD_MUTATE_SCOPE=webgpu needs WEBGRAD_MUTATE_WITH_WEBGPU=1 (its suites need an adapter)');
+const webgpuScope = scope === undefined ? undefined : WEBGPU_SCOPES[scope];
+if (webgpuScope && !withWebGPU) {
+  throw new Error(`WEBGRAD_MUTATE_SCOPE=${scope} needs WEBGRAD_MUTATE_WITH_WEBGPU=1 (its suites need an adapter)`);
 }
-const scoped = scope === undefined || scope === 'webgpu' ? undefined : SCOPED[scope];
-if (scope !== undefined && scope !== 'webgpu' && scoped === undefined) {
+const scoped = scope === undefined || webgpuScope ? undefined : SCOPED[scope];
+if (scope !== undefined && !webgpuScope && scoped === undefined) {
   throw new Error(`WEBGRAD_MUTATE_SCOPE: unknown scope '${scope}'`);
 }
 const cpuSuites = scoped ?? CPU_SUITES;
-const include =
-  scope === 'webgpu' ? WEBGPU_HOST_SUITES : withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites;
+const include = webgpuScope ?? (withWebGPU ? [...cpuSuites, ...WEBGPU_SUITES] : cpuSuites);
 
 export default defineConfig({
   test: {

@@ -100,6 +100,7 @@ interface DawnModule {
 }
 
 let dawnGpu: GPU | null = null;
+// Stryker disable next-line StringLiteral: equivalent, the key is compared only once dawnGpu is set, and then it was set with it
 let dawnGpuOptionsKey = '';
 
 async function nodeGpu(options: string[]): Promise<GPU> {
@@ -139,6 +140,7 @@ async function describeVulkanDrivers(): Promise<string> {
     const fs = (await importNodeOnly('node:fs')) as typeof import('node:fs');
     const parts: string[] = [];
     for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d']) {
+      // Stryker disable next-line ArrayDeclaration: equivalent, the initial value is overwritten, or the catch continues without reading it
       let files: string[] = [];
       try {
         files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));

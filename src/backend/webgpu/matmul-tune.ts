@@ -112,6 +112,7 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
   // created without 'subgroups' (and the design set below differs, so it is stale anyway).
   const designs = MATMUL_DESIGNS.filter((d) => designAvailable(ctx, d));
   for (const design of designs) for (const shape of DESIGN_SHAPES[design]) allowed.push({ design, shape });
+  // Stryker disable next-line ArrayDeclaration,BooleanLiteral,BlockStatement: equivalent today, every default (wide8x8 4x4 on software, blocked 8x8 on GPUs) is also in DESIGN_SHAPES, added above; kept for a default outside that list
   for (const software of [false, true]) {
     for (const p of PATTERNS) allowed.push(defaultMatmulChoice(software, p.transA, p.transB));
   }

@@ -54,6 +54,7 @@ export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRu
   let v: unknown;
   try {
     v = JSON.parse(raw);
+  // Stryker disable next-line BlockStatement: equivalent, without the early return v stays undefined and the next line returns null
   } catch {
     return null;
   }
@@ -62,6 +63,7 @@ export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRu
   const choices = v['choices'];
   if (!isPlainObject(choices)) return null;
   const keys = Object.keys(choices);
+  // Stryker disable next-line MethodExpression: equivalent with 'some', the loop below returns null for any pattern missing from choices
   if (keys.length !== rules.patterns.length || !rules.patterns.every((p) => keys.includes(p))) return null;
   const out: Record<string, TuneChoice> = {};
   for (const p of rules.patterns) {
@@ -72,6 +74,7 @@ export function parseTuneRecord(raw: string, adapter: string, rules: TuneCacheRu
     if (typeof design !== 'string') return null;
     if (!Array.isArray(s) || s.length !== 2) return null;
     const [x, y] = s as unknown[];
+    // Stryker disable next-line LogicalOperator: equivalent, a non-integer x or y matches no allowed shape (all integers) on the next line
     if (!Number.isInteger(x) || !Number.isInteger(y)) return null;
     if (!rules.allowed.some((a) => a.design === design && a.shape[0] === x && a.shape[1] === y)) return null;
     if ((x as number) * (y as number) > rules.maxInvocations) return null;
@@ -116,6 +119,7 @@ export async function nodeCacheDir(): Promise<string | null> {
   // The XDG spec says a relative path is invalid and must be ignored.
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'webgrad');
   const os = (await nodeOnly('node:os')) as typeof import('node:os');
+  // Stryker disable next-line StringLiteral: equivalent, the initial value is overwritten, or the catch returns null without reading it
   let home = '';
   try {
     home = os.homedir();
@@ -157,6 +161,7 @@ function nodeStore(kind: TuneKind): TuneStore {
       if (!file) return;
       const fs = (await nodeOnly('node:fs')) as typeof import('node:fs');
       const path = (await nodeOnly('node:path')) as typeof import('node:path');
+      // Stryker disable next-line LogicalOperator,OptionalChaining,MethodExpression: equivalent, any name in the same folder unused by another writer serves (pid and random part only make it unique)
       const tmp = `${file}.${nodeProcess()?.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`;
       try {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -165,6 +170,7 @@ function nodeStore(kind: TuneKind): TuneStore {
       } catch {
         // A read-only or full disk only costs a re-tune next time; leave no temporary file behind.
         try {
+          // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, without force a missing file throws into the empty catch around it
           fs.rmSync(tmp, { force: true });
         } catch {
           /* nothing more to do */
