@@ -18,6 +18,7 @@
 
 import type { EpilogueActivation } from './kernel-types.js';
 import { blockEpilogue, epilogueHelpers, MATMUL_UNIFORMS, type MatmulVariant } from './matmul.js';
+import { tileSetup } from './matmul-tiled.js';
 import { defineKernel, kernelFamily } from './program.js';
 
 /** k values per staged slab. */
@@ -113,21 +114,7 @@ function stage(v: MatmulVariant, wgX: number, wgY: number, k0: string, buf: stri
 
 export function tiledDbBody(v: MatmulVariant, wgX: number, wgY: number): string {
   const TK = TILED_DB_TK;
-  return `  let lx = lid % ${wgX}u;
-  let ly = lid / ${wgX}u;
-  let tileRow = (wid.y + P.yOff) * ${4 * wgY}u;
-  let tileCol = wid.x * ${4 * wgX}u;
-  let row0 = tileRow + ly * 4u;
-  let col0 = tileCol + lx * 4u;
-  let batch = wid.z + P.zOff;
-  let aBase = batch * P.aBatchStride;
-  let bBase = batch * P.bBatchStride;
-  let cBase = batch * P.m * P.n;
-  let alpha = P.alpha;
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  return `${tileSetup(wgX, wgY)}
   let slabs = (P.k + ${TK - 1}u) / ${TK}u;
   {
 ${stage(v, wgX, wgY, '0u', '0u')}  }

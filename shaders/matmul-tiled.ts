@@ -34,6 +34,28 @@ export function tiledWorkgroupBytes(wgX: number, wgY: number): number {
   return 4 * TILED_TK * (4 * wgX + 4 * wgY);
 }
 
+/**
+ * The tiled kernels' first lines (single and double-buffered): this invocation's 4x4 block of the
+ * workgroup's (4·wgY)x(4·wgX) tile of C, the batch's operand offsets, and zeroed accumulators.
+ */
+export function tileSetup(wgX: number, wgY: number): string {
+  return `  let lx = lid % ${wgX}u;
+  let ly = lid / ${wgX}u;
+  let tileRow = (wid.y + P.yOff) * ${4 * wgY}u;
+  let tileCol = wid.x * ${4 * wgX}u;
+  let row0 = tileRow + ly * 4u;
+  let col0 = tileCol + lx * 4u;
+  let batch = wid.z + P.zOff;
+  let aBase = batch * P.aBatchStride;
+  let bBase = batch * P.bBatchStride;
+  let cBase = batch * P.m * P.n;
+  let alpha = P.alpha;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);`;
+}
+
 function tiledBody(transA: boolean, transB: boolean, vecC: boolean, bias: boolean, wgX: number, wgY: number, el: string): string {
   const TM = 4 * wgY;
   const TN = 4 * wgX;
@@ -79,21 +101,7 @@ function tiledBody(transA: boolean, transB: boolean, vecC: boolean, bias: boolea
   }
   epilogue += '  }\n';
 
-  return `  let lx = lid % ${wgX}u;
-  let ly = lid / ${wgX}u;
-  let tileRow = (wid.y + P.yOff) * ${TM}u;
-  let tileCol = wid.x * ${TN}u;
-  let row0 = tileRow + ly * 4u;
-  let col0 = tileCol + lx * 4u;
-  let batch = wid.z + P.zOff;
-  let aBase = batch * P.aBatchStride;
-  let bBase = batch * P.bBatchStride;
-  let cBase = batch * P.m * P.n;
-  let alpha = P.alpha;
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  return `${tileSetup(wgX, wgY)}
   for (var k0 = 0u; k0 < P.k; k0 = k0 + ${TK}u) {
     for (var e = lid; e < ${TK * TM}u; e = e + ${NI}u) {
 ${stageA}

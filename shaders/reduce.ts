@@ -62,19 +62,18 @@ function declareLoop(op: ReduceOp, t: WgslScalar) {
   });
 }
 
-/** groups = outer * nChunks; output g = row * nChunks + chunk. */
-function declareTree(op: ReduceOp, t: WgslScalar) {
+/** The subgroup kernels' flag for the subgroup that combines the partials (holds invocation 0). */
+const SG_FIRST = '\n  let sg_first = subgroupMin(lid) == 0u;';
+
+/**
+ * The row kernels' first half (tree and subgroup forms): workgroup g reduces its chunk of a row,
+ * each invocation a strided slice, into sh[lid]. `extra` goes right after the uniform early return.
+ */
+function rowPartials(op: ReduceOp, t: WgslScalar, extra: string): string {
   const init = op === 'sum' ? `${t}(0)` : 'X[row + start]';
   const combine = reduceCombine(op, t);
-  return defineKernel({
-    name: `reduce-tree:${op}:${t}`,
-    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
-    uniforms: { groups: 'u32', length: 'u32', chunk: 'u32', nChunks: 'u32' },
-    workgroupSize: TREE_WG,
-    helpers: () => `${helpers(op, t)}
-var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
-    body: () => `  let g = wid.x + wid.y * nwg.x;
-  if (g >= P.groups) { return; }
+  return `  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) { return; }${extra}
   let c = g % P.nChunks;
   let row = (g / P.nChunks) * P.length;
   let start = c * P.chunk;
@@ -83,7 +82,20 @@ var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
   for (var l = start + lid; l < end; l = l + ${TREE_WG}u) {
     acc = ${combine('acc', 'X[row + l]')};
   }
-  sh[lid] = acc;
+  sh[lid] = acc;`;
+}
+
+/** groups = outer * nChunks; output g = row * nChunks + chunk. */
+function declareTree(op: ReduceOp, t: WgslScalar) {
+  const combine = reduceCombine(op, t);
+  return defineKernel({
+    name: `reduce-tree:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { groups: 'u32', length: 'u32', chunk: 'u32', nChunks: 'u32' },
+    workgroupSize: TREE_WG,
+    helpers: () => `${helpers(op, t)}
+var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
+    body: () => `${rowPartials(op, t, '')}
   for (var s = ${TREE_WG / 2}u; s > 0u; s = s >> 1u) {
     workgroupBarrier();
     if (lid < s) { sh[lid] = ${combine('sh[lid]', 'sh[lid + s]')}; }
@@ -96,21 +108,16 @@ var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
 export const COL_TREE_X = 16;
 export const COL_TREE_Y = 16;
 
-/** groups = outer * nChunks * colBlocks; output [outer, nChunks, inner] as the loop kernel's. */
-function declareColumnTree(op: ReduceOp, t: WgslScalar) {
-  const combine = reduceCombine(op, t);
+/**
+ * The column kernels' first half (tree and subgroup forms): workgroup g covers COL_TREE_X columns of
+ * one chunk, each invocation a strided slice of rows of its column, into sh[lid].
+ */
+function columnPartials(op: ReduceOp, t: WgslScalar, extra: string): string {
   // max starts from the chunk's first row (every invocation may: max is idempotent); sum from 0.
   const init = op === 'sum' ? `${t}(0)` : 'X[base + start * P.inner]';
-  return defineKernel({
-    name: `reduce-coltree:${op}:${t}`,
-    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
-    uniforms: { groups: 'u32', length: 'u32', inner: 'u32', chunk: 'u32', nChunks: 'u32', colBlocks: 'u32' },
-    workgroupSize: [COL_TREE_X, COL_TREE_Y, 1],
-    helpers: () => `${helpers(op, t)}
-var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
-    // g depends on the workgroup only, so the early return is uniform and every barrier is reached.
-    body: () => `  let g = wid.x + wid.y * nwg.x;
-  if (g >= P.groups) { return; }
+  const combine = reduceCombine(op, t);
+  return `  let g = wid.x + wid.y * nwg.x;
+  if (g >= P.groups) { return; }${extra}
   let cx = lid % ${COL_TREE_X}u;
   let ry = lid / ${COL_TREE_X}u;
   let cb = g % P.colBlocks;
@@ -126,7 +133,21 @@ var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
   for (var l = start + ry; l < end; l = l + ${COL_TREE_Y}u) {
     acc = ${combine('acc', 'X[base + l * P.inner]')};
   }
-  sh[lid] = acc;
+  sh[lid] = acc;`;
+}
+
+/** groups = outer * nChunks * colBlocks; output [outer, nChunks, inner] as the loop kernel's. */
+function declareColumnTree(op: ReduceOp, t: WgslScalar) {
+  const combine = reduceCombine(op, t);
+  return defineKernel({
+    name: `reduce-coltree:${op}:${t}`,
+    bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
+    uniforms: { groups: 'u32', length: 'u32', inner: 'u32', chunk: 'u32', nChunks: 'u32', colBlocks: 'u32' },
+    workgroupSize: [COL_TREE_X, COL_TREE_Y, 1],
+    helpers: () => `${helpers(op, t)}
+var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
+    // g depends on the workgroup only, so the early return is uniform and every barrier is reached.
+    body: () => `${columnPartials(op, t, '')}
   for (var s = ${COL_TREE_Y / 2}u; s > 0u; s = s >> 1u) {
     workgroupBarrier();
     if (ry < s) { sh[lid] = ${combine('sh[lid]', `sh[lid + s * ${COL_TREE_X}u]`)}; }
@@ -191,8 +212,6 @@ export function subgroupFinal(op: ReduceOp, t: WgslScalar, count: number, at: (k
 
 /** The subgroup form of the row tree kernel (same uniforms, dispatch and output). */
 function declareSubgroupRow(op: ReduceOp, t: WgslScalar) {
-  const init = op === 'sum' ? `${t}(0)` : 'X[row + start]';
-  const combine = reduceCombine(op, t);
   return defineKernel({
     name: `reduce-sgrow:${op}:${t}`,
     bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
@@ -201,26 +220,13 @@ function declareSubgroupRow(op: ReduceOp, t: WgslScalar) {
     subgroups: true,
     helpers: () => `${subgroupHelpers(op, t)}
 var<workgroup> sh: array<${t}, ${TREE_WG}>;`,
-    body: () => `  let g = wid.x + wid.y * nwg.x;
-  if (g >= P.groups) { return; }
-  let sg_first = subgroupMin(lid) == 0u;
-  let c = g % P.nChunks;
-  let row = (g / P.nChunks) * P.length;
-  let start = c * P.chunk;
-  let end = min(start + P.chunk, P.length);
-  var acc: ${t} = ${init};
-  for (var l = start + lid; l < end; l = l + ${TREE_WG}u) {
-    acc = ${combine('acc', 'X[row + l]')};
-  }
-  sh[lid] = acc;
+    body: () => `${rowPartials(op, t, SG_FIRST)}
   workgroupBarrier();${subgroupFinal(op, t, TREE_WG, (k) => `sh[${k}]`, (r) => `out[g] = ${r};`)}`,
   });
 }
 
 /** The subgroup form of the column tree kernel (same uniforms, dispatch and output). */
 function declareSubgroupColumn(op: ReduceOp, t: WgslScalar) {
-  const combine = reduceCombine(op, t);
-  const init = op === 'sum' ? `${t}(0)` : 'X[base + start * P.inner]';
   return defineKernel({
     name: `reduce-sgcol:${op}:${t}`,
     bindings: { X: { type: t, access: 'read' }, out: { type: t, access: 'read_write' } },
@@ -229,25 +235,7 @@ function declareSubgroupColumn(op: ReduceOp, t: WgslScalar) {
     subgroups: true,
     helpers: () => `${subgroupHelpers(op, t)}
 var<workgroup> sh: array<${t}, ${COL_TREE_X * COL_TREE_Y}>;`,
-    body: () => `  let g = wid.x + wid.y * nwg.x;
-  if (g >= P.groups) { return; }
-  let sg_first = subgroupMin(lid) == 0u;
-  let cx = lid % ${COL_TREE_X}u;
-  let ry = lid / ${COL_TREE_X}u;
-  let cb = g % P.colBlocks;
-  let q = g / P.colBlocks;
-  let c = q % P.nChunks;
-  let o = q / P.nChunks;
-  let j = cb * ${COL_TREE_X}u + cx;
-  let jj = min(j, P.inner - 1u);
-  let start = c * P.chunk;
-  let end = min(start + P.chunk, P.length);
-  let base = o * P.length * P.inner + jj;
-  var acc: ${t} = ${init};
-  for (var l = start + ry; l < end; l = l + ${COL_TREE_Y}u) {
-    acc = ${combine('acc', 'X[base + l * P.inner]')};
-  }
-  sh[lid] = acc;
+    body: () => `${columnPartials(op, t, SG_FIRST)}
   workgroupBarrier();
   // The first subgroup combines each column's row slices in turn (columns past inner are skipped).
   let cols = min(${COL_TREE_X}u, P.inner - cb * ${COL_TREE_X}u);
