@@ -28,41 +28,16 @@ export interface WideBlock {
   cols: number;
 }
 
-export function wideBody(v: MatmulVariant, b: WideBlock, wgY: number): string {
-  const R = b.rows;
-  // Column c of this invocation's block.
+/**
+ * B's part of a wide block (C = 4·CV columns): setup lines, the loads of a k step of 4 from k = l
+ * (b${q}_${j}: the vec4 over columns 4j..4j+3 at k = l + q), and the tail's loads at k = l
+ * (bt${j}). Shared with matmul-sgrows.ts, which loads B the same way.
+ */
+export function wideOperandB(v: MatmulVariant, CV: number): { setup: string; load: string; bv: (q: number, j: number) => string; tailB: string } {
   const col = (c: number) => `(col0 + ${c}u)`;
-  const CV = b.cols / 4;
-  const RG = R / 4;
-  const elA = (e: string) => (v.vecA ? `A[(${e}) >> 2u][(${e}) & 3u]` : `A[${e}]`);
   const elB = (e: string) => (v.vecB ? `B[(${e}) >> 2u][(${e}) & 3u]` : `B[${e}]`);
   let setup = '';
   let load = '';
-  let a: (i: number, q: number) => string;
-  let tailA: (i: number) => string;
-
-  if (!v.transA) {
-    const rows = rowMajorOperand('A', v.vecA, R, 'aRow', 'ar');
-    setup += rows.setup;
-    load += rows.load;
-    a = (i, q) => `ar${i}.${LANE[q]}`;
-    tailA = (i) => elA(`aRow${i} + l`);
-  } else {
-    // A stored [k, m]: row group g (4 rows) of k step q is one vec4 at (l + q)·m + row0 + 4g.
-    if (v.vecA) for (const g of range(RG)) setup += `  let ag${g} = min(row0 + ${4 * g}u, P.m - 4u);\n`;
-    else for (const i of range(R)) setup += `  let ai${i} = min(row0 + ${i}u, P.m - 1u);\n`;
-    for (const q of Q) {
-      const base = `aBase + (l + ${q}u) * P.m`;
-      for (const g of range(RG)) {
-        load += v.vecA
-          ? `    let ac${q}_${g} = A[(${base} + ag${g}) >> 2u];\n`
-          : `    let ac${q}_${g} = vec4<f32>(${Q.map((r) => `A[${base} + ai${4 * g + r}]`).join(', ')});\n`;
-      }
-    }
-    a = (i, q) => `ac${q}_${Math.floor(i / 4)}.${LANE[i % 4]}`;
-    tailA = (i) => (v.vecA ? elA(`aBase + l * P.m + ag${Math.floor(i / 4)} + ${i % 4}u`) : elA(`aBase + l * P.m + ai${i}`));
-  }
-
   let bv: (q: number, j: number) => string;
   let tailB = '';
   if (!v.transB) {
@@ -93,18 +68,16 @@ export function wideBody(v: MatmulVariant, b: WideBlock, wgY: number): string {
     for (const j of range(CV)) tailB += `    let bt${j} = vec4<f32>(${Q.map((c) => elB(`bRow${4 * j + c} + l`)).join(', ')});\n`;
   }
 
-  let decl = '';
-  let fmas = '';
-  let tail = tailB;
-  for (const i of range(R)) {
-    tail += `    let at${i} = ${tailA(i)};\n`;
-    for (const j of range(CV)) {
-      decl += `  var acc${i}_${j} = vec4<f32>(0.0);\n`;
-      fmas += `    acc${i}_${j} = acc${i}_${j} + ${Q.map((q) => `${a(i, q)} * ${bv(q, j)}`).join(' + ')};\n`;
-      tail += `    acc${i}_${j} = acc${i}_${j} + at${i} * bt${j};\n`;
-    }
-  }
+  return { setup, load, bv, tailB };
+}
 
+/**
+ * Bias, activation and stores of an R×(4·CV) block in acc${i}_${j} at (row0, col0) of batch cBase;
+ * rows and columns past m, n are not written (so it is safe for invocations past the edges too).
+ */
+export function wideEpilogue(v: MatmulVariant, R: number, CV: number): string {
+  // Column c of this invocation's block.
+  const col = (c: number) => `(col0 + ${c}u)`;
   let epilogue = '';
   for (const j of range(CV)) {
     if (v.bias) epilogue += `  let bias${j} = vec4<f32>(${Q.map((c) => `BIAS[min(${col(4 * j + c)}, P.n - 1u)]`).join(', ')});\n`;
@@ -121,6 +94,59 @@ export function wideBody(v: MatmulVariant, b: WideBlock, wgY: number): string {
     }
     epilogue += '  }\n';
   }
+
+  return epilogue;
+}
+
+export function wideBody(v: MatmulVariant, b: WideBlock, wgY: number): string {
+  const R = b.rows;
+  const CV = b.cols / 4;
+  const RG = R / 4;
+  const elA = (e: string) => (v.vecA ? `A[(${e}) >> 2u][(${e}) & 3u]` : `A[${e}]`);
+  let setup = '';
+  let load = '';
+  let a: (i: number, q: number) => string;
+  let tailA: (i: number) => string;
+
+  if (!v.transA) {
+    const rows = rowMajorOperand('A', v.vecA, R, 'aRow', 'ar');
+    setup += rows.setup;
+    load += rows.load;
+    a = (i, q) => `ar${i}.${LANE[q]}`;
+    tailA = (i) => elA(`aRow${i} + l`);
+  } else {
+    // A stored [k, m]: row group g (4 rows) of k step q is one vec4 at (l + q)·m + row0 + 4g.
+    if (v.vecA) for (const g of range(RG)) setup += `  let ag${g} = min(row0 + ${4 * g}u, P.m - 4u);\n`;
+    else for (const i of range(R)) setup += `  let ai${i} = min(row0 + ${i}u, P.m - 1u);\n`;
+    for (const q of Q) {
+      const base = `aBase + (l + ${q}u) * P.m`;
+      for (const g of range(RG)) {
+        load += v.vecA
+          ? `    let ac${q}_${g} = A[(${base} + ag${g}) >> 2u];\n`
+          : `    let ac${q}_${g} = vec4<f32>(${Q.map((r) => `A[${base} + ai${4 * g + r}]`).join(', ')});\n`;
+      }
+    }
+    a = (i, q) => `ac${q}_${Math.floor(i / 4)}.${LANE[i % 4]}`;
+    tailA = (i) => (v.vecA ? elA(`aBase + l * P.m + ag${Math.floor(i / 4)} + ${i % 4}u`) : elA(`aBase + l * P.m + ai${i}`));
+  }
+
+  const { setup: setupB, load: loadB, bv, tailB } = wideOperandB(v, CV);
+  setup += setupB;
+  load += loadB;
+
+  let decl = '';
+  let fmas = '';
+  let tail = tailB;
+  for (const i of range(R)) {
+    tail += `    let at${i} = ${tailA(i)};\n`;
+    for (const j of range(CV)) {
+      decl += `  var acc${i}_${j} = vec4<f32>(0.0);\n`;
+      fmas += `    acc${i}_${j} = acc${i}_${j} + ${Q.map((q) => `${a(i, q)} * ${bv(q, j)}`).join(' + ')};\n`;
+      tail += `    acc${i}_${j} = acc${i}_${j} + at${i} * bt${j};\n`;
+    }
+  }
+
+  const epilogue = wideEpilogue(v, R, CV);
 
   return `  let col0 = gid.x * ${4 * CV}u;
   let row0 = (gid.y + P.yOff * ${wgY}u) * ${R}u;

@@ -193,10 +193,16 @@ describe('matmul tune: candidates', () => {
     expect(hw[0]).toEqual(c('blocked', 8, 8));
     expect(hw.filter((x) => x.design === 'blocked')).toEqual([c('blocked', 8, 8), c('blocked', 4, 4), c('blocked', 8, 4), c('blocked', 16, 4), c('blocked', 4, 8)]);
     // More workgroup memory: the larger tiles join (tiledDb 16x8 needs 12288 B), at their place.
-    // With subgroups (a fixed size of 8): both subgroup designs, all their shapes, interleaved last.
+    // With subgroups (a fixed size of 8): the default is the row-sharing 16x4 block on 8x2, then
+    // every design including wide8x8 4x4 (no longer the default); the subgroup designs, all their
+    // shapes, interleaved last.
     const sg = tuneCandidates(fakeCtx({ subgroups: { minSize: 8, maxSize: 8 } }).ctx, NT);
+    expect(sg[0]).toEqual(c('sgRows16x4', 8, 2));
     expect(sg.filter((x) => x.design.startsWith('subgroup'))).toEqual([c('subgroup', 16, 4), c('subgroupBc', 16, 4), c('subgroup', 8, 8), c('subgroupBc', 8, 4), c('subgroupBc', 4, 4)]);
-    expect(sg.slice(6, 8)).toEqual([c('subgroup', 16, 4), c('subgroupBc', 16, 4)]);
+    expect(sg.filter((x) => x.design.startsWith('sgRows'))).toEqual([
+      c('sgRows16x4', 8, 2), c('sgRows8x8', 4, 4), c('sgRows8x8', 8, 4), c('sgRows16x4', 4, 2), c('sgRows8x8', 4, 2), c('sgRows16x4', 8, 4),
+    ]);
+    expect(sg.slice(5, 10)).toEqual([c('wide8x8', 4, 4), c('tiledDb', 8, 8), c('subgroup', 16, 4), c('subgroupBc', 16, 4), c('sgRows8x8', 4, 4)]);
     // All of tiledDb's shapes where they fit.
     const roomy = tuneCandidates(fakeCtx({ maxInv: 256, wgBytes: 16384 }).ctx, NT);
     expect(roomy.filter((x) => x.design === 'tiledDb')).toEqual([c('tiledDb', 8, 8), c('tiledDb', 16, 8), c('tiledDb', 16, 16)]);
@@ -209,7 +215,7 @@ describe('matmul tune: candidates', () => {
     const none = { subgroups: null };
     expect(patternDesigns(NT, none)).toEqual(['blocked', 'tiled', 'wide8x4', 'wide4x8', 'wide8x8', 'tiledDb']);
     expect(patternDesigns(TN, none)).toEqual(['blocked', 'tiled', 'wide8x4', 'wide4x8', 'wide8x8', 'transA16x4', 'tiledDb']);
-    expect(patternDesigns(TN, { subgroups: { minSize: 8, maxSize: 8 } })).toEqual(['blocked', 'tiled', 'wide8x4', 'wide4x8', 'wide8x8', 'transA16x4', 'tiledDb', 'subgroup', 'subgroupBc']);
+    expect(patternDesigns(TN, { subgroups: { minSize: 8, maxSize: 8 } })).toEqual(['blocked', 'tiled', 'wide8x4', 'wide4x8', 'wide8x8', 'transA16x4', 'tiledDb', 'subgroup', 'subgroupBc', 'sgRows8x8', 'sgRows16x4']);
     expect(patternDesigns(NN, { subgroups: { minSize: 4, maxSize: 64 } })).toEqual(['blocked', 'tiled', 'wide8x4', 'wide4x8', 'wide8x8', 'tiledDb', 'subgroup']);
     expect(TUNE_BUDGET_MS).toBe(8000);
   });
@@ -366,8 +372,12 @@ describe('matmul tune: which stored records are trusted', () => {
     expect(await usesRecord({ maxInv: 32 }, PLAIN_DESIGNS, base)).toBe(false);
     // A subgroup design: only where the device has subgroups (and then the set names them).
     const sg = { minSize: 8, maxSize: 8 };
-    expect(await usesRecord({ subgroups: sg }, `${PLAIN_DESIGNS},subgroup,subgroupBc`, { ...base, NT: c('subgroupBc', 8, 4) })).toBe(true);
-    expect(await usesRecord({}, `${PLAIN_DESIGNS},subgroup,subgroupBc`, { ...base, NT: c('subgroupBc', 8, 4) })).toBe(false);
+    const SG_DESIGNS = `${PLAIN_DESIGNS},subgroup,subgroupBc,sgRows8x8,sgRows16x4`;
+    expect(await usesRecord({ subgroups: sg }, SG_DESIGNS, { ...base, NT: c('subgroupBc', 8, 4) })).toBe(true);
+    expect(await usesRecord({ subgroups: sg }, SG_DESIGNS, { ...base, NN: c('sgRows16x4', 8, 2) })).toBe(true);
+    expect(await usesRecord({}, SG_DESIGNS, { ...base, NT: c('subgroupBc', 8, 4) })).toBe(false);
+    // A record from before the row-sharing designs existed is stale where they can run.
+    expect(await usesRecord({ subgroups: sg }, `${PLAIN_DESIGNS},subgroup,subgroupBc`, { ...base, NT: c('subgroupBc', 8, 4) })).toBe(false);
     expect(await usesRecord({ subgroups: sg }, PLAIN_DESIGNS, base)).toBe(false);
     // A pattern missing or renamed.
     expect(await usesRecord({}, PLAIN_DESIGNS, { NT: base.NT, NN: base.NN, NX: base.TN } as never)).toBe(false);

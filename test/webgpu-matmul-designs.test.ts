@@ -70,8 +70,8 @@ async function product(label: string, args: MatmulArgs, specials: readonly numbe
   await compare(label, [f32(rand(aLen, -1, 1, specials)), f32(rand(bLen))], (be, [a, b]) => be.matmul(a!, b!, args), tol(args.k));
 }
 
-/** The designs of webgpu-matmul-designs-sg.test.ts run there (a separate file: vitest runs them in parallel). */
-const SECOND_FILE_DESIGNS: readonly MatmulDesign[] = ['tiledDb', 'subgroup', 'subgroupBc'];
+/** The designs of webgpu-matmul-designs-sg.test.ts and -sgrows.test.ts run there (a separate file: vitest runs them in parallel). */
+const SECOND_FILE_DESIGNS: readonly MatmulDesign[] = ['tiledDb', 'subgroup', 'subgroupBc', 'sgRows8x8', 'sgRows16x4'];
 
 for (const design of MATMUL_DESIGNS.filter((d) => !SECOND_FILE_DESIGNS.includes(d))) {
   describe(`matmul design '${design}'`, () => {
@@ -155,7 +155,7 @@ describe('the autotune chooses among designs', () => {
     for (const pattern of [{ transA: false, transB: true }, { transA: true, transB: false }]) {
       const c = tuneCandidates(gpu, pattern);
       const designs = patternDesigns(pattern, gpu);
-      expect(c[0]).toEqual(defaultMatmulChoice(gpu.softwareAdapter, pattern.transA, pattern.transB));
+      expect(c[0]).toEqual(defaultMatmulChoice(gpu.softwareAdapter, pattern.transA, pattern.transB, gpu.subgroups));
       expect(c.filter((x) => x.design === c[0]!.design && x.shape[0] === c[0]!.shape[0] && x.shape[1] === c[0]!.shape[1])).toHaveLength(1);
       // Interleaved: the first candidates after the default cover every design.
       expect(new Set(c.slice(0, 1 + designs.length).map((x) => x.design)).size).toBe(designs.length);
@@ -196,11 +196,15 @@ describe('the autotune chooses among designs', () => {
     }
   }, 300_000);
 
-  it('with nothing tuned or forced, runs the adapter default: the 8x8 register block on a software adapter', () => {
+  it('with nothing tuned or forced, runs the adapter default: a row-sharing block on a software adapter with fixed subgroups', () => {
     expect(defaultMatmulChoice(true, false, true)).toEqual({ design: 'wide8x8', shape: [4, 4] });
     expect(defaultMatmulChoice(true, true, false)).toEqual({ design: 'wide8x8', shape: [4, 4] });
     expect(defaultMatmulChoice(false, false, false)).toEqual({ design: 'blocked', shape: [8, 8] });
     expect(gpu.softwareAdapter).toBe(true);
+    // Both software drivers have a fixed subgroup size (lavapipe 8, SwiftShader 4).
+    const lanes = gpu.subgroups?.minSize;
+    expect(lanes === 8 || lanes === 4).toBe(true);
+    const prefix = lanes === 8 ? 'matmul-sgrows16x4s8' : 'matmul-sgrows8x8s4';
     const seen: string[] = [];
     const original = gpu.pipelines.program.bind(gpu.pipelines);
     gpu.pipelines.program = ((prog: Parameters<typeof original>[0]) => { seen.push(prog.key); return original(prog); }) as typeof gpu.pipelines.program;
@@ -224,7 +228,7 @@ describe('the autotune chooses among designs', () => {
     }
     const matmuls = seen.filter((k) => k.startsWith('matmul'));
     expect(matmuls).toHaveLength(6);
-    matmuls.forEach((k, i) => expect(k.startsWith(i % 2 === 0 ? 'matmul-wide8x8' : 'matmul:'), k).toBe(true));
+    matmuls.forEach((k, i) => expect(k.startsWith(i % 2 === 0 ? prefix : 'matmul:'), k).toBe(true));
   });
 
   it('re-times the default and the three fastest, and keeps the default unless one beats it by 10 %', () => {

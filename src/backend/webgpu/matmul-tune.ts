@@ -45,6 +45,10 @@ export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShap
   // Rows along x share A across a subgroup; 8x8 shares both A and B between lanes.
   subgroup: [[16, 4], [8, 8]],
   subgroupBc: [[16, 4], [8, 4], [4, 4]],
+  // x a multiple of the subgroup size (4 on SwiftShader, 8 on lavapipe) shares A; a smaller x does
+  // not (each lane then loads its own, the wide kernel's loop).
+  sgRows8x8: [[4, 4], [8, 4], [4, 2]],
+  sgRows16x4: [[8, 2], [4, 2], [8, 4]],
 };
 /**
  * Wall-clock budget of a whole tune (all patterns), pipeline compiles included: once a pattern's
@@ -89,7 +93,7 @@ export function patternDesigns(pattern: { transA: boolean }, ctx: { subgroups?: 
  * its budget has still measured every design.
  */
 export function tuneCandidates(ctx: Pick<KernelContext, 'limits' | 'softwareAdapter' | 'subgroups'>, pattern: { transA: boolean; transB: boolean }): MatmulChoice[] {
-  const fallback = defaultMatmulChoice(ctx.softwareAdapter, pattern.transA, pattern.transB);
+  const fallback = defaultMatmulChoice(ctx.softwareAdapter, pattern.transA, pattern.transB, ctx.subgroups);
   const out: MatmulChoice[] = [fallback];
   const designs = patternDesigns(pattern, ctx);
   const most = Math.max(...designs.map((d) => DESIGN_SHAPES[d].length));
@@ -114,7 +118,7 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
   for (const design of designs) for (const shape of DESIGN_SHAPES[design]) allowed.push({ design, shape });
   // Stryker disable next-line ArrayDeclaration,BooleanLiteral,BlockStatement: equivalent today, every default (wide8x8 4x4 on software, blocked 8x8 on GPUs) is also in DESIGN_SHAPES, added above; kept for a default outside that list
   for (const software of [false, true]) {
-    for (const p of PATTERNS) allowed.push(defaultMatmulChoice(software, p.transA, p.transB));
+    for (const p of PATTERNS) allowed.push(defaultMatmulChoice(software, p.transA, p.transB, ctx.subgroups));
   }
   return {
     patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),

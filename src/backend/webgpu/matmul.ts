@@ -12,6 +12,7 @@ import {
 import { matmulTiledBiasKernel, matmulTiledKernel, tiledWorkgroupBytes } from '../../../shaders/matmul-tiled.js';
 import { matmulWideBiasKernel, matmulWideKernel, type WideBlock } from '../../../shaders/matmul-wide.js';
 import { matmulSubgroupBiasKernel, matmulSubgroupKernel } from '../../../shaders/matmul-subgroup.js';
+import { matmulSgRowsBiasKernel, matmulSgRowsKernel } from '../../../shaders/matmul-sgrows.js';
 import { matmulTiledDbBiasKernel, matmulTiledDbKernel, tiledDbWorkgroupBytes } from '../../../shaders/matmul-tiled-db.js';
 import type { SubgroupSupport } from './device.js';
 import { DEFAULT_LEAKY_RELU_SLOPE } from '../../../shaders/kernel-types.js';
@@ -39,16 +40,21 @@ export function defaultWorkgroupShape(software: boolean, transA: boolean, transB
 
 /**
  * What a matmul runs where nothing is forced and no tune result exists (autotune off, or before it
- * has run), and the incumbent the tune must beat by its margin. On software adapters that is the
- * 8x8 register block with 4x4 invocations: in alternating sweeps on both drivers (2026-12-04,
- * `bench/matmul-probe.ts --sweep --rounds=7`) it was the fastest or within 8 % of the fastest at
- * the MLP's three products and at 1024, and 1.3-1.7x the blocked kernel at 1024 and at dW; a short
- * tune on a shared 2-core machine is too noisy to find that reliably by itself (three tunes in a
- * row chose three different NN designs). GPUs keep the blocked kernel until measured.
+ * has run), and the incumbent the tune must beat by its margin. On software adapters whose subgroup
+ * size is fixed (lavapipe 8, SwiftShader 4), the blocks that share A's loads across a subgroup
+ * (SGROWS_DESIGNS): in alternating sweeps (2026-12-04, `bench/matmul-probe.ts --sweep --rounds=5`,
+ * the MLP's three products and 1024) the 16x4 block on 8x2 invocations ran 1.4-2.8x wide8x8 on
+ * lavapipe, and on SwiftShader the 8x8 block on 4x4 ran 1.1-1.5x it. Elsewhere on software the 8x8
+ * register block with 4x4 invocations: fastest or within 8 % of the fastest of the designs before
+ * (2026-12-04) at those products on both drivers; a short tune on a shared 2-core machine is too
+ * noisy to find such a design reliably by itself. GPUs keep the blocked kernel until measured.
  */
-export function defaultMatmulChoice(software: boolean, transA: boolean, transB: boolean): MatmulChoice {
-  if (software) return { design: 'wide8x8', shape: [4, 4] };
-  return { design: 'blocked', shape: defaultWorkgroupShape(false, transA, transB) };
+export function defaultMatmulChoice(software: boolean, transA: boolean, transB: boolean, subgroups?: SubgroupSupport | null): MatmulChoice {
+  if (!software) return { design: 'blocked', shape: defaultWorkgroupShape(false, transA, transB) };
+  const lanes = subgroupLanes(subgroups, 'sgRows8x8');
+  if (lanes === 8) return { design: 'sgRows16x4', shape: [8, 2] };
+  if (lanes === 4) return { design: 'sgRows8x8', shape: [4, 4] };
+  return { design: 'wide8x8', shape: [4, 4] };
 }
 
 /** Invocations of a matmul workgroup on x (columns of C) and y (rows). */
@@ -69,6 +75,19 @@ export const WIDE_DESIGNS = {
 type WideDesign = keyof typeof WIDE_DESIGNS;
 
 /**
+ * The wide blocks whose subgroup lanes share their loads of A (shaders/matmul-sgrows.ts), for
+ * drivers where a load that differs between lanes is a gather (lavapipe, SwiftShader): the lanes of
+ * a subgroup hold the same rows. Only where the subgroup size is fixed at 4, 8 or 16. Measured
+ * against 8x4, 16x8 and 32x4 blocks too (2026-12-04): those were never the fastest on either
+ * software driver (the larger ones spill their accumulators).
+ */
+export const SGROWS_DESIGNS = {
+  sgRows8x8: { rows: 8, cols: 8 },
+  sgRows16x4: { rows: 16, cols: 4 },
+} as const satisfies Record<string, WideBlock>;
+type SgRowsDesign = keyof typeof SGROWS_DESIGNS;
+
+/**
  * Kernel designs (all compute the same sums; only speed differs): 'blocked' is the register-blocked
  * kernel without workgroup memory (shaders/matmul.ts), best on software drivers; 'tiled' stages
  * K-slabs of A and B in workgroup memory (shaders/matmul-tiled.ts), the usual design on GPUs;
@@ -78,10 +97,19 @@ type WideDesign = keyof typeof WIDE_DESIGNS;
  * first for any subgroup size, the second unrolled over a size the adapter fixes (min = max ≤ 16),
  * both only on a device with 'subgroups' (designAvailable).
  */
-export const MATMUL_DESIGNS = ['blocked', 'tiled', ...(Object.keys(WIDE_DESIGNS) as WideDesign[]), 'tiledDb', 'subgroup', 'subgroupBc'] as const;
+export const MATMUL_DESIGNS = [
+  'blocked',
+  'tiled',
+  ...(Object.keys(WIDE_DESIGNS) as WideDesign[]),
+  'tiledDb',
+  'subgroup',
+  'subgroupBc',
+  ...(Object.keys(SGROWS_DESIGNS) as SgRowsDesign[]),
+] as const;
 export type MatmulDesign = (typeof MATMUL_DESIGNS)[number];
 
 const isWide = (d: MatmulDesign): d is WideDesign => d in WIDE_DESIGNS;
+const isSgRows = (d: MatmulDesign): d is SgRowsDesign => d in SGROWS_DESIGNS;
 
 /** Largest fixed subgroup size the unrolled 'subgroupBc' form is generated for (code size). */
 export const SUBGROUP_UNROLL_MAX = 16;
@@ -90,21 +118,27 @@ export const SUBGROUP_UNROLL_MAX = 16;
  * The lanes the subgroup kernel is generated for: 0 (a loop over the subgroup_size builtin) for
  * 'subgroup'; the adapter's fixed size for 'subgroupBc'; null where the design cannot run.
  */
-export function subgroupLanes(subgroups: SubgroupSupport | null | undefined, design: 'subgroup' | 'subgroupBc'): number | null {
+export function subgroupLanes(subgroups: SubgroupSupport | null | undefined, design: 'subgroup' | 'subgroupBc' | SgRowsDesign): number | null {
   if (!subgroups) return null;
   if (design === 'subgroup') return 0;
   const { minSize, maxSize } = subgroups;
-  return minSize === maxSize && minSize <= SUBGROUP_UNROLL_MAX ? minSize : null;
+  if (minSize !== maxSize || minSize > SUBGROUP_UNROLL_MAX) return null;
+  // The row-sharing kernels broadcast in steps of 4 k.
+  return design === 'subgroupBc' || minSize % 4 === 0 ? minSize : null;
 }
+
+const usesSubgroups = (d: MatmulDesign): d is 'subgroup' | 'subgroupBc' | SgRowsDesign => d === 'subgroup' || d === 'subgroupBc' || isSgRows(d);
 
 /** Whether this device can run a design at all (the subgroup designs need the 'subgroups' feature). */
 export function designAvailable(ctx: { subgroups?: SubgroupSupport | null }, design: MatmulDesign): boolean {
-  return design === 'subgroup' || design === 'subgroupBc' ? subgroupLanes(ctx.subgroups, design) !== null : true;
+  return usesSubgroups(design) ? subgroupLanes(ctx.subgroups, design) !== null : true;
 }
 
 /** Rows and columns of C one invocation computes in a design. */
 export function designBlock(d: MatmulDesign): { rows: number; cols: number } {
-  return isWide(d) ? WIDE_DESIGNS[d] : { rows: MATMUL_BLOCK, cols: MATMUL_BLOCK };
+  if (isWide(d)) return WIDE_DESIGNS[d];
+  if (isSgRows(d)) return SGROWS_DESIGNS[d];
+  return { rows: MATMUL_BLOCK, cols: MATMUL_BLOCK };
 }
 
 /** What runs a product: a design and its workgroup shape. */
@@ -161,11 +195,11 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
   const forced = kernelChoice();
   const tuned = ctx.matmulChoices.get(patternKey(transA, transB));
   // Nothing forced or tuned: the adapter's default. A forced shape alone keeps the blocked kernel.
-  const pick = choice ?? (forced.matmulDesign || forced.matmulShape || tuned ? undefined : defaultMatmulChoice(ctx.softwareAdapter, transA, transB));
+  const pick = choice ?? (forced.matmulDesign || forced.matmulShape || tuned ? undefined : defaultMatmulChoice(ctx.softwareAdapter, transA, transB, ctx.subgroups));
   const design = pick?.design ?? forced.matmulDesign ?? tuned?.design ?? 'blocked';
   const [wgX, wgY] = pick?.shape ?? forced.matmulShape ?? tuned?.shape ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;
-  const lanes = design === 'subgroup' || design === 'subgroupBc' ? subgroupLanes(ctx.subgroups, design) : 0;
+  const lanes = usesSubgroups(design) ? subgroupLanes(ctx.subgroups, design) : 0;
   if (lanes === null) {
     const has = ctx.subgroups ? `subgroup sizes ${ctx.subgroups.minSize}..${ctx.subgroups.maxSize}` : "no 'subgroups' feature";
     throw new Error(`webgpu: matmul: design '${design}' cannot run on this device (${has})`);
@@ -188,6 +222,14 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
           dispatchKernel(ctx, name, matmulWideBiasKernel(v, wide, wgX, wgY), buffers, values, groups);
         } else {
           dispatchKernel(ctx, name, matmulWideKernel(v, wide, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+        }
+      } else if (isSgRows(design)) {
+        const block = SGROWS_DESIGNS[design];
+        if (bias) {
+          const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
+          dispatchKernel(ctx, name, matmulSgRowsBiasKernel(v, block, lanes, wgX, wgY), buffers, values, groups);
+        } else {
+          dispatchKernel(ctx, name, matmulSgRowsKernel(v, block, lanes, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
         }
       } else if (design === 'subgroup' || design === 'subgroupBc') {
         if (bias) {
