@@ -60,10 +60,11 @@ describe('matmul designs past one grid dimension', () => {
     expect(gpu.limits.maxComputeWorkgroupsPerDimension).toBe(MAX);
   });
 
-  const designs: MatmulDesign[] = ['tiled', 'wide8x8'];
-  for (const design of designs) {
+  // The row-sharing block on 8x2: a subgroup of 8 (lavapipe) or 4 (SwiftShader) lanes shares A.
+  const designs: [MatmulDesign, [number, number]][] = [['tiled', [4, 4]], ['wide8x8', [4, 4]], ['sgRows16x4', [8, 2]]];
+  for (const [design, shape] of designs) {
     it(`${design}: 65,537 batches (the batch offset of the second dispatch)`, async () => {
-      force({ matmulDesign: design, matmulShape: [4, 4] });
+      force({ matmulDesign: design, matmulShape: shape });
       const batch = MAX + 2;
       const args: MatmulArgs = { batch, m: 1, k: 2, n: 1, transA: false, transB: false, aBatchStride: 2, bBatchStride: 2 };
       const r = await both([{ data: rand(batch * 2), dtype: 'float32' }, { data: rand(batch * 2), dtype: 'float32' }], (be, [a, b]) => be.matmul(a!, b!, args));
@@ -71,8 +72,8 @@ describe('matmul designs past one grid dimension', () => {
     });
 
     it(`${design}: more row blocks than one grid dimension (the row offset of the second dispatch)`, async () => {
-      force({ matmulDesign: design, matmulShape: [4, 4] });
-      const rowsPerGroup = designBlock(design).rows * 4;
+      force({ matmulDesign: design, matmulShape: shape });
+      const rowsPerGroup = designBlock(design).rows * shape[1];
       const m = MAX * rowsPerGroup + 37;
       expect(Math.ceil(m / rowsPerGroup)).toBeGreaterThan(MAX);
       const args: MatmulArgs = { batch: 1, m, k: 2, n: 3, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
