@@ -9,6 +9,7 @@
  * No adapter is a failure (beforeAll throws).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { recordDispatches, type DispatchRec } from './helpers/dispatch-recorder.js';
 import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
@@ -23,35 +24,9 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-interface Rec { op: string; name: string; wg: string; bias: boolean; groups: number[]; u32: number[] }
-
-/**
- * The dispatches `f` makes: op name, kernel name and workgroup size (from the pipeline key), groups,
- * the first five uniforms as u32. `dry`: nothing is compiled or run (the pipeline cache and the
- * batcher are stubbed for the call; the outputs hold no values), for cases that only check the choice.
- */
-function record<T>(f: () => T, dry = false): { out: T; recs: Rec[] } {
-  const inner = gpu as unknown as { batcher: { dispatch: (...a: unknown[]) => void }; pipelines: { program: (p: { key: string }) => unknown } };
-  const spy = vi.spyOn(inner.batcher, 'dispatch');
-  const prog = vi.spyOn(inner.pipelines, 'program');
-  if (dry) {
-    spy.mockImplementation(() => undefined);
-    prog.mockImplementation((p) => ({ key: p.key, pipeline: null, layout: null }));
-  }
-  try {
-    const out = f();
-    const recs = spy.mock.calls.map(([op, kernel, , params, groups]) => {
-      const key = (kernel as { key: string }).key.split('|');
-      const p = params as ArrayBufferView;
-      const g = typeof groups === 'number' ? [groups] : [...(groups as number[])];
-      return { op: op as string, name: key[0]!, wg: key[3]!, bias: key[1]!.includes('BIAS:'), groups: g, u32: Array.from(new Uint32Array(p.buffer, p.byteOffset, Math.min(5, p.byteLength / 4))) };
-    });
-    return { out, recs };
-  } finally {
-    spy.mockRestore();
-    prog.mockRestore();
-  }
-}
+type Rec = DispatchRec;
+/** What `f` dispatches (helpers/dispatch-recorder.ts); `dry`: compiled and run nothing. */
+const record = <T>(f: () => T, dry = false): { out: T; recs: Rec[] } => recordDispatches(gpu, f, dry);
 
 function forced<T>(choice: KernelChoice, f: () => T): T {
   const restore = forceKernelChoice(choice);
