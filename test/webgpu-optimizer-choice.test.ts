@@ -54,8 +54,8 @@ describe('webgpu sgdStepMany: packing into the multi-tensor kernel', () => {
     expect(r.map((x) => [x.op, x.name, x.groups[0]])).toEqual([['sgdStepMany', 'sgd:many:momentum:vs', 1], ['sgdStepMany', 'sgd:many:plain:sv', 1]]);
     const seven = many(gpu, [1, 2, 3, 4, 5, 6, 7], () => false);
     expect(seven.map((x) => x.name)).toEqual(['sgd:many:plain:sssvss', 'sgd:many:plain:s']);
-    // Lanes: 600 + 1024/4 = 856 -> 4 workgroups of 256.
-    expect(many(gpu, [600, 1024], () => false).map((x) => [x.name, x.groups[0]])).toEqual([['sgd:many:plain:sv', 4]]);
+    // Lanes: 601 scalar + 1024/4 = 857 -> 4 workgroups of 256.
+    expect(many(gpu, [601, 1024], () => false).map((x) => [x.name, x.groups[0]])).toEqual([['sgd:many:plain:sv', 4]]);
   });
 
   it('large parameters get their own kernel; one small one left: its own kernel; empty ones are skipped', () => {
