@@ -13,7 +13,7 @@ import { recordDispatches, type DispatchRec } from './helpers/dispatch-recorder.
 import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
-import { defaultMatmulChoice, defaultWorkgroupShape, matmul, MATMUL_DESIGNS, type MatmulChoice } from '../src/backend/webgpu/matmul.js';
+import { defaultMatmulChoice, defaultWorkgroupShape, designAvailable, matmul, MATMUL_DESIGNS, subgroupLanes, type MatmulChoice } from '../src/backend/webgpu/matmul.js';
 import { reduce } from '../src/backend/webgpu/reduce.js';
 import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from '../src/backend/webgpu/batchnorm2d.js';
 import { MATMUL_WG_SOFTWARE, MATMUL_WG_X, MATMUL_WG_Y } from '../shaders/matmul.js';
@@ -143,6 +143,48 @@ describe('webgpu matmul: the pipeline each design runs', () => {
     }
     expect([defaultWorkgroupShape(true, false, false), defaultWorkgroupShape(true, true, false), defaultWorkgroupShape(true, false, true), defaultWorkgroupShape(false, true, true)])
       .toEqual([[16, 4], [MATMUL_WG_SOFTWARE, MATMUL_WG_SOFTWARE], [MATMUL_WG_SOFTWARE, MATMUL_WG_SOFTWARE], [MATMUL_WG_X, MATMUL_WG_Y]]);
+  });
+
+  it('subgroupLanes: 0 for the loop design; a fixed size up to 16 for the unrolled one, a multiple of 4 for the row-sharing ones', () => {
+    const sizes = [[2, 2], [4, 4], [6, 6], [8, 8], [16, 16], [32, 32], [8, 16]] as const;
+    const lanes = (d: 'subgroup' | 'subgroupBc' | 'sgRows8x8' | 'sgRows16x4') => sizes.map(([minSize, maxSize]) => subgroupLanes({ minSize, maxSize }, d));
+    expect(lanes('subgroup')).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(lanes('subgroupBc')).toEqual([2, 4, 6, 8, 16, null, null]);
+    expect(lanes('sgRows8x8')).toEqual([null, 4, null, 8, 16, null, null]);
+    expect(lanes('sgRows16x4')).toEqual([null, 4, null, 8, 16, null, null]);
+    expect([subgroupLanes(null, 'subgroup'), subgroupLanes(undefined, 'subgroupBc')]).toEqual([null, null]);
+    expect(['blocked', 'subgroupBc', 'sgRows8x8'].map((d) => designAvailable({ subgroups: { minSize: 2, maxSize: 2 } }, d as 'blocked'))).toEqual([true, true, false]);
+  });
+
+  it('operands and outputs under the op name; empty products need no operand data, whatever the strides', () => {
+    const names = new Set<string>();
+    const ctx = Object.create(gpu, {
+      output: { value: (len: number, dt: 'float32', op: string) => (names.add(`out ${op}`), gpu.output(len, dt, op)) },
+      input: { value: (st: Storage, op: string) => (names.add(`in ${op}`), gpu.input(st, op)) },
+    }) as WebGPUBackend;
+    const a = f32([1, 2]);
+    record(() => matmul(ctx, a, f32([1, 2, 3, 4]), mmArgs(1, 2, 2, { bias: f32([1, 1]) })), true);
+    expect([...names]).toEqual(['in matmul', 'out matmul']);
+    const gone = f32([1, 2]);
+    gpu.release(gone);
+    expect(() => gpu.matmul(gone, a, mmArgs(1, 2, 1))).toThrow('webgpu: matmul: this storage was released');
+    expect(() => gpu.matmul(a, gone, mmArgs(1, 2, 1))).toThrow('webgpu: matmul: this storage was released');
+    expect(() => gpu.matmul(a, a, mmArgs(1, 2, 1, { bias: gone }))).toThrow('webgpu: matmul: this storage was released');
+    // No batches: A and B need nothing even with a stride of 0; no columns: B needs nothing across batches.
+    const none = gpu.matmul(f32([]), f32([]), mmArgs(2, 2, 2, { batch: 0 }));
+    const noCols = gpu.matmul(f32([1, 2, 3, 4, 5, 6, 7, 8]), f32([]), mmArgs(2, 2, 0, { batch: 2, aBatchStride: 4, bBatchStride: 5 }));
+    // No rows: nothing dispatched, even where the columns would need more workgroups than the device has.
+    const max = gpu.limits.maxComputeWorkgroupsPerDimension;
+    const wide = record(() => forced({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () => gpu.matmul(f32([]), f32(new Float32Array(max * 16 + 1)), mmArgs(0, 1, max * 16 + 1))), true);
+    expect([none.length, noCols.length, wide.out.length, wide.recs.length]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('rows and batches that fill whole dispatches take no extra empty one', () => {
+    const small = Object.create(gpu, { limits: { value: { maxComputeWorkgroupsPerDimension: 2 } } }) as WebGPUBackend;
+    // 64 rows = 4 workgroups on y (2 + 2); 4 batches (2 + 2).
+    const { recs } = record(() => forced({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () =>
+      matmul(small, f32(new Float32Array(4 * 64)), f32(new Float32Array(4)), { batch: 4, m: 64, k: 1, n: 1, transA: false, transB: false, aBatchStride: 64, bBatchStride: 1 })), true);
+    expect(recs.map((r) => r.groups)).toEqual([[1, 2, 2], [1, 2, 2], [1, 2, 2], [1, 2, 2]]);
   });
 
   it('rows and batches past the per-axis limit: dispatches of at most max workgroups, each at its offset', async () => {
