@@ -327,6 +327,9 @@ describe('webgpu BatchNorm2d: the lane or tree passes, their workgroups, names a
     expect(s.length).toBe(2);
     const b = record(() => batchNorm2dBackward(gpu, f32([]), f32([]), m, v, null, 2, 2, 0, 1e-5), true).recs;
     expect([b.length, b.some((r) => r.op === 'batchNorm2dBackward')]).toEqual([2, false]);
+    const e0 = record(() => batchNorm2dStats(gpu, f32([]), 2, 0, 5), true).out;
+    const eb = record(() => batchNorm2dBackward(gpu, f32([]), f32([]), m, v, null, 0, 2, 3, 1e-5), true).out;
+    expect([e0.mean.dtype, e0.variance.dtype, eb.dx.dtype]).toEqual(['float32', 'float32', 'float32']);
     const b0 = record(() => batchNorm2dBackward(gpu, f32([]), f32([]), f32([]), f32([]), null, 2, 0, 3, 1e-5), true).recs;
     expect(b0.some((r) => r.op === 'batchNorm2dBackward')).toBe(false);
     const a = record(() => batchNorm2dApply(gpu, f32(new Float32Array(4)), m, v, null, null, 1, 2, 2, 1e-5), true).recs;
