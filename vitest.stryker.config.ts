@@ -174,11 +174,14 @@ const WEBGPU_KERNEL_SUITES = [
   'test/webgpu-reduce-subgroup.test.ts',
   'test/webgpu-bn2d.test.ts',
   'test/reduce-tune.test.ts',
+  'test/webgpu-matmul-designs-sg.test.ts',
+  'test/webgpu-kernel-choice.test.ts',
 ];
 /**
  * WEBGRAD_MUTATE_SCOPE=webgpu-fused (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for conv.ts and fused/*.ts
  * of src/backend/webgpu: the suites that run the convolutions, the fused training kernels and the
- * optimizer steps against the CPU. Not yet used for a measurement (README, Mutation testing).
+ * optimizer steps against the CPU, the running-stats and NCHW-eval BatchNorm suites, amp's norm/dropout
+ * suite, and the exact kernel-choice tests (webgpu-fused-choice, webgpu-optimizer-choice, webgpu-conv-choice).
  */
 const WEBGPU_FUSED_SUITES = [
   'test/webgpu-host-mutants*.test.ts',
@@ -192,6 +195,12 @@ const WEBGPU_FUSED_SUITES = [
   'test/webgpu-sgd-vec4.test.ts',
   'test/webgpu-planted-host.test.ts',
   'test/webgpu-planted-dropout.test.ts',
+  'test/bn-running-stats.test.ts',
+  'test/bn2d-eval-nchw.test.ts',
+  'test/amp-norm-dropout.test.ts',
+  'test/webgpu-fused-choice.test.ts',
+  'test/webgpu-optimizer-choice.test.ts',
+  'test/webgpu-conv-choice.test.ts',
 ];
 const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES, 'webgpu-fused': WEBGPU_FUSED_SUITES };
 

@@ -51,6 +51,7 @@ export function defaultWorkgroupShape(software: boolean, transA: boolean, transB
  */
 export function defaultMatmulChoice(software: boolean, transA: boolean, transB: boolean, subgroups?: SubgroupSupport | null): MatmulChoice {
   if (!software) return { design: 'blocked', shape: defaultWorkgroupShape(false, transA, transB) };
+  // Stryker disable next-line StringLiteral: subgroupLanes treats every design but 'subgroup' and 'subgroupBc' alike, '' included
   const lanes = subgroupLanes(subgroups, 'sgRows8x8');
   if (lanes === 8) return { design: 'sgRows16x4', shape: [8, 2] };
   if (lanes === 4) return { design: 'sgRows8x8', shape: [4, 4] };
@@ -196,6 +197,7 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
   const tuned = ctx.matmulChoices.get(patternKey(transA, transB));
   // Nothing forced or tuned: the adapter's default. A forced shape alone keeps the blocked kernel.
   const pick = choice ?? (forced.matmulDesign || forced.matmulShape || tuned ? undefined : defaultMatmulChoice(ctx.softwareAdapter, transA, transB, ctx.subgroups));
+  // Stryker disable next-line StringLiteral: '' is no other design either: it takes the blocked branch and block below, as 'blocked' does
   const design = pick?.design ?? forced.matmulDesign ?? tuned?.design ?? 'blocked';
   const [wgX, wgY] = pick?.shape ?? forced.matmulShape ?? tuned?.shape ?? defaultWorkgroupShape(ctx.softwareAdapter, transA, transB);
   const alpha = args.alpha ?? DEFAULT_LEAKY_RELU_SLOPE;

@@ -77,6 +77,7 @@ export function reducePath(ctx: Pick<KernelContext, 'reduceChoices' | 'subgroups
   if (forced) return forced;
   const key = reduceTuneKey(outer, len, inner);
   const tuned = key === null ? undefined : ctx?.reduceChoices?.get(key);
+  // Stryker disable next-line OptionalChaining: ctx is null only through columnPath, and then tuned is undefined, so ctx?.subgroups is never read
   if (tuned && (tuned !== 'subgroup' || ctx?.subgroups)) return tuned;
   return ruleReducePath(outer, len, inner);
 }
