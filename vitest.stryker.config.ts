@@ -175,6 +175,7 @@ const WEBGPU_KERNEL_SUITES = [
   'test/webgpu-bn2d.test.ts',
   'test/reduce-tune.test.ts',
   'test/webgpu-matmul-designs-sg.test.ts',
+  'test/webgpu-matmul-designs-sgrows.test.ts',
   'test/webgpu-kernel-choice.test.ts',
 ];
 /**
