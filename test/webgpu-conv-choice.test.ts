@@ -8,22 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Conv2dGeometry } from '../src/backend/types.js';
 import { convPath, convWindowBlock, convWindowSpan, isPointwise, windowApplies } from '../src/backend/webgpu/conv.js';
-import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import type { KernelContext } from '../src/backend/webgpu/context.js';
+import { withKernelChoice } from './helpers/with-kernel-choice.js';
 
 const base: Conv2dGeometry = {
   n: 2, cin: 8, h: 9, w: 9, cout: 8, kh: 3, kw: 3, hout: 9, wout: 9,
   strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1,
 } as Conv2dGeometry;
 const geo = (o: Partial<Conv2dGeometry>): Conv2dGeometry => ({ ...base, ...o });
-function forced<T>(choice: KernelChoice, f: () => T): T {
-  const restore = forceKernelChoice(choice);
-  try {
-    return f();
-  } finally {
-    restore();
-  }
-}
+
 const pw = geo({ kh: 1, kw: 1, padH: 0, padW: 0 });
 
 describe('webgpu conv: design rules', () => {
@@ -49,23 +42,23 @@ describe('webgpu conv: design rules', () => {
   });
 
   it('forced: direct and gemm always; window only where it applies; matmul only for pointwise (else the GEMM)', () => {
-    expect(forced({ convPath: 'direct' }, () => [convPath(pw, 'fwd'), convPath(base, 'dw')])).toEqual(['direct', 'direct']);
-    expect(forced({ convPath: 'gemm' }, () => [convPath(pw, 'dx'), convPath(geo({ cout: 1 }), 'fwd')])).toEqual(['gemm', 'gemm']);
-    expect(forced({ convPath: 'window' }, () => [convPath(pw, 'fwd'), convPath(base, 'dw'), convPath(geo({ cout: 1, strideW: 2, wout: 5 }), 'fwd'), convPath(geo({ cout: 1 }), 'fwd')]))
+    expect(withKernelChoice({ convPath: 'direct' }, () => [convPath(pw, 'fwd'), convPath(base, 'dw')])).toEqual(['direct', 'direct']);
+    expect(withKernelChoice({ convPath: 'gemm' }, () => [convPath(pw, 'dx'), convPath(geo({ cout: 1 }), 'fwd')])).toEqual(['gemm', 'gemm']);
+    expect(withKernelChoice({ convPath: 'window' }, () => [convPath(pw, 'fwd'), convPath(base, 'dw'), convPath(geo({ cout: 1, strideW: 2, wout: 5 }), 'fwd'), convPath(geo({ cout: 1 }), 'fwd')]))
       .toEqual(['window', 'gemm', 'direct', 'window']);
-    expect(forced({ convPath: 'matmul' }, () => [convPath(pw, 'dw'), convPath(base, 'fwd'), convPath(geo({ cout: 1 }), 'fwd')])).toEqual(['matmul', 'gemm', 'gemm']);
+    expect(withKernelChoice({ convPath: 'matmul' }, () => [convPath(pw, 'dw'), convPath(base, 'fwd'), convPath(geo({ cout: 1 }), 'fwd')])).toEqual(['matmul', 'gemm', 'gemm']);
   });
 
   it('window block: 8 for dx with at least 8 input channels per group, else 4; forced wins', () => {
     expect([convWindowBlock(base, 'dx'), convWindowBlock(base, 'fwd'), convWindowBlock(geo({ cin: 7 }), 'dx'), convWindowBlock(geo({ cin: 16, groups: 4 }), 'dx')]).toEqual([8, 4, 4, 4]);
-    expect(forced({ convWindowBlock: 8 }, () => convWindowBlock(base, 'fwd'))).toBe(8);
+    expect(withKernelChoice({ convWindowBlock: 8 }, () => convWindowBlock(base, 'fwd'))).toBe(8);
   });
 
   it('window span: the whole row on a software adapter for reductions up to 36, else one block; forced wins', () => {
     const sw = { softwareAdapter: true } as KernelContext;
     const hw = { softwareAdapter: false } as KernelContext;
     expect([convWindowSpan(sw, 36), convWindowSpan(sw, 37), convWindowSpan(hw, 1)]).toEqual([Infinity, 1, 1]);
-    expect(forced({ convWindowSpan: 3 }, () => convWindowSpan(hw, 1))).toBe(3);
-    expect(forced({ convWindowSpan: 0 }, () => convWindowSpan(sw, 1))).toBe(0);
+    expect(withKernelChoice({ convWindowSpan: 3 }, () => convWindowSpan(hw, 1))).toBe(3);
+    expect(withKernelChoice({ convWindowSpan: 0 }, () => convWindowSpan(sw, 1))).toBe(0);
   });
 });

@@ -10,12 +10,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
-import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { batchNormApply, batchNormBackward, batchNormRunningStats, batchNormStats, batchNormTuneKey, columnPlan } from '../src/backend/webgpu/fused/batchnorm.js';
 import { rowMode, softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxGrad, softmaxTuneKey } from '../src/backend/webgpu/fused/softmax.js';
 import { dropout, dropoutApplyMask, dropoutWithMask } from '../src/backend/webgpu/fused/dropout.js';
 import { activationGradFromOutput } from '../src/backend/webgpu/fused/activation-output.js';
 import { recordDispatches, type DispatchRec } from './helpers/dispatch-recorder.js';
+import { withKernelChoice } from './helpers/with-kernel-choice.js';
 
 let gpu: WebGPUBackend;
 beforeAll(async () => {
@@ -28,14 +28,7 @@ const i32 = (xs: ArrayLike<number>): Storage => gpu.upload(Int32Array.from(xs), 
 const zeros = (n: number): Storage => f32(new Float32Array(n));
 const dry = <T>(f: () => T): DispatchRec[] => recordDispatches(gpu, f, true).recs;
 const kinds = (recs: DispatchRec[]): string[] => recs.map((r) => `${r.op} ${r.name} ${r.groups.join('x')}`);
-function forced<T>(choice: KernelChoice, f: () => T): T {
-  const restore = forceKernelChoice(choice);
-  try {
-    return f();
-  } finally {
-    restore();
-  }
-}
+
 const hardware = (): WebGPUBackend => Object.create(gpu, { softwareAdapter: { value: false } }) as WebGPUBackend;
 
 describe('webgpu batch norm [n, c]: column loop or tiled passes', () => {
@@ -49,8 +42,8 @@ describe('webgpu batch norm [n, c]: column loop or tiled passes', () => {
     expect(kinds(stats(gpu, 4097))).toEqual([`batchNormStats bn-stats-partial:64 ${2 * 129}`, `batchNormStats bn-stats-final:${p.combineTc} ${p.combineTiles}`]);
     // 100 rows: chunks of 32 rows -> 4, times 2 column tiles.
     expect(kinds(stats(hardware(), 100))).toEqual(['batchNormStats bn-stats-partial:64 8', 'batchNormStats bn-stats-final:64 2']);
-    expect(kinds(forced({ batchNormPath: 'column' }, () => stats(hardware(), 5000)))).toEqual(['batchNormStats bn-stats-column 2']);
-    expect(kinds(forced({ batchNormPath: 'tiled', batchNormTile: 16 }, () => stats(gpu, 100)))[0]).toBe('batchNormStats bn-stats-partial:16 5');
+    expect(kinds(withKernelChoice({ batchNormPath: 'column' }, () => stats(hardware(), 5000)))).toEqual(['batchNormStats bn-stats-column 2']);
+    expect(kinds(withKernelChoice({ batchNormPath: 'tiled', batchNormTile: 16 }, () => stats(gpu, 100)))[0]).toBe('batchNormStats bn-stats-partial:16 5');
     const tuned = Object.create(gpu, { batchNormChoices: { value: new Map([[batchNormTuneKey('stats', 100), 'tiled'], [batchNormTuneKey('backward', 5000), 'column']]) } }) as WebGPUBackend;
     expect(stats(tuned, 100)[0]!.name).toBe('bn-stats-partial:64');
     expect(stats(tuned, 2000)[0]!.name).toBe('bn-stats-column'); // no tall stats entry: the rule
@@ -141,13 +134,13 @@ describe('webgpu softmax rows: the row mode, workgroups, names and refusals', ()
     expect([1, 63, 64, 1023, 1024, 5000].map((c) => rowMode(c, gpu))).toEqual([
       { kind: 'loop' }, { kind: 'loop' }, { kind: 'tree', wg: 64 }, { kind: 'tree', wg: 64 }, { kind: 'tree', wg: 256 }, { kind: 'tree', wg: 256 },
     ]);
-    expect(forced({ softmaxPath: 'tree' }, () => [1, 2, 5, 63, 64].map((c) => rowMode(c, gpu)))).toEqual([
+    expect(withKernelChoice({ softmaxPath: 'tree' }, () => [1, 2, 5, 63, 64].map((c) => rowMode(c, gpu)))).toEqual([
       { kind: 'loop' }, { kind: 'tree', wg: 2 }, { kind: 'tree', wg: 4 }, { kind: 'tree', wg: 32 }, { kind: 'tree', wg: 64 },
     ]);
-    expect(forced({ softmaxPath: 'loop' }, () => rowMode(2000, gpu))).toEqual({ kind: 'loop' });
+    expect(withKernelChoice({ softmaxPath: 'loop' }, () => rowMode(2000, gpu))).toEqual({ kind: 'loop' });
     expect(rowMode(100, gpu, 'subgroup')).toEqual({ kind: 'subgroup', wg: 64 });
     expect(() => rowMode(100, { reduceChoices: new Map(), subgroups: null }, 'subgroup')).toThrow("webgpu: softmax: softmaxPath 'subgroup' was forced but the device has no 'subgroups' feature");
-    expect(() => forced({ softmaxPath: 'subgroup' }, () => rowMode(100))).toThrow("webgpu: softmax: softmaxPath 'subgroup' was forced but the device has no 'subgroups' feature");
+    expect(() => withKernelChoice({ softmaxPath: 'subgroup' }, () => rowMode(100))).toThrow("webgpu: softmax: softmaxPath 'subgroup' was forced but the device has no 'subgroups' feature");
     const choices = new Map<string, 'loop' | 'tree' | 'subgroup'>([['softmax:mid', 'loop'], ['softmax:long', 'subgroup']]);
     expect(rowMode(100, { reduceChoices: choices, subgroups: null })).toEqual({ kind: 'loop' });
     expect(rowMode(2000, { reduceChoices: choices, subgroups: null })).toEqual({ kind: 'tree', wg: 256 });

@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { recordDispatches, type DispatchRec } from './helpers/dispatch-recorder.js';
 import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
-import { forceKernelChoice, type KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
+import type { KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
 import { defaultMatmulChoice, defaultWorkgroupShape, designAvailable, matmul, MATMUL_DESIGNS, subgroupLanes, type MatmulChoice } from '../src/backend/webgpu/matmul.js';
 import { reduce } from '../src/backend/webgpu/reduce.js';
 import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from '../src/backend/webgpu/batchnorm2d.js';
 import { MATMUL_WG_SOFTWARE, MATMUL_WG_X, MATMUL_WG_Y } from '../shaders/matmul.js';
+import { withKernelChoice } from './helpers/with-kernel-choice.js';
 
 let gpu: WebGPUBackend;
 beforeAll(async () => {
@@ -27,15 +28,6 @@ afterAll(() => gpu?.destroy());
 type Rec = DispatchRec;
 /** What `f` dispatches (helpers/dispatch-recorder.ts); `dry`: compiled and run nothing. */
 const record = <T>(f: () => T, dry = false): { out: T; recs: Rec[] } => recordDispatches(gpu, f, dry);
-
-function forced<T>(choice: KernelChoice, f: () => T): T {
-  const restore = forceKernelChoice(choice);
-  try {
-    return f();
-  } finally {
-    restore();
-  }
-}
 
 const f32 = (xs: ArrayLike<number>): Storage => gpu.upload(Float32Array.from(xs), 'float32');
 const read = async (s: Storage): Promise<number[]> => Array.from(await gpu.read(s));
@@ -77,8 +69,8 @@ describe('webgpu matmul: the pipeline each design runs', () => {
     const [m, k, n] = [40, 8, 36];
     const [a, b, bias] = [f32(new Float32Array(m * k)), f32(new Float32Array(k * n)), f32(new Float32Array(n))];
     for (const design of MATMUL_DESIGNS) {
-      const { out: plain, recs: r1 } = record(() => forced({ matmulDesign: design, matmulShape: [4, 4] }, () => gpu.matmul(a, b, mmArgs(m, k, n))), true);
-      const { out: biased, recs: r2 } = record(() => forced({ matmulDesign: design, matmulShape: [4, 4] }, () => gpu.matmul(a, b, mmArgs(m, k, n, { bias }))), true);
+      const { out: plain, recs: r1 } = record(() => withKernelChoice({ matmulDesign: design, matmulShape: [4, 4] }, () => gpu.matmul(a, b, mmArgs(m, k, n))), true);
+      const { out: biased, recs: r2 } = record(() => withKernelChoice({ matmulDesign: design, matmulShape: [4, 4] }, () => gpu.matmul(a, b, mmArgs(m, k, n, { bias }))), true);
       const [rows, cols] = PER_WG[design];
       const groups = [Math.ceil(n / cols), Math.ceil(m / rows), 1];
       expect({ design, recs: [...r1, ...r2].map((r) => [r.op, r.name.startsWith(NAMES[design]), r.bias, r.wg, r.groups]) }).toEqual({
@@ -93,7 +85,7 @@ describe('webgpu matmul: the pipeline each design runs', () => {
 
   it('vec4 bindings exactly where the row length and the batch stride are multiples of 4, per transposition', () => {
     const vec = (m: number, k: number, n: number, o: Record<string, unknown> = {}): string => {
-      const { out, recs } = record(() => forced({ matmulDesign: 'blocked' }, () => gpu.matmul(f32(new Float32Array(m * k + 8)), f32(new Float32Array(k * n + 8)), mmArgs(m, k, n, o))), true);
+      const { out, recs } = record(() => withKernelChoice({ matmulDesign: 'blocked' }, () => gpu.matmul(f32(new Float32Array(m * k + 8)), f32(new Float32Array(k * n + 8)), mmArgs(m, k, n, o))), true);
       gpu.release(out);
       return recs[0]!.name;
     };
@@ -121,15 +113,15 @@ describe('webgpu matmul: the pipeline each design runs', () => {
     expect(run(gpu)).toBe('matmul-sgrows16x4s8 8x2x1');
     expect(run(Object.create(gpu, { subgroups: { value: null } }) as WebGPUBackend)).toBe('matmul-wide8x8 4x4x1');
     expect(run(Object.create(gpu, { softwareAdapter: { value: false } }) as WebGPUBackend)).toBe(`matmul ${MATMUL_WG_X}x${MATMUL_WG_Y}x1`);
-    expect(forced({ matmulShape: [8, 4] }, () => run(gpu))).toBe('matmul 8x4x1');
-    expect(forced({ matmulDesign: 'tiled' }, () => run(gpu))).toBe('matmul-tiled 16x4x1'); // the software NN shape
-    expect(forced({ matmulDesign: 'tiled' }, () => run(gpu, { transB: true }))).toBe(`matmul-tiled ${MATMUL_WG_SOFTWARE}x${MATMUL_WG_SOFTWARE}x1`);
+    expect(withKernelChoice({ matmulShape: [8, 4] }, () => run(gpu))).toBe('matmul 8x4x1');
+    expect(withKernelChoice({ matmulDesign: 'tiled' }, () => run(gpu))).toBe('matmul-tiled 16x4x1'); // the software NN shape
+    expect(withKernelChoice({ matmulDesign: 'tiled' }, () => run(gpu, { transB: true }))).toBe(`matmul-tiled ${MATMUL_WG_SOFTWARE}x${MATMUL_WG_SOFTWARE}x1`);
     const tuned = Object.create(gpu, { matmulChoices: { value: new Map<string, MatmulChoice>([['NT', { design: 'wide4x8', shape: [2, 8] }]]) } }) as WebGPUBackend;
     expect(run(tuned, { transB: true })).toBe('matmul-wide4x8 2x8x1');
     expect(run(tuned)).toBe('matmul-sgrows16x4s8 8x2x1'); // no NN entry: the default
-    expect(forced({ matmulShape: [2, 2] }, () => run(tuned, { transB: true }))).toBe('matmul-wide4x8 2x2x1'); // a forced shape, the tuned design
+    expect(withKernelChoice({ matmulShape: [2, 2] }, () => run(tuned, { transB: true }))).toBe('matmul-wide4x8 2x2x1'); // a forced shape, the tuned design
     // A choice passed in (the tune's) overrides a forced design.
-    const { out, recs } = record(() => forced({ matmulDesign: 'tiled' }, () => matmul(gpu, a, a, mmArgs(8, 8, 8), { design: 'wide8x4', shape: [2, 2] })), true);
+    const { out, recs } = record(() => withKernelChoice({ matmulDesign: 'tiled' }, () => matmul(gpu, a, a, mmArgs(8, 8, 8), { design: 'wide8x4', shape: [2, 2] })), true);
     gpu.release(out);
     expect([recs[0]!.name.split(':')[0], recs[0]!.wg]).toEqual(['matmul-wide8x4', '2x2x1']);
   });
@@ -175,14 +167,14 @@ describe('webgpu matmul: the pipeline each design runs', () => {
     const noCols = gpu.matmul(f32([1, 2, 3, 4, 5, 6, 7, 8]), f32([]), mmArgs(2, 2, 0, { batch: 2, aBatchStride: 4, bBatchStride: 5 }));
     // No rows: nothing dispatched, even where the columns would need more workgroups than the device has.
     const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-    const wide = record(() => forced({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () => gpu.matmul(f32([]), f32(new Float32Array(max * 16 + 1)), mmArgs(0, 1, max * 16 + 1))), true);
+    const wide = record(() => withKernelChoice({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () => gpu.matmul(f32([]), f32(new Float32Array(max * 16 + 1)), mmArgs(0, 1, max * 16 + 1))), true);
     expect([none.length, noCols.length, wide.out.length, wide.recs.length]).toEqual([0, 0, 0, 0]);
   });
 
   it('rows and batches that fill whole dispatches take no extra empty one', () => {
     const small = Object.create(gpu, { limits: { value: { maxComputeWorkgroupsPerDimension: 2 } } }) as WebGPUBackend;
     // 64 rows = 4 workgroups on y (2 + 2); 4 batches (2 + 2).
-    const { recs } = record(() => forced({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () =>
+    const { recs } = record(() => withKernelChoice({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () =>
       matmul(small, f32(new Float32Array(4 * 64)), f32(new Float32Array(4)), { batch: 4, m: 64, k: 1, n: 1, transA: false, transB: false, aBatchStride: 64, bBatchStride: 1 })), true);
     expect(recs.map((r) => r.groups)).toEqual([[1, 2, 2], [1, 2, 2], [1, 2, 2], [1, 2, 2]]);
   });
@@ -193,7 +185,7 @@ describe('webgpu matmul: the pipeline each design runs', () => {
     const [batch, m, k, n] = [3, 80, 2, 3];
     const av = seq(batch * m * k, (i) => (i % 11) - 5);
     const bv = seq(batch * k * n, (i) => (i % 3) + 1);
-    const { out, recs } = record(() => forced({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () =>
+    const { out, recs } = record(() => withKernelChoice({ matmulDesign: 'blocked', matmulShape: [4, 4] }, () =>
       matmul(small, f32(av), f32(bv), { batch, m, k, n, transA: false, transB: false, aBatchStride: m * k, bBatchStride: k * n })));
     expect(recs.map((r) => r.groups)).toEqual([[1, 2, 2], [1, 2, 2], [1, 1, 2], [1, 2, 1], [1, 2, 1], [1, 1, 1]]);
     const got = await read(out);
@@ -215,7 +207,7 @@ describe('webgpu reduce: the kernel of each pass', () => {
     const xv = X(outer * len * inner);
     const x = f32(xv);
     const release = vi.spyOn(gpu, 'releaseStorage');
-    const { out, recs } = record(() => forced(choice, () => reduce(gpu, 'sum', x, outer, len, inner, path)));
+    const { out, recs } = record(() => withKernelChoice(choice, () => reduce(gpu, 'sum', x, outer, len, inner, path)));
     const releases = release.mock.calls.length;
     release.mockRestore();
     near(await read(out), sums(xv, outer, len, inner));
@@ -282,7 +274,7 @@ describe('webgpu BatchNorm2d: the lane or tree passes, their workgroups, names a
     const tree = ['batchNorm2dStats bn2d-stats-partial 3', 'batchNorm2dStats bn-stats-final:2 2'];
     for (const [ctx, choice, expected] of [[gpu, {}, lane], [hw0, {}, tree], [hw0, { batchNormPath: 'column' }, lane], [gpu, { batchNormPath: 'tiled' }, tree]] as const) {
       const x = f32(xv);
-      const { out, recs } = record(() => forced(choice, () => batchNorm2dStats(ctx, x, n, c, hw)));
+      const { out, recs } = record(() => withKernelChoice(choice, () => batchNorm2dStats(ctx, x, n, c, hw)));
       expect(kernels(recs)).toEqual(expected);
       near(await read(out.mean), want.mean);
       near(await read(out.variance), want.variance);
