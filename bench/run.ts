@@ -252,7 +252,13 @@ async function main(): Promise<void> {
   for (const w of WORKLOADS) {
     if (!args.only.includes(w)) continue;
     try {
-      if (w === 'matmul') rows.push(...(await (await import('./workloads/matmul.js')).matmulWorkload(ctx, sizes)));
+      if (w === 'matmul') {
+        // Each size joins the report when measured: a large size cut short by a timeout keeps the others.
+        await (await import('./workloads/matmul.js')).matmulWorkload(ctx, sizes, (row) => {
+          rows.push(row);
+          writeReport(assemble(false), args.out);
+        });
+      }
       if (w === 'relu') rows.push(...(await (await import('./workloads/relu.js')).reluWorkload(ctx)));
       if (w === 'mlp') {
         const r = await (await import('./workloads/mlp.js')).mlpWorkload(ctx, reference);

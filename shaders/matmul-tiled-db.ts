@@ -23,18 +23,34 @@ import { defineKernel, kernelFamily } from './program.js';
 
 /** k values per staged slab. */
 export const TILED_DB_TK = 16;
+/**
+ * k values per slab of the 8x8-block form: two slabs of a 128x128 tile then fill 16 KiB, the
+ * workgroup memory every WebGPU device has.
+ */
+export const TILED_DB8_TK = 8;
+
+/** Rows (and columns) of C per invocation: 4 (the 'tiledDb' design) or 8 ('tiledDb8x8'). */
+export type TiledDbBlock = 4 | 8;
+
+const slabDepth = (block: TiledDbBlock) => (block === 8 ? TILED_DB8_TK : TILED_DB_TK);
 
 /** Workgroup-memory bytes of a double-buffered tile with this workgroup shape (2 × (A + B) slabs, f32). */
-export function tiledDbWorkgroupBytes(wgX: number, wgY: number): number {
-  return 2 * 4 * TILED_DB_TK * (4 * wgX + 4 * wgY);
+export function tiledDbWorkgroupBytes(wgX: number, wgY: number, block: TiledDbBlock = 4): number {
+  return 2 * 4 * slabDepth(block) * (block * wgX + block * wgY);
 }
 
+/** A slab's geometry: vec4s per k row of A's slab (rows / 4) and of B's, invocations, depth. */
+interface Slab {
+  TM4: number;
+  TN4: number;
+  NI: number;
+  TK: number;
+}
+
+const slabOf = (wgX: number, wgY: number, block: TiledDbBlock): Slab => ({ TM4: (block * wgY) / 4, TN4: (block * wgX) / 4, NI: wgX * wgY, TK: slabDepth(block) });
+
 /** Statements staging the slab at k0 = `k0` into buffer `buf` (0 or 1) of As and Bs. */
-function stage(v: MatmulVariant, wgX: number, wgY: number, k0: string, buf: string): string {
-  const TK = TILED_DB_TK;
-  const TM4 = wgY; // vec4s per k row of the A slab (4·wgY rows)
-  const TN4 = wgX;
-  const NI = wgX * wgY;
+function stage(v: MatmulVariant, { TM4, TN4, NI, TK }: Slab, k0: string, buf: string): string {
   const aOff = `${buf} * ${TK * TM4}u`;
   const bOff = `${buf} * ${TK * TN4}u`;
   let a: string;
@@ -114,15 +130,16 @@ function stage(v: MatmulVariant, wgX: number, wgY: number, k0: string, buf: stri
 
 export function tiledDbBody(v: MatmulVariant, wgX: number, wgY: number): string {
   const TK = TILED_DB_TK;
+  const slab = slabOf(wgX, wgY, 4);
   return `${tileSetup(wgX, wgY)}
   let slabs = (P.k + ${TK - 1}u) / ${TK}u;
   {
-${stage(v, wgX, wgY, '0u', '0u')}  }
+${stage(v, slab, '0u', '0u')}  }
   workgroupBarrier();
   for (var s = 0u; s < slabs; s = s + 1u) {
     let cur = s & 1u;
     if (s + 1u < slabs) {
-${stage(v, wgX, wgY, `(s + 1u) * ${TK}u`, '(1u - cur)')}    }
+${stage(v, slab, `(s + 1u) * ${TK}u`, '(1u - cur)')}    }
     let ab = cur * ${TK * wgY}u + ly;
     let bb = cur * ${TK * wgX}u + lx;
     for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
@@ -140,36 +157,106 @@ ${blockEpilogue(v)}  }
 `;
 }
 
+const G = [0, 1] as const;
+const Q4 = [0, 1, 2, 3] as const;
+const LANES = ['x', 'y', 'z', 'w'] as const;
+
+/**
+ * The 8x8-block form: invocation (lx, ly) computes rows ly·4 + {0..3} and TM/2 + ly·4 + {0..3} of
+ * the workgroup's TM x TN tile, and columns lx·4 + {0..3} and TN/2 + lx·4 + {0..3}: two vec4s of
+ * A's slab and two of B's per k step feed 64 multiply-adds (the 4x4 block: 16 per two). The split
+ * halves keep each vec4 read of the slab at consecutive addresses across the invocations of a row.
+ */
+export function tiledDb8Body(v: MatmulVariant, wgX: number, wgY: number): string {
+  const slab = slabOf(wgX, wgY, 8);
+  const { TM4, TN4, TK } = slab;
+  const TM = 4 * TM4;
+  const TN = 4 * TN4;
+  const acc = (g: number, i: number, h: number) => `acc${g}${i}${h}`;
+  let decls = '';
+  for (const g of G) for (const i of Q4) for (const h of G) decls += `  var ${acc(g, i, h)} = vec4<f32>(0.0);\n`;
+  let fma = '';
+  for (const g of G) for (const i of Q4) for (const h of G) fma += `      ${acc(g, i, h)} = ${acc(g, i, h)} + a${g}.${LANES[i]} * b${h};\n`;
+  let epilogue = '';
+  if (v.bias) {
+    for (const h of G) epilogue += `  let bias${h} = vec4<f32>(${Q4.map((j) => `BIAS[min(col0 + ${h * (TN / 2) + j}u, P.n - 1u)]`).join(', ')});\n`;
+  }
+  for (const g of G) {
+    for (const i of Q4) {
+      epilogue += `  if (row0 + ${g * (TM / 2) + i}u < P.m) {\n    let o = cBase + (row0 + ${g * (TM / 2) + i}u) * P.n + col0;\n`;
+      for (const h of G) {
+        const col = `col0 + ${h * (TN / 2)}u`;
+        epilogue += `    if (${col} < P.n) {\n      let r = epi(${acc(g, i, h)}${v.bias ? ` + bias${h}` : ''}, alpha);\n`;
+        if (v.vecC) epilogue += `      C[(o + ${h * (TN / 2)}u) >> 2u] = r;\n`;
+        else for (const j of Q4) epilogue += `      if (${col} + ${j}u < P.n) { C[o + ${h * (TN / 2) + j}u] = r.${LANES[j]}; }\n`;
+        epilogue += '    }\n';
+      }
+      epilogue += '  }\n';
+    }
+  }
+  return `  let lx = lid % ${wgX}u;
+  let ly = lid / ${wgX}u;
+  let tileRow = (wid.y + P.yOff) * ${TM}u;
+  let tileCol = wid.x * ${TN}u;
+  let row0 = tileRow + ly * 4u;
+  let col0 = tileCol + lx * 4u;
+  let batch = wid.z + P.zOff;
+  let aBase = batch * P.aBatchStride;
+  let bBase = batch * P.bBatchStride;
+  let cBase = batch * P.m * P.n;
+  let alpha = P.alpha;
+${decls}  let slabs = (P.k + ${TK - 1}u) / ${TK}u;
+  {
+${stage(v, slab, '0u', '0u')}  }
+  workgroupBarrier();
+  for (var s = 0u; s < slabs; s = s + 1u) {
+    let cur = s & 1u;
+    if (s + 1u < slabs) {
+${stage(v, slab, `(s + 1u) * ${TK}u`, '(1u - cur)')}    }
+    let ab = cur * ${TK * TM4}u + ly;
+    let bb = cur * ${TK * TN4}u + lx;
+    for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
+      let a0 = As[ab + kk * ${TM4}u];
+      let a1 = As[ab + kk * ${TM4}u + ${TM4 / 2}u];
+      let b0 = Bs[bb + kk * ${TN4}u];
+      let b1 = Bs[bb + kk * ${TN4}u + ${TN4 / 2}u];
+${fma}    }
+    workgroupBarrier();
+  }
+${epilogue}`;
+}
+
 const F32 = 'f32';
 const VEC4 = 'vec4<f32>';
 const read = (vec: boolean) => ({ type: vec ? VEC4 : F32, access: 'read' }) as const;
 const out = (vecC: boolean) => ({ type: vecC ? VEC4 : F32, access: 'read_write' }) as const;
 
-type Args = [boolean, boolean, boolean, boolean, boolean, EpilogueActivation, number, number];
+type Args = [boolean, boolean, boolean, boolean, boolean, EpilogueActivation, number, number, TiledDbBlock];
 
-function decl(bias: boolean, [transA, transB, vecA, vecB, vecC, activation, wgX, wgY]: Args) {
+function decl(bias: boolean, [transA, transB, vecA, vecB, vecC, activation, wgX, wgY, block]: Args) {
   const v: MatmulVariant = { transA, transB, vecA, vecB, vecC, bias, activation };
-  const arrays = `var<workgroup> As: array<vec4<f32>, ${2 * TILED_DB_TK * wgY}>;\nvar<workgroup> Bs: array<vec4<f32>, ${2 * TILED_DB_TK * wgX}>;\n`;
+  const { TM4, TN4, TK } = slabOf(wgX, wgY, block);
+  const arrays = `var<workgroup> As: array<vec4<f32>, ${2 * TK * TM4}>;\nvar<workgroup> Bs: array<vec4<f32>, ${2 * TK * TN4}>;\n`;
   return {
-    name: `matmul-tiled-db:${+transA}${+transB}${+vecA}${+vecB}${+vecC}${+bias}:${activation}`,
+    name: `matmul-tiled-db${block === 8 ? '8' : ''}:${+transA}${+transB}${+vecA}${+vecB}${+vecC}${+bias}:${activation}`,
     uniforms: MATMUL_UNIFORMS,
     workgroupSize: [wgX, wgY, 1] as const,
     helpers: () => `${epilogueHelpers(activation)}\n${arrays}`,
-    body: () => tiledDbBody(v, wgX, wgY),
+    body: () => (block === 8 ? tiledDb8Body(v, wgX, wgY) : tiledDbBody(v, wgX, wgY)),
   };
 }
 const plainFamily = kernelFamily((...args: Args) => defineKernel({ ...decl(false, args), bindings: { A: read(args[2]), B: read(args[3]), C: out(args[4]) } }));
 const biasFamily = kernelFamily((...args: Args) =>
   defineKernel({ ...decl(true, args), bindings: { A: read(args[2]), B: read(args[3]), BIAS: read(false), C: out(args[4]) } }),
 );
-const args = (v: MatmulVariant, wgX: number, wgY: number): Args => [v.transA, v.transB, v.vecA, v.vecB, v.vecC, v.activation, wgX, wgY];
+const args = (v: MatmulVariant, wgX: number, wgY: number, block: TiledDbBlock): Args => [v.transA, v.transB, v.vecA, v.vecB, v.vecC, v.activation, wgX, wgY, block];
 
-/** The double-buffered tile kernel of a variant without bias. */
-export function matmulTiledDbKernel(v: MatmulVariant, wgX: number, wgY: number) {
-  return plainFamily(...args(v, wgX, wgY));
+/** The double-buffered tile kernel of a variant without bias (a 4x4 or 8x8 block per invocation). */
+export function matmulTiledDbKernel(v: MatmulVariant, wgX: number, wgY: number, block: TiledDbBlock = 4) {
+  return plainFamily(...args(v, wgX, wgY, block));
 }
 
 /** The double-buffered tile kernel of a variant with a BIAS binding. */
-export function matmulTiledDbBiasKernel(v: MatmulVariant, wgX: number, wgY: number) {
-  return biasFamily(...args(v, wgX, wgY));
+export function matmulTiledDbBiasKernel(v: MatmulVariant, wgX: number, wgY: number, block: TiledDbBlock = 4) {
+  return biasFamily(...args(v, wgX, wgY, block));
 }

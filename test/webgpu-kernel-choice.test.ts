@@ -13,7 +13,8 @@ import { recordDispatches, type DispatchRec } from './helpers/dispatch-recorder.
 import type { Storage } from '../src/backend/types.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import type { KernelChoice } from '../src/backend/webgpu/kernel-choice.js';
-import { defaultMatmulChoice, defaultWorkgroupShape, designAvailable, matmul, MATMUL_DESIGNS, subgroupLanes, type MatmulChoice } from '../src/backend/webgpu/matmul.js';
+import { defaultMatmulChoice, defaultWorkgroupShape, designAvailable, LARGE_PRODUCT_OUTPUTS, matmul, MATMUL_DESIGNS, subgroupLanes, type MatmulChoice } from '../src/backend/webgpu/matmul.js';
+import { patternDesigns, tuneKey, tunePatterns } from '../src/backend/webgpu/matmul-tune.js';
 import { reduce } from '../src/backend/webgpu/reduce.js';
 import { batchNorm2dApply, batchNorm2dBackward, batchNorm2dStats } from '../src/backend/webgpu/batchnorm2d.js';
 import { MATMUL_WG_SOFTWARE, MATMUL_WG_X, MATMUL_WG_Y } from '../shaders/matmul.js';
@@ -56,12 +57,12 @@ describe('webgpu matmul: the pipeline each design runs', () => {
   const NAMES: Record<(typeof MATMUL_DESIGNS)[number], string> = {
     blocked: 'matmul:', tiled: 'matmul-tiled:', wide8x4: 'matmul-wide8x4:', wide4x8: 'matmul-wide4x8:', wide8x8: 'matmul-wide8x8:',
     transA16x4: 'matmul-wide16x4:', tiledDb: 'matmul-tiled-db:', subgroup: 'matmul-sgn:', subgroupBc: 'matmul-sg8:',
-    sgRows8x8: 'matmul-sgrows8x8s8:', sgRows16x4: 'matmul-sgrows16x4s8:',
+    sgRows8x8: 'matmul-sgrows8x8s8:', sgRows16x4: 'matmul-sgrows16x4s8:', tiledDb8x8: 'matmul-tiled-db8:',
   };
   // Rows x columns of C per workgroup at shape [4, 4] (the wide blocks, 16x4, the sgRows blocks; 4x4 per invocation elsewhere).
   const PER_WG: Record<string, [number, number]> = {
     blocked: [16, 16], tiled: [16, 16], tiledDb: [16, 16], subgroup: [16, 16], subgroupBc: [16, 16],
-    wide8x4: [32, 16], wide4x8: [16, 32], wide8x8: [32, 32], transA16x4: [64, 16], sgRows8x8: [32, 32], sgRows16x4: [64, 16],
+    wide8x4: [32, 16], wide4x8: [16, 32], wide8x8: [32, 32], transA16x4: [64, 16], sgRows8x8: [32, 32], sgRows16x4: [64, 16], tiledDb8x8: [32, 32],
   };
 
   it('a forced design runs its own kernel, plain and with the bias, on a workgroup of the forced shape', () => {
@@ -124,6 +125,31 @@ describe('webgpu matmul: the pipeline each design runs', () => {
     const { out, recs } = record(() => withKernelChoice({ matmulDesign: 'tiled' }, () => matmul(gpu, a, a, mmArgs(8, 8, 8), { design: 'wide8x4', shape: [2, 2] })), true);
     gpu.release(out);
     expect([recs[0]!.name.split(':')[0], recs[0]!.wg]).toEqual(['matmul-wide8x4', '2x2x1']);
+  });
+
+  it("products of at least 2048² outputs take the tune's large class where it has one; smaller ones, and untuned large ones, the pattern's choice", () => {
+    const map = new Map<string, MatmulChoice>([['NN', { design: 'wide4x8', shape: [2, 8] }], ['NN:large', { design: 'tiledDb8x8', shape: [16, 16] }], ['TN', { design: 'tiled', shape: [8, 8] }]]);
+    const tuned = Object.create(gpu, { matmulChoices: { value: map } }) as WebGPUBackend;
+    const run = (m: number, n: number, o: Record<string, unknown> = {}): string => {
+      const a = f32(new Float32Array(m * 4));
+      const b = f32(new Float32Array(4 * n));
+      const { out, recs } = record(() => matmul(tuned, a, b, mmArgs(m, 4, n, o)), true);
+      for (const s of [out, a, b]) gpu.release(s);
+      return `${recs[0]!.name.split(':')[0]} ${recs[0]!.wg} ${recs[0]!.groups.join('x')}`;
+    };
+    expect(LARGE_PRODUCT_OUTPUTS).toBe(2048 * 2048);
+    expect(run(2048, 2048)).toBe('matmul-tiled-db8 16x16x1 16x16x1');
+    expect(run(1024, 4096)).toBe('matmul-tiled-db8 16x16x1 32x8x1'); // m·n counts, not m or n alone
+    expect(run(2047, 2048)).toBe('matmul-wide4x8 2x8x1 128x64x1');
+    expect(run(4096, 1023)).toBe('matmul-wide4x8 2x8x1 64x128x1');
+    expect(run(2048, 2048, { transA: true })).toBe('matmul-tiled 8x8x1 64x64x1'); // no TN:large entry
+    // The large class is tuned on hardware adapters only, and only there is the 8x8 tile a candidate.
+    expect(tunePatterns({ softwareAdapter: true }).map(tuneKey)).toEqual(['NT', 'NN', 'TN']);
+    expect(tunePatterns({}).map(tuneKey)).toEqual(['NT', 'NN', 'TN']);
+    expect(tunePatterns({ softwareAdapter: false }).map(tuneKey)).toEqual(['NT', 'NN', 'TN', 'NT:large', 'NN:large', 'TN:large']);
+    expect(patternDesigns({ transA: false }, { softwareAdapter: false })).toContain('tiledDb8x8');
+    expect(patternDesigns({ transA: false }, { softwareAdapter: true })).not.toContain('tiledDb8x8');
+    expect(patternDesigns({ transA: false }, {})).not.toContain('tiledDb8x8');
   });
 
   it('defaultMatmulChoice: GPUs the blocked kernel; software by fixed subgroup size', () => {

@@ -1,7 +1,7 @@
 /**
  * The matmul designs added beside webgpu-matmul-designs.test.ts, in their own file so vitest runs
  * the two in parallel (compiling pipelines is most of their time on a software driver): 'tiledDb'
- * (double-buffered workgroup tiles with vec4 loads) and the subgroup-shuffle designs 'subgroup'
+ * (double-buffered workgroup tiles with vec4 loads), 'tiledDb8x8' (the same with 8x8 per invocation) and the subgroup-shuffle designs 'subgroup'
  * (any subgroup size) and 'subgroupBc' (unrolled over the adapter's fixed size). Each is forced
  * through the kernel-choice hook and compared with the float64 CPU backend on NaN-poisoned output
  * buffers: odd sizes (1, 3, 17, 63, 65, 129, 130: across tile, block, k-slab and k-chunk edges) with
@@ -25,7 +25,7 @@ import { designAvailable, type MatmulDesign } from '../src/backend/webgpu/matmul
 import { tuneCandidates } from '../src/backend/webgpu/matmul-tune.js';
 import { describeDesignCases } from './helpers/matmul-design-cases.js';
 
-const NEW_DESIGNS: readonly MatmulDesign[] = ['tiledDb', 'subgroup', 'subgroupBc'];
+const NEW_DESIGNS: readonly MatmulDesign[] = ['tiledDb', 'tiledDb8x8', 'subgroup', 'subgroupBc'];
 const device = describeDesignCases(NEW_DESIGNS, 1516);
 
 describe('the new designs are offered where they can run', () => {

@@ -38,7 +38,8 @@ export function checkMatmulSample(n: number, a: Float32Array, b: Float32Array, c
   };
 }
 
-export async function matmulWorkload(ctx: WorkloadContext, sizes: number[]): Promise<Row[]> {
+/** `onRow` gets each size's row as soon as it is measured, so that a run cut short keeps it. */
+export async function matmulWorkload(ctx: WorkloadContext, sizes: number[], onRow?: (row: Row) => void): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of sizes) {
     ctx.log(`matmul ${n}x${n}x${n}`);
@@ -60,6 +61,7 @@ export async function matmulWorkload(ctx: WorkloadContext, sizes: number[]): Pro
       }
     }, { ...ctx.timing, warmup: 1 }, (ms) => (2 * n ** 3) / (ms * 1e6));
     rows.push(row);
+    onRow?.(row);
   }
   return rows;
 }

@@ -57,6 +57,11 @@ export interface WebGPUStats extends BatcherStats {
   buffersCreated: number;
 }
 
+/** Whether an adapter (by its description) is a CPU Vulkan driver: lavapipe/llvmpipe or SwiftShader. */
+export function isSoftwareAdapter(adapterInfo: string): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo);
+}
+
 export class WebGPUBackend implements Backend, KernelContext {
   readonly name = 'webgpu' as const;
   readonly batcher: Batcher;
@@ -83,7 +88,7 @@ export class WebGPUBackend implements Backend, KernelContext {
     /** The device has 'subgroups' (with the adapter's sizes): subgroup kernel designs may run. */
     readonly subgroups: SubgroupSupport | null,
   ) {
-    this.softwareAdapter = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo);
+    this.softwareAdapter = isSoftwareAdapter(adapterInfo);
     const maxBind = limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool(
       device,

@@ -21,15 +21,34 @@
  */
 import type { KernelContext } from './context.js';
 import type { SubgroupSupport } from './device.js';
-import { choiceFits, defaultMatmulChoice, designAvailable, matmul, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
+import { choiceFits, defaultMatmulChoice, designAvailable, LARGE_PRODUCT_OUTPUTS, matmul, patternKey, MATMUL_DESIGNS, type MatmulChoice, type MatmulDesign, type WorkgroupShape } from './matmul.js';
 import { parseTuneRecord, TUNE_CACHE_VERSION, tuneStore, type TuneCacheRules, type TuneChoice, type TuneRecord } from './tune-cache.js';
 
 /** The access patterns of a linear layer's three products: forward (B transposed), dX, dW. */
-const PATTERNS: readonly { transA: boolean; transB: boolean }[] = [
+const PATTERNS: readonly TunePattern[] = [
   { transA: false, transB: true },
   { transA: false, transB: false },
   { transA: true, transB: false },
 ];
+
+/** An access pattern, and whether it is the large-product class (hardware adapters only). */
+interface TunePattern {
+  transA: boolean;
+  transB: boolean;
+  large?: boolean;
+}
+
+/**
+ * What a tune measures on this adapter. On a hardware GPU, also each pattern at a large size
+ * (LARGE_DIM cubed), the class of products with at least LARGE_OUTPUTS outputs: the MLP-sized
+ * products of the first class (m = 128) fill a GPU only with small tiles, while a 2048² or larger
+ * product runs fastest with the 128x128 tiles of tiledDb8x8 (H200, 2026-12-04, 4096³: 31-46 vs
+ * 22-36 TFLOP/s for the small class's choice, without the readback). Software drivers keep one
+ * class: their tune is already seconds of compiles, and their best designs do not change with size.
+ */
+export function tunePatterns(ctx: { softwareAdapter?: boolean }): TunePattern[] {
+  return ctx.softwareAdapter === false ? [...PATTERNS, ...PATTERNS.map((p) => ({ ...p, large: true }))] : [...PATTERNS];
+}
 /** Workgroup shapes tried per design (each invocation computes 4x4 outputs in both designs). */
 export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShape[]>> = {
   blocked: [[4, 4], [8, 4], [16, 4], [8, 8], [4, 8]],
@@ -42,6 +61,8 @@ export const DESIGN_SHAPES: Readonly<Record<MatmulDesign, readonly WorkgroupShap
   transA16x4: [[4, 4], [8, 2]],
   // Up to 64x64 tiles: two slabs of both operands fill 16 KiB at 16x16.
   tiledDb: [[8, 8], [16, 8], [16, 16]],
+  // 128x128, 128x64 and 64x128 tiles (8x8 per invocation, 8-deep slabs: 16 KiB at 16x16), and 64x64.
+  tiledDb8x8: [[16, 16], [8, 16], [16, 8], [8, 8]],
   // Rows along x share A across a subgroup; 8x8 shares both A and B between lanes.
   subgroup: [[16, 4], [8, 8]],
   subgroupBc: [[16, 4], [8, 4], [4, 4]],
@@ -65,8 +86,17 @@ export const TUNE_BUDGET_MS = 8000;
  */
 const BATCH = 128;
 const UNITS = 512;
-function tuneDims(pattern: { transA: boolean }): { m: number; k: number; n: number } {
+function tuneDims(pattern: TunePattern): { m: number; k: number; n: number } {
+  if (pattern.large) return { m: LARGE_DIM, k: LARGE_DIM, n: LARGE_DIM };
   return pattern.transA ? { m: UNITS, k: BATCH, n: UNITS } : { m: BATCH, k: UNITS, n: UNITS };
+}
+const LARGE_DIM = 2048;
+/** A product with at least this many outputs per batch (m·n) takes the large class's choice. */
+export const LARGE_OUTPUTS = LARGE_PRODUCT_OUTPUTS;
+
+/** The key of a pattern's choice in a tune result: 'NT', or 'NT:large' for the large class. */
+export function tuneKey(pattern: TunePattern): string {
+  return patternKey(pattern.transA, pattern.transB) + (pattern.large ? ':large' : '');
 }
 const ROUNDS = 5;
 /** A candidate must beat the default by this factor to replace it (noise is not a reason to change). */
@@ -81,10 +111,12 @@ const CONFIRM_ROUNDS = 4;
 
 /**
  * The designs the tune tries for an access pattern: all of them, but the transposed-A tile only
- * where A is read transposed (elsewhere it is an 16x4 block without its reason to exist).
+ * where A is read transposed (elsewhere it is an 16x4 block without its reason to exist), and the
+ * 8x8-block tile only on hardware adapters (on a CPU driver a 256-invocation workgroup with 64
+ * accumulators each is a long serial loop that spills: it only adds compile time to the tune).
  */
-export function patternDesigns(pattern: { transA: boolean }, ctx: { subgroups?: SubgroupSupport | null }): MatmulDesign[] {
-  return MATMUL_DESIGNS.filter((d) => (d !== 'transA16x4' || pattern.transA) && designAvailable(ctx, d));
+export function patternDesigns(pattern: { transA: boolean }, ctx: { subgroups?: SubgroupSupport | null; softwareAdapter?: boolean }): MatmulDesign[] {
+  return MATMUL_DESIGNS.filter((d) => (d !== 'transA16x4' || pattern.transA) && (d !== 'tiledDb8x8' || ctx.softwareAdapter === false) && designAvailable(ctx, d));
 }
 
 /**
@@ -121,7 +153,7 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
     for (const p of PATTERNS) allowed.push(defaultMatmulChoice(software, p.transA, p.transB, ctx.subgroups));
   }
   return {
-    patterns: PATTERNS.map((p) => patternKey(p.transA, p.transB)),
+    patterns: tunePatterns(ctx).map(tuneKey),
     allowed: allowed.filter((c) => choiceFits(ctx.limits, c as MatmulChoice)),
     maxInvocations: ctx.limits.maxComputeInvocationsPerWorkgroup,
     designs: designs.join(','),
@@ -131,9 +163,10 @@ function cacheRules(ctx: KernelContext): TuneCacheRules {
 type TuneContext = KernelContext & { flush(): void; release(s: unknown): void; upload(d: Float32Array, t: 'float32'): unknown };
 
 /** Runs one product with a given shape and waits for the GPU; returns the milliseconds taken. */
-async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, choice: MatmulChoice, a: unknown, b: unknown): Promise<number> {
+async function timeOnce(ctx: TuneContext, pattern: TunePattern, choice: MatmulChoice, a: unknown, b: unknown): Promise<number> {
   const t0 = performance.now();
-  ctx.release(matmul(ctx, a as never, b as never, { batch: 1, ...tuneDims(pattern), ...pattern, aBatchStride: 0, bBatchStride: 0 }, choice));
+  const { transA, transB } = pattern;
+  ctx.release(matmul(ctx, a as never, b as never, { batch: 1, ...tuneDims(pattern), transA, transB, aBatchStride: 0, bBatchStride: 0 }, choice));
   ctx.flush();
   await ctx.device.queue.onSubmittedWorkDone();
   return performance.now() - t0;
@@ -144,7 +177,7 @@ async function timeOnce(ctx: TuneContext, pattern: { transA: boolean; transB: bo
  * hits all candidates alike rather than whichever ran during it. Stops after ROUNDS, or earlier
  * once `deadline` (performance.now()) has passed, with at least one timed round.
  */
-async function measure(ctx: TuneContext, pattern: { transA: boolean; transB: boolean }, all: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<{ choices: MatmulChoice[]; times: number[][] }> {
+async function measure(ctx: TuneContext, pattern: TunePattern, all: readonly MatmulChoice[], a: unknown, b: unknown, deadline: number): Promise<{ choices: MatmulChoice[]; times: number[][] }> {
   const choices: MatmulChoice[] = [];
   for (const c of all) {
     // Compile and warm up; past the deadline only while some design has no candidate yet.
@@ -199,13 +232,16 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
   const cached = raw === null ? null : parseTuneRecord(raw, adapter, rules);
   if (cached) return new Map(Object.entries(cached).map(([p, c]) => [p, c as MatmulChoice]));
   const choices: Record<string, MatmulChoice> = {};
-  // A holds m·k = BATCH·UNITS values in every pattern; B at most UNITS·UNITS.
-  const a = ctx.upload(new Float32Array(BATCH * UNITS).fill(0.5), 'float32');
-  const b = ctx.upload(new Float32Array(UNITS * UNITS).fill(0.25), 'float32');
+  const patterns = tunePatterns(ctx);
+  // A holds m·k = BATCH·UNITS values in every small pattern; B at most UNITS·UNITS; both LARGE_OUTPUTS
+  // in the large class.
+  const size = patterns.some((p) => p.large) ? LARGE_OUTPUTS : UNITS * UNITS;
+  const a = ctx.upload(new Float32Array(size).fill(0.5), 'float32');
+  const b = ctx.upload(new Float32Array(size).fill(0.25), 'float32');
   const start = performance.now();
   try {
-    for (const [i, pattern] of PATTERNS.entries()) {
-      const deadline = start + ((i + 1) * budgetMs) / PATTERNS.length;
+    for (const [i, pattern] of patterns.entries()) {
+      const deadline = start + ((i + 1) * budgetMs) / patterns.length;
       const { choices: candidates, times } = await measure(ctx, pattern, tuneCandidates(ctx, pattern), a, b, deadline);
       let ms = times.map(median);
       let finalists: number[] = [];
@@ -218,7 +254,7 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
         ms = times.map(median);
       }
       const chosen = candidates[finalists.length > 0 ? chooseIndex(ms, finalists) : 0]!;
-      const key = patternKey(pattern.transA, pattern.transB);
+      const key = tuneKey(pattern);
       choices[key] = chosen;
       observe?.({ pattern: key, candidates, medianMs: ms, finalists: finalists.map((j) => candidates[j]!), chosen });
     }

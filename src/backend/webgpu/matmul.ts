@@ -96,7 +96,9 @@ type SgRowsDesign = keyof typeof SGROWS_DESIGNS;
  * computing the current (shaders/matmul-tiled-db.ts); the wide designs above; 'subgroup' and
  * 'subgroupBc' share A/B loads across a subgroup by shuffles (shaders/matmul-subgroup.ts): the
  * first for any subgroup size, the second unrolled over a size the adapter fixes (min = max ≤ 16),
- * both only on a device with 'subgroups' (designAvailable).
+ * both only on a device with 'subgroups' (designAvailable); 'tiledDb8x8', tiledDb with an 8x8 block per
+ * invocation (tiles up to 128x128: 64 multiply-adds per four vec4 reads of workgroup memory), the
+ * register-heavy tile for GPUs, which the tune tries on hardware adapters only (patternDesigns).
  */
 export const MATMUL_DESIGNS = [
   'blocked',
@@ -106,6 +108,7 @@ export const MATMUL_DESIGNS = [
   'subgroup',
   'subgroupBc',
   ...(Object.keys(SGROWS_DESIGNS) as SgRowsDesign[]),
+  'tiledDb8x8',
 ] as const;
 export type MatmulDesign = (typeof MATMUL_DESIGNS)[number];
 
@@ -139,6 +142,7 @@ export function designAvailable(ctx: { subgroups?: SubgroupSupport | null }, des
 export function designBlock(d: MatmulDesign): { rows: number; cols: number } {
   if (isWide(d)) return WIDE_DESIGNS[d];
   if (isSgRows(d)) return SGROWS_DESIGNS[d];
+  if (d === 'tiledDb8x8') return { rows: 8, cols: 8 };
   return { rows: MATMUL_BLOCK, cols: MATMUL_BLOCK };
 }
 
@@ -154,8 +158,12 @@ export function choiceFits(limits: { maxComputeInvocationsPerWorkgroup: number; 
   if (x * y > limits.maxComputeInvocationsPerWorkgroup) return false;
   if (c.design === 'tiled') return tiledWorkgroupBytes(x, y) <= limits.maxComputeWorkgroupStorageSize;
   if (c.design === 'tiledDb') return tiledDbWorkgroupBytes(x, y) <= limits.maxComputeWorkgroupStorageSize;
+  if (c.design === 'tiledDb8x8') return tiledDbWorkgroupBytes(x, y, 8) <= limits.maxComputeWorkgroupStorageSize;
   return true;
 }
+
+/** Outputs per batch (m·n) from which a product takes the tune's large class (matmul-tune.ts, LARGE_OUTPUTS). */
+export const LARGE_PRODUCT_OUTPUTS = 2048 * 2048;
 
 /** The key of an access pattern in the tuned-shape table. */
 export function patternKey(transA: boolean, transB: boolean): string {
@@ -194,7 +202,8 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
     activation: args.activation ?? 'none',
   };
   const forced = kernelChoice();
-  const tuned = ctx.matmulChoices.get(patternKey(transA, transB));
+  // The large class (hardware adapters' tune only) for products of at least 2048² outputs.
+  const tuned = (m * n >= LARGE_PRODUCT_OUTPUTS ? ctx.matmulChoices.get(`${patternKey(transA, transB)}:large`) : undefined) ?? ctx.matmulChoices.get(patternKey(transA, transB));
   // Nothing forced or tuned: the adapter's default. A forced shape alone keeps the blocked kernel.
   const pick = choice ?? (forced.matmulDesign || forced.matmulShape || tuned ? undefined : defaultMatmulChoice(ctx.softwareAdapter, transA, transB, ctx.subgroups));
   // Stryker disable next-line StringLiteral: '' is no other design either: it takes the blocked branch and block below, as 'blocked' does
@@ -240,12 +249,13 @@ export function matmul(ctx: KernelContext, as: Storage, bs: Storage, args: Matmu
         } else {
           dispatchKernel(ctx, name, matmulSubgroupKernel(v, lanes, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
         }
-      } else if (design === 'tiledDb') {
+      } else if (design === 'tiledDb' || design === 'tiledDb8x8') {
+        const tileBlock = design === 'tiledDb8x8' ? 8 : 4;
         if (bias) {
           const buffers = { A: a.buffer, B: b.buffer, BIAS: bias.buffer, C: out.buffer };
-          dispatchKernel(ctx, name, matmulTiledDbBiasKernel(v, wgX, wgY), buffers, values, groups);
+          dispatchKernel(ctx, name, matmulTiledDbBiasKernel(v, wgX, wgY, tileBlock), buffers, values, groups);
         } else {
-          dispatchKernel(ctx, name, matmulTiledDbKernel(v, wgX, wgY), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
+          dispatchKernel(ctx, name, matmulTiledDbKernel(v, wgX, wgY, tileBlock), { A: a.buffer, B: b.buffer, C: out.buffer }, values, groups);
         }
       } else if (design === 'tiled') {
         if (bias) {
