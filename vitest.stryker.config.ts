@@ -182,7 +182,8 @@ const WEBGPU_KERNEL_SUITES = [
  * WEBGRAD_MUTATE_SCOPE=webgpu-fused (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for conv.ts and fused/*.ts
  * of src/backend/webgpu: the suites that run the convolutions, the fused training kernels and the
  * optimizer steps against the CPU, the running-stats and NCHW-eval BatchNorm suites, amp's norm/dropout
- * suite, and the exact kernel-choice tests (webgpu-fused-choice, webgpu-optimizer-choice, webgpu-conv-choice).
+ * suite, and the exact kernel-choice tests (webgpu-fused-choice, webgpu-optimizer-choice, webgpu-conv-choice) and
+ * dispatch tests (webgpu-conv-dispatch, webgpu-conv-empty-refusals, webgpu-pool-dispatch).
  */
 const WEBGPU_FUSED_SUITES = [
   'test/webgpu-host-mutants*.test.ts',
@@ -202,6 +203,9 @@ const WEBGPU_FUSED_SUITES = [
   'test/webgpu-fused-choice.test.ts',
   'test/webgpu-optimizer-choice.test.ts',
   'test/webgpu-conv-choice.test.ts',
+  'test/webgpu-conv-dispatch.test.ts',
+  'test/webgpu-conv-empty-refusals.test.ts',
+  'test/webgpu-pool-dispatch.test.ts',
 ];
 const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES, 'webgpu-fused': WEBGPU_FUSED_SUITES };
 
