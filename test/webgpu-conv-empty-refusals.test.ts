@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conv2dGeometry, Storage } from '../src/backend/types.js';
+import { CpuBackend } from '../src/backend/cpu/backend.js';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../src/backend/webgpu/conv.js';
 import { recordDispatches } from './helpers/dispatch-recorder.js';
@@ -66,6 +67,35 @@ describe('webgpu conv: empty operands', () => {
     const noTaps = geo(1, 4, 3, 4, 0); // a 0×0 kernel (the backend takes the geometry as given): 4×4 output of zeros
     expect(run(noTaps, 'fwd')).toEqual(fill(64, 'conv2d'));
     expect(run(noTaps, 'dx')).toEqual(fill(36, 'conv2dBackwardInput'));
+  });
+});
+
+describe('webgpu conv: empty input with a bias', () => {
+  it('every output is its channel\'s bias, as on the CPU (and in PyTorch): no input channels, or a 0×0 input padded', async () => {
+    const cpu = new CpuBackend();
+    for (const g of [geo(2, 0, 3, 3, 1), geo(1, 4, 0, 3, 1, 1)]) {
+      const s = sizes(g);
+      const bias = new Float32Array([1.5, -2, 0.25]);
+      const want = cpu.read(cpu.routine('conv2d', { x: cpu.upload(new Float64Array(s.x), 'float64'), weight: cpu.upload(new Float64Array(s.w), 'float64'), bias: cpu.upload(Float64Array.from(bias), 'float64') }, g));
+      const y = conv2d(gpu, zeros(s.x), zeros(s.w), gpu.upload(bias, 'float32'), g);
+      const got = await gpu.read(y);
+      gpu.release(y);
+      expect(got.length).toBe(s.y);
+      // Independent of either backend: channel c of every image is bias[c].
+      const plane = g.hout * g.wout;
+      expect(Array.from(got)).toEqual(Array.from({ length: s.y }, (_, i) => bias[Math.floor(i / plane) % g.cout]!));
+      expect(Array.from(got)).toEqual(Array.from(await want));
+    }
+  });
+});
+
+describe('webgpu conv and pooling: a float16 operand', () => {
+  it('is refused naming the op, the argument and float32 (not the float64 message)', () => {
+    if (!gpu.shaderF16) throw new Error('this adapter has no shader-f16: CI\'s lavapipe has it, so the float16 refusal is tested there');
+    const g = geo(1, 2, 4, 3);
+    const half = gpu.upload(new Float32Array(32), 'float16');
+    expect(() => conv2d(gpu, half, zeros(54), null, g)).toThrow('webgpu: conv2d: x must be float32, got float16');
+    gpu.release(half);
   });
 });
 

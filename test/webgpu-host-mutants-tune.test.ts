@@ -179,7 +179,7 @@ const TN_CANDIDATES = [
   c('blocked', 8, 4), c('wide8x4', 4, 4), c('wide4x8', 4, 4), c('wide8x8', 8, 4), c('transA16x4', 8, 2),
   c('blocked', 16, 4), c('blocked', 8, 8), c('blocked', 4, 8), c('tiled', 16, 4),
 ];
-const PLAIN_DESIGNS = 'blocked,tiled,wide8x4,wide4x8,wide8x8,transA16x4,tiledDb';
+const PLAIN_DESIGNS = 'blocked,tiled,wide8x4,wide4x8,wide8x8,transA16x4,tiledDb,tiledDb8x8';
 const keyOf = (p: string, x: MatmulChoice): string => `${p} ${x.design} ${x.shape[0]}x${x.shape[1]}`;
 
 describe('matmul tune: candidates', () => {
@@ -306,6 +306,24 @@ describe('matmul tune: measuring (stand-in clock)', () => {
     expect([h.args.length, uploads.length, seen.length]).toEqual([0, 2, 3]);
   });
 
+  it('on a hardware adapter: the large class too, timed at 2048³ on 2048² uploads, with the 8x8-block tile among its candidates', async () => {
+    // At 2048³ the 8x8-block tile takes half the default's time; at the small size every candidate ties.
+    h.cost = (key) => ((h.args[h.args.length - 1]![3] as MatmulArgs).m === 2048 && key.includes('tiledDb8x8') ? 50 : 100);
+    const { ctx, uploads } = fakeCtx({ software: false });
+    const adapter = freshAdapter('matmul hardware');
+    const seen: TuneObservation[] = [];
+    const choices = await tuneMatmul(ctx, adapter, (o) => seen.push(o), 1e9);
+    expect(seen.map((o) => o.pattern)).toEqual(['NT', 'NN', 'TN', 'NT:large', 'NN:large', 'TN:large']);
+    const tile = c('tiledDb8x8', 8, 8); // its only shape within 64 invocations
+    const expected = { NT: c('blocked', 8, 8), NN: c('blocked', 8, 8), TN: c('blocked', 8, 8), 'NT:large': tile, 'NN:large': tile, 'TN:large': tile };
+    expect(Object.fromEntries(choices)).toEqual(expected);
+    for (const o of seen) expect(o.candidates).toContainEqual(tile);
+    expect(uploads.map((u) => u.data.length)).toEqual([2048 * 2048, 2048 * 2048]);
+    const sizes = new Set(h.args.map(([key, , , a]) => `${(key as string).slice(0, 2)} ${(a as MatmulArgs).m}x${(a as MatmulArgs).k}x${(a as MatmulArgs).n}`));
+    expect([...sizes].sort()).toEqual(['NN 128x512x512', 'NN 2048x2048x2048', 'NT 128x512x512', 'NT 2048x2048x2048', 'TN 2048x2048x2048', 'TN 512x128x512']);
+    expect(await stored(adapter, 'matmul')).toMatchObject({ choices: expected });
+  });
+
   it('the budget: a pattern stops adding rounds at its share (after one round), each a third of it', async () => {
     // Every call 1 ms. NT (14 candidates): compiled by 14, round 1 ends at 28 < 35, round 2 at 42.
     // NN (14): compiled by 56, round 1 ends at 70 = its deadline: no second round. TN (16): from 70,
@@ -379,6 +397,8 @@ describe('matmul tune: which stored records are trusted', () => {
     // A record from before the row-sharing designs existed is stale where they can run.
     expect(await usesRecord({ subgroups: sg }, `${PLAIN_DESIGNS},subgroup,subgroupBc`, { ...base, NT: c('subgroupBc', 8, 4) })).toBe(false);
     expect(await usesRecord({ subgroups: sg }, PLAIN_DESIGNS, base)).toBe(false);
+    // A record from before the 8x8-block tile existed is stale.
+    expect(await usesRecord({}, PLAIN_DESIGNS.replace(',tiledDb8x8', ''), base)).toBe(false);
     // A pattern missing or renamed.
     expect(await usesRecord({}, PLAIN_DESIGNS, { NT: base.NT, NN: base.NN, NX: base.TN } as never)).toBe(false);
   });

@@ -43,7 +43,8 @@ function operand(ctx: KernelContext, op: string, name: string, s: Storage, expec
   if (g.length !== expected) throw new Error(`webgpu: ${op}: ${name} has ${g.length} elements, expected ${expected}`);
   const want = name === 'indices' ? 'int32' : 'float32';
   if (g.dtype !== want) {
-    wgslType(g.dtype); // float64 gets the backend's usual message
+    // float64 gets the backend's usual message; float16 (which wgslType does not name) the one below.
+    if (g.dtype === 'float64') wgslType(g.dtype);
     throw new Error(`webgpu: ${op}: ${name} must be ${want}, got ${g.dtype}`);
   }
   return g;
@@ -168,8 +169,12 @@ export function conv2d(ctx: KernelContext, xs: Storage, ws: Storage, bs: Storage
   const b = bs ? operand(ctx, op, 'bias', bs, g.cout) : null;
   const n = ySize(g);
   if (n === 0) return ctx.output(0, 'float32', op);
-  // Empty x (or weight): every output is the bias alone, or zero.
-  if (x.length === 0 || w.length === 0) return fill(ctx, n, 0, 'float32');
+  // Empty x (or weight): every output is the bias alone, or zero (as in PyTorch and the CPU backend).
+  if (x.length === 0 || w.length === 0) {
+    const y = fill(ctx, n, 0, 'float32');
+    if (b) dispatchKernel(ctx, op, channelBiasKernel, { B: b.buffer, Y: y.buffer }, { total: n, plane: g.hout * g.wout, channels: g.cout }, groupsFor(n));
+    return y;
+  }
   // Stryker disable next-line StringLiteral: convPath only tests pass === 'dx' and pass !== 'dw', so 'fwd' and '' take the same branches
   const path = convPath(g, 'fwd');
   if (path === 'matmul') {

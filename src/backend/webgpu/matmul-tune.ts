@@ -235,9 +235,9 @@ export async function tuneMatmul(ctx: TuneContext, adapter: string, observe?: (o
   const patterns = tunePatterns(ctx);
   // A holds m·k = BATCH·UNITS values in every small pattern; B at most UNITS·UNITS; both LARGE_OUTPUTS
   // in the large class.
-  const size = patterns.some((p) => p.large) ? LARGE_OUTPUTS : UNITS * UNITS;
-  const a = ctx.upload(new Float32Array(size).fill(0.5), 'float32');
-  const b = ctx.upload(new Float32Array(size).fill(0.25), 'float32');
+  const large = patterns.some((p) => p.large);
+  const a = ctx.upload(new Float32Array(large ? LARGE_OUTPUTS : BATCH * UNITS).fill(0.5), 'float32');
+  const b = ctx.upload(new Float32Array(large ? LARGE_OUTPUTS : UNITS * UNITS).fill(0.25), 'float32');
   const start = performance.now();
   try {
     for (const [i, pattern] of patterns.entries()) {

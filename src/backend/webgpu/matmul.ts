@@ -105,10 +105,10 @@ export const MATMUL_DESIGNS = [
   'tiled',
   ...(Object.keys(WIDE_DESIGNS) as WideDesign[]),
   'tiledDb',
+  'tiledDb8x8',
   'subgroup',
   'subgroupBc',
   ...(Object.keys(SGROWS_DESIGNS) as SgRowsDesign[]),
-  'tiledDb8x8',
 ] as const;
 export type MatmulDesign = (typeof MATMUL_DESIGNS)[number];
 
