@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Device call 3: the autotune's choices (now with the large class) and webgrad's matmul with and
-# without the readback, PyTorch, bench/gpu.sh (the GPU table), and the GPU test files on NVIDIA.
+# The closing device call: the autotune's choices and webgrad's matmul with and without the
+# readback, every peer's matmul without the readback, PyTorch, bench/gpu.sh (the GPU table), and
+# the GPU test files on NVIDIA.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -11,6 +12,9 @@ source bench/device/setup.sh
 say "webgrad autotune and matmul (NN), with and without the readback"
 timeout -k 5 90 node --import tsx bench/matmul-probe.ts --products=8 1024 2048 4096 8192 2>&1 | grep -v Warning
 SIZES=1024,2048,4096,8192
+say "every peer's matmul without the readback (bench/matmul-queued.ts)"
+timeout -k 5 120 node --import tsx bench/matmul-queued.ts --sizes=$SIZES --products=8 --rounds=5 > "$OUT/queued.log" 2>&1; say "exit $?"
+grep -v Warning "$OUT/queued.log"
 PYTHONUNBUFFERED=1 timeout 60 python3 bench/torch_matmul.py --sizes $SIZES --device cuda --budget 3 --out "$OUT/torch-matmul.json" || say "torch failed ($?)"
 EXT=(); [ -s "$OUT/torch-matmul.json" ] && EXT=(--external="$OUT/torch-matmul.json")
 GPU_SH_BUDGET=200 bash bench/gpu.sh --sizes=$SIZES --no-cpu --reps=5 --budget=6 --peers=webgrad,tfjs,jaxjs "${EXT[@]}"
