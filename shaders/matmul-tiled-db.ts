@@ -10,6 +10,11 @@
  *    other buffer, one barrier per slab instead of two (the barrier that ends step s both publishes
  *    slab s + 1 and frees slab s, which step s + 1 overwrites with slab s + 2).
  *
+ * The 8x8-block form (design 'tiledDb8x8', tiledDb8Body below) is the same staging with 8-deep slabs
+ * and an (8·wgY) × (8·wgX) tile, up to 128x128: each invocation keeps 64 sums in 16 vec4s and reads
+ * four vec4s of workgroup memory per k step. On an H200 it ran 31-46 TFLOP/s at 4096³ against
+ * 22-36 for the 4x4 block (2026-12-04, bench/RESULTS.md).
+ *
  * Edges as in matmul-tiled.ts: elements past m, n or k are staged as 0 (a vec4 load is whole or
  * absent: with k % 4 == 0, m % 4 == 0 or n % 4 == 0, a vec4 starting inside the range ends inside
  * it); kept outputs are the plain sum over k. Every invocation reaches every barrier: no early
