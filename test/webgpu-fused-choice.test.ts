@@ -223,5 +223,6 @@ describe('webgpu activation gradient from the output', () => {
     expect(dry(() => activationGradFromOutput(gpu, 'tanh', zeros(0), zeros(0), 0))).toEqual([]);
     expect(() => activationGradFromOutput(gpu, 'gelu' as 'tanh', zeros(1), zeros(1), 0)).toThrow("webgpu: activationGradFromOutput: unknown activation 'gelu'");
     expect(() => activationGradFromOutput(gpu, 'tanh', zeros(2), zeros(3), 0)).toThrow('webgpu: activationGradFromOutput tanh: dy has 3 elements, expected 2');
+    expect(() => activationGradFromOutput(gpu, 'tanh', i32([1, 2]), zeros(2), 0)).toThrow('webgpu: activationGradFromOutput tanh: y must be float32 (the webgpu backend\'s fused kernels are float32 only), got int32');
   });
 });

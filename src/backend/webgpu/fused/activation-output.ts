@@ -16,6 +16,7 @@ export function activationGradFromOutput(ctx: KernelContext, op: OutputGradActiv
   const dy = f32Input(ctx, dys, name, 'dy', y.length);
   const out = ctx.output(y.length, 'float32', name);
   if (y.length === 0) return out;
+  // Stryker disable next-line StringLiteral: scalarBits treats every dtype but 'int32' as float32, '' included
   const values = { n: y.length, bits: scalarBits(param, 'float32') };
   dispatchKernel(ctx, name, activationGradFromOutputKernel(op), { Y: y.buffer, DY: dy.buffer, out: out.buffer }, values, Math.ceil(y.length / WG_1D));
   return out;
