@@ -54,6 +54,15 @@ interface Slab {
 
 const slabOf = (wgX: number, wgY: number, block: TiledDbBlock): Slab => ({ TM4: (block * wgY) / 4, TN4: (block * wgX) / 4, NI: wgX * wgY, TK: slabDepth(block) });
 
+/**
+ * WGSL for the number of TK-deep slabs covering k: ceil(k / TK). (Any count past it adds only zeros:
+ * every element at or past k is staged as 0.)
+ */
+function slabCount(TK: number): string {
+  // Stryker disable next-line ArithmeticOperator: equivalent; TK + 1 (an extra slab when k % TK is 0 or TK - 1) stages only elements past k, staged as 0, so it adds 0 · 0 to every sum
+  return `(P.k + ${TK - 1}u) / ${TK}u`;
+}
+
 /** Statements staging the slab at k0 = `k0` into buffer `buf` (0 or 1) of As and Bs. */
 function stage(v: MatmulVariant, { TM4, TN4, NI, TK }: Slab, k0: string, buf: string): string {
   const aOff = `${buf} * ${TK * TM4}u`;
@@ -137,7 +146,7 @@ export function tiledDbBody(v: MatmulVariant, wgX: number, wgY: number): string 
   const TK = TILED_DB_TK;
   const slab = slabOf(wgX, wgY, 4);
   return `${tileSetup(wgX, wgY)}
-  let slabs = (P.k + ${TK - 1}u) / ${TK}u;
+  let slabs = ${slabCount(TK)};
   {
 ${stage(v, slab, '0u', '0u')}  }
   workgroupBarrier();
@@ -210,7 +219,7 @@ export function tiledDb8Body(v: MatmulVariant, wgX: number, wgY: number): string
   let bBase = batch * P.bBatchStride;
   let cBase = batch * P.m * P.n;
   let alpha = P.alpha;
-${decls}  let slabs = (P.k + ${TK - 1}u) / ${TK}u;
+${decls}  let slabs = ${slabCount(TK)};
   {
 ${stage(v, slab, '0u', '0u')}  }
   workgroupBarrier();

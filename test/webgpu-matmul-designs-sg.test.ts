@@ -21,8 +21,10 @@
 import { describe, expect, it } from 'vitest';
 import { WebGPUBackend } from '../src/backend/webgpu/backend.js';
 import { forceKernelChoice } from '../src/backend/webgpu/kernel-choice.js';
-import { designAvailable, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
-import { tuneCandidates } from '../src/backend/webgpu/matmul-tune.js';
+import { designAvailable, designBlock, type MatmulDesign } from '../src/backend/webgpu/matmul.js';
+import { DESIGN_SHAPES, tuneCandidates } from '../src/backend/webgpu/matmul-tune.js';
+import type { MatmulVariant } from '../shaders/matmul.js';
+import { matmulTiledDbBiasKernel, matmulTiledDbKernel, tiledDbWorkgroupBytes } from '../shaders/matmul-tiled-db.js';
 import { describeDesignCases } from './helpers/matmul-design-cases.js';
 
 const NEW_DESIGNS: readonly MatmulDesign[] = ['tiledDb', 'tiledDb8x8', 'subgroup', 'subgroupBc'];
@@ -60,3 +62,32 @@ describe('the new designs are offered where they can run', () => {
   });
 });
 
+
+/**
+ * Both block sizes compute the same values from either body when the grid is large enough (the 8x8
+ * body on the 4x4 design's grid only recomputes tiles), so the values alone cannot tell which body a
+ * block size emits: the generated WGSL is read here (no device needed).
+ */
+describe('the double-buffered tile kernels (tiledDb, tiledDb8x8) as generated', () => {
+  it("cover the tile the host's workgroup count assumes, declare the workgroup memory the fit check counts, and name their variant's flags", () => {
+    const v: MatmulVariant = { transA: true, transB: true, vecA: true, vecB: true, vecC: true, bias: false, activation: 'none' };
+    for (const design of ['tiledDb', 'tiledDb8x8'] as const) {
+      const block = design === 'tiledDb8x8' ? 8 : 4;
+      const { rows, cols } = designBlock(design);
+      for (const [wgX, wgY] of DESIGN_SHAPES[design]) {
+        for (const bias of [false, true]) {
+          const kernel = bias ? matmulTiledDbBiasKernel({ ...v, bias }, wgX, wgY, block) : matmulTiledDbKernel(v, wgX, wgY, block);
+          const src = kernel.wgsl();
+          const at = `${design} ${wgX}x${wgY} bias ${bias}`;
+          expect(src, at).toContain(`let tileRow = (wid.y + P.yOff) * ${rows * wgY}u;`);
+          expect(src, at).toContain(`let tileCol = wid.x * ${cols * wgX}u;`);
+          const vec4s = [...src.matchAll(/var<workgroup> \w+: array<vec4<f32>, (\d+)>;/g)].map((m) => Number(m[1]));
+          expect(vec4s.length, at).toBe(2);
+          expect(16 * vec4s.reduce((s, x) => s + x, 0), at).toBe(tiledDbWorkgroupBytes(wgX, wgY, block));
+          // <transA><transB><vecA><vecB><vecC><bias>, one digit 0 or 1 each, as every matmul kernel's name.
+          expect(kernel.decl.name, at).toBe(`matmul-tiled-db${block === 8 ? '8' : ''}:11111${bias ? 1 : 0}:none`);
+        }
+      }
+    }
+  });
+});
