@@ -322,6 +322,12 @@ describe('matmul tune: measuring (stand-in clock)', () => {
     const sizes = new Set(h.args.map(([key, , , a]) => `${(key as string).slice(0, 2)} ${(a as MatmulArgs).m}x${(a as MatmulArgs).k}x${(a as MatmulArgs).n}`));
     expect([...sizes].sort()).toEqual(['NN 128x512x512', 'NN 2048x2048x2048', 'NT 128x512x512', 'NT 2048x2048x2048', 'TN 2048x2048x2048', 'TN 512x128x512']);
     expect(await stored(adapter, 'matmul')).toMatchObject({ choices: expected });
+    // With room for all of them, every listed 8x8-block tile is a candidate, the 128x128 one first.
+    const roomy = tuneCandidates(fakeCtx({ software: false, maxInv: 256, wgBytes: 16384 }).ctx, { transA: false, transB: false });
+    expect(roomy.filter((x) => x.design === 'tiledDb8x8')).toEqual([c('tiledDb8x8', 16, 16), c('tiledDb8x8', 8, 16), c('tiledDb8x8', 16, 8), c('tiledDb8x8', 8, 8)]);
+    // 16x16 needs 2 · 4 B · 8 · (128 + 128) = 16 KiB of workgroup memory: not offered with less.
+    const tight = tuneCandidates(fakeCtx({ software: false, maxInv: 256, wgBytes: 16383 }).ctx, { transA: false, transB: false });
+    expect(tight.filter((x) => x.design === 'tiledDb8x8')).toEqual([c('tiledDb8x8', 8, 16), c('tiledDb8x8', 16, 8), c('tiledDb8x8', 8, 8)]);
   });
 
   it('the budget: a pattern stops adding rounds at its share (after one round), each a third of it', async () => {
