@@ -68,6 +68,14 @@ describe('webgpu routine table agrees with the CPU reference, routine by routine
       be.routine('activationGradFromOutput', { y: y!, dy: d! }, { op: 'sigmoid', param: 0 }),
     ]);
     await both('dropout', [vals(64, 8)], (be, [v]) => [be.routine('dropout', { x: v! }, { p: 0.3, seed: 11, offset: 5 })]);
+    await both('dropoutWithMask', [vals(64, 8)], (be, [v]) => {
+      const r = be.routine('dropoutWithMask', { x: v! }, { p: 0.3, seed: 11, offset: 5 });
+      return [r.out, r.mask];
+    });
+    await both('dropoutApplyMask', [vals(64, 9), vals(64, 8)], (be, [d, v]) => {
+      const { mask } = be.routine('dropoutWithMask', { x: v! }, { p: 0.3, seed: 11, offset: 5 });
+      return [be.routine('dropoutApplyMask', { dy: d!, mask }, { p: 0.3 })];
+    });
     await both('batchNormStats', [x], (be, [v]) => {
       const r = be.routine('batchNormStats', { x: v! }, { n, c });
       return [r.mean, r.variance];
@@ -115,6 +123,10 @@ describe('webgpu routine table agrees with the CPU reference, routine by routine
     await both('sgdStep', [p, g, vals(9, 16)], (be, [pp, gg, vv]) => {
       be.routine('sgdStep', { param: pp!, grad: gg!, velocity: vv! }, { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true, weightDecay: 0.01, firstStep: false });
       return [pp!, vv!];
+    });
+    await both('sgdStepMany', [p, g, vals(9, 16), vals(5, 19), vals(5, 20)], (be, [pp, gg, vv, p2, g2]) => {
+      be.routine('sgdStepMany', { params: [pp!, p2!], grads: [gg!, g2!], velocities: [vv!, null] }, { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0.01, firstStep: false });
+      return [pp!, vv!, p2!];
     });
     await both('adamStep', [p, g, vals(9, 17), vals(9, 18, 0.1, 1)], (be, [pp, gg, m, v]) => {
       be.routine('adamStep', { param: pp!, grad: gg!, m: m!, v: v! }, { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, weightDecay: 0.02, decoupled: true, biasCorrection1: 0.5, biasCorrection2: 0.3 });
