@@ -132,6 +132,7 @@ const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test
  */
 const WEBGPU_HOST_SUITES = [
   'test/webgpu-host-mutants*.test.ts',
+  'test/webgpu-backend-host.test.ts',
   'test/webgpu-backend.test.ts',
   'test/bind-group-cache.test.ts',
   'test/reliability-api.test.ts',
@@ -207,7 +208,26 @@ const WEBGPU_FUSED_SUITES = [
   'test/webgpu-conv-empty-refusals.test.ts',
   'test/webgpu-pool-dispatch.test.ts',
 ];
-const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES, 'webgpu-fused': WEBGPU_FUSED_SUITES };
+/**
+ * WEBGRAD_MUTATE_SCOPE=webgpu-backend (with WEBGRAD_MUTATE_WITH_WEBGPU=1): for backend.ts, which
+ * every test passes through: the host suites above plus the suites of its own paths (float16 and
+ * amp, precompile's compile-only mode, device loss and settle in reliability, untidy loops, lifetime,
+ * numerics, concurrent init). Left out for time: run-ahead (83 s) and autotune-cache (128 s).
+ */
+const WEBGPU_BACKEND_SUITES = [
+  ...WEBGPU_HOST_SUITES,
+  'test/reliability.test.ts',
+  'test/untidy-loop.test.ts',
+  'test/amp.test.ts',
+  'test/amp-norm-dropout.test.ts',
+  'test/nan-numerics.test.ts',
+  'test/lifetime.test.ts',
+  'test/precompile.test.ts',
+  'test/float16.test.ts',
+  'test/init-concurrency.test.ts',
+  'test/numerics-op-name.test.ts',
+];
+const WEBGPU_SCOPES: Record<string, string[]> = { webgpu: WEBGPU_HOST_SUITES, 'webgpu-backend': WEBGPU_BACKEND_SUITES, 'webgpu-tune': WEBGPU_TUNE_SUITES, 'webgpu-kernels': WEBGPU_KERNEL_SUITES, 'webgpu-fused': WEBGPU_FUSED_SUITES };
 
 const scope = process.env.WEBGRAD_MUTATE_SCOPE;
 const webgpuScope = scope === undefined ? undefined : WEBGPU_SCOPES[scope];
