@@ -23,7 +23,7 @@
 
 import type { EpilogueActivation } from './kernel-types.js';
 import { blockEpilogue, epilogueHelpers, MATMUL_UNIFORMS, type MatmulVariant } from './matmul.js';
-import { tileSetup } from './matmul-tiled.js';
+import { tileOrigin, tileSetup } from './matmul-tiled.js';
 import { defineKernel, kernelFamily } from './program.js';
 
 /** k values per staged slab. */
@@ -142,11 +142,14 @@ function stage(v: MatmulVariant, { TM4, TN4, NI, TK }: Slab, k0: string, buf: st
   return a + b;
 }
 
-export function tiledDbBody(v: MatmulVariant, wgX: number, wgY: number): string {
-  const TK = TILED_DB_TK;
-  const slab = slabOf(wgX, wgY, 4);
-  return `${tileSetup(wgX, wgY)}
-  let slabs = ${slabCount(TK)};
+/**
+ * The double-buffered walk over k: slab 0 staged, then per slab the next staged into the other
+ * buffer while `step` (one k step: As[ab + kk·TM4], Bs[bb + kk·TN4] onwards) runs TK times on the
+ * current one; one barrier per slab.
+ */
+function slabLoop(v: MatmulVariant, slab: Slab, step: string): string {
+  const { TM4, TN4, TK } = slab;
+  return `  let slabs = ${slabCount(TK)};
   {
 ${stage(v, slab, '0u', '0u')}  }
   workgroupBarrier();
@@ -154,19 +157,26 @@ ${stage(v, slab, '0u', '0u')}  }
     let cur = s & 1u;
     if (s + 1u < slabs) {
 ${stage(v, slab, `(s + 1u) * ${TK}u`, '(1u - cur)')}    }
-    let ab = cur * ${TK * wgY}u + ly;
-    let bb = cur * ${TK * wgX}u + lx;
+    let ab = cur * ${TK * TM4}u + ly;
+    let bb = cur * ${TK * TN4}u + lx;
     for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
-      let a = As[ab + kk * ${wgY}u];
+${step}    }
+    workgroupBarrier();
+  }
+`;
+}
+
+export function tiledDbBody(v: MatmulVariant, wgX: number, wgY: number): string {
+  const slab = slabOf(wgX, wgY, 4);
+  const step = `      let a = As[ab + kk * ${wgY}u];
       let b = Bs[bb + kk * ${wgX}u];
       acc0 = acc0 + a.x * b;
       acc1 = acc1 + a.y * b;
       acc2 = acc2 + a.z * b;
       acc3 = acc3 + a.w * b;
-    }
-    workgroupBarrier();
-  }
-  if (row0 < P.m && col0 < P.n) {
+`;
+  return `${tileSetup(wgX, wgY)}
+${slabLoop(v, slab, step)}  if (row0 < P.m && col0 < P.n) {
 ${blockEpilogue(v)}  }
 `;
 }
@@ -208,36 +218,13 @@ export function tiledDb8Body(v: MatmulVariant, wgX: number, wgY: number): string
       epilogue += '  }\n';
     }
   }
-  return `  let lx = lid % ${wgX}u;
-  let ly = lid / ${wgX}u;
-  let tileRow = (wid.y + P.yOff) * ${TM}u;
-  let tileCol = wid.x * ${TN}u;
-  let row0 = tileRow + ly * 4u;
-  let col0 = tileCol + lx * 4u;
-  let batch = wid.z + P.zOff;
-  let aBase = batch * P.aBatchStride;
-  let bBase = batch * P.bBatchStride;
-  let cBase = batch * P.m * P.n;
-  let alpha = P.alpha;
-${decls}  let slabs = ${slabCount(TK)};
-  {
-${stage(v, slab, '0u', '0u')}  }
-  workgroupBarrier();
-  for (var s = 0u; s < slabs; s = s + 1u) {
-    let cur = s & 1u;
-    if (s + 1u < slabs) {
-${stage(v, slab, `(s + 1u) * ${TK}u`, '(1u - cur)')}    }
-    let ab = cur * ${TK * TM4}u + ly;
-    let bb = cur * ${TK * TN4}u + lx;
-    for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
-      let a0 = As[ab + kk * ${TM4}u];
+  const step = `      let a0 = As[ab + kk * ${TM4}u];
       let a1 = As[ab + kk * ${TM4}u + ${TM4 / 2}u];
       let b0 = Bs[bb + kk * ${TN4}u];
       let b1 = Bs[bb + kk * ${TN4}u + ${TN4 / 2}u];
-${fma}    }
-    workgroupBarrier();
-  }
-${epilogue}`;
+${fma}`;
+  return `${tileOrigin(wgX, wgY, TM, TN)}
+${decls}${slabLoop(v, slab, step)}${epilogue}`;
 }
 
 const F32 = 'f32';

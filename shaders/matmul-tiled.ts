@@ -35,21 +35,29 @@ export function tiledWorkgroupBytes(wgX: number, wgY: number): number {
 }
 
 /**
- * The tiled kernels' first lines (single and double-buffered): this invocation's 4x4 block of the
- * workgroup's (4·wgY)x(4·wgX) tile of C, the batch's operand offsets, and zeroed accumulators.
+ * Where invocation (lx, ly) of a wgX × wgY workgroup starts in a tileRows × tileCols tile of C
+ * (row0, col0: its first 4 rows and columns), the batch's operand offsets and the epilogue's alpha.
  */
-export function tileSetup(wgX: number, wgY: number): string {
+export function tileOrigin(wgX: number, wgY: number, tileRows: number, tileCols: number): string {
   return `  let lx = lid % ${wgX}u;
   let ly = lid / ${wgX}u;
-  let tileRow = (wid.y + P.yOff) * ${4 * wgY}u;
-  let tileCol = wid.x * ${4 * wgX}u;
+  let tileRow = (wid.y + P.yOff) * ${tileRows}u;
+  let tileCol = wid.x * ${tileCols}u;
   let row0 = tileRow + ly * 4u;
   let col0 = tileCol + lx * 4u;
   let batch = wid.z + P.zOff;
   let aBase = batch * P.aBatchStride;
   let bBase = batch * P.bBatchStride;
   let cBase = batch * P.m * P.n;
-  let alpha = P.alpha;
+  let alpha = P.alpha;`;
+}
+
+/**
+ * The tiled kernels' first lines (single and double-buffered): this invocation's 4x4 block of the
+ * workgroup's (4·wgY)x(4·wgX) tile of C, the batch's operand offsets, and zeroed accumulators.
+ */
+export function tileSetup(wgX: number, wgY: number): string {
+  return `${tileOrigin(wgX, wgY, 4 * wgY, 4 * wgX)}
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
