@@ -133,6 +133,10 @@ const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test
 const WEBGPU_HOST_SUITES = [
   'test/webgpu-host-mutants*.test.ts',
   'test/webgpu-backend-host.test.ts',
+  'test/webgpu-backend-lifecycle.test.ts',
+  'test/webgpu-backend-autotune-option.test.ts',
+  'test/webgpu-backend-f16-routing.test.ts',
+  'test/webgpu-batcher-completion.test.ts',
   'test/webgpu-backend.test.ts',
   'test/bind-group-cache.test.ts',
   'test/reliability-api.test.ts',

@@ -35,6 +35,10 @@ export interface FakeDevice {
   calls: string[];
   /** Resolvers of onSubmittedWorkDone promises, oldest first (tests complete submits by hand). */
   workDone: Array<() => void>;
+  /** Rejecters of the same promises, in the same order (a submit that never finishes: device lost). */
+  workFailed: Array<(e: Error) => void>;
+  /** The label of each command encoder created, in order. */
+  encoderLabels: string[];
   /** The error each popErrorScope resolves with, oldest first (null: no error). */
   scopeErrors: Array<{ message: string } | null>;
   /** Resolves device.lost. */
@@ -42,7 +46,7 @@ export interface FakeDevice {
 }
 
 export function fakeDevice(): FakeDevice {
-  const f: Omit<FakeDevice, 'device' | 'lose'> = { buffers: [], bindGroups: [], writes: [], calls: [], workDone: [], scopeErrors: [] };
+  const f: Omit<FakeDevice, 'device' | 'lose'> = { buffers: [], bindGroups: [], writes: [], calls: [], workDone: [], workFailed: [], encoderLabels: [], scopeErrors: [] };
   let loseFn: () => void = () => undefined;
   const lost = new Promise<GPUDeviceLostInfo>((resolve) => {
     loseFn = () => resolve({ reason: 'destroyed', message: 'fake loss' } as GPUDeviceLostInfo);
@@ -72,8 +76,9 @@ export function fakeDevice(): FakeDevice {
       f.bindGroups.push(bg);
       return bg;
     },
-    createCommandEncoder() {
+    createCommandEncoder(d?: GPUCommandEncoderDescriptor) {
       f.calls.push('encoder');
+      f.encoderLabels.push(d?.label ?? '');
       return {
         beginComputePass() {
           f.calls.push('pass');
@@ -99,7 +104,10 @@ export function fakeDevice(): FakeDevice {
         f.calls.push('submit');
       },
       onSubmittedWorkDone(): Promise<void> {
-        return new Promise<void>((resolve) => f.workDone.push(resolve));
+        return new Promise<void>((resolve, reject) => {
+          f.workDone.push(resolve);
+          f.workFailed.push(reject);
+        });
       },
     },
     createBindGroupLayout(d: GPUBindGroupLayoutDescriptor) {

@@ -157,6 +157,7 @@ export class WebGPUBackend implements Backend, KernelContext {
   }
 
   output(length: number, dtype: DType, op: string): GpuStorage {
+    // Stryker disable next-line StringLiteral: equivalent, the pool tells only 'upload' apart (any other purpose may reuse a buffer of the open batch)
     return this.newStorage(length, dtype, op, 'output');
   }
 
@@ -194,7 +195,8 @@ export class WebGPUBackend implements Backend, KernelContext {
     let src: Float32Array | Int32Array | Uint16Array;
     if (dtype === 'float16') src = encodeF16(data); // each given number rounded once
     else if (dtype === 'float32') src = data instanceof Float32Array ? data : Float32Array.from(data);
-    else src = data instanceof Int32Array ? data : Int32Array.from(data, (v) => Math.trunc(v) | 0);
+    // Int32Array.from applies ToInt32: truncates toward zero and wraps modulo 2^32 (NaN and ±Infinity give 0).
+    else src = data instanceof Int32Array ? data : Int32Array.from(data);
     this.device.queue.writeBuffer(s.buffer, 0, src.buffer, src.byteOffset, s.byteSize);
     return s;
   }
@@ -214,35 +216,44 @@ export class WebGPUBackend implements Backend, KernelContext {
     const out = typedArrayFor(s.dtype, s.length);
     if (s.length === 0) return out;
     const bytes = s.byteSize;
+    // Stryker disable next-line StringLiteral: equivalent, the pool tells only 'upload' apart
     const staging = this.staging.acquire(bytes, 'output');
     const encoder = this.batcher.copyEncoder();
     encoder.copyBufferToBuffer(s.buffer, 0, staging, 0, bytes);
     // Device-side checks recorded since the last read travel in the same submission.
-    const checks = this.asserts.pending ? this.staging.acquire(this.asserts.bytes, 'output') : null;
-    const taken = checks ? this.asserts.take(encoder, checks) : null;
+    const checks = this.asserts.pending ? this.takeChecks(encoder) : null;
+    // Untracked: this read follows its own submit (the mapping below), which saves a completion callback per read.
     const serial = this.batcher.flush(false);
     if (checks) this.asserts.reset();
     try {
-      await Promise.all([staging.mapAsync(GPUMapMode.READ, 0, bytes), checks?.mapAsync(GPUMapMode.READ, 0, this.asserts.bytes)]);
+      await Promise.all([staging.mapAsync(GPUMapMode.READ, 0, bytes), checks?.staging.mapAsync(GPUMapMode.READ, 0, this.asserts.bytes)]);
       this.batcher.completedThrough(serial);
     } catch (e) {
       this.health.check();
       throw new Error(`webgpu: read: mapping the staging buffer failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const mapped = new Uint8Array(staging.getMappedRange(0, bytes));
-    if (s.dtype === 'float16') out.set(decodeF16(new Uint16Array(mapped.slice().buffer), s.length));
-    else new Uint8Array(out.buffer).set(mapped);
+    const mapped = staging.getMappedRange(0, bytes);
+    // Both copy out of the mapped range before it is unmapped.
+    if (s.dtype === 'float16') out.set(decodeF16(new Uint16Array(mapped, 0, s.length), s.length));
+    else new Uint8Array(out.buffer).set(new Uint8Array(mapped));
     staging.unmap();
     this.staging.release(staging, false);
     this.health.check();
-    if (checks && taken) {
-      const words = new Uint32Array(checks.getMappedRange(0, this.asserts.bytes).slice(0));
-      checks.unmap();
-      this.staging.release(checks, false);
-      const failure = DeviceAsserts.failure(words, taken);
+    if (checks) {
+      const words = new Uint32Array(checks.staging.getMappedRange(0, this.asserts.bytes).slice(0));
+      checks.staging.unmap();
+      this.staging.release(checks.staging, false);
+      const failure = DeviceAsserts.failure(words, checks.taken);
       if (failure) throw failure;
     }
     return out;
+  }
+
+  /** Copies the device-check slots into a staging buffer with `encoder`, taking the checks recorded so far. */
+  private takeChecks(encoder: GPUCommandEncoder): { staging: GPUBuffer; taken: ReturnType<DeviceAsserts['take']> } {
+    // Stryker disable next-line StringLiteral: equivalent, the pool tells only 'upload' apart
+    const staging = this.staging.acquire(this.asserts.bytes, 'output');
+    return { staging, taken: this.asserts.take(encoder, staging) };
   }
 
   release(storage: Storage): void {
@@ -317,6 +328,7 @@ export class WebGPUBackend implements Backend, KernelContext {
 
   /** Frees every GPU resource and the device; the backend is unusable afterwards. */
   destroy(): void {
+    // Stryker disable next-line ConditionalExpression: equivalent, destroying the pools, caches and device again is harmless
     if (this.destroyed) return;
     this.destroyed = true;
     this.pool.destroy();

@@ -111,10 +111,13 @@ export class Batcher {
     return { ...this.counters, pendingSubmits: this.pendingSubmits, ...this.bindGroups.stats() };
   }
 
+  /** The open batch's encoder, created on first use (its label names the batch in validation messages and captures). */
+  private batchEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder({ label: 'webgrad batch' }));
+  }
+
   private currentPass(): GPUComputePassEncoder {
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'webgrad batch' });
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
-    return this.pass;
+    return (this.pass ??= this.batchEncoder().beginComputePass());
   }
 
   /** The batch's encoder with no pass open, for copies; they run in order with the dispatches. */
@@ -123,9 +126,9 @@ export class Batcher {
       this.pass.end();
       this.pass = null;
     }
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'webgrad batch' });
+    const encoder = this.batchEncoder();
     this.dirty = true;
-    return this.encoder;
+    return encoder;
   }
 
   /** Splits a linear workgroup count into (x, y) within the per-dimension limit. */
@@ -224,17 +227,11 @@ export class Batcher {
   /** Follows one submit to completion, so `pendingSubmits` and `throttle()` know the GPU's progress. */
   private track(): number {
     const serial = ++this.submitted;
-    const done = this.device.queue.onSubmittedWorkDone().then(
-      () => {
-        // Queue completions are in order: this one finishing means every earlier one has too.
-        if (serial > this.completed) this.completed = serial;
-        while (this.inFlight.length > 0 && this.inFlight[0]!.serial <= this.completed) this.inFlight.shift();
-      },
-      () => {
-        // A lost device never finishes; count it done so no throttle waits forever (calls then throw).
-        if (serial > this.completed) this.completed = serial;
-      },
-    );
+    // Queue completions are in order: this one finishing means every earlier one has too. A lost
+    // device rejects instead and never finishes: that counts as done too, so no throttle waits
+    // forever (the calls after it throw the loss).
+    const finished = (): void => this.completedThrough(serial);
+    const done = this.device.queue.onSubmittedWorkDone().then(finished, finished);
     this.inFlight.push({ serial, done });
     const pending = this.pendingSubmits;
     if (pending > this.counters.maxPendingSubmits) this.counters.maxPendingSubmits = pending;
@@ -251,12 +248,11 @@ export class Batcher {
     let waited = false;
     while (this.pendingSubmits > max && this.inFlight.length > 0) {
       waited = true;
-      const oldest = this.inFlight[0]!;
-      // A lost or destroyed device may never report the work done: stop waiting then (the caller's
+      // The oldest's completion (completedThrough) takes it and every earlier submit off the list. A
+      // lost or destroyed device may never report the work done: stop waiting then (the caller's
       // next check throws the loss).
-      const lost = await Promise.race([oldest.done.then(() => false), this.device.lost.then(() => true)]);
+      const lost = await Promise.race([this.inFlight[0]!.done.then(() => false), this.device.lost.then(() => true)]);
       if (lost) break;
-      if (this.inFlight[0] === oldest) this.inFlight.shift();
     }
     if (waited) this.counters.throttleWaits++;
   }
