@@ -186,7 +186,7 @@ async function noAdapterError(node: boolean): Promise<WebgradError> {
 function adapterInfoString(adapter: GPUAdapter): string {
   const info = (adapter as { info?: GPUAdapterInfo }).info;
   if (!info) return 'unknown adapter';
-  const fields = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
+  const fields = [info.vendor, info.architecture, info.device, info.description].filter((s) => s); // drops undefined and empty fields
   return fields.length ? fields.join(' / ') : 'unknown adapter';
 }
 
