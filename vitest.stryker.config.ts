@@ -124,7 +124,8 @@ const WEBGPU_SUITES = ['test/webgpu-backend.test.ts', 'test/webgpu-training.test
  * WebGPU suites (each 1.5–9 s alone on lavapipe, warm Mesa shader cache) that was one to two minutes
  * per survivor on the loaded 2-core machine, and batch (a) of README's table estimated at over an
  * hour. This list keeps the exact host tests (webgpu-host-mutants*), the kernel-by-kernel suite
- * against the CPU (webgpu-backend) and the small host suites, about 25 s in all alone. Left out for
+ * against the CPU (webgpu-backend) and the small host suites (about 25 s in all alone before the four
+ * backend and batcher host files of 2026-12-04 were added; each takes under 2 s). Left out for
  * time: run-ahead (70 s), autotune-cache (200 s), batchnorm-tune (16 s), webgpu-training, the
  * matmul/conv design suites, and the 1.5–9 s kernel suites (large-dispatch, fusion, precompile,
  * init-concurrency, subgroups, bn2d, sgd-vec4, bn-apply-vec4, reduce-designs). Dropping suites can

@@ -152,7 +152,7 @@ describe('webgpu backend: float16 routing', () => {
     gpu.trimPool();
     const a = half(6);
     const b = half(12);
-    const result = gpu.matmul(a, b, { ...args, activation: 'relu' });
+    const result = dispatches(() => gpu.matmul(a, b, { ...args, activation: 'relu' })).out;
     expect(result.dtype).toBe('float16');
     expect(pooled()).toBe(512);
     for (const s of [a, b, result]) gpu.release(s);

@@ -106,12 +106,12 @@ describe('webgpu backend: waiting for the GPU', () => {
       expect(Array.from(await gpu.read(y))).toEqual([4, 4]);
       expect(done).not.toHaveBeenCalled();
       expect(writes).not.toHaveBeenCalled();
-      // With a check pending, the read clears the slots after copying them: one write.
+      // With a check pending, the read clears the slots after copying them: one write to the slot
+      // buffer (the check's own dispatch may upload its uniforms as well).
       gpu.assertFinite(x, 'clipGradNorm', (v) => `norm ${v}`);
       expect(Array.from(await gpu.read(y))).toEqual([4, 4]);
       expect(done).not.toHaveBeenCalled();
-      expect(writes).toHaveBeenCalledTimes(1);
-      expect(writes.mock.calls[0]![0]).toBe(gpu.asserts.buffer);
+      expect(writes.mock.calls.filter((c) => c[0] === gpu.asserts.buffer)).toHaveLength(1);
     } finally {
       done.mockRestore();
       writes.mockRestore();
